@@ -1,0 +1,248 @@
+"""Webhook delivery: build a :class:`~alerts.model.Notification`, POST it, classify the result.
+
+The durable outbox lives in storage; this module only turns alerts into a
+self-contained request and reports what one attempt achieved, so the outbox can
+delete the row (ok), schedule a retry (:func:`backoff_seconds`) or give up.
+
+httpx exceptions and how they are classified (httpx's own tree, abridged)::
+
+    HTTPError
+    └── RequestError
+        ├── TransportError
+        │   ├── TimeoutException (Connect/Read/Write/PoolTimeout)   retryable
+        │   ├── NetworkError (ConnectError, ReadError, ...)         retryable
+        │   ├── RemoteProtocolError (peer reset / closed early)     retryable
+        │   ├── ProxyError                                          retryable
+        │   ├── LocalProtocolError, UnsupportedProtocol             not retryable
+        ├── DecodingError, TooManyRedirects                         not retryable
+    InvalidURL                                                      not retryable
+
+Responses: 2xx ok; 408, 429 and 5xx retryable; everything else (3xx, other 4xx)
+not retryable: the request itself is wrong and sending it again will not help.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import random
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from alerts.model import Alert, DeliveryOutcome, Notification, redact_url
+from alerts.payload import encode_body, webhook_body
+from alerts.signing import sign
+
+RETRYABLE_STATUS = frozenset({408, 429})
+"""4xx codes that mean "try again later" rather than "your request is wrong"."""
+
+_MAX_ERROR_BODY_BYTES = 256
+_SYSTEM_RNG = random.SystemRandom()
+
+
+@functools.cache
+def user_agent() -> str:
+    """The ``User-Agent`` sent with every webhook: ``chainwatch/<version> (alert webhook)``."""
+    try:
+        version = metadata.version("chainwatch")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        version = "0+unknown"
+    return f"chainwatch/{version} (alert webhook)"
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove every sensitive piece of ``url`` from ``text`` (an exception message).
+
+    httpx messages rarely contain the URL, but some do (redirect and URL errors),
+    and this one place is cheaper than auditing every message httpx may ever write.
+    """
+    try:
+        parts = urlsplit(url)
+        secrets = [url, parts.query, parts.fragment, parts.password or "", parts.username or ""]
+        if len(parts.path) > 1:
+            secrets.append(parts.path)
+    except ValueError:
+        secrets = [url]
+    for piece in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(piece, "<redacted>")
+    return text
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds when given as delta-seconds; HTTP dates are ignored
+    because resolving them would need a clock, and backoff covers that case anyway."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    return None
+
+
+def _classify_exception(exc: Exception) -> bool:
+    """True if an attempt that raised ``exc`` could succeed when repeated."""
+    if isinstance(exc, (httpx.UnsupportedProtocol, httpx.LocalProtocolError)):
+        return False  # our URL or request is malformed: repeating cannot fix it
+    return isinstance(exc, httpx.TransportError)
+
+
+class WebhookNotifier:
+    """Sends :class:`~alerts.model.Notification` objects with an injected ``httpx.Client``.
+
+    ``timeout`` (seconds) bounds each phase of the request (connect, write, read,
+    pool wait), so a stuck receiver cannot hold the outbox worker for long. The
+    notifier holds no secret: signatures are computed before the notification is
+    stored, and error messages show only the URL's origin.
+    """
+
+    def __init__(self, client: httpx.Client, timeout: float) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
+        self._client = client
+        self._timeout = httpx.Timeout(timeout)
+
+    def __repr__(self) -> str:
+        return f"WebhookNotifier(timeout={self._timeout.read!r})"
+
+    def send(self, notification: Notification) -> DeliveryOutcome:
+        """POST the notification once and report whether it was acknowledged.
+
+        Sends the stored body unchanged with ``Content-Type: application/json``,
+        ``Idempotency-Key``, ``User-Agent`` and the notification's own headers (the
+        signature). Redirects are not followed: a redirected POST would be resent
+        elsewhere (or turned into a GET), so a 3xx is reported as a config error.
+        Never raises for network or HTTP failures; they become the outcome.
+        """
+        where = f"webhook {notification.receiver!r} at {redact_url(notification.url)}"
+        fixed = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": notification.idempotency_key,
+            "User-Agent": user_agent(),
+        }
+        # HTTP header names are case-insensitive: drop any stored variant of ours
+        # rather than send the header twice.
+        overridden = {name.lower() for name in fixed}
+        headers = {k: v for k, v in notification.headers.items() if k.lower() not in overridden}
+        headers.update(fixed)
+        try:
+            with self._client.stream(
+                "POST",
+                notification.url,
+                content=notification.body,
+                headers=headers,
+                timeout=self._timeout,
+                follow_redirects=False,
+            ) as response:
+                status = response.status_code
+                if 200 <= status < 300:
+                    # Acknowledged: the body is irrelevant and reading it could only fail.
+                    return DeliveryOutcome(ok=True, retryable=False, status_code=status)
+                snippet = self._read_snippet(response)
+                retryable = status >= 500 or status in RETRYABLE_STATUS
+                error = f"{where}: unexpected status {status} {response.reason_phrase}".rstrip()
+                if snippet:
+                    error += f": {_scrub(snippet, notification.url)}"
+                return DeliveryOutcome(
+                    ok=False,
+                    retryable=retryable,
+                    status_code=status,
+                    error=error,
+                    retry_after=_retry_after(response) if retryable else None,
+                )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = _scrub(str(exc), notification.url) or "no detail"
+            return DeliveryOutcome(
+                ok=False,
+                retryable=_classify_exception(exc),
+                status_code=None,
+                error=f"{where}: {type(exc).__name__}: {detail}",
+            )
+
+    @staticmethod
+    def _read_snippet(response: httpx.Response) -> str:
+        """The first bytes of an error response, for the log; failures to read are ignored."""
+        chunk = b""
+        try:
+            for part in response.iter_bytes():
+                chunk += part
+                if len(chunk) >= _MAX_ERROR_BODY_BYTES:
+                    break
+        except httpx.HTTPError:
+            pass
+        text = chunk[:_MAX_ERROR_BODY_BYTES].decode("utf-8", "replace")
+        return " ".join(text.split())  # one line: receivers like to send HTML pages
+
+
+def idempotency_key(receiver_name: str, body: Mapping[str, Any]) -> str:
+    """Derive the ``Idempotency-Key`` from what a webhook body says, not when it was made.
+
+    ``body`` is a :func:`alerts.payload.webhook_body` result. The key is SHA-256 (hex)
+    over the receiver name, the body's ``groupKey`` and, for each alert in sorted
+    order, its ``fingerprint``, ``status`` and ``startsAt``, separated by bytes that
+    cannot occur in UTF-8. Rebuilding or retrying the same notification gives the
+    same key (annotation text and the signing timestamp do not count), so receivers
+    can drop duplicates; a new episode (new ``startsAt``) or a resolution (new
+    ``status``) gives a new key.
+    """
+    entries = sorted(f"{a['fingerprint']}\x1f{a['status']}\x1f{a['startsAt']}" for a in body["alerts"])
+    digest = hashlib.sha256()
+    for piece in (receiver_name, body["groupKey"], *entries):
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+        digest.update(b"\xff")
+    return digest.hexdigest()
+
+
+def build_notification(
+    receiver_name: str,
+    url: str,
+    secret: str | None,
+    alerts: Sequence[Alert],
+    group_labels: Mapping[str, str],
+    external_url: str,
+    now_ts: int,
+) -> Notification:
+    """Build the complete, signed request for one group of alerts and one receiver.
+
+    The body is :func:`alerts.payload.webhook_body` encoded with
+    :func:`alerts.payload.encode_body`; when ``secret`` is given the signature and
+    timestamp (``now_ts``, unix seconds) headers are added. The secret itself is
+    not kept in the returned object.
+
+    Raises:
+        ValueError: if ``alerts`` is empty or ``secret`` is an empty string.
+    """
+    body = webhook_body(alerts, receiver_name, group_labels, external_url)
+    raw = encode_body(body)
+    headers = sign(raw, secret, now_ts) if secret is not None else {}
+    return Notification(
+        receiver=receiver_name,
+        idempotency_key=idempotency_key(receiver_name, body),
+        body=raw,
+        headers=headers,
+        url=url,
+    )
+
+
+def backoff_seconds(attempt: int, base: float = 30, cap: float = 3600, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retrying after ``attempt`` failed attempts (1, 2, ...).
+
+    Exponential backoff with *full jitter*: a uniform draw from
+    ``[0, min(cap, base * 2 ** (attempt - 1)))``. The ceiling doubles per failure
+    (30 s, 60 s, 120 s, ... up to one hour by default) so a down receiver is not
+    hammered; the jitter spreads the retries of many queued notifications so they
+    do not all hit the receiver again in the same second when it comes back.
+    ``rng`` is injectable for tests; by default the OS random source is used.
+
+    Raises:
+        ValueError: if ``attempt < 1`` or ``base``/``cap`` are not positive.
+    """
+    if attempt < 1:
+        raise ValueError(f"attempt counts failed attempts and starts at 1, got {attempt}")
+    if base <= 0 or cap <= 0:
+        raise ValueError(f"base and cap must be positive seconds, got base={base}, cap={cap}")
+    # Past 2**62 the ceiling is the cap anyway; stop before floats overflow.
+    exponent = min(attempt - 1, 62)
+    ceiling = min(cap, base * 2.0**exponent)
+    return (rng or _SYSTEM_RNG).random() * ceiling

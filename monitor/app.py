@@ -1,0 +1,86 @@
+"""The composition root: builds the concrete objects the commands and the service use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from monitor import __version__
+from monitor.alerting import AlertEvaluation, AlertPipeline, DeliveryReport
+from monitor.assessment import AssessmentResult, run_assessment
+from monitor.clock import Clock, system_clock
+from monitor.collection import CollectionOutcome, CollectionRunner, build_collectors
+from monitor.config.loader import load_config
+from monitor.config.models import Config
+from monitor.metrics import ServiceMetrics, build_registry
+from monitor.storage.database import make_engine, migrate, session_factory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """chainwatch's objects, wired once."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    http: httpx.Client
+    registry: CollectorRegistry
+    metrics: ServiceMetrics
+    collection: CollectionRunner
+    alerting: AlertPipeline
+    last_outcomes: list[CollectionOutcome] = field(default_factory=list)
+
+    def collect_all(self) -> list[CollectionOutcome]:
+        """Collect every configured source."""
+        outcomes = self.collection.collect_all()
+        for outcome in outcomes:
+            self.metrics.collections.labels(outcome.source, "success" if outcome.ok else "failure").inc()
+        self.last_outcomes = outcomes
+        return outcomes
+
+    def assess(self) -> AssessmentResult:
+        """Run one assessment on the stored data."""
+        return run_assessment(self.config, self.sessions, self.clock)
+
+    def assess_once(self) -> tuple[AssessmentResult, AlertEvaluation, DeliveryReport]:
+        """Collect, assess, evaluate alerts and deliver: the whole path once."""
+        self.collect_all()
+        result = self.assess()
+        evaluation = self.alerting.evaluate(result)
+        report = self.alerting.deliver_due()
+        return result, evaluation, report
+
+    def close(self) -> None:
+        """Release connections."""
+        self.http.close()
+        self.engine.dispose()
+
+
+def build_app(config_dir: Path | str | None, db_url: str, clock: Clock = system_clock) -> App:
+    """Load config, open and migrate the database, and wire everything."""
+    config = load_config(config_dir)
+    engine = make_engine(db_url)
+    migrate(engine)
+    sessions = session_factory(engine)
+    registry, metrics = build_registry(sessions)
+    http = httpx.Client(
+        headers={"User-Agent": f"chainwatch/{__version__} (+https://github.com/chainwatch/chainwatch)"},
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        follow_redirects=False,
+        trust_env=False,  # a proxy from the environment must not intercept webhook traffic
+    )
+    return App(
+        config=config, engine=engine, sessions=sessions, clock=clock, http=http,
+        registry=registry, metrics=metrics,
+        collection=CollectionRunner(build_collectors(config), sessions, clock),
+        alerting=AlertPipeline(config, sessions, http, clock, metrics),
+    )

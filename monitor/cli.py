@@ -1,0 +1,214 @@
+"""The ``chainwatch`` command line (contract in DESIGN.md).
+
+This module only parses arguments and prints; the work is done by the objects
+:func:`monitor.app.build_app` wires. Configuration and input errors exit with
+code 2 and one line per problem, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from monitor.config.loader import ConfigError, load_config
+from monitor.storage.database import DEFAULT_DB_URL, DatabaseURLError
+
+EXIT_USAGE = 2
+log = logging.getLogger("chainwatch")
+
+
+class InputFileError(ValueError):
+    """An input file given on the command line is unusable (message names file and row)."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="DIR", help="config directory (default: ./config if present, else the packaged default)")
+    common.add_argument("--db", metavar="URL", help=f"database URL (default: $CHAINWATCH_DB_URL or {DEFAULT_DB_URL})")
+    common.add_argument("--log-level", default="WARNING", help="logging level (default WARNING; INFO for run)")
+
+    parser = argparse.ArgumentParser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    assess = sub.add_parser("assess", parents=[common], help="collect, assess, alert and print the result")
+    assess.add_argument("--once", action="store_true", required=True, help="run the whole path once and exit")
+    assess.add_argument("--format", choices=["table", "json"], default="table")
+
+    run = sub.add_parser("run", parents=[common], help="the long-running service: scheduler + HTTP (/metrics, /healthz)")
+    run.add_argument("--port", type=int, default=9464)
+    run.add_argument("--host", default="127.0.0.1")
+
+    sub.add_parser("check-config", parents=[common], help="validate the configuration")
+
+    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV")
+    conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
+    conc.add_argument("--format", choices=["json", "csv"], default="json")
+
+    detect = sub.add_parser("detect", parents=[common], help="disruption detection on a long CSV")
+    detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
+    detect.add_argument("--format", choices=["json", "csv"], default="json")
+    return parser
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("CHAINWATCH_DB_URL") or DEFAULT_DB_URL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``chainwatch`` console script."""
+    args = _parser().parse_args(argv)
+    level = "INFO" if args.command == "run" and args.log_level == "WARNING" else args.log_level
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        handler = {
+            "assess": _assess, "run": _run, "check-config": _check_config,
+            "concentration": _concentration, "detect": _detect,
+        }[args.command]
+        return handler(args)
+    except ConfigError as err:
+        print(f"chainwatch: configuration is invalid ({len(err.problems)} problem(s)):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DatabaseURLError, InputFileError) as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    chains = config.catalog.chains
+    print(f"OK: {len(chains)} chains, {sum(len(c.nodes) for c in chains)} nodes, "
+          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s)")
+    return 0
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.rendering import assessment_document, assessment_table
+
+    app = build_app(args.config, _db_url(args))
+    try:
+        result, evaluation, _report = app.assess_once()
+        shown = [a for a in evaluation.alerts if a.state == "firing"] + [
+            a for a in evaluation.changed if a.state == "resolved"]
+        simulated = any(s.kind == "demo" for s in app.config.sources.sources)
+        if args.format == "json":
+            print(json.dumps(assessment_document(result, shown, simulated), ensure_ascii=False, indent=2))
+        else:
+            print(assessment_table(result, shown, simulated))
+    finally:
+        app.close()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from monitor.app import build_app
+    from monitor.scheduler import build_scheduler
+    from monitor.server import create_http_app
+
+    app = build_app(args.config, _db_url(args))
+    scheduler = build_scheduler(app)
+    server = uvicorn.Server(uvicorn.Config(create_http_app(app.registry, app.engine), host=args.host,
+                                           port=args.port, log_level="warning"))
+    def _request_stop(signum, _frame) -> None:  # noqa: ANN001
+        # uvicorn swaps in its own handler while serving and re-raises the signal to
+        # this one afterwards; here it only has to make sure serving stops.
+        server.should_exit = True
+
+    for handled in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(handled, _request_stop)
+    scheduler.start()
+    log.info("scheduler started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+    try:
+        # uvicorn handles SIGINT/SIGTERM itself and returns once it stopped serving;
+        # then the scheduler lets a running job finish before the process exits 0.
+        server.run()
+    finally:
+        log.info("stopping the scheduler (waiting for a running job to finish)")
+        scheduler.shutdown(wait=True)
+        app.close()
+    return 0
+
+
+def _read_csv(path: Path, required: list[str]):
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype={"product": str, "reporter": str, "partner": str, "series_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: not a readable CSV: {err}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
+    periods = pd.to_datetime(frame["period"].astype(str), errors="coerce", format="mixed")
+    if periods.isna().any():
+        row = int(periods.isna().to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{path}: row {row + 2}: period {frame['period'].iloc[row]!r} is not YYYY-MM or a date")
+    frame["period"] = periods.dt.to_period("M").dt.to_timestamp()
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{path}: row {row + 2}: value {frame['value'].iloc[row]!r} is not a number")
+    frame["value"] = values.astype(float)
+    return frame
+
+
+def _concentration(args: argparse.Namespace) -> int:
+    from indicators.concentration import concentration_table
+
+    frame = _read_csv(args.input, ["reporter", "partner", "product", "period", "value"])
+    if (frame["value"] < 0).any():
+        row = int((frame["value"] < 0).to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{args.input}: row {row + 2}: value must not be negative")
+    table = concentration_table(frame, keys=("reporter", "product", "period"))
+    table["period"] = table["period"].dt.strftime("%Y-%m")
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(table.to_json(orient="records", force_ascii=False, indent=2))
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from indicators.disruption import replay
+    from monitor.assessment import build_detector
+
+    detector = build_detector(load_config(args.config))
+    frame = _read_csv(args.input, ["series_id", "period", "value"])
+    records = []
+    for series_id, group in frame.groupby("series_id", sort=True):
+        series = group.groupby("period")["value"].last().sort_index()
+        results = replay(series, detector, series_id=series_id) if args.replay else [detector.judge(series, series_id=series_id)]
+        for r in results:
+            if r.status != "flagged":
+                continue
+            records.append({
+                "series_id": r.series_id, "period": r.period.strftime("%Y-%m"), "method": r.method,
+                "direction": r.direction, "observed": r.observed, "expected": r.expected,
+                "lower": r.lower, "upper": r.upper, "score": r.score, "explanation": r.explanation_en,
+            })
+    columns = ["series_id", "period", "method", "direction", "observed", "expected", "lower", "upper", "score", "explanation"]
+    out = pd.DataFrame(records, columns=columns)
+    if args.format == "csv":
+        sys.stdout.write(out.to_csv(index=False))
+    else:
+        print(out.to_json(orient="records", force_ascii=False, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

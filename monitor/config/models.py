@@ -1,0 +1,350 @@
+"""Pydantic models of chainwatch's configuration files.
+
+Every model forbids unknown keys so a typo is an error, not a silently ignored
+setting. Cross-field checks (dangling ``depends_on``, cycles, duplicate ids) live
+here too, so ``load_config`` is the single place a broken config is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+LEVEL_NAMES: tuple[str, ...] = ("none", "blue", "yellow", "orange", "red")
+"""Early-warning levels, lowest first; the index is the numeric level (0 none … 4 red)."""
+
+Level = Literal["none", "blue", "yellow", "orange", "red"]
+_HS_CODE = re.compile(r"^(\d{4}|\d{6})$")
+_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class StrictModel(BaseModel):
+    """Base for every config model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_hs(code: str) -> str:
+    if not _HS_CODE.match(code):
+        raise ValueError(f"{code!r} is not an HS code (4 or 6 digits, HS 2017/2022)")
+    return code
+
+
+def _check_id(value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid id (lower-case letters, digits, '-' and '_')"
+        )
+    return value
+
+
+def _check_cron(expr: str) -> str:
+    try:
+        CronTrigger.from_crontab(expr)
+    except ValueError as err:
+        raise ValueError(f"{expr!r} is not a valid cron expression: {err}") from None
+    return expr
+
+
+HsCode = Annotated[str, AfterValidator(_check_hs)]
+Identifier = Annotated[str, AfterValidator(_check_id)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+class Names(StrictModel):
+    """A name in English and Chinese."""
+
+    en: str = Field(min_length=1)
+    zh: str = Field(min_length=1)
+
+
+class Person(StrictModel):
+    """A named official, e.g. the chain chief (链长)."""
+
+    name: str = Field(min_length=1)
+    title: str | None = None
+
+
+class Contact(StrictModel):
+    """Someone who receives a chain's alerts and reports."""
+
+    name: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    email: str | None = None
+    receiver: str | None = Field(
+        default=None, description="name of a receiver in alerts.yaml that reaches this contact"
+    )
+
+
+class Node(StrictModel):
+    """A link of a chain (环节): the products it trades and what it depends on."""
+
+    id: Identifier
+    name: Names
+    stage: Literal["upstream", "midstream", "downstream"]
+    criticality: float = Field(gt=0, le=1, description="weight in the chain score, (0, 1]")
+    hs_codes: list[HsCode] = Field(min_length=1)
+    production_series: list[str] = Field(default_factory=list)
+    depends_on: list[Identifier] = Field(default_factory=list)
+
+
+class Chain(StrictModel):
+    """A key industrial chain (重点产业链) and its accountability (链长制)."""
+
+    id: Identifier
+    name: Names
+    owner: Person = Field(description="chain chief (链长)")
+    lead_department: str = Field(min_length=1, description="牵头部门")
+    co_departments: list[str] = Field(default_factory=list, description="责任部门")
+    chain_leader_firm: str | None = Field(default=None, description="链主 (core enterprise)")
+    contacts: list[Contact] = Field(default_factory=list)
+    receivers: list[str] = Field(
+        default_factory=list, description="receivers (alerts.yaml) for this chain's alerts"
+    )
+    nodes: list[Node] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _graph_is_sound(self) -> "Chain":
+        ids = [n.id for n in self.nodes]
+        seen: set[str] = set()
+        for i, node_id in enumerate(ids):
+            if node_id in seen:
+                raise ValueError(f"nodes[{i}].id: duplicate node id {node_id!r}")
+            seen.add(node_id)
+        for i, node in enumerate(self.nodes):
+            for j, dep in enumerate(node.depends_on):
+                if dep not in seen:
+                    raise ValueError(
+                        f"nodes[{i}].depends_on[{j}]: {dep!r} is not a node of chain {self.id!r}"
+                    )
+                if dep == node.id:
+                    raise ValueError(f"nodes[{i}].depends_on[{j}]: node {dep!r} depends on itself")
+        cycle = _find_cycle({n.id: n.depends_on for n in self.nodes})
+        if cycle:
+            raise ValueError("dependency cycle: " + " -> ".join(cycle))
+        return self
+
+
+def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """Return one cycle of the graph as a list of node ids (first repeated last), or None."""
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in edges.get(node, []):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in edges:
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+class Catalog(StrictModel):
+    """``chains.yaml``: whose supply security is watched, and the chains."""
+
+    home: str = Field(description="ISO 3166-1 alpha-3 code of the watched economy, or EU27")
+    chains: list[Chain] = Field(min_length=1)
+
+    @field_validator("home")
+    @classmethod
+    def _home_is_an_economy(cls, value: str) -> str:
+        import pycountry
+
+        if value == "EU27" or pycountry.countries.get(alpha_3=value) is not None:
+            return value
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-3 country code or EU27")
+
+    @model_validator(mode="after")
+    def _unique_chain_ids(self) -> "Catalog":
+        seen: set[str] = set()
+        for i, chain in enumerate(self.chains):
+            if chain.id in seen:
+                raise ValueError(f"chains[{i}].id: duplicate chain id {chain.id!r}")
+            seen.add(chain.id)
+        return self
+
+    def chain(self, chain_id: str) -> Chain:
+        """The chain with this id (KeyError if absent)."""
+        for chain in self.chains:
+            if chain.id == chain_id:
+                return chain
+        raise KeyError(chain_id)
+
+
+class DemoSource(StrictModel):
+    """The embedded, deterministic simulator (offline default)."""
+
+    id: Identifier = "demo"
+    kind: Literal["demo"]
+    schedule: Cron = "0 3 * * *"
+    seed: int = 20230224
+    start: str = Field(default="2016-01", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    end: str = Field(default="2025-12", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+SourceConfig = Annotated[DemoSource, Field(discriminator="kind")]
+
+
+class SourcesFile(StrictModel):
+    """``sources.yaml``: where observations come from."""
+
+    sources: list[SourceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "SourcesFile":
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if src.id in seen:
+                raise ValueError(f"sources[{i}].id: duplicate source id {src.id!r}")
+            seen.add(src.id)
+        return self
+
+
+class LevelThresholds(StrictModel):
+    """Lowest score (0–100) of each early-warning level; below ``blue`` is ``none``."""
+
+    blue: float = 25.0
+    yellow: float = 50.0
+    orange: float = 70.0
+    red: float = 85.0
+
+    @model_validator(mode="after")
+    def _increasing(self) -> "LevelThresholds":
+        values = [self.blue, self.yellow, self.orange, self.red]
+        if values != sorted(values) or len(set(values)) != 4:
+            raise ValueError("level thresholds must increase: blue < yellow < orange < red")
+        if not (0 <= self.blue and self.red <= 100):
+            raise ValueError("level thresholds must lie in [0, 100]")
+        return self
+
+
+class DetectorSettings(StrictModel):
+    """Sensitivity of the STL residual detector (see indicators/disruption.py)."""
+
+    threshold: float = Field(default=3.0, gt=0, le=20, description="|robust z| that flags a month")
+    robust: bool = Field(default=False, description="STL robust fit (flags slow slides; off by default)")
+    seasonal_window: int = Field(default=13, ge=3, description="STL seasonal smoother, odd")
+    max_history_months: int = Field(default=120, ge=24, le=600)
+
+    @field_validator("seasonal_window")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise ValueError(f"seasonal_window must be odd, got {value}")
+        return value
+
+
+class AssessmentSettings(StrictModel):
+    """How the assessment judges nodes."""
+
+    schedule: Cron = "30 3 * * *"
+    window_months: int = Field(default=12, ge=1, le=60, description="concentration window")
+    min_history_months: int = Field(default=36, ge=24, le=240)
+    levels: LevelThresholds = LevelThresholds()
+    detector: DetectorSettings = DetectorSettings()
+
+    @model_validator(mode="after")
+    def _history_fits(self) -> "AssessmentSettings":
+        if self.detector.max_history_months < self.min_history_months:
+            raise ValueError("detector.max_history_months must be at least min_history_months")
+        return self
+
+
+class ServiceSettings(StrictModel):
+    """``settings.yaml``: the service as a whole."""
+
+    assessment: AssessmentSettings = AssessmentSettings()
+    external_url: str = "http://localhost:9464"
+
+
+class WebhookReceiver(StrictModel):
+    """Generic JSON webhook (Alertmanager-compatible body, see DESIGN.md)."""
+
+    name: Identifier
+    kind: Literal["webhook"]
+    url: str | None = None
+    secret: SecretStr | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+
+    @field_validator("url", "secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+ReceiverConfig = Annotated[WebhookReceiver, Field(discriminator="kind")]
+
+
+class AlertRule(StrictModel):
+    """Fire an alert when a chain's or node's level reaches ``min_level``."""
+
+    name: Identifier
+    scope: Literal["chain", "node"]
+    min_level: Literal["blue", "yellow", "orange", "red"] = "orange"
+
+
+class AlertsFile(StrictModel):
+    """``alerts.yaml``: rules, receivers, and the default route."""
+
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    rules: list[AlertRule] = Field(default_factory=list)
+    default_receivers: list[str] = Field(
+        default_factory=list, description="receivers for chains that name none"
+    )
+    severity: dict[Literal["blue", "yellow", "orange", "red"], Literal["info", "warning", "critical"]] = Field(
+        default_factory=lambda: {"blue": "info", "yellow": "warning", "orange": "critical", "red": "critical"}
+    )
+
+    @model_validator(mode="after")
+    def _names(self) -> "AlertsFile":
+        names: set[str] = set()
+        for i, rcv in enumerate(self.receivers):
+            if rcv.name in names:
+                raise ValueError(f"receivers[{i}].name: duplicate receiver {rcv.name!r}")
+            names.add(rcv.name)
+        for i, name in enumerate(self.default_receivers):
+            if name not in names:
+                raise ValueError(f"default_receivers[{i}]: unknown receiver {name!r}")
+        return self
+
+
+class Config(StrictModel):
+    """All of chainwatch's configuration, validated together."""
+
+    catalog: Catalog
+    sources: SourcesFile
+    settings: ServiceSettings
+    alerts: AlertsFile
+    config_hash: str = Field(description="sha256 of the raw config files, for run provenance")

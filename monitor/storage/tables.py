@@ -1,0 +1,173 @@
+"""SQLAlchemy 2.0 models of everything chainwatch stores.
+
+The schema is created and changed only by Alembic migrations
+(``monitor/storage/migrations``); these classes are the ORM view of it. Periods are
+stored as the first day of their month (``Date``); timestamps are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of chainwatch's tables."""
+
+
+class Series(Base):
+    """Metadata of one observation series (a production index, a trade aggregate...)."""
+
+    __tablename__ = "series"
+    series_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    chain: Mapped[str | None] = mapped_column(String(64))
+    node: Mapped[str | None] = mapped_column(String(64))
+    simulated: Mapped[bool] = mapped_column(default=False)
+
+
+class Observation(Base):
+    """One value of one series for one month, as published in one vintage."""
+
+    __tablename__ = "observations"
+    series_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    vintage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(64))
+    retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TradeFlow(Base):
+    """A bilateral trade flow: reporter's imports (M) or exports (X) of a product."""
+
+    __tablename__ = "trade_flows"
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reporter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(8), primary_key=True)
+    product: Mapped[str] = mapped_column(String(12), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(1), primary_key=True)
+    period: Mapped[date] = mapped_column(Date, primary_key=True)
+    vintage: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[float] = mapped_column(Float, comment="USD")
+    quantity: Mapped[float | None] = mapped_column(Float, comment="kg")
+    retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_trade_flows_reporter_product_period", "reporter", "product", "period"),)
+
+
+class CollectorRun(Base):
+    """One collection of one source: when, how it went, how many rows it wrote."""
+
+    __tablename__ = "collector_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AssessmentRun(Base):
+    """One assessment: as-of period, config provenance, timing and status."""
+
+    __tablename__ = "assessment_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    as_of: Mapped[date | None] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    config_hash: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Finding(Base):
+    """One detector's verdict on one subject and period."""
+
+    __tablename__ = "findings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("assessment_runs.id", ondelete="CASCADE"), index=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    series_id: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(64))
+    period: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str | None] = mapped_column(String(8))
+    observed: Mapped[float | None] = mapped_column(Float)
+    expected: Mapped[float | None] = mapped_column(Float)
+    lower: Mapped[float | None] = mapped_column(Float)
+    upper: Mapped[float | None] = mapped_column(Float)
+    score: Mapped[float | None] = mapped_column(Float)
+    explanation_en: Mapped[str] = mapped_column(Text)
+    explanation_zh: Mapped[str] = mapped_column(Text)
+
+
+class RiskScore(Base):
+    """A 0–100 risk score of a node or (node = "") a chain, for one dimension."""
+
+    __tablename__ = "risk_scores"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("assessment_runs.id", ondelete="CASCADE"), index=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    dimension: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    level: Mapped[str] = mapped_column(String(8))
+    drivers: Mapped[list] = mapped_column(JSON, default=list)
+
+    __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),)
+
+
+class AlertRecord(Base):
+    """The current state of one alert, keyed by its label fingerprint."""
+
+    __tablename__ = "alerts"
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    labels: Mapped[dict] = mapped_column(JSON)
+    annotations: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    """A notification waiting for (or done with) delivery.
+
+    Deleted-from-the-queue semantics: a message leaves ``pending`` only when the
+    receiver acknowledged it (``delivered``) or retries are exhausted (``dead``).
+    The receiver's URL and secret are not stored: they are resolved from config at
+    delivery time, so no secret lands in the database.
+    """
+
+    __tablename__ = "notification_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    receiver: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
