@@ -8,8 +8,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-# SQLite allows 32766 bound parameters per statement; PostgreSQL 65535.
-_MAX_PARAMETERS = 30000
+_CHUNK_ROWS = 20000
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict], keys: Iterable[str]) -> int:
@@ -24,13 +23,14 @@ def upsert(session: Session, table: Table, rows: Sequence[dict], keys: Iterable[
     dialect = session.get_bind().dialect.name
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
     columns = list(rows[0])
-    chunk = max(1, _MAX_PARAMETERS // len(columns))
-    for start in range(0, len(rows), chunk):
-        statement = insert(table).values(rows[start : start + chunk])
-        updates = {c: statement.excluded[c] for c in columns if c not in keys}
-        if updates:
-            statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=keys)
-        session.execute(statement)
+    statement = insert(table)
+    updates = {c: statement.excluded[c] for c in columns if c not in keys}
+    if updates:
+        statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=keys)
+    # One compiled statement, executed with parameter lists: SQLAlchemy batches it
+    # ("insertmanyvalues") instead of compiling a huge VALUES clause per chunk.
+    for start in range(0, len(rows), _CHUNK_ROWS):
+        session.execute(statement, list(rows[start : start + _CHUNK_ROWS]))
     return len(rows)

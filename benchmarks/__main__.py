@@ -1,0 +1,37 @@
+"""Run the benchmarks and print one table: ``python -m benchmarks [--quick] [NAME ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+from pathlib import Path
+
+from benchmarks.table import format_table
+
+
+def main() -> int:
+    """Discover ``bench_*.py`` modules, run them, print the table."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("names", nargs="*", help="benchmarks to run (default: all), e.g. concentration")
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the benchmarks run")
+    args = parser.parse_args()
+    available = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
+    chosen = args.names or available
+    unknown = sorted(set(chosen) - set(available))
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available)}", file=sys.stderr)
+        return 2
+    rows = []
+    for name in chosen:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        rows += importlib.import_module(f"benchmarks.bench_{name}").run(quick=args.quick)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
