@@ -9,8 +9,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from monitor.config.models import Catalog
+from monitor.storage.database import make_engine, migrate, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -65,3 +69,24 @@ class FrozenClock:
 def clock() -> FrozenClock:
     """A frozen clock at 2026-01-15 04:00 UTC."""
     return FrozenClock()
+
+
+@pytest.fixture
+def sessions(db_url):
+    """Sessions on a freshly migrated database of each backend."""
+    engine = make_engine(db_url)
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def raw_catalog() -> dict:
+    """The default chains.yaml as plain data, for building variants."""
+    return yaml.safe_load((CONFIG_DIR / "chains.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def catalog(raw_catalog) -> Catalog:
+    """The default catalog, validated."""
+    return Catalog.model_validate(raw_catalog)

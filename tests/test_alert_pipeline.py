@@ -14,20 +14,11 @@ from alerts.signing import verify
 from monitor.alerting import AlertPipeline
 from monitor.assessment import AssessmentResult, ChainAssessment, NodeAssessment
 from monitor.config.loader import load_config
-from monitor.storage.database import make_engine, migrate, session_factory
 from monitor.storage.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
 from tests.webhook_receiver import RecordingReceiver
 
 SECRET = "pipeline-secret"
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture

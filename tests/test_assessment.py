@@ -10,7 +10,6 @@ from sqlalchemy import select
 from monitor.assessment import run_assessment
 from monitor.collectors.demo import DemoCollector
 from monitor.config.loader import load_config
-from monitor.storage.database import make_engine, migrate, session_factory
 from monitor.storage.observations import store_batch
 from monitor.storage.tables import AssessmentRun, RiskScore
 from tests.conftest import CONFIG_DIR
@@ -19,14 +18,6 @@ from tests.conftest import CONFIG_DIR
 @pytest.fixture
 def config():
     return load_config(CONFIG_DIR, environ={})
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _collect(config, sessions, clock, **source_changes):

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from monitor.config.models import Catalog
@@ -15,18 +14,6 @@ from monitor.config.models import Catalog
 CONFIG_DIR = Path(__file__).parents[1] / "config"
 NAMED_CHAINS = {"semiconductors", "batteries", "critical-minerals", "pharmaceuticals", "new-energy-vehicles"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
-
-
-@pytest.fixture(scope="module")
-def raw_catalog() -> dict:
-    """chains.yaml as plain data, for building broken copies."""
-    return yaml.safe_load((CONFIG_DIR / "chains.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def catalog(raw_catalog) -> Catalog:
-    """The default catalog, validated."""
-    return Catalog.model_validate(raw_catalog)
 
 
 def _node(catalog: Catalog, chain_id: str, node_id: str):

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pycountry
 import pytest
-import yaml
 
 from monitor.collectors.base import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS, Collector
 from monitor.collectors.demo import (
@@ -34,18 +33,6 @@ CONFIG_DIR = Path(__file__).parents[1] / "config"
 SETTINGS = DemoSource(kind="demo", seed=20230224, start="2016-01", end="2025-12")
 FINAL_PARTNER_CUTS = [e for e in EPISODES if isinstance(e, PartnerCut) and e.window.is_final]
 FINAL_OUTPUT_DROPS = [e for e in EPISODES if isinstance(e, OutputDrop) and e.window.is_final]
-
-
-@pytest.fixture(scope="module")
-def raw_catalog() -> dict:
-    """chains.yaml as plain data, for building variants."""
-    return yaml.safe_load((CONFIG_DIR / "chains.yaml").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(scope="module")
-def catalog(raw_catalog) -> Catalog:
-    """The default catalog."""
-    return Catalog.model_validate(raw_catalog)
 
 
 @pytest.fixture(scope="module")

@@ -14,16 +14,8 @@ from monitor.collectors.base import CollectedBatch
 from monitor.metrics import StoredStateCollector, build_registry
 from monitor.server import create_http_app
 from monitor.storage.assessments import complete_run, fail_run, start_run
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.storage.database import session_factory
 from monitor.storage.observations import store_batch
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _scores(chain_score, node_score):

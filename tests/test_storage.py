@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from monitor.collectors.base import CollectedBatch, SeriesInfo
-from monitor.storage.database import DatabaseURLError, make_engine, migrate, normalise_url, session_factory
+from monitor.storage.database import DatabaseURLError, make_engine, migrate, normalise_url
 from monitor.storage.observations import (
     BatchError,
     collector_last_success,
@@ -22,14 +22,6 @@ from monitor.storage.tables import CollectorRun, Observation, TradeFlow
 
 EXPECTED_TABLES = {"series", "observations", "trade_flows", "collector_runs", "assessment_runs",
                    "findings", "risk_scores", "alerts", "notification_outbox", "alembic_version"}
-
-
-@pytest.fixture
-def sessions(db_url):
-    engine = make_engine(db_url)
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _batch(vintage="v1", scale=1.0, months=6):
