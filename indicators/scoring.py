@@ -27,6 +27,9 @@ __all__ = [
     "level_index",
     "node_score",
     "chain_score",
+    "propagate_along_dependencies",
+    "weakest_link_floor",
+    "apply_hysteresis",
 ]
 
 #: Early-warning levels in increasing order of severity; ``level_index`` is the position.
@@ -410,3 +413,144 @@ def chain_score(node_scores: Sequence[float | None], weights: Sequence[float]) -
     mean = sum(wi * si for wi, si in avail) / w_sum
     link = max(wi / w_max * si for wi, si in avail)
     return float(min(100.0, max(mean, link)))
+
+
+def propagate_along_dependencies(
+    scores: Mapping[str, float | None],
+    depends_on: Mapping[str, Sequence[str]],
+    factor: float = 0.8,
+) -> dict[str, float | None]:
+    """Raise each node's score by the risk of the nodes it depends on.
+
+    Parameters
+    ----------
+    scores : Mapping[str, float or None]
+        Own score (0-100) of every node; None = no data.
+    depends_on : Mapping[str, Sequence[str]]
+        Upstream nodes of each node (the chain graph, a DAG).
+    factor : float, default 0.8
+        Attenuation per hop, in [0, 1]; 0 switches propagation off.
+
+    Returns
+    -------
+    dict[str, float or None]
+        Propagated score of every node of ``scores``.
+
+    Raises
+    ------
+    ValueError
+        If ``factor`` is outside [0, 1] or the graph has a cycle.
+
+    Notes
+    -----
+    In topological order (upstream first),
+
+    .. math::
+
+        S'_i = \\max\\bigl(S_i,\\ \\alpha \\max_{j \\in \\mathrm{dep}(i)} S'_j\\bigr)
+
+    with :math:`\\alpha` = ``factor``. A node cannot be safer than a fraction of its
+    riskiest input: a red upstream node (85+) lifts its direct dependants to at
+    least 68 with the default and their dependants to 54, so the effect fades with
+    distance, as input-output shock propagation does when each stage holds some
+    stock or alternative supply (cf. Acemoglu et al. 2012, "The network origins of
+    aggregate fluctuations"). The attenuation value itself is a policy choice, not
+    an estimate, hence configurable. A node without own data but with a risky input
+    gets the propagated score (missing own data is not risk; inherited risk is).
+    Dimensionless, 0-100.
+    """
+    if not 0.0 <= factor <= 1.0:
+        raise ValueError(f"factor must lie in [0, 1], got {factor!r}")
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node: str) -> None:
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            raise ValueError(f"dependency cycle through {node!r}")
+        state[node] = 1
+        for upstream in depends_on.get(node, ()):
+            if upstream in scores:
+                visit(upstream)
+        state[node] = 2
+        order.append(node)
+
+    for node in scores:
+        visit(node)
+    result: dict[str, float | None] = {}
+    for node in order:
+        own = _checked_score(scores[node], f"scores[{node!r}]")
+        inherited = [result[j] for j in depends_on.get(node, ()) if j in result and result[j] is not None]
+        if inherited:
+            lifted = factor * max(inherited)
+            own = lifted if own is None else max(own, lifted)
+        result[node] = own
+    return {node: result[node] for node in scores}
+
+
+def weakest_link_floor(
+    chain_score_value: float | None,
+    node_levels: Sequence[str],
+    criticalities: Sequence[float],
+    thresholds: Mapping[str, float],
+    min_criticality: float = 0.8,
+) -> float | None:
+    """Lift a chain score so a critical node at red puts the chain at least at orange.
+
+    Notes
+    -----
+    :math:`S_{chain} \\leftarrow \\max(S_{chain}, T_{orange})` when some node with
+    criticality :math:`\\ge` ``min_criticality`` is at level red; :math:`T_{orange}` is
+    the orange threshold. This is the weakest-link rule of chain management
+    (a choke point, 卡脖子, decides the chain's security) stated as a floor, on top of
+    the weakest-link term already inside :func:`chain_score`.
+    """
+    if len(node_levels) != len(criticalities):
+        raise ValueError("node_levels and criticalities must have the same length")
+    critical_red = any(level == "red" and c >= min_criticality for level, c in zip(node_levels, criticalities))
+    if not critical_red:
+        return chain_score_value
+    floor = float(thresholds["orange"])
+    return floor if chain_score_value is None else max(chain_score_value, floor)
+
+
+def apply_hysteresis(
+    raw_level: str, previous_level: str | None, previous_runs_below: int, runs_to_fall: int,
+) -> tuple[str, int]:
+    """The level to report, given the raw level and the previous run's state.
+
+    Parameters
+    ----------
+    raw_level : str
+        Level the current score maps to.
+    previous_level : str or None
+        Level reported by the previous run (None: first run).
+    previous_runs_below : int
+        Consecutive earlier runs whose raw level was below ``previous_level``.
+    runs_to_fall : int
+        Consecutive runs below the current level needed before it falls (>= 1;
+        1 = no hysteresis).
+
+    Returns
+    -------
+    (level, runs_below) : tuple[str, int]
+        The reported level and the updated count to store for the next run.
+
+    Notes
+    -----
+    A level rises at once (an early warning must not wait) but falls only after
+    ``runs_to_fall`` consecutive runs below it, and then straight to the raw level.
+    This is the "clear only after N consecutive good evaluations" rule that
+    Prometheus' ``keep_firing_for`` and hysteresis bands in alarm management
+    (ISA-18.2) use to stop an alarm from flapping around a threshold.
+    """
+    if runs_to_fall < 1:
+        raise ValueError(f"runs_to_fall must be >= 1, got {runs_to_fall!r}")
+    raw = level_index(raw_level)
+    if previous_level is None or raw >= level_index(previous_level):
+        return raw_level, 0
+    below = previous_runs_below + 1
+    if below >= runs_to_fall:
+        return raw_level, 0
+    return previous_level, below

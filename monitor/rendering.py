@@ -5,19 +5,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alerts.model import Alert
-from monitor.assessment import AssessmentResult
+from monitor.assessment import AssessmentResult, Judgement
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _judgement_fields(j: Judgement) -> dict:
+    return {
+        "raw_level": j.raw_level, "completeness": round(j.completeness, 3),
+        "previous_score": _round(j.previous_score), "previous_level": j.previous_level,
+        "score_change": _round(j.score_change),
+    }
+
+
 def assessment_document(result: AssessmentResult, alerts: Sequence[Alert], simulated: bool) -> dict:
     """The JSON document of ``chainwatch assess --format json`` (DESIGN.md contract).
 
-    Beyond the contract's keys it carries ``name_zh``, node ``name`` and
-    ``dimensions`` and a top-level ``simulated_data`` flag; consumers of the
-    contract's keys are unaffected.
+    Beyond the contract's keys it carries ``name_zh``, node ``name``,
+    ``dimensions``, ``drivers_zh``, the level before hysteresis (``raw_level``), data
+    ``completeness`` (0-1), the change since the previous run and a top-level
+    ``simulated_data`` flag; consumers of the contract's keys are unaffected.
     """
     return {
         "run_id": result.run_id,
@@ -26,13 +35,14 @@ def assessment_document(result: AssessmentResult, alerts: Sequence[Alert], simul
         "chains": [
             {
                 "id": chain.chain, "name": chain.name_en, "name_zh": chain.name_zh,
-                "score": _round(chain.score), "level": chain.level,
+                "score": _round(chain.score), "level": chain.level, **_judgement_fields(chain.judgement),
                 "nodes": [
                     {
                         "id": node.node, "name": node.name_en, "name_zh": node.name_zh,
                         "score": _round(node.score), "level": node.level,
+                        **_judgement_fields(node.judgement), "own_score": _round(node.own_score),
                         "dimensions": {k: _round(v) for k, v in node.dimensions.items()},
-                        "drivers": node.drivers,
+                        "drivers": node.drivers, "drivers_zh": node.drivers_zh,
                     }
                     for node in chain.nodes
                 ],
@@ -50,6 +60,12 @@ def assessment_document(result: AssessmentResult, alerts: Sequence[Alert], simul
     }
 
 
+def _score_cells(j: Judgement) -> str:
+    score = "-" if j.score is None else f"{j.score:.0f}"
+    change = "new" if j.previous_level is None else ("" if j.score_change is None else f"{j.score_change:+.0f}")
+    return f"{score:>5} {change:>6}  {j.level:<7} {j.completeness:>4.0%}"
+
+
 _LEVEL_MARK = {"none": "  ", "blue": "B ", "yellow": "Y ", "orange": "O ", "red": "R "}
 
 
@@ -61,15 +77,13 @@ def assessment_table(result: AssessmentResult, alerts: Sequence[Alert], simulate
     if simulated:
         header += "  (SIMULATED DEMO DATA)"
     lines += [header, ""]
-    lines.append(f"{'chain / node':<44} {'score':>5}  {'level':<7} top driver")
-    lines.append("-" * 110)
+    lines.append(f"{'chain / node':<44} {'score':>5} {'change':>6}  {'level':<7} {'data':>4}  top driver")
+    lines.append("-" * 120)
     for chain in result.chains:
-        score = "-" if chain.score is None else f"{chain.score:.0f}"
-        lines.append(f"{chain.name_en[:44]:<44} {score:>5}  {chain.level:<7}")
+        lines.append(f"{chain.name_en[:44]:<44} {_score_cells(chain.judgement)}")
         for node in chain.nodes:
-            score = "-" if node.score is None else f"{node.score:.0f}"
             driver = node.drivers[0] if node.drivers else ""
-            lines.append(f"  {_LEVEL_MARK[node.level]}{node.name_en[:38]:<40} {score:>5}  {node.level:<7} {driver[:90]}")
+            lines.append(f"  {_LEVEL_MARK[node.level]}{node.name_en[:40]:<40} {_score_cells(node.judgement)}  {driver[:80]}")
     lines.append("")
     firing = [a for a in alerts if a.state == "firing"]
     lines.append(f"alerts: {len(firing)} firing, {len(alerts) - len(firing)} resolved this run")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from alerts.signing import verify
 from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, NodeAssessment
+from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
 from monitor.storage.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
@@ -37,11 +37,12 @@ def pipeline(sessions, receiver, clock):
 
 def _result(run_id, chain_level, chain_score, node_level="yellow", node_score=55.0):
     node = NodeAssessment(chain="batteries", node="cells-packs", name_en="Cells", name_zh="电芯",
-                          criticality=1.0, score=node_score, level=node_level,
+                          criticality=1.0, own_score=node_score,
+                          judgement=Judgement(node_score, node_level, node_level, 0, 1.0),
                           dimensions={"concentration": node_score, "disruption": None},
                           drivers=["imports concentrated: top partner KOR 80%"])
-    chain = ChainAssessment(chain="batteries", name_en="Batteries", name_zh="电池", score=chain_score,
-                            level=chain_level, nodes=[node])
+    chain = ChainAssessment(chain="batteries", name_en="Batteries", name_zh="电池",
+                            judgement=Judgement(chain_score, chain_level, chain_level, 0, 1.0), nodes=[node])
     return AssessmentResult(run_id=run_id, as_of=date(2025, 12, 1), chains=[chain], findings=[])
 
 

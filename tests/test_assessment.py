@@ -66,7 +66,8 @@ def test_short_history_is_missing_not_risk(config, sessions, clock):
         for node in chain.nodes:
             assert node.dimensions["disruption"] is None
             assert node.dimensions["concentration"] is not None
-            assert node.score == node.dimensions["concentration"]
+            assert node.own_score == node.dimensions["concentration"]
+            assert node.judgement.completeness < 1.0  # the missing detector verdicts show
 
 
 def test_no_data_at_all_gives_no_scores(config, sessions, clock):
@@ -89,3 +90,36 @@ def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, mon
         scores = session.scalars(select(RiskScore)).all()
     assert run.status == "failed" and "detector exploded" in run.error
     assert scores == []
+
+
+def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock):
+    _collect(config, sessions, clock)
+    first = run_assessment(config, sessions, clock)
+    assert next(c for c in first.chains if c.chain == "critical-minerals").level == "red"
+    # The same data judged less sensitively (red from 95, a deaf detector): the raw
+    # level drops to orange, the reported one stays red for one more run
+    # (hysteresis_runs = 2), then falls.
+    levels = config.settings.assessment.levels.model_copy(update={"red": 95.0})
+    detector = config.settings.assessment.detector.model_copy(update={"threshold": 20.0})
+    assessment = config.settings.assessment.model_copy(update={"levels": levels, "detector": detector})
+    calmer = config.model_copy(update={"settings": config.settings.model_copy(update={"assessment": assessment})})
+    reported = []
+    for _ in range(2):
+        clock.now += timedelta(days=1)
+        chain = next(c for c in run_assessment(calmer, sessions, clock).chains if c.chain == "critical-minerals")
+        reported.append((chain.judgement.raw_level, chain.level, chain.judgement.previous_level))
+    assert reported == [("orange", "red", "red"), ("orange", "orange", "red")]
+
+
+def test_upstream_risk_propagates_to_dependants(config, sessions, clock):
+    _collect(config, sessions, clock)
+    result = run_assessment(config, sessions, clock)
+    factor = config.settings.assessment.propagation_factor
+    for chain_config, chain in zip(config.catalog.chains, result.chains):
+        by_id = {n.node: n for n in chain.nodes}
+        for node in chain_config.nodes:
+            inherited = [by_id[d].score for d in node.depends_on if by_id[d].score is not None]
+            if inherited:
+                assert by_id[node.id].score >= factor * max(inherited) - 1e-9
+            if by_id[node.id].score != by_id[node.id].own_score:
+                assert by_id[node.id].drivers[0].startswith("inherits risk from upstream")

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from monitor.collectors.base import CollectedBatch, SeriesInfo
-from monitor.storage.database import DatabaseURLError, make_engine, migrate, normalise_url
+from monitor.storage.assessments import PreviousScore, previous_scores
+from monitor.storage.database import DatabaseURLError, make_engine, migrate, normalise_url, session_factory
 from monitor.storage.observations import (
     BatchError,
     collector_last_success,
@@ -92,3 +93,18 @@ def test_unsupported_url_is_a_clear_error():
     with pytest.raises(DatabaseURLError, match="unsupported database 'mysql'"):
         normalise_url("mysql://root:pw@localhost/x")
     assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+
+
+def test_upgrade_keeps_rows_written_by_an_older_schema(db_url, clock):
+    engine = make_engine(db_url)
+    migrate(engine, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO assessment_runs (started_at, status, config_hash) VALUES ('2026-01-01', 'succeeded', 'h')")
+        connection.exec_driver_sql(
+            "INSERT INTO risk_scores (run_id, chain, node, dimension, score, level, drivers) "
+            "VALUES (1, 'c', '', 'overall', 50.0, 'yellow', '[]')")
+    migrate(engine)
+    with session_factory(engine)() as session:
+        assert previous_scores(session) == {("c", ""): PreviousScore(50.0, "yellow", 0)}
+    engine.dispose()

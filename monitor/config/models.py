@@ -265,6 +265,12 @@ class AssessmentSettings(StrictModel):
     window_months: int = Field(default=12, ge=1, le=60, description="concentration window")
     min_history_months: int = Field(default=36, ge=24, le=240)
     levels: LevelThresholds = LevelThresholds()
+    hysteresis_runs: int = Field(
+        default=2, ge=1, le=24, description="consecutive runs below a level before it falls (1 = none)")
+    propagation_factor: float = Field(
+        default=0.8, ge=0, le=1, description="share of an upstream node's score its dependants inherit per hop")
+    weakest_link_min_criticality: float = Field(
+        default=0.8, gt=0, le=1, description="a node this critical at red puts its chain at least at orange")
     detector: DetectorSettings = DetectorSettings()
 
     @model_validator(mode="after")

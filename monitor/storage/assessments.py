@@ -25,6 +25,15 @@ class StoredScore:
 
 
 @dataclass(frozen=True)
+class PreviousScore:
+    """What the previous successful run reported for a chain or node (for hysteresis and change)."""
+
+    score: float | None
+    level: str
+    runs_below: int
+
+
+@dataclass(frozen=True)
 class LatestAssessment:
     """The latest successful run and its scores (what metrics and the API show)."""
 
@@ -90,3 +99,13 @@ def last_run_status(session: Session) -> tuple[str, datetime | None] | None:
     """Status and finish time of the most recent run of any status."""
     run = session.scalars(select(AssessmentRun).order_by(AssessmentRun.id.desc()).limit(1)).first()
     return None if run is None else (run.status, as_utc(run.finished_at))
+
+
+def previous_scores(session: Session) -> dict[tuple[str, str], PreviousScore]:
+    """Overall score, level and hysteresis count per (chain, node) of the last successful run."""
+    run_id = session.scalar(
+        select(AssessmentRun.id).where(AssessmentRun.status == "succeeded").order_by(AssessmentRun.id.desc()).limit(1))
+    if run_id is None:
+        return {}
+    rows = session.scalars(select(RiskScore).where(RiskScore.run_id == run_id, RiskScore.dimension == "overall"))
+    return {(r.chain, r.node): PreviousScore(r.score, r.level, r.runs_below or 0) for r in rows}

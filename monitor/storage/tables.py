@@ -130,7 +130,10 @@ class RiskScore(Base):
     node: Mapped[str] = mapped_column(String(64))
     dimension: Mapped[str] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
-    level: Mapped[str] = mapped_column(String(8))
+    level: Mapped[str] = mapped_column(String(8))  # reported level, after hysteresis
+    raw_level: Mapped[str] = mapped_column(String(8), default="", server_default="", comment="level the score maps to")
+    runs_below: Mapped[int] = mapped_column(Integer, default=0, server_default="0", comment="consecutive runs below the level")
+    completeness: Mapped[float] = mapped_column(Float, default=1.0, server_default="1", comment="share of inputs with data, 0-1")
     drivers: Mapped[list] = mapped_column(JSON, default=list)
 
     __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),)
