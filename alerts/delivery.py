@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
@@ -65,6 +66,10 @@ def _scrub(text: str, url: str) -> str:
         secrets = [url, parts.query, parts.fragment, parts.password or "", parts.username or ""]
         if len(parts.path) > 1:
             secrets.append(parts.path)
+        # Piece by piece too: a receiver may echo the URL with parameters reordered or
+        # only part of the path (a token segment), and signing adds query parameters.
+        secrets += [value for _, value in parse_qsl(parts.query, keep_blank_values=True) if len(value) >= 4]
+        secrets += [segment for segment in parts.path.split("/") if len(segment) >= 6]
     except ValueError:
         secrets = [url]
     for piece in sorted((s for s in secrets if s), key=len, reverse=True):
@@ -88,6 +93,30 @@ def _classify_exception(exc: Exception) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+class _RedactURLs(logging.Filter):
+    """Reduce URLs in httpx's own log records ("HTTP Request: POST <url> ...") to their origin.
+
+    httpx logs every request's full URL at INFO, and a chat webhook URL is a
+    credential (DingTalk/WeCom tokens in the query, Slack/Feishu in the path).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) or (isinstance(a, str) and "://" in a)
+                                else a for a in record.args)
+        return True
+
+
+_URL_FILTER = _RedactURLs()
+
+
+def _redact_httpx_logs() -> None:
+    """Attach the URL-redacting filter to httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if _URL_FILTER not in logger.filters:
+        logger.addFilter(_URL_FILTER)
+
+
 class WebhookNotifier:
     """Sends :class:`~alerts.model.Notification` objects with an injected ``httpx.Client``.
 
@@ -102,17 +131,21 @@ class WebhookNotifier:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         self._client = client
         self._timeout = httpx.Timeout(timeout)
+        _redact_httpx_logs()
 
     def __repr__(self) -> str:
         return f"WebhookNotifier(timeout={self._timeout.read!r})"
 
-    def send(self, notification: Notification) -> DeliveryOutcome:
+    def send(self, notification: Notification,
+             check: Callable[[bytes], DeliveryOutcome | None] | None = None) -> DeliveryOutcome:
         """POST the notification once and report whether it was acknowledged.
 
         Sends the stored body unchanged with ``Content-Type: application/json``,
         ``Idempotency-Key``, ``User-Agent`` and the notification's own headers (the
         signature). Redirects are not followed: a redirected POST would be resent
         elsewhere (or turned into a GET), so a 3xx is reported as a config error.
+        ``check``, for platforms that report errors inside a 200 answer (Feishu,
+        DingTalk, WeCom), reads the 2xx body and may turn it into a failure.
         Never raises for network or HTTP failures; they become the outcome.
         """
         where = f"webhook {notification.receiver!r} at {redact_url(notification.url)}"
@@ -137,6 +170,11 @@ class WebhookNotifier:
             ) as response:
                 status = response.status_code
                 if 200 <= status < 300:
+                    if check is not None:
+                        refused = check(self._read_body(response))
+                        if refused is not None:
+                            return DeliveryOutcome(ok=False, retryable=refused.retryable, status_code=status,
+                                                   error=f"{where}: {_scrub(refused.error or '', notification.url)}")
                     # Acknowledged: the body is irrelevant and reading it could only fail.
                     return DeliveryOutcome(ok=True, retryable=False, status_code=status)
                 snippet = self._read_snippet(response)
@@ -161,6 +199,19 @@ class WebhookNotifier:
             )
 
     @staticmethod
+    def _read_body(response: httpx.Response, limit: int = 65_536) -> bytes:
+        """Up to ``limit`` bytes of an answer; read failures give what was read."""
+        chunk = b""
+        try:
+            for part in response.iter_bytes():
+                chunk += part
+                if len(chunk) >= limit:
+                    break
+        except httpx.HTTPError:
+            pass
+        return chunk[:limit]
+
+    @staticmethod
     def _read_snippet(response: httpx.Response) -> str:
         """The first bytes of an error response, for the log; failures to read are ignored."""
         chunk = b""
@@ -173,6 +224,24 @@ class WebhookNotifier:
             pass
         text = chunk[:_MAX_ERROR_BODY_BYTES].decode("utf-8", "replace")
         return " ".join(text.split())  # one line: receivers like to send HTML pages
+
+
+def group_idempotency_key(receiver_name: str, group_key: str, sequence: int, alerts: Sequence[Alert]) -> str:
+    """``Idempotency-Key`` of the ``sequence``-th notification of a group to a receiver.
+
+    SHA-256 (hex) over the receiver, the group key, the sequence number and, per
+    alert in sorted order, fingerprint, state, start and full label set. It is
+    computed once, when the notification enters the outbox, and stored with it, so
+    every retry (and every re-send after a crash) carries the same key; the
+    sequence makes a repeat reminder a new notification, not a duplicate.
+    """
+    entries = sorted(
+        f"{a.fingerprint}\x1f{a.state}\x1f{a.starts_at.isoformat()}\x1f{sorted(a.labels.items())}" for a in alerts)
+    digest = hashlib.sha256()
+    for piece in (receiver_name, group_key, str(sequence), *entries):
+        digest.update(piece.encode("utf-8", "surrogatepass"))
+        digest.update(b"\xff")
+    return digest.hexdigest()
 
 
 def idempotency_key(receiver_name: str, body: Mapping[str, Any]) -> str:

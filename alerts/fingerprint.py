@@ -9,7 +9,7 @@ Two functions:
 
 - :func:`fingerprint` hashes a label set exactly as given.
 - :func:`identity_fingerprint` hashes only the labels that say *which* alert this is,
-  leaving out :data:`VOLATILE_LABELS` (``severity``, ``alertname``). Those two follow
+  leaving out :data:`VOLATILE_LABELS` (``severity``, ``alertname``, ``level``). Those follow
   the subject's level: when a chain escalates from yellow to red it is the same alert
   getting worse, not a new alert, so it keeps its fingerprint and its ``starts_at``
   and the lifecycle can notify "severity changed" instead of "resolved + new".
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 FINGERPRINT_HEX_CHARS = 16
 """Length of a fingerprint: 16 hex chars = 64 bits, the width of Alertmanager's."""
 
-VOLATILE_LABELS = frozenset({"severity", "alertname"})
+VOLATILE_LABELS = frozenset({"severity", "alertname", "level"})
 """Labels that may change while an alert stays the same alert (see module docstring)."""
 
 # 0xFF never occurs in UTF-8, so it cannot be confused with any byte of a label name

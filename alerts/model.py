@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 REQUIRED_LABELS = ("chain", "node", "kind", "severity")
 """Labels every alert carries; ``node`` is ``""`` for a chain-level alert."""
 
-AlertState = Literal["firing", "resolved"]
+AlertState = Literal["pending", "firing", "resolved"]
 
 
 def _str_mapping(what: str, value: Mapping[str, str]) -> dict[str, str]:
@@ -84,12 +84,16 @@ class AlertCandidate:
 
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)
+    for_runs: int = 1
+    """Consecutive assessments the condition must hold before the alert fires."""
 
     def __post_init__(self) -> None:
         labels = _str_mapping("labels", self.labels)
         _check_labels(labels)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "annotations", _str_mapping("annotations", self.annotations))
+        if not isinstance(self.for_runs, int) or self.for_runs < 1:
+            raise ValueError(f"candidate {labels!r}: for_runs must be an int >= 1, got {self.for_runs!r}")
 
 
 @dataclass(frozen=True)
@@ -98,8 +102,15 @@ class Alert:
 
     ``fingerprint`` is :func:`alerts.fingerprint.identity_fingerprint` of the labels
     (it stays the same when only ``severity``/``alertname`` change). ``starts_at`` is
-    when the current episode began; ``ends_at`` is ``None`` while firing and the
-    resolution time once resolved. Times are normalised to UTC; naive ones are refused.
+    when the current episode began (its first assessment, pending included);
+    ``ends_at`` is ``None`` while pending or firing and the resolution time once
+    resolved. Times are normalised to UTC; naive ones are refused.
+
+    ``pending``: the condition holds but not yet for the rule's ``for`` count of
+    consecutive assessments; pending alerts are never notified. ``active_runs``
+    counts consecutive assessments the condition held; ``missing_runs`` counts
+    consecutive assessments a firing alert was absent but kept firing by the rule's
+    ``keep_firing_for`` hold.
     """
 
     fingerprint: str
@@ -108,17 +119,20 @@ class Alert:
     state: AlertState
     starts_at: datetime
     ends_at: datetime | None = None
+    active_runs: int = 1
+    missing_runs: int = 0
 
     def __post_init__(self) -> None:
         labels = _str_mapping("labels", self.labels)
         _check_labels(labels)
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "annotations", _str_mapping("annotations", self.annotations))
-        if self.state not in ("firing", "resolved"):
-            raise ValueError(f"alert {self.fingerprint}: state must be 'firing' or 'resolved', got {self.state!r}")
+        if self.state not in ("pending", "firing", "resolved"):
+            raise ValueError(
+                f"alert {self.fingerprint}: state must be 'pending', 'firing' or 'resolved', got {self.state!r}")
         object.__setattr__(self, "starts_at", _utc("starts_at", self.starts_at))
-        if self.state == "firing" and self.ends_at is not None:
-            raise ValueError(f"alert {self.fingerprint}: a firing alert has no ends_at")
+        if self.state != "resolved" and self.ends_at is not None:
+            raise ValueError(f"alert {self.fingerprint}: a {self.state} alert has no ends_at")
         if self.state == "resolved":
             if self.ends_at is None:
                 raise ValueError(f"alert {self.fingerprint}: a resolved alert needs ends_at")

@@ -5,6 +5,20 @@ A *subject* is one chain or one node of a chain with its current early-warning l
 its scope whose level is at or above its ``min_level``. The result is a list of
 :class:`~alerts.model.AlertCandidate`, one per subject at most, for the lifecycle
 stage to reconcile with what was firing before.
+
+Three kinds of rule, evaluated together by :func:`evaluate_rules`:
+
+- :class:`LevelRule` (``kind="risk_level"``): the subject's level is at least
+  ``min_level``;
+- :class:`LevelChangeRule` (``kind="level_change"``): the level rose since the
+  previous assessment (to at least ``min_level``); it resolves at the next
+  assessment without a rise;
+- :class:`FindingRule` (``kind`` = the finding's kind, e.g. ``stl_residual_down``):
+  a detector finding of one of the listed kinds on a subject.
+
+Every rule may require its condition for ``for_runs`` consecutive assessments
+before the alert fires, hold a firing alert for ``keep_firing_runs`` assessments
+after the condition stops, and override the level → severity map.
 """
 
 from __future__ import annotations
@@ -20,6 +34,9 @@ LEVEL_ORDER = ("none", "blue", "yellow", "orange", "red")
 
 RISK_LEVEL_KIND = "risk_level"
 """``kind`` label of alerts raised by :func:`evaluate_level_rules`."""
+
+LEVEL_CHANGE_KIND = "level_change"
+"""``kind`` label of alerts raised by :class:`LevelChangeRule`."""
 
 Scope = Literal["chain", "node"]
 
@@ -47,14 +64,96 @@ class LevelRule:
     name: str
     scope: Scope
     min_level: str = "orange"
+    for_runs: int = 1
+    keep_firing_runs: int = 0
+    severity: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("LevelRule.name must not be empty")
+        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
         if self.scope not in ("chain", "node"):
             raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
         if level_rank(self.min_level) == 0:
             raise ValueError(f"rule {self.name!r}: min_level 'none' would alert on every subject")
+
+
+def _check_counts(name: str, for_runs: int, keep_firing_runs: int) -> None:
+    if for_runs < 1:
+        raise ValueError(f"rule {name!r}: for must be at least 1 assessment, got {for_runs}")
+    if keep_firing_runs < 0:
+        raise ValueError(f"rule {name!r}: keep_firing_for must not be negative, got {keep_firing_runs}")
+
+
+@dataclass(frozen=True)
+class LevelChangeRule:
+    """Fire when a subject of ``scope`` rose a level since the previous assessment.
+
+    Only rises to at least ``min_level`` count (default ``yellow``: blue noise is
+    not news). The alert carries ``previous_level`` and resolves at the next
+    assessment that shows no rise.
+    """
+
+    name: str
+    scope: Scope
+    min_level: str = "yellow"
+    for_runs: int = 1
+    keep_firing_runs: int = 0
+    severity: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("LevelChangeRule.name must not be empty")
+        if self.scope not in ("chain", "node"):
+            raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
+        if level_rank(self.min_level) == 0:
+            raise ValueError(f"rule {self.name!r}: min_level 'none' is not a rise")
+        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
+
+
+@dataclass(frozen=True)
+class FindingEvent:
+    """One detector finding on a node, as plain data (from the assessment).
+
+    ``kind`` names what was found (e.g. ``stl_residual_down``: the STL residual
+    detector flagged a drop); ``level`` is the severity-bearing level the finding
+    maps to (the node's level by default).
+    """
+
+    chain: str
+    node: str
+    kind: str
+    series: str
+    level: str
+    summary_en: str
+    summary_zh: str
+    observed: float | None = None
+    expected: float | None = None
+    score: float | None = None
+    period: str = ""
+
+
+@dataclass(frozen=True)
+class FindingRule:
+    """Fire for each finding whose ``kind`` is in ``kinds`` (at ``min_level`` or worse)."""
+
+    name: str
+    kinds: tuple[str, ...]
+    min_level: str = "blue"
+    for_runs: int = 1
+    keep_firing_runs: int = 0
+    severity: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("FindingRule.name must not be empty")
+        if not self.kinds:
+            raise ValueError(f"rule {self.name!r}: kinds must list at least one finding kind")
+        level_rank(self.min_level)
+        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
+
+
+Rule = LevelRule | LevelChangeRule | FindingRule
 
 
 @dataclass(frozen=True)
@@ -73,6 +172,9 @@ class RiskSubject:
     summary_en: str
     summary_zh: str
     drivers: list[str] = field(default_factory=list)
+    previous_level: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    """Extra annotations for the message (threshold, data period, report link...)."""
 
     @property
     def scope(self) -> Scope:
@@ -152,9 +254,11 @@ def evaluate_level_rules(
                     "chain": subject.chain,
                     "node": subject.node,
                     "kind": RISK_LEVEL_KIND,
-                    "severity": severity_map[subject.level],
+                    "severity": (rule.severity or severity_map)[subject.level],
+                    "level": subject.level,
                 },
                 annotations={
+                    **subject.annotations,
                     "summary": subject.summary_en,
                     "summary_zh": subject.summary_zh,
                     "description": _description(subject),
@@ -162,6 +266,79 @@ def evaluate_level_rules(
                     "score": f"{subject.score:.1f}",
                     "drivers": "; ".join(subject.drivers),
                 },
+                for_runs=rule.for_runs,
             )
         )
     return candidates
+
+
+def evaluate_rules(
+    rules: Sequence[Rule],
+    subjects: Sequence[RiskSubject],
+    findings: Sequence[FindingEvent],
+    severity_map: Mapping[str, str],
+) -> list[AlertCandidate]:
+    """All candidates of all rule kinds: level, level change, then findings.
+
+    Level rules keep :func:`evaluate_level_rules`' one-candidate-per-subject
+    behaviour. Level-change and finding alerts have their own ``kind`` label, so
+    they are separate alerts of the same subject (findings also carry ``series``).
+
+    Raises:
+        ValueError: as :func:`evaluate_level_rules`, for any rule kind.
+    """
+    level_rules = [r for r in rules if isinstance(r, LevelRule)]
+    candidates = evaluate_level_rules(level_rules, subjects, severity_map)
+    for rule in rules:
+        severity = rule.severity or severity_map
+        if isinstance(rule, LevelChangeRule):
+            _check_severity_map([LevelRule(rule.name, rule.scope, rule.min_level)], severity)
+            for subject in subjects:
+                if subject.scope != rule.scope or subject.previous_level is None:
+                    continue
+                rank = level_rank(subject.level)
+                if rank <= level_rank(subject.previous_level) or rank < level_rank(rule.min_level):
+                    continue
+                candidates.append(AlertCandidate(
+                    labels={"alertname": rule.name, "chain": subject.chain, "node": subject.node,
+                            "kind": LEVEL_CHANGE_KIND, "severity": severity[subject.level], "level": subject.level},
+                    annotations={
+                        **subject.annotations,
+                        "summary": f"{subject.summary_en} (up from {subject.previous_level})",
+                        "summary_zh": subject.summary_zh,
+                        "description": _description(subject),
+                        "level": subject.level, "previous_level": subject.previous_level,
+                        "score": f"{subject.score:.1f}", "drivers": "; ".join(subject.drivers),
+                    },
+                    for_runs=rule.for_runs,
+                ))
+        elif isinstance(rule, FindingRule):
+            seen: set[tuple[str, str, str, str]] = set()
+            for finding in findings:
+                key = (finding.chain, finding.node, finding.kind, finding.series)
+                if finding.kind not in rule.kinds or key in seen:
+                    continue
+                if level_rank(finding.level) < level_rank(rule.min_level):
+                    continue
+                if finding.level not in severity:
+                    raise ValueError(f"rule {rule.name!r}: severity_map has no severity for level {finding.level!r}")
+                seen.add(key)
+                annotations = {"summary": finding.summary_en, "summary_zh": finding.summary_zh,
+                               "description": finding.summary_en, "level": finding.level,
+                               "detector": finding.kind, "period": finding.period}
+                for name in ("observed", "expected", "score"):
+                    value = getattr(finding, name)
+                    if value is not None:
+                        annotations[name] = f"{value:.4g}"
+                candidates.append(AlertCandidate(
+                    labels={"alertname": rule.name, "chain": finding.chain, "node": finding.node,
+                            "kind": finding.kind, "series": finding.series,
+                            "severity": severity[finding.level], "level": finding.level},
+                    annotations=annotations, for_runs=rule.for_runs,
+                ))
+    return candidates
+
+
+def keep_firing_for(rules: Sequence[Rule]) -> dict[str, int]:
+    """``alertname`` → keep-firing hold, for :func:`alerts.lifecycle.reconcile`."""
+    return {r.name: r.keep_firing_runs for r in rules if r.keep_firing_runs}

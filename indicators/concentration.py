@@ -1,27 +1,62 @@
 """Supplier concentration of a flow or an output: shares, HHI, concentration ratios.
 
 Pure functions on long tables (one row per reporter, partner, product, period, ...);
-no I/O. Everything is vectorised over groups with ``groupby``/``transform``/``bincount``,
-so a table with millions of rows costs a few sorts, not a Python loop per group.
+no I/O. Everything is vectorised over groups: the group and partner columns are
+turned into integer codes once (``pandas.factorize``), one ``numpy`` sort orders the
+(group, partner) pairs, and sums, maxima and ranks per group are ``reduceat`` /
+``bincount`` passes, so a table with millions of rows costs one sort, not a Python
+loop per group.
 
 The partner is whoever supplies: for trade data the exporting country seen from the
 reporter; for production data the producing country with ``reporter="WORLD"``.
+
+Partners that are not one supplier:
+
+- *aggregates* (:data:`AGGREGATE_PARTNERS`, e.g. Comtrade's World) are totals of other
+  rows and are dropped;
+- *residuals* (``residual_partners``, e.g. USGS "Other countries" or the rest of the
+  world left after the named partners, see :func:`residual_from_totals`) are many
+  small, unnamed suppliers: they count in the total (so a named partner's share is of
+  the true total) but not as a supplier (no square in the HHI, never the top
+  partner), which makes the HHI a lower bound.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from indicators.findings import (
+    IndicatorFinding,
+    Names,
+    name_en,
+    name_zh,
+    number,
+    percent,
+)
+from indicators.periods import (
+    PERIODS_PER_YEAR,
+    format_period,
+    lagged_values,
+    period_ordinals,
+)
+
 __all__ = [
     "AGGREGATE_PARTNERS",
+    "RESIDUAL_PARTNERS",
     "DEFAULT_KEYS",
     "CONCENTRATION_COLUMNS",
+    "CHANGE_COLUMNS",
+    "ConcentrationThresholds",
     "partner_shares",
     "concentration_table",
+    "concentration_changes",
+    "residual_from_totals",
+    "concentration_findings",
 ]
 
 #: Group keys used when the caller gives none: one group per reporter, product, period.
@@ -40,6 +75,14 @@ CONCENTRATION_COLUMNS: tuple[str, ...] = (
     "effective_n",
 )
 
+#: Columns that :func:`concentration_changes` appends.
+CHANGE_COLUMNS: tuple[str, ...] = (
+    "hhi_change_prev",
+    "hhi_change_yoy",
+    "top_share_change_prev",
+    "top_share_change_yoy",
+)
+
 #: Partner codes that stand for an aggregate of partners, not one supplier. Rows with
 #: these partners are dropped before shares are computed, so they count neither in the
 #: numerator nor in the denominator (a "World" row would otherwise double the total).
@@ -51,8 +94,8 @@ CONCENTRATION_COLUMNS: tuple[str, ...] = (
 #: - ``EU27_2020``, ``EXT_EU27_2020``, ``INT_EU27_2020``: Eurostat Comext partner
 #:   aggregates (they overlap member-state rows).
 #:
-#: USGS "Other countries" / "World total (rounded)" rows carry footnote digits
-#: ("Other countries4") and are best removed when the file is read.
+#: USGS "World total (rounded)" rows carry footnote digits and are removed by
+#: :func:`indicators.production.usgs_world_production`.
 AGGREGATE_PARTNERS: frozenset[str] = frozenset(
     {
         "WORLD",
@@ -67,6 +110,14 @@ AGGREGATE_PARTNERS: frozenset[str] = frozenset(
         "INT_EU27_2020",
     }
 )
+
+#: Suggested ``residual_partners``: names used for "everyone else" (USGS "Other
+#: countries", the rest of the world that :func:`residual_from_totals` creates).
+#: Not applied unless passed; matching is on ``str(partner).strip().upper()``.
+RESIDUAL_PARTNERS: frozenset[str] = frozenset({"OTHER COUNTRIES", "REST OF WORLD", "OTHERS", "ROW"})
+
+#: Partner label of the row :func:`residual_from_totals` creates.
+DEFAULT_RESIDUAL = "REST OF WORLD"
 
 _REQUIRED = ("partner", "value")
 
@@ -85,37 +136,52 @@ def _check_keys(keys: Sequence[str]) -> list[str]:
     return keys
 
 
-def _validated_values(flows: pd.DataFrame) -> pd.Series:
-    """Return ``flows['value']`` as float64, or raise ValueError naming the column."""
-    raw = flows["value"]
+def _check_columns(flows: pd.DataFrame, keys: list[str], argument: str = "flows") -> None:
+    if not isinstance(flows, pd.DataFrame):
+        raise TypeError(f"{argument} must be a pandas DataFrame, got {type(flows).__name__}")
+    missing = [c for c in (*keys, *_REQUIRED) if c not in flows.columns]
+    if missing:
+        raise ValueError(
+            f"{argument} is missing column {missing[0]!r} (needs {', '.join((*keys, *_REQUIRED))}; "
+            f"has {', '.join(map(str, flows.columns))})"
+        )
+
+
+def _validated_values(flows: pd.DataFrame, column: str = "value") -> pd.Series:
+    """Return ``flows[column]`` as float64, or raise ValueError naming the column and row."""
+    raw = flows[column]
     if is_bool_dtype(raw):
-        raise ValueError("column 'value' must be numeric, got booleans")
+        raise ValueError(f"column {column!r} must be numeric, got booleans")
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     bad = values.isna() & raw.notna()
     if bad.any():
         pos = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(
-            f"column 'value' has {int(bad.sum())} non-numeric entries, "
+            f"column {column!r} has {int(bad.sum())} non-numeric entries, "
             f"first {raw.iloc[pos]!r} at row {pos}"
         )
     if values.isna().any():
         pos = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise ValueError(
-            f"column 'value' has {int(values.isna().sum())} missing entries (first at row "
+            f"column {column!r} has {int(values.isna().sum())} missing entries (first at row "
             f"{pos}); drop or fill them before computing shares: a missing supplier "
             "value cannot be treated as zero"
         )
     arr = values.to_numpy()
     if not np.isfinite(arr).all():
         pos = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"column 'value' has a non-finite entry {arr[pos]!r} at row {pos}")
+        raise ValueError(f"column {column!r} has a non-finite entry {float(arr[pos])!r} at row {pos}")
     if (arr < 0).any():
         pos = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(
-            f"column 'value' has {int((arr < 0).sum())} negative entries, first "
-            f"{arr[pos]!r} at row {pos}; flows and outputs must be >= 0"
+            f"column {column!r} has {int((arr < 0).sum())} negative entries, first "
+            f"{float(arr[pos])!r} at row {pos}; flows and outputs must be >= 0"
         )
     return values
+
+
+def _normalised(codes: pd.Series) -> pd.Series:
+    return codes.astype(str).str.strip().str.upper()
 
 
 def _is_aggregate(partner: pd.Series) -> np.ndarray:
@@ -123,8 +189,7 @@ def _is_aggregate(partner: pd.Series) -> np.ndarray:
     if is_numeric_dtype(partner) and not is_bool_dtype(partner):
         # Numeric partner codes (Comtrade partnerCode): only 0, World, is an aggregate.
         return (partner.astype("float64") == 0).to_numpy()
-    text = partner.astype(str)
-    return text.str.strip().str.upper().isin(AGGREGATE_PARTNERS).to_numpy()
+    return _normalised(partner).isin(AGGREGATE_PARTNERS).to_numpy()
 
 
 def _partner_sort_key(partner: pd.Series) -> pd.Series:
@@ -134,7 +199,111 @@ def _partner_sort_key(partner: pd.Series) -> pd.Series:
     return partner.astype(str)
 
 
-def partner_shares(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS) -> pd.DataFrame:
+def _residual_set(residual_partners: Collection[str]) -> frozenset[str]:
+    if isinstance(residual_partners, str):
+        residual_partners = (residual_partners,)
+    chosen = frozenset(str(p).strip().upper() for p in residual_partners)
+    clash = sorted(chosen & AGGREGATE_PARTNERS)
+    if clash:
+        raise ValueError(
+            f"residual_partners must not include the aggregate {clash[0]!r}: an aggregate is "
+            "a total of other rows; use residual_from_totals to turn it into a residual"
+        )
+    return chosen
+
+
+def _group_codes(flows: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """One int64 code per row whose order is the sorted order of the key tuples.
+
+    Missing key values form their own group, sorted last (as ``groupby(dropna=False)``).
+    """
+    code = np.zeros(len(flows), dtype="int64")
+    span = 1
+    for key in keys:
+        codes, uniques = pd.factorize(flows[key], sort=True)
+        radix = len(uniques) + 1
+        codes = codes.astype("int64", copy=False)
+        codes[codes < 0] = len(uniques)
+        if span * radix >= 2**62:
+            # re-number the combined code densely (order-preserving) before it overflows
+            code = np.unique(code, return_inverse=True)[1].astype("int64").reshape(-1)
+            span = int(code.max()) + 1 if len(code) else 1
+        code = code * radix + codes
+        span *= radix
+    return code
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Rows summed per (group, partner), sorted by group then partner sort key."""
+
+    pair_row: np.ndarray  # position in flows of one row of the pair (for key/partner values)
+    pair_value: np.ndarray  # summed value
+    pair_residual: np.ndarray  # partner is a residual
+    pair_gid: np.ndarray  # dense group id, non-decreasing
+    group_start: np.ndarray  # first pair of each group
+    group_code: np.ndarray  # the group's code from _group_codes
+    all_codes: np.ndarray | None  # codes of every group, including aggregate-only ones
+    all_rows: np.ndarray | None  # one row position per group in all_codes
+
+
+def _pairs(
+    flows: pd.DataFrame, keys: list[str], residual_partners: Collection[str], with_all_groups: bool = False
+) -> _Pairs:
+    _check_columns(flows, keys)
+    residual = _residual_set(residual_partners)
+    values = _validated_values(flows).to_numpy()
+    partner = flows["partner"]
+    if partner.isna().any():
+        pos = int(np.flatnonzero(partner.isna().to_numpy())[0])
+        raise ValueError(
+            f"column 'partner' has {int(partner.isna().sum())} missing entries, first at row {pos}"
+        )
+
+    pcodes, puniques = pd.factorize(partner, sort=False)
+    unique_series = pd.Series(puniques)
+    aggregate_u = _is_aggregate(unique_series)
+    residual_u = _normalised(unique_series).isin(residual).to_numpy() if residual else np.zeros(len(puniques), bool)
+    order_u = np.argsort(_partner_sort_key(unique_series).to_numpy(), kind="stable")
+    rank_u = np.empty(len(puniques), dtype="int64")
+    rank_u[order_u] = np.arange(len(puniques), dtype="int64")
+    residual_by_rank = residual_u[order_u]
+    n_ranks = max(len(puniques), 1)
+
+    gcode = _group_codes(flows, keys)
+    if len(gcode) and int(gcode.max()) >= (2**62) // n_ranks:
+        # keep group * partner codes inside int64: renumber groups densely (order kept)
+        gcode = np.unique(gcode, return_inverse=True)[1].astype("int64").reshape(-1)
+    all_codes = all_rows = None
+    if with_all_groups:
+        all_codes, all_rows = np.unique(gcode, return_index=True)
+
+    keep = ~aggregate_u[pcodes]
+    rows = None if keep.all() else np.flatnonzero(keep)
+    if rows is not None:
+        gcode, pcodes, values = gcode[rows], pcodes[rows], values[rows]
+    if len(gcode) == 0:
+        empty_i = np.zeros(0, dtype="int64")
+        return _Pairs(empty_i, np.zeros(0), np.zeros(0, bool), empty_i, empty_i, empty_i, all_codes, all_rows)
+    pair_code = gcode * n_ranks + rank_u[pcodes]
+    order = np.argsort(pair_code)
+    sorted_code = pair_code[order]
+    starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])
+    pair_value = np.add.reduceat(values[order], starts)
+    first = sorted_code[starts]
+    pair_group_code = first // n_ranks
+    pair_residual = residual_by_rank[first % n_ranks]
+    pair_row = order[starts] if rows is None else rows[order[starts]]
+    group_start = np.flatnonzero(np.r_[True, pair_group_code[1:] != pair_group_code[:-1]])
+    sizes = np.diff(np.r_[group_start, len(pair_group_code)])
+    pair_gid = np.repeat(np.arange(len(group_start), dtype="int64"), sizes)  # faster than a cumsum
+    return _Pairs(pair_row, pair_value, pair_residual, pair_gid, group_start,
+                  pair_group_code[group_start], all_codes, all_rows)
+
+
+def partner_shares(
+    flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS, residual_partners: Collection[str] = ()
+) -> pd.DataFrame:
     """Share of each partner in the total of its group.
 
     Parameters
@@ -145,6 +314,9 @@ def partner_shares(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS) -> p
     keys : sequence of str, default ``("reporter", "product", "period")``
         Columns that define a group, e.g. ``("chain", "node", "period")`` or
         ``("reporter", "product")``.
+    residual_partners : collection of str, default ()
+        Partner codes that stand for many unnamed suppliers (e.g.
+        :data:`RESIDUAL_PARTNERS`); they keep their row and share here.
 
     Returns
     -------
@@ -174,46 +346,54 @@ def partner_shares(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS) -> p
     the input unit. Source: the market-share definition used for the HHI in U.S.
     DOJ/FTC Merger Guidelines (2023), section 2.1 and endnote on the HHI.
     """
-    if not isinstance(flows, pd.DataFrame):
-        raise TypeError(f"flows must be a pandas DataFrame, got {type(flows).__name__}")
     keys = _check_keys(keys)
-    missing = [c for c in (*keys, *_REQUIRED) if c not in flows.columns]
-    if missing:
-        raise ValueError(
-            f"flows is missing column {missing[0]!r} (needs {', '.join((*keys, *_REQUIRED))}; "
-            f"has {', '.join(map(str, flows.columns))})"
-        )
-    values = _validated_values(flows)
-    partner = flows["partner"]
-    if partner.isna().any():
-        pos = int(np.flatnonzero(partner.isna().to_numpy())[0])
-        raise ValueError(
-            f"column 'partner' has {int(partner.isna().sum())} missing entries, first at row {pos}"
-        )
-
-    keep = ~_is_aggregate(partner)
-    data = flows.loc[keep, keys + ["partner"]].assign(value=values[keep].to_numpy())
-    summed = (
-        data.groupby(keys + ["partner"], dropna=False, sort=True, observed=True)["value"]
-        .sum()
-        .reset_index()
-    )
-    total = summed.groupby(keys, dropna=False, sort=False, observed=True)["value"].transform("sum")
-    positive = (total > 0).to_numpy()
-    out = summed.loc[positive].reset_index(drop=True)
-    out["share"] = out["value"].to_numpy() / total.to_numpy()[positive]
+    pairs = _pairs(flows, keys, residual_partners)
+    total = np.add.reduceat(pairs.pair_value, pairs.group_start) if len(pairs.pair_value) else np.zeros(0)
+    positive = (total > 0)[pairs.pair_gid]
+    rows = pairs.pair_row[positive]
+    out = flows[keys].iloc[rows].reset_index(drop=True)
+    out["partner"] = flows["partner"].iloc[rows].to_numpy()
+    out["value"] = pairs.pair_value[positive]
+    out["share"] = pairs.pair_value[positive] / total[pairs.pair_gid[positive]]
     return out
 
 
-def _empty_table(keys: list[str]) -> pd.DataFrame:
+def _empty_table(keys: list[str], residual: bool) -> pd.DataFrame:
     dtypes = {col: "float64" for col in CONCENTRATION_COLUMNS}
     dtypes.update(n_partners="int64", top_partner=object)
     columns = {k: pd.Series(dtype=object) for k in keys}
     columns.update({col: pd.Series(dtype=dtypes[col]) for col in CONCENTRATION_COLUMNS})
+    if residual:
+        columns["residual_share"] = pd.Series(dtype="float64")
     return pd.DataFrame(columns)
 
 
-def concentration_table(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS) -> pd.DataFrame:
+def _top_k(values: np.ndarray, group_start: np.ndarray, gid: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The k largest values per group and the first pair position holding each.
+
+    ``values`` are >= 0 for candidates and -1 for pairs that may never be chosen.
+    Pairs are sorted by partner within a group, so "first" breaks ties by partner.
+    Each pass is two ``reduceat`` scans; no sort and no loop over groups.
+    """
+    work = values.astype("float64", copy=True)
+    idx = np.arange(len(work))
+    sentinel = len(work)
+    out = []
+    for _ in range(k):
+        best = np.maximum.reduceat(work, group_start)
+        hit = work == best[gid]
+        first = np.minimum.reduceat(np.where(hit, idx, sentinel), group_start)
+        out.append((best, first))
+        work[first] = -np.inf  # remove exactly one occurrence, so equal values count again
+    return out
+
+
+def concentration_table(
+    flows: pd.DataFrame,
+    keys: Sequence[str] = DEFAULT_KEYS,
+    residual_partners: Collection[str] = (),
+    include_zero_total: bool = False,
+) -> pd.DataFrame:
     """Concentration indicators per group: HHI, CR1, CR3, top partner, effective number.
 
     Parameters
@@ -223,6 +403,17 @@ def concentration_table(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS)
         :func:`partner_shares`).
     keys : sequence of str, default ``("reporter", "product", "period")``
         Columns that define a group.
+    residual_partners : collection of str, default ()
+        Partner codes that stand for many small unnamed suppliers (e.g.
+        :data:`RESIDUAL_PARTNERS`: USGS "Other countries", the rest of the world
+        from :func:`residual_from_totals`). Their value counts in ``total``, so shares
+        are shares of the whole; they are not suppliers: no term in the HHI, not in
+        ``n_partners``, never ``top_partner``. When given, a ``residual_share`` column
+        is appended.
+    include_zero_total : bool, default False
+        Also return groups without a positive total (every partner 0, or only
+        aggregate rows such as World): ``total`` 0, ``n_partners`` 0, the indicators
+        NaN and ``top_partner`` missing. Nothing is divided by zero.
 
     Returns
     -------
@@ -237,14 +428,18 @@ def concentration_table(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS)
         - ``top_partner``: the largest partner; ties go to the smallest partner code;
         - ``top_share``: its share (equal to ``cr1``);
         - ``effective_n``: ``1 / hhi``, the number of equal-sized partners that would
-          give the same HHI.
+          give the same HHI (NaN when the HHI is 0, i.e. only residual supply);
+        - ``residual_share`` (only with ``residual_partners``): share of the total
+          from residual partners.
 
-        Groups whose total is not positive do not appear.
+        Groups whose total is not positive do not appear unless
+        ``include_zero_total``.
 
     Raises
     ------
     ValueError
-        As :func:`partner_shares`, naming the offending column.
+        As :func:`partner_shares`, naming the offending column; also if
+        ``residual_partners`` names an aggregate.
 
     Notes
     -----
@@ -258,6 +453,11 @@ def concentration_table(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS)
         CR_k = \\sum_{j \\le k} s_{(j)}, \\qquad
         N^{eff}_g = 1 / HHI_g
 
+    With a residual share :math:`r` (many suppliers each of negligible size) the named
+    shares sum to :math:`1 - r` and :math:`\\sum_{named} s_i^2 \\le HHI \\le
+    \\sum_{named} s_i^2 + r^2`; the table reports the lower bound, the usual
+    treatment of "other countries" in production-concentration work.
+
     Sources: Herfindahl-Hirschman index as defined in U.S. DOJ & FTC, *Merger
     Guidelines* (2023), section 2.1 ("the sum of the squares of the market shares",
     in points with shares in percent); the 0-1 form is the one used for import
@@ -265,42 +465,374 @@ def concentration_table(flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS)
     capacities*. :math:`1/HHI` as "numbers equivalent": Adelman, M. A. (1969),
     *Review of Economics and Statistics* 51(1), 99-101.
 
-    The computation is vectorised: one sort by (group, value descending, partner
-    ascending), a ``cumcount`` rank within each group and ``numpy.bincount`` sums per
-    group id; there is no Python-level loop over groups.
+    The computation is vectorised: integer codes for groups and partners
+    (``pandas.factorize``), one ``numpy`` sort of the (group, partner) codes,
+    ``reduceat`` sums and three max passes per group for the top partners, and
+    ``bincount`` for the HHI; there is no Python-level loop over groups.
     """
     keys = _check_keys(keys)
-    shares = partner_shares(flows, keys)
-    if shares.empty:
-        return _empty_table(keys)
+    residual = bool(_residual_set(residual_partners))
+    pairs = _pairs(flows, keys, residual_partners, with_all_groups=include_zero_total)
+    n_pairs = len(pairs.pair_value)
+    if n_pairs == 0 and not (include_zero_total and len(pairs.all_codes)):
+        return _empty_table(keys, residual)
 
-    gid = shares.groupby(keys, dropna=False, sort=True, observed=True).ngroup().to_numpy()
-    ordered = shares.assign(_gid=gid, _pkey=_partner_sort_key(shares["partner"]))
-    ordered = ordered.sort_values(
-        ["_gid", "value", "_pkey"], ascending=[True, False, True], kind="mergesort"
-    )
-    rank = ordered.groupby("_gid", sort=False).cumcount().to_numpy()
-    g = ordered["_gid"].to_numpy()
-    s = ordered["share"].to_numpy()
-    v = ordered["value"].to_numpy()
-    n_groups = int(g.max()) + 1
+    v, gid, start = pairs.pair_value, pairs.pair_gid, pairs.group_start
+    n_groups = len(start)
+    named = ~pairs.pair_residual
+    total = np.add.reduceat(v, start) if n_pairs else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = v / total[gid]
+        hhi = np.bincount(gid, weights=np.where(named, share * share, 0.0), minlength=n_groups)
+        n_partners = np.bincount(gid, weights=(named & (v > 0)).astype("float64"), minlength=n_groups)
+        residual_total = np.bincount(gid, weights=np.where(named, 0.0, v), minlength=n_groups)
+        if n_pairs:
+            tops = _top_k(np.where(named, v, -1.0), start, gid, 3)
+            top_value, top_pos = tops[0]
+            top3 = sum(np.maximum(best, 0.0) for best, _ in tops)
+        else:
+            top_value = top3 = np.zeros(0)
+            top_pos = np.zeros(0, dtype="int64")
+        has_top = top_value > 0
+        top_share = np.where(has_top, top_value, 0.0) / total
+        cr3 = np.minimum(top3 / total, 1.0)
+        residual_share = residual_total / total
+        effective_n = np.where(hhi > 0, 1.0 / np.where(hhi > 0, hhi, 1.0), np.nan)
+    # position in flows of the top partner's row, -1 where there is none
+    top_row = np.where(has_top, pairs.pair_row[np.where(has_top, top_pos, 0)] if n_pairs else 0, -1)
 
-    total = np.bincount(g, weights=v, minlength=n_groups)
-    hhi = np.bincount(g, weights=s * s, minlength=n_groups)
-    cr3 = np.bincount(g, weights=np.where(rank < 3, s, 0.0), minlength=n_groups)
-    n_partners = np.bincount(g, weights=(v > 0).astype("float64"), minlength=n_groups).astype("int64")
+    columns = {
+        "total": total,
+        "n_partners": n_partners.astype("int64"),
+        "hhi": hhi,
+        "hhi_points": hhi * 10_000.0,
+        "cr1": top_share,
+        "cr3": cr3,
+        "top_partner": top_row,  # replaced by the partner codes below
+        "top_share": top_share,
+        "effective_n": effective_n,
+    }
+    if residual:
+        columns["residual_share"] = residual_share
 
-    # Rows are sorted by group id, so the rank-0 rows come out in group-id order.
-    top = ordered.loc[rank == 0]
-    out = top[keys].reset_index(drop=True)
-    top_share = top["share"].to_numpy()
-    out["total"] = total
-    out["n_partners"] = n_partners
-    out["hhi"] = hhi
-    out["hhi_points"] = hhi * 10_000.0
-    out["cr1"] = top_share
-    out["cr3"] = np.minimum(cr3, 1.0)
-    out["top_partner"] = top["partner"].to_numpy()
-    out["top_share"] = top_share
-    out["effective_n"] = 1.0 / hhi
+    positive = total > 0
+    if include_zero_total:
+        # every group that has any row, positive total or not, in key order; groups
+        # without a positive total keep total 0, n_partners 0 and NaN indicators
+        n_all = len(pairs.all_codes)
+        where = np.searchsorted(pairs.all_codes, pairs.group_code)
+        for name, col in list(columns.items()):
+            if name in ("total", "n_partners"):
+                filled = np.zeros(n_all, dtype=col.dtype)
+                filled[where] = col
+            elif name == "top_partner":
+                filled = np.full(n_all, -1, dtype="int64")
+                filled[where[positive]] = col[positive]
+            else:
+                filled = np.full(n_all, np.nan)
+                filled[where[positive]] = col[positive]
+            columns[name] = filled
+        out = flows[keys].iloc[pairs.all_rows].reset_index(drop=True)
+    else:
+        columns = {name: col[positive] for name, col in columns.items()}
+        out = flows[keys].iloc[pairs.pair_row[start][positive]].reset_index(drop=True)
+
+    top_row = columns["top_partner"]
+    top_partner = flows["partner"].iloc[np.maximum(top_row, 0)].to_numpy() if len(flows) else np.zeros(0, object)
+    if (top_row < 0).any():
+        top_partner = top_partner.astype(object)
+        top_partner[top_row < 0] = None
+    columns["top_partner"] = top_partner
+    for name, col in columns.items():
+        out[name] = col
     return out
+
+
+def concentration_changes(
+    table: pd.DataFrame,
+    keys: Sequence[str] = DEFAULT_KEYS,
+    period: str = "period",
+    freq: str | None = None,
+) -> pd.DataFrame:
+    """Change of the HHI and of the top share vs the previous period and a year earlier.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`concentration_table` (needs ``keys``, ``hhi``, ``top_share``),
+        one row per series and period.
+    keys : sequence of str, default ``("reporter", "product", "period")``
+        The table's keys; all but ``period`` identify a series.
+    period : str, default ``"period"``
+        The key holding the period: integer years, pandas Periods or timestamps.
+    freq : {"Y", "Q", "M"} or None
+        Period grid; None infers it (see :func:`indicators.periods.period_ordinals`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``table`` with :data:`CHANGE_COLUMNS` appended:
+
+        - ``hhi_change_prev``: :math:`HHI_t - HHI_{t-1}` (HHI units, 0-1 scale);
+        - ``hhi_change_yoy``: :math:`HHI_t - HHI_{t-y}` with :math:`y` periods per
+          year (1, 4 or 12); for annual data the same as ``hhi_change_prev``;
+        - ``top_share_change_prev``, ``top_share_change_yoy``: the same for
+          ``top_share`` (share units; 0.05 = 5 percentage points). The top partner
+          may differ between the two periods: this is the change of the leading
+          supplier's weight, whoever it is.
+
+        NaN where the comparison period has no row (a gap is not bridged) or a value
+        is NaN (e.g. a zero-total group).
+
+    Raises
+    ------
+    ValueError
+        If a column is missing, ``period`` is not among ``keys``, the period column
+        cannot be placed on a grid, or two rows of one series share a period.
+
+    Notes
+    -----
+    .. math:: \\Delta^{prev} x_{s,t} = x_{s,t} - x_{s,t-1}, \\qquad
+              \\Delta^{yoy} x_{s,t} = x_{s,t} - x_{s,t-y}
+
+    Vectorised as two left joins of the table on itself (series keys, period
+    position + lag).
+    """
+    keys = _check_keys(keys)
+    if period not in keys:
+        raise ValueError(f"period {period!r} must be one of keys {keys!r}")
+    missing = [c for c in (*keys, "hhi", "top_share") if c not in table.columns]
+    if missing:
+        raise ValueError(f"table is missing column {missing[0]!r} (use concentration_table's output)")
+    series_keys = [k for k in keys if k != period]
+    ordinals, freq = period_ordinals(table[period], freq, name=period)
+    out = table.copy()
+    cols = ["hhi", "top_share"]
+    prev = lagged_values(table, series_keys, ordinals, cols, 1)
+    yoy = lagged_values(table, series_keys, ordinals, cols, PERIODS_PER_YEAR[freq])
+    hhi = table["hhi"].to_numpy(dtype="float64")
+    top = table["top_share"].to_numpy(dtype="float64")
+    out["hhi_change_prev"] = hhi - prev["hhi"].to_numpy(dtype="float64")
+    out["hhi_change_yoy"] = hhi - yoy["hhi"].to_numpy(dtype="float64")
+    out["top_share_change_prev"] = top - prev["top_share"].to_numpy(dtype="float64")
+    out["top_share_change_yoy"] = top - yoy["top_share"].to_numpy(dtype="float64")
+    return out
+
+
+def residual_from_totals(
+    flows: pd.DataFrame, keys: Sequence[str] = DEFAULT_KEYS, residual: str = DEFAULT_RESIDUAL
+) -> pd.DataFrame:
+    """Replace each group's World (aggregate) row by the rest of the world.
+
+    Trade extracts often carry the World total and only a few named partners (e.g.
+    Comtrade with partners World and China). Dropping the World row would make China
+    the only supplier (share 1); keeping it as a partner is double counting. This
+    turns it into a residual row: World minus the named partners.
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        Long table with ``keys``, ``partner``, ``value``; aggregate partners are those
+        of :data:`AGGREGATE_PARTNERS`.
+    keys : sequence of str
+        Group keys.
+    residual : str, default ``"REST OF WORLD"``
+        Partner label of the residual row; pass it (or :data:`RESIDUAL_PARTNERS`) as
+        ``residual_partners`` to :func:`concentration_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``keys + ["partner", "value"]``: the named-partner rows unchanged, and
+        for every group with an aggregate row one row ``partner = residual``,
+        ``value = max(W - sum(named), 0)``. Groups without an aggregate row keep
+        their named rows only.
+
+    Raises
+    ------
+    ValueError
+        As :func:`partner_shares`; also if a group has more than one aggregate row
+        (e.g. both ``WORLD`` and ``W00``), naming the group.
+
+    Notes
+    -----
+    .. math:: R_g = \\max\\big(W_g - \\sum_{i\\,named} v_{g,i},\\ 0\\big)
+
+    The residual is clipped at 0: published partner rows can add up to slightly more
+    than the World row (confidential trade, revisions), and a negative supplier is
+    meaningless. Input unit kept.
+    """
+    keys = _check_keys(keys)
+    _check_columns(flows, keys)
+    values = _validated_values(flows)
+    if flows["partner"].isna().any():
+        pos = int(np.flatnonzero(flows["partner"].isna().to_numpy())[0])
+        raise ValueError(f"column 'partner' has a missing entry at row {pos}")
+    aggregate = _is_aggregate(flows["partner"])
+    frame = flows[keys + ["partner"]].assign(value=values.to_numpy())
+    named = frame.loc[~aggregate].reset_index(drop=True)
+    totals = frame.loc[aggregate]
+    counts = totals.groupby(keys, dropna=False, observed=True).size()
+    if (counts > 1).any():
+        group = counts.index[int(np.flatnonzero((counts > 1).to_numpy())[0])]
+        raise ValueError(f"group {group!r} has {int(counts.max())} aggregate (World) rows; keep exactly one")
+    world = totals.groupby(keys, dropna=False, observed=True)["value"].sum()
+    named_sum = named.groupby(keys, dropna=False, observed=True)["value"].sum()
+    rest = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
+    rest_rows = rest.rename("value").reset_index()
+    rest_rows.insert(len(keys), "partner", residual)
+    return pd.concat([named, rest_rows[keys + ["partner", "value"]]], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class ConcentrationThresholds:
+    """When a concentration row becomes a finding.
+
+    Attributes
+    ----------
+    hhi : float, default 0.4
+        HHI (0-1) above which supply is concentrated: the first criterion of a
+        foreign dependency in European Commission SWD(2021) 352 and CEPII GeoDep.
+    rise : float, default 0.01
+        Change of HHI (0-1; 0.01 = 100 points) above which a rise is flagged ...
+    rise_level : float, default 0.18
+        ... when the HHI itself is above this level. Both from U.S. DOJ & FTC Merger
+        Guidelines (2023), Guideline 1: a market with HHI > 1,800 is highly
+        concentrated, and a change > 100 points there is significant.
+    """
+
+    hhi: float = 0.4
+    rise: float = 0.01
+    rise_level: float = 0.18
+
+    def __post_init__(self) -> None:
+        for name in ("hhi", "rise", "rise_level"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"ConcentrationThresholds.{name} must be a number in [0, 1], got {value!r}")
+
+
+def _subject(row: pd.Series, keys: Sequence[str], period: str) -> tuple[tuple[str, str], ...]:
+    return tuple((k, "" if pd.isna(row[k]) else str(row[k])) for k in keys if k != period)
+
+
+def _what(row: pd.Series, keys: Sequence[str], period: str, names: Names | None) -> tuple[str, str, bool]:
+    """(English, Chinese) phrase for the group, and whether it is world production."""
+    if "reporter" in keys and "product" in keys:
+        reporter, product = row["reporter"], row["product"]
+        if str(reporter).strip().upper() == "WORLD":
+            return f"world {name_en(names, product)}", f"全球{name_zh(names, product)}", True
+        return (f"{name_en(names, reporter)}'s {name_en(names, product)} imports",
+                f"{name_zh(names, reporter)}{name_zh(names, product)}进口", False)
+    label = ", ".join(f"{k}={row[k]}" for k in keys if k != period)
+    return label, label, False
+
+
+def concentration_findings(
+    table: pd.DataFrame,
+    thresholds: ConcentrationThresholds = ConcentrationThresholds(),
+    names: Names | None = None,
+    keys: Sequence[str] = DEFAULT_KEYS,
+    period: str = "period",
+    freq: str | None = None,
+    change: str = "hhi_change_yoy",
+) -> list[IndicatorFinding]:
+    """Findings for groups whose concentration crosses a threshold.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`concentration_table` output, optionally with :func:`concentration_changes`
+        columns (then rises are judged too).
+    thresholds : ConcentrationThresholds
+        HHI level and rise thresholds.
+    names : Names, optional
+        Display names of codes, e.g. ``{"156": ("China", "中国")}``.
+    keys, period, freq
+        As in :func:`concentration_changes`; ``period`` may be absent from ``keys``
+        (then findings have no period).
+    change : str, default ``"hhi_change_yoy"``
+        Which change column judges a rise (``hhi_change_prev`` for period-on-period).
+
+    Returns
+    -------
+    list of IndicatorFinding
+        In table order:
+
+        - ``import_concentration`` (or ``production_concentration`` when the reporter is
+          ``WORLD``): :math:`HHI > \\tau_{hhi}`; observed = HHI;
+        - ``concentration_rising``: :math:`\\Delta HHI > \\tau_{rise}` and
+          :math:`HHI > \\tau_{level}`; observed = the change.
+
+    Notes
+    -----
+    A strict ``>`` as in SWD(2021) 352 ("HHI higher than 0.4"). When the table has a
+    ``residual_share`` the HHI is a lower bound and the sentence says so. Rows with
+    NaN HHI (zero-total groups) never produce findings.
+    """
+    keys = list(keys)
+    has_period = period in keys and period in table.columns
+    if has_period and len(table):
+        _, freq = period_ordinals(table[period], freq, name=period)
+    findings: list[IndicatorFinding] = []
+    hhi = table["hhi"].to_numpy(dtype="float64")
+    changes = table[change].to_numpy(dtype="float64") if change in table.columns else None
+    flag_level = hhi > thresholds.hhi
+    flag_rise = (changes > thresholds.rise) & (hhi > thresholds.rise_level) if changes is not None else np.zeros(len(table), bool)
+    for pos in np.flatnonzero(flag_level | flag_rise):
+        row = table.iloc[pos]
+        when = format_period(row[period], freq) if has_period else ""
+        en_when = f"In {when}, " if when else ""
+        zh_when = f"{when}，" if when else ""
+        what_en, what_zh, world = _what(row, keys, period, names)
+        top = row["top_partner"]
+        top_en, top_zh = name_en(names, top), name_zh(names, top)
+        share = float(row["top_share"])
+        caveat_en = caveat_zh = ""
+        residual = float(row["residual_share"]) if "residual_share" in table.columns else 0.0
+        if residual > 0:
+            caveat_en = f" The HHI is a lower bound: {percent(residual)} comes from unnamed partners."
+            caveat_zh = f"（HHI为下限：{percent(residual)}来自未列明的来源。）"
+        subject = _subject(row, keys, period)
+        details = (("top_partner", "" if top is None else str(top)), ("top_share", share),
+                   ("n_partners", int(row["n_partners"])), ("hhi", float(hhi[pos])))
+        if flag_level[pos]:
+            verb_en, verb_zh = ("produces", "生产") if world else ("supplies", "供应")
+            n_named = int(row["n_partners"])
+            if world:
+                unit_en = "producing country" if n_named == 1 else "producing countries"
+            else:
+                unit_en = "partner" if n_named == 1 else "partners"
+            if residual > 0:
+                unit_en = f"named {unit_en}"
+            unit_zh = "个生产国" if world else "个来源国"
+            findings.append(IndicatorFinding(
+                kind="production_concentration" if world else "import_concentration",
+                subject=subject, period=when, observed=float(hhi[pos]), threshold=thresholds.hhi,
+                explanation_en=(f"{en_when}{top_en} {verb_en} {percent(share)} of {what_en}; HHI "
+                                f"{number(hhi[pos])} > {thresholds.hhi:g} ({int(row['n_partners'])} "
+                                f"{unit_en}).{caveat_en}"),
+                explanation_zh=(f"{zh_when}{top_zh}{verb_zh}了{what_zh}的{percent(share)}；HHI "
+                                f"{number(hhi[pos])} > {thresholds.hhi:g}（{int(row['n_partners'])}"
+                                f"{unit_zh}）。{caveat_zh}"),
+                details=details,
+            ))
+        if flag_rise[pos]:
+            against_en = "a year earlier" if change.endswith("yoy") else "the previous period"
+            against_zh = "上年同期" if change.endswith("yoy") else "上一期"
+            delta = float(changes[pos])
+            findings.append(IndicatorFinding(
+                kind="concentration_rising", subject=subject, period=when, observed=delta,
+                threshold=thresholds.rise,
+                explanation_en=(f"{en_when}the HHI of {what_en} rose by {number(delta)} to "
+                                f"{number(hhi[pos])} against {against_en}: a rise above "
+                                f"{thresholds.rise:g} ({thresholds.rise * 10_000:.0f} points) in a "
+                                f"highly concentrated market (HHI > {thresholds.rise_level:g}); "
+                                f"top partner {top_en} {percent(share)}."),
+                explanation_zh=(f"{zh_when}{what_zh}的HHI较{against_zh}上升{number(delta)}至"
+                                f"{number(hhi[pos])}：在高度集中的市场（HHI > {thresholds.rise_level:g}）"
+                                f"中升幅超过{thresholds.rise:g}（{thresholds.rise * 10_000:.0f}点）；"
+                                f"最大来源{top_zh}占{percent(share)}。"),
+                details=details + ((change, delta),),
+            ))
+    return findings

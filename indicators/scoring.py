@@ -406,13 +406,16 @@ def chain_score(node_scores: Sequence[float | None], weights: Sequence[float]) -
     if w_max <= 0:
         raise ValueError("weights must contain at least one positive value")
     checked = [_checked_score(s, f"node_scores[{i}]") for i, s in enumerate(scores)]
-    # Relative weights (w / w_max) keep the arithmetic exact for tiny (even subnormal) weights.
-    avail = [(wi / w_max, si) for wi, si in zip(w_arr, checked) if si is not None]
-    w_sum = sum(wi for wi, _ in avail)
-    if not avail or w_sum <= 0:
+    avail = [(wi, si) for wi, si in zip(w_arr, checked) if si is not None and wi > 0]
+    if not avail:
         return None
+    known = [si for _, si in avail]
+    w_sum = sum(wi for wi, _ in avail)
     mean = sum(wi * si for wi, si in avail) / w_sum
-    link = max(wi * si for wi, si in avail)
+    # A weighted mean lies between its extremes; clamping only undoes the rounding
+    # that tiny (subnormal) weights cause.
+    mean = min(max(mean, min(known)), max(known))
+    link = max(wi / w_max * si for wi, si in avail)
     return float(min(100.0, max(mean, link)))
 
 

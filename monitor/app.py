@@ -59,6 +59,20 @@ class App:
         report = self.alerting.deliver_due()
         return result, evaluation, report
 
+    def write_report(self, out_dir: Path | str, run_id: int | None = None) -> Path:
+        """Write the report of run ``run_id`` (default: latest successful) into ``out_dir``."""
+        from monitor.reports.content import build_report
+        from monitor.reports.render import write_report
+
+        with self.sessions() as session:
+            document, plots = build_report(self.config, session, run_id, simulated=self.simulated)
+        return write_report(document, plots, Path(out_dir))
+
+    @property
+    def simulated(self) -> bool:
+        """True when any configured source is the demo simulator."""
+        return any(s.kind == "demo" for s in self.config.sources.sources)
+
     def close(self) -> None:
         """Release connections."""
         self.http.close()

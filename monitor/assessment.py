@@ -111,11 +111,20 @@ class ChainAssessment:
         """The reported (hysteretic) level."""
         return self.judgement.level
 
+    def _riskiest_node(self) -> NodeAssessment:
+        return max(self.nodes, key=lambda n: n.score if n.score is not None else -1.0)
+
     @property
     def drivers(self) -> list[str]:
         """The drivers of its riskiest node."""
-        worst = max(self.nodes, key=lambda n: n.score if n.score is not None else -1.0)
-        return [f"{worst.node}: {d}" for d in worst.drivers]
+        worst = self._riskiest_node()
+        return [f"{worst.name_en}: {d}" for d in worst.drivers]
+
+    @property
+    def drivers_zh(self) -> list[str]:
+        """The drivers of its riskiest node, in Chinese."""
+        worst = self._riskiest_node()
+        return [f"{worst.name_zh}：{d}" for d in worst.drivers_zh]
 
 
 @dataclass
@@ -312,18 +321,18 @@ def _finding_row(chain: str, node: str, r: DetectionResult) -> dict:
     }
 
 
-def _judgement_row(chain: str, node: str, j: Judgement, drivers: list[str]) -> dict:
+def _judgement_row(chain: str, node: str, j: Judgement, drivers: list[str], drivers_zh: list[str]) -> dict:
     return {"chain": chain, "node": node, "dimension": "overall", "score": j.score, "level": j.level,
             "raw_level": j.raw_level, "runs_below": j.runs_below, "completeness": j.completeness,
-            "drivers": drivers}
+            "drivers": drivers, "drivers_zh": drivers_zh}
 
 
 def _score_rows(result: AssessmentResult) -> list[dict]:
     rows = []
     for chain in result.chains:
-        rows.append(_judgement_row(chain.chain, "", chain.judgement, chain.drivers))
+        rows.append(_judgement_row(chain.chain, "", chain.judgement, chain.drivers, chain.drivers_zh))
         for node in chain.nodes:
-            rows.append(_judgement_row(chain.chain, node.node, node.judgement, node.drivers))
+            rows.append(_judgement_row(chain.chain, node.node, node.judgement, node.drivers, node.drivers_zh))
             for dimension, value in node.dimensions.items():
                 rows.append({"chain": chain.chain, "node": node.node, "dimension": dimension,
                              "score": value, "level": "", "raw_level": "", "runs_below": 0,

@@ -26,6 +26,10 @@ class InputFileError(ValueError):
     """An input file given on the command line is unusable (message names file and row)."""
 
 
+class AlertCommandError(ValueError):
+    """An ``alerts``/``silence`` command got an unknown id or a bad matcher or time."""
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="DIR", help="config directory (default: ./config if present, else the packaged default)")
@@ -45,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
 
+    report = sub.add_parser("report", parents=[common], help="write the risk-assessment report (HTML + JSON)")
+    report.add_argument("--out", required=True, type=Path, help="directory to write report.html and report.json to")
+    report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
+
     conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV")
     conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
     conc.add_argument("--format", choices=["json", "csv"], default="json")
@@ -53,7 +61,34 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json")
+    _add_alert_commands(sub, common)
     return parser
+
+
+def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+    alerts = sub.add_parser("alerts", help="list and acknowledge alerts")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_list = alerts_sub.add_parser("list", parents=[common], help="stored alerts (firing and pending by default)")
+    alerts_list.add_argument("--state", choices=["firing", "pending", "resolved", "all"], default=None)
+    alerts_list.add_argument("--format", choices=["table", "json"], default="table")
+    ack = alerts_sub.add_parser("ack", parents=[common], help="acknowledge an alert (stops escalation and reminders)")
+    ack.add_argument("fingerprint", help="alert fingerprint or a unique prefix")
+    ack.add_argument("--by", required=True, help="who acknowledges")
+    ack.add_argument("--comment", default=None)
+
+    silence = sub.add_parser("silence", help="mute notifications of matching alerts for a while")
+    silence_sub = silence.add_subparsers(dest="silence_command", required=True)
+    add = silence_sub.add_parser("add", parents=[common], help='add a silence, e.g. chain="batteries" node=~"cells.*"')
+    add.add_argument("matchers", nargs="+", help="label matchers: name=value, name!=value, name=~regex, name!~regex")
+    add.add_argument("--by", required=True, help="who silences")
+    add.add_argument("--comment", required=True, help="why")
+    add.add_argument("--duration", default="2h", help="how long from --start (e.g. 30m, 2h, 1d; default 2h)")
+    add.add_argument("--start", default=None, help="ISO 8601 start (default: now)")
+    silence_list = silence_sub.add_parser("list", parents=[common], help="pending and active silences")
+    silence_list.add_argument("--all", action="store_true", help="include expired silences")
+    silence_list.add_argument("--format", choices=["table", "json"], default="table")
+    expire = silence_sub.add_parser("expire", parents=[common], help="end a silence now")
+    expire.add_argument("id", help="silence id or a unique prefix")
 
 
 def _db_url(args: argparse.Namespace) -> str:
@@ -69,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = {
             "assess": _assess, "run": _run, "check-config": _check_config,
-            "concentration": _concentration, "detect": _detect,
+            "concentration": _concentration, "detect": _detect, "report": _report,
+            "alerts": _alerts, "silence": _silence,
         }[args.command]
         return handler(args)
     except ConfigError as err:
@@ -77,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (DatabaseURLError, InputFileError) as err:
+    except (DatabaseURLError, InputFileError, AlertCommandError) as err:
         print(f"chainwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
 
@@ -99,13 +135,29 @@ def _assess(args: argparse.Namespace) -> int:
         result, evaluation, _report = app.assess_once()
         shown = [a for a in evaluation.alerts if a.state == "firing"] + [
             a for a in evaluation.changed if a.state == "resolved"]
-        simulated = any(s.kind == "demo" for s in app.config.sources.sources)
+        simulated = app.simulated
         if args.format == "json":
             print(json.dumps(assessment_document(result, shown, simulated), ensure_ascii=False, indent=2))
         else:
             print(assessment_table(result, shown, simulated))
     finally:
         app.close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.reports.content import ReportError
+
+    app = build_app(args.config, _db_url(args))
+    try:
+        path = app.write_report(args.out, args.run)
+    except ReportError as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(path)
     return 0
 
 
@@ -165,15 +217,74 @@ def _read_csv(path: Path, required: list[str]):
     return frame
 
 
-def _concentration(args: argparse.Namespace) -> int:
-    from indicators.concentration import concentration_table
+def _read_flows_csv(path: Path):
+    """The ``concentration`` input: ``reporter,partner,product,period,value``, checked.
 
-    frame = _read_csv(args.input, ["reporter", "partner", "product", "period", "value"])
-    if (frame["value"] < 0).any():
-        row = int((frame["value"] < 0).to_numpy().nonzero()[0][0])
-        raise InputFileError(f"{args.input}: row {row + 2}: value must not be negative")
-    table = concentration_table(frame, keys=("reporter", "product", "period"))
-    table["period"] = table["period"].dt.strftime("%Y-%m")
+    Codes are kept as written (``NA`` is Namibia, not a missing value). Returns the
+    frame (period as month-start timestamps, value as float) and whether every period
+    was written as a plain year (``2023``), i.e. the data are annual.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: not a readable CSV: {err}") from None
+    columns = ["reporter", "partner", "product", "period", "value"]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise InputFileError(f"{path}: no data rows, only a header")
+
+    def where(pos: int, column: str) -> str:
+        return f"{path}: line {pos + 2} (data row {pos + 1}), column {column!r}"
+
+    for column in columns:
+        text = frame[column].str.strip()
+        empty = (text == "").to_numpy()
+        if empty.any():
+            raise InputFileError(f"{where(int(np.flatnonzero(empty)[0]), column)} is empty")
+        frame[column] = text
+    annual = bool(frame["period"].str.fullmatch(r"\d{4}").all())
+    periods = pd.to_datetime(frame["period"], errors="coerce", format="mixed")
+    if periods.isna().any():
+        pos = int(np.flatnonzero(periods.isna().to_numpy())[0])
+        raise InputFileError(f"{where(pos, 'period')}: {frame['period'].iloc[pos]!r} is not YYYY, YYYY-MM or a date")
+    frame["period"] = periods.dt.to_period("M").dt.to_timestamp()
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64")
+    if np.isnan(values).any():
+        pos = int(np.flatnonzero(np.isnan(values))[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a number")
+    if not np.isfinite(values).all():
+        pos = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a finite number")
+    if (values < 0).any():
+        pos = int(np.flatnonzero(values < 0)[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is negative; flows and outputs must be >= 0")
+    frame["value"] = values
+    return frame, annual
+
+
+def _concentration(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from indicators.concentration import RESIDUAL_PARTNERS, concentration_changes, concentration_table
+
+    frame, annual = _read_flows_csv(args.input)
+    keys = ("reporter", "product", "period")
+    try:
+        # every group is reported: one without a positive total gets status zero_total
+        # and empty indicators instead of a division by zero
+        table = concentration_table(frame, keys=keys, residual_partners=RESIDUAL_PARTNERS, include_zero_total=True)
+        table = concentration_changes(table, keys=keys, freq="Y" if annual else "M")
+    except ValueError as err:
+        raise InputFileError(f"{args.input}: {err}") from None
+    table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
+    table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
     if args.format == "csv":
         sys.stdout.write(table.to_csv(index=False))
     else:
@@ -207,6 +318,48 @@ def _detect(args: argparse.Namespace) -> int:
         sys.stdout.write(out.to_csv(index=False))
     else:
         print(out.to_json(orient="records", force_ascii=False, indent=2))
+    return 0
+
+
+def _alert_sessions(args: argparse.Namespace):  # noqa: ANN202
+    from monitor.storage.database import make_engine, migrate, session_factory
+
+    engine = make_engine(_db_url(args))
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from monitor.alert_commands import acknowledge_alert, list_alerts
+
+    engine, sessions = _alert_sessions(args)
+    try:
+        if args.alerts_command == "list":
+            print(list_alerts(sessions, args.state, args.format))
+        else:
+            print(acknowledge_alert(sessions, args.fingerprint, args.by, args.comment))
+    except (KeyError, ValueError) as err:
+        raise AlertCommandError(str(err.args[0]) if err.args else str(err)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _silence(args: argparse.Namespace) -> int:
+    from monitor.alert_commands import add_silence, expire_silence, list_silences
+
+    engine, sessions = _alert_sessions(args)
+    try:
+        if args.silence_command == "add":
+            print(add_silence(sessions, args.matchers, args.by, args.comment, args.duration, args.start))
+        elif args.silence_command == "list":
+            print(list_silences(sessions, args.all, args.format))
+        else:
+            print(expire_silence(sessions, args.id))
+    except (KeyError, ValueError) as err:
+        raise AlertCommandError(str(err.args[0]) if err.args else str(err)) from None
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -1,129 +1,411 @@
 """Prometheus metrics.
 
-:class:`StoredStateCollector` reads the latest stored assessment and service state
-at scrape time (a handful of cheap queries, no model computation), so a restarted
-process shows the same values at once. :class:`ServiceMetrics` holds the counters
-this process increments itself. Both are built against an injected registry.
+:class:`StoredStateCollector` reads the stored state at scrape time, once per scrape
+(a few small aggregate queries, no model computation), so a restarted process shows
+the same values at once; what a completed assessment run stored is read and encoded
+once per run (:class:`RunFamilies`), since it never changes.
+:class:`ServiceMetrics` holds the counters this process increments itself. Both are
+built against an injected registry.
+
+Monthly data and scrape time: a month's trade figures are not samples of "now", and
+Prometheus drops samples with old timestamps, so the data's own month is exported as
+a *value* (``chainwatch_node_data_period_timestamp_seconds``, Unix time of the month's
+first day) beside its age at scrape time (``chainwatch_node_data_age_seconds``).
+
+Cardinality: labels are chain, node, dimension, level, source, receiver and a few
+fixed status sets; nothing is labelled by partner country or product.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 
-from prometheus_client import CollectorRegistry, Counter
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from indicators.scoring import level_index
-from monitor.storage.alert_store import alert_counts, outbox_counts
-from monitor.storage.assessments import last_run_status, latest_assessment
-from monitor.storage.observations import collector_last_success
+from indicators.scoring import LEVELS, level_index
+from monitor import __version__
+from monitor.clock import Clock, system_clock
+from monitor.storage.service_state import LiveState, RunKey, RunState, read_live_state, read_run_state
 
 log = logging.getLogger(__name__)
+
+#: Terminal statuses of assessment runs and collections; always exported (0 if none)
+#: so that ``increase(...{status="failed"}[1d])`` has a series to work on.
+RUN_STATUSES = ("succeeded", "failed")
+#: Outbox statuses, exported for every receiver that has messages.
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+_LEVEL_HELP = "0 none, 1 blue, 2 yellow, 3 orange, 4 red"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Name, type, help text and labels of one stored-state metric family.
+
+    ``per_run`` families come from one completed assessment run and only change when
+    a newer run succeeds; the others are read on every scrape.
+    """
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    counter: bool = False
+    per_run: bool = False
+
+    def family(self) -> GaugeMetricFamily | CounterMetricFamily:
+        """An empty family to fill."""
+        kind = CounterMetricFamily if self.counter else GaugeMetricFamily
+        return kind(self.name, self.help, labels=list(self.labels))
+
+
+#: Every family :class:`StoredStateCollector` exports.
+STORED_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "chainwatch_storage_up",
+        "1 if the database answered this scrape, else 0 (then no stored-state metric is exported)."),
+    # from the latest successful assessment run
+    MetricSpec(
+        "chainwatch_chain_risk_score",
+        "Chain risk score, 0-100, latest successful assessment.", ("chain",), per_run=True),
+    MetricSpec(
+        "chainwatch_chain_risk_level",
+        f"Chain early-warning level: {_LEVEL_HELP}.", ("chain",), per_run=True),
+    MetricSpec(
+        "chainwatch_chain_nodes_by_level",
+        "Number of the chain's nodes at each early-warning level, latest assessment.",
+        ("chain", "level"), per_run=True),
+    MetricSpec(
+        "chainwatch_chain_data_completeness_ratio",
+        "Mean share (0-1) of the chain's nodes' inputs that had data, latest assessment.",
+        ("chain",), per_run=True),
+    MetricSpec(
+        "chainwatch_node_risk_score",
+        "Node risk score, 0-100, latest assessment (absent when the node has no data).",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_risk_level",
+        f"Node early-warning level: {_LEVEL_HELP}.", ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_dimension_score",
+        "Node risk score of one dimension (concentration, disruption), 0-100; absent when data is missing.",
+        ("chain", "node", "dimension"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_data_completeness_ratio",
+        "Share (0-1) of the node's inputs that had data, latest assessment.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_data_period_timestamp_seconds",
+        "Start of the latest data month (Unix time) among the node's series judged by the latest assessment.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_assessment_findings",
+        "Detector findings of the latest assessment by method and status "
+        "(flagged, normal, insufficient_history, missing).",
+        ("chain", "method", "status"), per_run=True),
+    MetricSpec(
+        "chainwatch_last_assessment_timestamp_seconds",
+        "Unix time the latest successful assessment finished.", per_run=True),
+    MetricSpec(
+        "chainwatch_last_assessment_duration_seconds",
+        "Duration of the latest successful assessment.", per_run=True),
+    MetricSpec(
+        "chainwatch_assessment_data_period_timestamp_seconds",
+        "Start of the data month the latest successful assessment judged (Unix time).", per_run=True),
+    # read on every scrape
+    MetricSpec(
+        "chainwatch_node_data_age_seconds",
+        "Seconds from the start of the node's latest data month to this scrape.", ("chain", "node")),
+    MetricSpec("chainwatch_last_assessment_failed", "1 if the most recent assessment run failed, else 0."),
+    MetricSpec(
+        "chainwatch_assessment_in_progress",
+        "1 if the most recent assessment run has not finished (running, or its process died), else 0."),
+    MetricSpec(
+        "chainwatch_assessment_runs_total",
+        "Stored assessment runs by final status.", ("status",), counter=True),
+    MetricSpec(
+        "chainwatch_collector_last_success_timestamp_seconds",
+        "Unix time of the last successful collection per source.", ("source",)),
+    MetricSpec(
+        "chainwatch_collector_last_run_failed",
+        "1 if the most recent collection of the source failed, else 0.", ("source",)),
+    MetricSpec(
+        "chainwatch_collector_runs_total",
+        "Stored collections per source and status.", ("source", "status"), counter=True),
+    MetricSpec(
+        "chainwatch_notification_outbox_messages",
+        "Notifications in the outbox per receiver and status: pending (queue), delivered, dead (dead letters).",
+        ("receiver", "status")),
+    MetricSpec(
+        "chainwatch_notification_oldest_pending_age_seconds",
+        "Age of the receiver's oldest pending notification; 0 when none is pending.", ("receiver",)),
+    MetricSpec(
+        "chainwatch_alerts",
+        "Chainwatch's own risk alerts (sent to analysts) per chain, state and severity.",
+        ("chain", "state", "severity")),
+)
+_SPEC = {spec.name: spec for spec in STORED_METRICS}
+_RUN_SPECS = tuple(spec for spec in STORED_METRICS if spec.per_run)
+_LIVE_SPECS = tuple(spec for spec in STORED_METRICS[1:] if not spec.per_run)
 
 
 def _timestamp(value: datetime) -> float:
     return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
 
 
-class StoredStateCollector(Collector):
-    """Exposes the stored state: risk scores and levels, freshness, outbox, alerts."""
+def _month_start(value: date) -> float:
+    return datetime(value.year, value.month, 1, tzinfo=timezone.utc).timestamp()
 
-    def __init__(self, sessions: sessionmaker[Session]):
+
+class _Families:
+    """The one method of a registry that prometheus_client's encoders call."""
+
+    def __init__(self, families: Iterable[Metric]):
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+_EOF = b"# EOF\n"
+
+
+@dataclass
+class RunFamilies:
+    """The per-run families of one completed run, and their encodings (made once per format).
+
+    A completed run never changes, so neither do these: scrapes reuse them until a
+    newer run succeeds.
+    """
+
+    key: RunKey | None
+    families: list[Metric]
+    data_periods: list[tuple[list[str], float]]
+    """([chain, node], start of the node's latest data month) for the per-scrape ages."""
+    _encoded: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, state: RunState | None) -> RunFamilies:
+        """Families of ``state`` (empty families when there is no successful run yet)."""
+        families = {spec.name: spec.family() for spec in _RUN_SPECS}
+        if state is None:
+            return cls(None, list(families.values()), [])
+
+        def add(name: str, labels: list[str], value: float) -> None:
+            families[name].add_metric(labels, value)
+
+        by_level: dict[str, dict[str, int]] = {}
+        for s in state.scores:
+            if s.dimension != "overall":
+                if s.score is not None:
+                    add("chainwatch_node_dimension_score", [s.chain, s.node, s.dimension], s.score)
+                continue
+            if s.node == "":
+                by_level.setdefault(s.chain, dict.fromkeys(LEVELS, 0))
+                prefix, labels = "chainwatch_chain", [s.chain]
+            else:
+                by_level.setdefault(s.chain, dict.fromkeys(LEVELS, 0))[s.level] += 1
+                prefix, labels = "chainwatch_node", [s.chain, s.node]
+            if s.score is not None:
+                add(f"{prefix}_risk_score", labels, s.score)
+            add(f"{prefix}_risk_level", labels, level_index(s.level))
+            if s.completeness is not None:
+                add(f"{prefix}_data_completeness_ratio", labels, s.completeness)
+        for chain, counts in sorted(by_level.items()):
+            for level, count in counts.items():
+                add("chainwatch_chain_nodes_by_level", [chain, level], count)
+        periods = [([chain, node], _month_start(period))
+                   for (chain, node), period in sorted(state.node_data_periods.items())]
+        for labels, start in periods:
+            add("chainwatch_node_data_period_timestamp_seconds", labels, start)
+        for (chain, method, status), count in sorted(state.findings.items()):
+            add("chainwatch_assessment_findings", [chain, method, status], count)
+        add("chainwatch_last_assessment_timestamp_seconds", [], state.key.finished_at.timestamp())
+        add("chainwatch_last_assessment_duration_seconds", [], state.duration_seconds)
+        if state.as_of is not None:
+            add("chainwatch_assessment_data_period_timestamp_seconds", [], _month_start(state.as_of))
+        return cls(state.key, list(families.values()), periods)
+
+    def encoded(self, content_type: str, encoder: Callable[[_Families], bytes]) -> bytes:
+        """The families encoded for ``content_type`` (OpenMetrics without its ``# EOF``)."""
+        body = self._encoded.get(content_type)
+        if body is None:
+            body = encoder(_Families(self.families)).removesuffix(_EOF)
+            self._encoded[content_type] = body  # a concurrent scrape may encode it too: harmless
+        return body
+
+
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """What one scrape read: ``run`` is None when the database did not answer."""
+
+    up: Metric
+    run: RunFamilies | None
+    live: list[Metric]
+
+    def families(self) -> list[Metric]:
+        """Every family, in exposition order."""
+        return [self.up, *(self.run.families if self.run else ()), *self.live]
+
+
+class StoredStateCollector(Collector):
+    """Exposes the stored state: risk scores and levels, data periods, runs, freshness, outbox, alerts.
+
+    Each scrape runs the few queries of
+    :func:`~monitor.storage.service_state.read_live_state`; the families of the latest
+    successful run are read and built once per run and reused (a completed run never
+    changes), so a scrape costs the same whether 5 or 1,000 nodes are stored.
+
+    Parameters
+    ----------
+    sessions
+        Sessions on the chainwatch database.
+    clock
+        Scrape time, for the ages (``*_age_seconds``).
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = system_clock):
         self._sessions = sessions
+        self._clock = clock
+        self._run: RunFamilies | None = None
 
     def describe(self) -> list[Metric]:
-        # Declaring no fixed families keeps registration from querying the database.
-        return []
+        """The families this collector exports (keeps registration from reading the database)."""
+        return [spec.family() for spec in STORED_METRICS]
 
     def collect(self) -> Iterator[Metric]:
-        """Read the stored state once per scrape and yield metric families."""
-        up = GaugeMetricFamily("chainwatch_storage_up", "1 if the database answered this scrape, else 0.")
+        """Every family, from one read of the database."""
+        yield from self.snapshot().families()
+
+    def snapshot(self) -> StoredSnapshot:
+        """Read the stored state once for this scrape."""
+        up = _SPEC["chainwatch_storage_up"].family()
         try:
             with self._sessions() as session:
-                latest = latest_assessment(session)
-                status = last_run_status(session)
-                freshness = collector_last_success(session)
-                outbox = outbox_counts(session)
-                alerts = alert_counts(session)
+                live = read_live_state(session)
+                run = self._run_families(session, live.latest_run)
         except SQLAlchemyError as err:
             log.warning("metrics: database unavailable: %s", type(err).__name__)
             up.add_metric([], 0)
-            yield up
-            return
+            return StoredSnapshot(up, None, [])
         up.add_metric([], 1)
-        yield up
+        return StoredSnapshot(up, run, _live_families(live, run, self._clock()))
 
-        chain_score = GaugeMetricFamily("chainwatch_chain_risk_score", "Chain risk score, 0-100, latest assessment.", labels=["chain"])
-        chain_level = GaugeMetricFamily("chainwatch_chain_risk_level", "Chain early-warning level: 0 none, 1 blue, 2 yellow, 3 orange, 4 red.", labels=["chain"])
-        node_score = GaugeMetricFamily("chainwatch_node_risk_score", "Node risk score, 0-100, latest assessment.", labels=["chain", "node"])
-        node_level = GaugeMetricFamily("chainwatch_node_risk_level", "Node early-warning level: 0 none, 1 blue, 2 yellow, 3 orange, 4 red.", labels=["chain", "node"])
-        dimension = GaugeMetricFamily("chainwatch_node_dimension_score", "Node risk score of one dimension, 0-100 (absent when data is missing).", labels=["chain", "node", "dimension"])
-        if latest is not None:
-            for s in latest.scores:
-                if s.dimension != "overall":
-                    if s.score is not None:
-                        dimension.add_metric([s.chain, s.node, s.dimension], s.score)
-                    continue
-                if s.node == "":
-                    if s.score is not None:
-                        chain_score.add_metric([s.chain], s.score)
-                    chain_level.add_metric([s.chain], level_index(s.level))
-                else:
-                    if s.score is not None:
-                        node_score.add_metric([s.chain, s.node], s.score)
-                    node_level.add_metric([s.chain, s.node], level_index(s.level))
-        yield from (chain_score, chain_level, node_score, node_level, dimension)
+    def _run_families(self, session: Session, key: RunKey | None) -> RunFamilies:
+        cached = self._run
+        if cached is not None and cached.key == key:
+            return cached
+        run = RunFamilies.build(read_run_state(session, key) if key is not None else None)
+        self._run = run
+        return run
 
-        last = GaugeMetricFamily("chainwatch_last_assessment_timestamp_seconds", "Unix time the latest successful assessment finished.")
-        duration = GaugeMetricFamily("chainwatch_last_assessment_duration_seconds", "Duration of the latest successful assessment.")
-        as_of = GaugeMetricFamily("chainwatch_assessment_data_period_timestamp_seconds", "Start of the data month the latest assessment judged (Unix time).")
-        if latest is not None:
-            last.add_metric([], latest.finished_at.timestamp())
-            duration.add_metric([], latest.duration_seconds)
-            if latest.as_of is not None:
-                as_of.add_metric([], datetime(latest.as_of.year, latest.as_of.month, 1, tzinfo=timezone.utc).timestamp())
-        yield from (last, duration, as_of)
 
-        failing = GaugeMetricFamily("chainwatch_last_assessment_failed", "1 if the most recent assessment run failed, else 0.")
-        if status is not None:
-            failing.add_metric([], 1 if status[0] == "failed" else 0)
-        yield failing
+def _live_families(state: LiveState, run: RunFamilies, now: datetime) -> list[Metric]:
+    families = {spec.name: spec.family() for spec in _LIVE_SPECS}
 
-        fresh = GaugeMetricFamily("chainwatch_collector_last_success_timestamp_seconds", "Unix time of the last successful collection per source.", labels=["source"])
-        for source, finished in sorted(freshness.items()):
-            fresh.add_metric([source], _timestamp(finished))
-        yield fresh
+    def add(name: str, labels: list[str], value: float) -> None:
+        families[name].add_metric(labels, value)
 
-        queue = GaugeMetricFamily("chainwatch_notification_outbox_messages", "Notifications in the outbox by status (pending, delivered, dead).", labels=["status"])
-        for state in ("pending", "delivered", "dead"):
-            queue.add_metric([state], outbox.get(state, 0))
-        yield queue
+    scrape_time = now.timestamp()
+    for labels, start in run.data_periods:
+        add("chainwatch_node_data_age_seconds", labels, scrape_time - start)
+    if state.last_run_status is not None:
+        add("chainwatch_last_assessment_failed", [], 1 if state.last_run_status == "failed" else 0)
+        add("chainwatch_assessment_in_progress", [], 1 if state.last_run_status == "running" else 0)
+    for status in RUN_STATUSES:
+        add("chainwatch_assessment_runs_total", [status], state.runs_by_status.get(status, 0))
 
-        alert_family = GaugeMetricFamily("chainwatch_alerts", "Alerts by state and severity.", labels=["state", "severity"])
-        for (state, severity), count in sorted(alerts.items()):
-            alert_family.add_metric([state, severity], count)
-        yield alert_family
+    for source, finished in sorted(state.collector_last_success.items()):
+        add("chainwatch_collector_last_success_timestamp_seconds", [source], _timestamp(finished))
+    for source, status in sorted(state.collector_last_status.items()):
+        add("chainwatch_collector_last_run_failed", [source], 1 if status == "failed" else 0)
+    for source in sorted({source for source, _ in state.collector_runs}):
+        for status in RUN_STATUSES:
+            add("chainwatch_collector_runs_total", [source, status], state.collector_runs.get((source, status), 0))
+
+    for receiver in sorted({receiver for receiver, _ in state.outbox}):
+        for status in OUTBOX_STATUSES:
+            add("chainwatch_notification_outbox_messages", [receiver, status], state.outbox.get((receiver, status), 0))
+        oldest = state.outbox_oldest_pending.get(receiver)
+        add("chainwatch_notification_oldest_pending_age_seconds", [receiver],
+            max(0.0, scrape_time - oldest.timestamp()) if oldest is not None else 0.0)
+    for (chain, alert_state, severity), count in sorted(state.alerts.items()):
+        add("chainwatch_alerts", [chain, alert_state, severity], count)
+    return list(families.values())
+
+
+class ChainwatchRegistry(CollectorRegistry):
+    """The service's registry: the stored state plus whatever is registered (the process counters).
+
+    ``collect()`` (and so ``generate_latest``, ``get_sample_value``) sees everything.
+    :meth:`render` encodes the same content for ``/metrics`` but reuses the encoding
+    of the latest run's families, which is most of the exposition.
+    """
+
+    def __init__(self, stored: StoredStateCollector):
+        super().__init__()
+        self.stored = stored
+
+    def collect(self) -> Iterator[Metric]:
+        """The stored-state families, then the registered collectors'."""
+        yield from self.stored.collect()
+        yield from super().collect()
+
+    def render(self, accept: str) -> tuple[bytes, str]:
+        """``/metrics`` body and content type for an ``Accept`` header (OpenMetrics when asked)."""
+        encoder, content_type = choose_encoder(accept)
+        snapshot = self.stored.snapshot()
+        head = snapshot.run.encoded(content_type, encoder) if snapshot.run is not None else b""
+        tail = encoder(_Families([snapshot.up, *snapshot.live, *super().collect()]))
+        return head + tail, content_type
+
+
+def render_metrics(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
+    """Encode ``registry`` in the format ``accept`` asks for: Prometheus text 0.0.4 or OpenMetrics."""
+    if isinstance(registry, ChainwatchRegistry):
+        return registry.render(accept)
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
 
 
 class ServiceMetrics:
-    """Counters this process increments (collections, deliveries, jobs)."""
+    """Counters this process increments (collections, notification deliveries, jobs).
+
+    They start at zero with each process; the stored-state counterparts
+    (``chainwatch_collector_runs_total``, ``chainwatch_notification_outbox_messages``,
+    ``chainwatch_assessment_runs_total``) survive restarts and are what the shipped
+    dashboards and rules use.
+    """
 
     def __init__(self, registry: CollectorRegistry):
+        Info("chainwatch_build", "Version of the running chainwatch.", registry=registry).info({"version": __version__})
         self.collections = Counter(
-            "chainwatch_collections", "Collections per source and outcome.", ["source", "outcome"], registry=registry)
+            "chainwatch_collections", "Collections by this process per source and outcome.", ["source", "outcome"],
+            registry=registry)
         self.notifications = Counter(
-            "chainwatch_notifications", "Notification delivery attempts per receiver and outcome.",
+            "chainwatch_notification_delivery_attempts",
+            "Notification delivery attempts by this process per receiver and outcome (delivered, retrying, dead).",
             ["receiver", "outcome"], registry=registry)
-        self.jobs = Counter("chainwatch_job_runs", "Scheduled job runs per job and outcome.", ["job", "outcome"], registry=registry)
+        self.delivery_seconds = Histogram(
+            "chainwatch_notification_delivery_seconds", "Duration of one notification delivery attempt per receiver.",
+            ["receiver"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
+        self.notifications_dead = Counter(
+            "chainwatch_notifications_dead", "Notifications dead-lettered by this process per receiver.",
+            ["receiver"], registry=registry)
+        self.jobs = Counter(
+            "chainwatch_job_runs", "Scheduled job runs by this process per job and outcome.", ["job", "outcome"],
+            registry=registry)
 
 
-def build_registry(sessions: sessionmaker[Session]) -> tuple[CollectorRegistry, ServiceMetrics]:
+def build_registry(
+    sessions: sessionmaker[Session], clock: Clock = system_clock,
+) -> tuple[ChainwatchRegistry, ServiceMetrics]:
     """A fresh registry holding the stored-state collector and the service counters."""
-    registry = CollectorRegistry()
-    registry.register(StoredStateCollector(sessions))
+    registry = ChainwatchRegistry(StoredStateCollector(sessions, clock))
     return registry, ServiceMetrics(registry)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
+from monitor.metrics import render_metrics
 
 
 def create_http_app(registry: CollectorRegistry, engine: Engine) -> FastAPI:
@@ -15,8 +16,11 @@ def create_http_app(registry: CollectorRegistry, engine: Engine) -> FastAPI:
     app = FastAPI(title="chainwatch", version=__version__)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(request: Request) -> Response:
+        # Prometheus text format 0.0.4 by default; OpenMetrics when the Accept
+        # header asks for it (Prometheus itself does).
+        body, content_type = render_metrics(registry, request.headers.get("accept", ""))
+        return Response(body, headers={"Content-Type": content_type})
 
     @app.get("/healthz")
     def healthz() -> dict:

@@ -66,6 +66,7 @@ def test_candidate_annotations():
         "node": "refining",
         "kind": "risk_level",
         "severity": "critical",
+        "level": "orange",
     }
     assert candidate.annotations == {
         "summary": "lithium refining orange",

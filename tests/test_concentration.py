@@ -12,10 +12,19 @@ from hypothesis import strategies as st
 
 from indicators.concentration import (
     AGGREGATE_PARTNERS,
+    CHANGE_COLUMNS,
     CONCENTRATION_COLUMNS,
+    RESIDUAL_PARTNERS,
+    ConcentrationThresholds,
+    concentration_changes,
+    concentration_findings,
     concentration_table,
     partner_shares,
+    residual_from_totals,
 )
+from indicators.production import USGS_OTHER_COUNTRIES, usgs_world_production
+from tests.shared_data import needs_shared as needs_shared_data
+from tests.shared_data import read_comtrade_us_china, read_usgs_world
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 MCS2024 = SHARED / "data" / "usgs_minerals" / "mcs2024_world"
@@ -307,3 +316,293 @@ def test_usgs_rare_earths_2023_china_top():
     row = concentration_table(df).iloc[0]
     assert row["top_partner"] == "China"
     assert 0.6 < row["top_share"] < 0.75
+
+
+# --------------------------------------------------------------------------- properties (hypothesis)
+
+PARTNERS = [f"P{i:02d}" for i in range(12)]
+one_group = st.lists(
+    # 0 or a normal float: scaling a subnormal by 0.5 would round it to 0 and change the data
+    st.tuples(st.sampled_from(PARTNERS), st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1e9))),
+    min_size=1, max_size=40,
+).filter(lambda rows: sum(v for _, v in rows) > 0)
+
+
+def group_frame(rows):
+    return flows([("R", "p", 2023, p, v) for p, v in rows])
+
+
+@settings(max_examples=200, deadline=None)
+@given(one_group)
+def test_property_hhi_bounds_effective_n_and_ratios(rows):
+    row = concentration_table(group_frame(rows)).iloc[0]
+    n = row["n_partners"]
+    assert 1 / n - 1e-12 <= row["hhi"] <= 1 + 1e-12
+    assert row["effective_n"] == pytest.approx(1 / row["hhi"], rel=1e-12)
+    assert row["hhi_points"] == pytest.approx(10_000 * row["hhi"], rel=1e-12)
+    assert row["cr1"] <= row["cr3"] + 1e-12 and row["cr3"] <= 1 + 1e-12
+    assert row["cr1"] == row["top_share"]
+    assert row["hhi"] <= row["cr1"] + 1e-12  # sum s_i^2 <= max s_i
+    assert row["hhi"] >= row["cr1"] ** 2 - 1e-12
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(PARTNERS), st.integers(0, 1000).map(float)), min_size=1, max_size=40)
+    .filter(lambda rows: sum(v for _, v in rows) > 0),
+    st.randoms(use_true_random=False),
+)
+def test_property_invariant_to_partner_order(rows, rnd):
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    # integer values: sums are exact in any order, so even ties break the same way
+    a = concentration_table(group_frame(rows))
+    b = concentration_table(group_frame(shuffled))
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(one_group, st.floats(min_value=1e-3, max_value=1e3))
+def test_property_invariant_to_scaling_all_values(rows, factor):
+    a = concentration_table(group_frame(rows)).iloc[0]
+    b = concentration_table(group_frame([(p, v * factor) for p, v in rows])).iloc[0]
+    assert b["total"] == pytest.approx(a["total"] * factor, rel=1e-9)
+    for col in ("hhi", "cr1", "cr3", "top_share", "effective_n"):
+        assert b[col] == pytest.approx(a[col], rel=1e-9, abs=1e-12), col
+    assert b["n_partners"] == a["n_partners"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(PARTNERS), st.lists(st.floats(min_value=1e-6, max_value=1e9), min_size=1, max_size=5))
+def test_property_single_partner_is_monopoly(partner, values):
+    row = concentration_table(group_frame([(partner, v) for v in values])).iloc[0]
+    assert row["hhi"] == 1.0 and row["effective_n"] == 1.0
+    assert row["cr1"] == row["cr3"] == row["top_share"] == 1.0
+    assert row["top_partner"] == partner and row["n_partners"] == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=12))
+def test_property_equal_shares_give_hhi_one_over_n(n):
+    row = concentration_table(group_frame([(p, 7.0) for p in PARTNERS[:n]])).iloc[0]
+    assert row["hhi"] == pytest.approx(1 / n, rel=1e-12)
+    assert row["effective_n"] == pytest.approx(n, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- residual partners
+
+
+def test_residual_counts_in_total_but_not_as_a_supplier():
+    df = flows([("WORLD", "co", 2023, p, v) for p, v in (("COD", 60.0), ("IDN", 20.0), ("Other countries", 20.0))])
+    plain = concentration_table(df).iloc[0]
+    assert plain["top_share"] == pytest.approx(0.6)  # "Other countries" taken as one producer
+    row = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).iloc[0]
+    assert row["total"] == 100.0
+    assert row["top_partner"] == "COD" and row["top_share"] == pytest.approx(0.6, abs=TOL)
+    assert row["hhi"] == pytest.approx(0.36 + 0.04, abs=TOL)  # lower bound: no 0.2^2 term
+    assert row["n_partners"] == 2 and row["cr3"] == pytest.approx(0.8, abs=TOL)
+    assert row["residual_share"] == pytest.approx(0.2, abs=TOL)
+
+
+def test_residual_only_group_has_no_top_partner():
+    df = flows([("R", "p", 1, "REST OF WORLD", 5.0), ("R", "q", 1, "A", 1.0)])
+    out = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).set_index("product")
+    assert pd.isna(out.loc["p", "top_partner"]) and out.loc["p", "hhi"] == 0.0
+    assert np.isnan(out.loc["p", "effective_n"]) and out.loc["p", "residual_share"] == 1.0
+    assert out.loc["q", "top_partner"] == "A"
+
+
+def test_residual_must_not_be_an_aggregate():
+    with pytest.raises(ValueError, match="aggregate 'WORLD'"):
+        concentration_table(flows([("R", "p", 1, "A", 1.0)]), residual_partners=["World"])
+
+
+def test_residual_from_totals_replaces_world_by_rest():
+    df = flows([("USA", "2846", 2023, "WORLD", 100.0), ("USA", "2846", 2023, "CHN", 61.0),
+                ("USA", "2846", 2024, "CHN", 5.0),  # no World row: unchanged
+                ("USA", "8105", 2023, "WORLD", 10.0), ("USA", "8105", 2023, "CHN", 12.0)])  # clipped at 0
+    out = residual_from_totals(df)
+    got = {(r.product, r.period, r.partner): r.value for r in out.itertuples()}
+    assert got == {("2846", 2023, "CHN"): 61.0, ("2846", 2024, "CHN"): 5.0, ("8105", 2023, "CHN"): 12.0,
+                   ("2846", 2023, "REST OF WORLD"): 39.0, ("8105", 2023, "REST OF WORLD"): 0.0}
+    with pytest.raises(ValueError, match="2 aggregate"):
+        residual_from_totals(flows([("U", "p", 1, "WORLD", 1.0), ("U", "p", 1, "W00", 1.0)]))
+
+
+# --------------------------------------------------------------------------- zero totals
+
+
+def test_include_zero_total_reports_the_group_without_dividing():
+    df = flows([("R", "p", 1, "A", 0.0), ("R", "p", 1, "B", 0.0), ("R", "q", 1, "WORLD", 9.0),
+                ("R", "r", 1, "A", 3.0), ("R", "r", 1, "B", 1.0)])
+    with np.errstate(all="raise"):  # any division by zero would raise here
+        out = concentration_table(df, include_zero_total=True)
+    assert out["product"].tolist() == ["p", "q", "r"]
+    zero = out.set_index("product").loc[["p", "q"]]
+    assert (zero["total"] == 0).all() and (zero["n_partners"] == 0).all()
+    assert zero[["hhi", "hhi_points", "cr1", "cr3", "top_share", "effective_n"]].isna().all().all()
+    assert zero["top_partner"].isna().all()
+    r = out.set_index("product").loc["r"]
+    assert r["hhi"] == pytest.approx(0.625, abs=TOL) and r["top_partner"] == "A"
+    # the positive rows equal the default table
+    pd.testing.assert_frame_equal(out[out["product"] == "r"].reset_index(drop=True), concentration_table(df),
+                                  check_dtype=False)
+
+
+# --------------------------------------------------------------------------- changes
+
+
+def test_changes_vs_previous_period_and_year_earlier_monthly():
+    months = pd.to_datetime(["2023-01-01", "2023-02-01", "2023-04-01", "2024-01-01", "2024-02-01"])
+    rows = []
+    for month, share_a in zip(months, (0.5, 0.6, 0.7, 0.8, 0.9)):
+        rows += [("USA", "2846", month, "CHN", share_a * 100), ("USA", "2846", month, "AUS", (1 - share_a) * 100)]
+    table = concentration_changes(concentration_table(flows(rows)))
+    assert list(table.columns[-4:]) == list(CHANGE_COLUMNS)
+    hhi = {m: a * a + (1 - a) ** 2 for m, a in zip(months, (0.5, 0.6, 0.7, 0.8, 0.9))}
+    got = table.set_index("period")
+    # Feb 2023 vs Jan 2023; Apr 2023 has no March: NaN, not the February value
+    assert got.loc["2023-02-01", "hhi_change_prev"] == pytest.approx(hhi[months[1]] - hhi[months[0]], abs=1e-12)
+    assert np.isnan(got.loc["2023-04-01", "hhi_change_prev"])
+    # Jan 2024 vs Jan 2023 (12 months back); Feb 2024 vs Feb 2023 and vs Jan 2024
+    assert got.loc["2024-01-01", "hhi_change_yoy"] == pytest.approx(hhi[months[3]] - hhi[months[0]], abs=1e-12)
+    assert got.loc["2024-02-01", "hhi_change_prev"] == pytest.approx(hhi[months[4]] - hhi[months[3]], abs=1e-12)
+    assert got.loc["2024-02-01", "top_share_change_yoy"] == pytest.approx(0.9 - 0.6, abs=1e-12)
+    assert np.isnan(got.loc["2023-01-01", "hhi_change_yoy"])
+
+
+def test_changes_annual_years_and_series_are_separate():
+    rows = [("USA", "p", 2021, "A", 1.0), ("USA", "p", 2022, "A", 1.0), ("USA", "p", 2022, "B", 1.0),
+            ("CHN", "p", 2023, "A", 1.0)]
+    table = concentration_changes(concentration_table(flows(rows)))
+    got = table.set_index(["reporter", "period"])
+    assert got.loc[("USA", 2022), "hhi_change_prev"] == pytest.approx(-0.5)
+    assert got.loc[("USA", 2022), "hhi_change_yoy"] == pytest.approx(-0.5)  # annual: a year back = previous
+    assert got.loc[("USA", 2022), "top_share_change_prev"] == pytest.approx(-0.5)
+    assert np.isnan(got.loc[("CHN", 2023), "hhi_change_prev"])  # 2022 belongs to another series
+
+
+def test_changes_reject_duplicate_periods_and_bad_period_column():
+    table = concentration_table(flows([("R", "p", 2021, "A", 1.0)]))
+    with pytest.raises(ValueError, match="same period"):
+        concentration_changes(pd.concat([table, table]))
+    with pytest.raises(ValueError, match="'period'"):
+        concentration_changes(table.assign(period="2021"))
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def test_findings_sentence_in_english_and_chinese():
+    rows = [("842", "811292", 2023, p, v) for p, v in (("156", 98.0), ("392", 1.0), ("410", 1.0))]
+    table = concentration_table(flows(rows))
+    names = {"156": ("China", "中国"), "842": ("USA", "美国"), "811292": ("gallium", "镓")}
+    [finding] = concentration_findings(table, names=names)
+    assert finding.kind == "import_concentration"
+    assert finding.subject_dict() == {"reporter": "842", "product": "811292"}
+    assert finding.period == "2023" and finding.threshold == 0.4
+    assert finding.observed == pytest.approx(0.98**2 + 2 * 0.01**2)
+    assert finding.explanation_en == (
+        "In 2023, China supplies 98% of USA's gallium imports; HHI 0.96 > 0.4 (3 partners).")
+    assert finding.explanation_zh == "2023，中国供应了美国镓进口的98%；HHI 0.96 > 0.4（3个来源国）。"
+    assert finding.to_dict()["details"]["top_partner"] == "156"
+
+
+def test_findings_threshold_is_strict_and_rise_needs_a_concentrated_market():
+    even = flows([("R", "p", y, p, 1.0) for y in (2022, 2023) for p in ("A", "B")])  # HHI 0.5
+    assert [f.kind for f in concentration_findings(concentration_table(even), ConcentrationThresholds(hhi=0.5))] == []
+    rows = [("R", "p", 2022, "A", 40.0), ("R", "p", 2022, "B", 60.0),  # HHI 0.52
+            ("R", "p", 2023, "A", 30.0), ("R", "p", 2023, "B", 70.0),  # HHI 0.58, +0.06
+            ("R", "q", 2022, "A", 1.0), ("R", "q", 2022, "B", 1.0), ("R", "q", 2022, "C", 1.0),
+            ("R", "q", 2022, "D", 1.0), ("R", "q", 2022, "E", 1.0), ("R", "q", 2022, "F", 1.0),
+            ("R", "q", 2023, "A", 2.0), ("R", "q", 2023, "B", 1.0), ("R", "q", 2023, "C", 1.0),
+            ("R", "q", 2023, "D", 1.0), ("R", "q", 2023, "E", 1.0), ("R", "q", 2023, "F", 1.0)]
+    table = concentration_changes(concentration_table(flows(rows)))
+    found = [(f.kind, f.subject_dict()["product"], f.period) for f in concentration_findings(table)]
+    # q rose (1/6 -> 9/49 = 0.18367, +0.017) and ends just above 0.18: flagged; never above 0.4
+    assert found == [("import_concentration", "p", "2022"), ("import_concentration", "p", "2023"),
+                     ("concentration_rising", "p", "2023"), ("concentration_rising", "q", "2023")]
+    with pytest.raises(ValueError, match="hhi"):
+        ConcentrationThresholds(hhi=40)
+
+
+def test_findings_skip_zero_total_groups():
+    table = concentration_table(flows([("R", "p", 1, "A", 0.0)]), include_zero_total=True)
+    assert concentration_findings(table) == []
+
+
+# --------------------------------------------------------------------------- real data: USGS via the pure parser
+
+
+@needs_shared_data
+def test_usgs_gallium_2023_parser_hand_checked():
+    df = usgs_world_production(read_usgs_world("mcs2024", "galli"), "gallium", field="Prod_kg_est_2023")
+    row = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).iloc[0]
+    # MCS 2024, primary gallium 2023e, kg: China 600,000; Japan 3,000; Korea 2,000; Russia 5,000;
+    # United States 0; Other countries 0 -> total 610,000 (= the published world total)
+    # top share 600,000 / 610,000 = 0.983607
+    # HHI = (600^2 + 3^2 + 2^2 + 5^2) / 610^2 = 360,038 / 372,100 = 0.967584
+    assert row["total"] == 610_000
+    assert row["top_partner"] == "China"
+    assert row["top_share"] == pytest.approx(0.983607, abs=1e-6)
+    assert row["hhi"] == pytest.approx(0.967584, abs=1e-6)
+    assert row["n_partners"] == 4
+    # the footnote-marked names "Japane", "Korea, Republic ofe", "Russiae" were cleaned
+    assert set(df["partner"]) == {"United States", "China", "Japan", "Korea, Republic of", "Russia", USGS_OTHER_COUNTRIES}
+
+
+@needs_shared_data
+def test_usgs_cobalt_2023_with_other_countries_as_residual():
+    df = usgs_world_production(read_usgs_world("mcs2024", "cobal"), "cobalt", field="Prod_t_est_2023")
+    row = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).iloc[0]
+    # 12 named producers sum to 222,700 t, Other countries 6,600 -> total 229,300
+    # (published world total, rounded: 230,000); DR Congo 170,000 / 229,300 = 0.741387
+    # sum of named squares (t^2): 170000^2 + 17000^2 + 8800^2 + 4600^2 + 4000^2 + 3800^2
+    #   + 3200^2 + 3000^2 + 2900^2 + 2800^2 + 2100^2 + 500^2 = 29,358,190,000
+    # HHI lower bound = 29,358,190,000 / 229,300^2 (52,578,490,000) = 0.558369
+    assert row["total"] == 229_300
+    assert row["top_partner"] == "Congo (Kinshasa)"
+    assert row["top_share"] == pytest.approx(0.741387, abs=1e-6)
+    assert row["hhi"] == pytest.approx(0.558369, abs=1e-6)
+    assert row["residual_share"] == pytest.approx(6_600 / 229_300, abs=1e-12)
+    assert row["n_partners"] == 12
+
+
+@needs_shared_data
+def test_usgs_rare_earths_2022_to_2023_change():
+    df = usgs_world_production(read_usgs_world("mcs2024", "raree"), "rare earths")
+    table = concentration_changes(concentration_table(df, residual_partners=RESIDUAL_PARTNERS))
+    row = table.set_index("period").loc[2023]
+    # 2023e, t REO: China 240,000 of 353,320 (sum of 15 countries; published world total 350,000)
+    # -> 0.679271; sum of squares 61,283,874,400 / 353,320^2 (124,835,022,400) = 0.490919
+    assert row["top_partner"] == "China"
+    assert row["top_share"] == pytest.approx(240_000 / 353_320, abs=1e-9)
+    assert row["hhi"] == pytest.approx(61_283_874_400 / 124_835_022_400, abs=1e-12)
+    assert row["n_partners"] == 11  # Canada, Greenland, South Africa, Tanzania produced 0
+    # 2022e: China 210,000 of 296,920 = 0.707261; the share fell by 0.027990
+    assert row["top_share_change_yoy"] == pytest.approx(240_000 / 353_320 - 210_000 / 296_920, abs=1e-9)
+    names = {"China": ("China", "中国"), "rare earths": ("rare earths", "稀土")}
+    [finding, _] = concentration_findings(table, names=names)
+    assert finding.kind == "production_concentration" and finding.period == "2022"
+    assert finding.explanation_en.startswith("In 2022, China produces 71% of world rare earths; HHI 0.53 > 0.4")
+    assert finding.explanation_zh.startswith("2022，中国生产了全球稀土的71%；HHI 0.53 > 0.4")
+
+
+# --------------------------------------------------------------------------- real data: Comtrade top-1 share
+
+
+@needs_shared_data
+def test_comtrade_china_share_of_us_rare_earth_imports():
+    flows_ = read_comtrade_us_china()
+    imports = flows_[(flows_["reporter"] == "842") & (flows_["flow"] == "M") & (flows_["product"] == "2846")]
+    # partners are World (0) and China (156) only: World becomes the rest of the world
+    table = concentration_table(residual_from_totals(imports[["reporter", "partner", "product", "period", "value"]]),
+                                residual_partners=RESIDUAL_PARTNERS).set_index("period")
+    # HS 2846, US imports 2023 (primaryValue, USD): China 111,168,490 of World 181,268,698 = 0.613280
+    assert table.loc[2023, "top_partner"] == "156"
+    assert table.loc[2023, "top_share"] == pytest.approx(111_168_490 / 181_268_698, abs=1e-12)
+    assert table.loc[2023, "total"] == 181_268_698
+    # 2020: 45,649,703 / 98,248,642 = 0.464634
+    assert table.loc[2020, "top_share"] == pytest.approx(0.464634, abs=1e-6)
+    # only China is named, so the HHI is China's share squared (a lower bound)
+    assert table.loc[2023, "hhi"] == pytest.approx((111_168_490 / 181_268_698) ** 2, abs=1e-12)

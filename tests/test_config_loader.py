@@ -97,7 +97,7 @@ def test_variables_are_interpolated_and_secret_hidden(config_dir):
     env = {"CHAINWATCH_WEBHOOK_URL": "http://127.0.0.1:9/hook", "CHAINWATCH_WEBHOOK_SECRET": "s3cr3t-value"}
     config = load_config(config_dir, environ=env)
     receiver = config.alerts.receivers[0]
-    assert receiver.url == "http://127.0.0.1:9/hook"
+    assert receiver.url.get_secret_value() == "http://127.0.0.1:9/hook"
     assert receiver.secret.get_secret_value() == "s3cr3t-value"
     assert "s3cr3t-value" not in repr(config) and "s3cr3t-value" not in str(config.alerts)
 

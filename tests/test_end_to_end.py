@@ -82,7 +82,13 @@ def test_signed_webhook_arrived_once(first_run):
         assert all(a["status"] == "firing" for a in body["alerts"])
     firing = [a for a in json.loads(first.stdout)["alerts"] if a["state"] == "firing"]
     sent = {a["fingerprint"] for r in requests for a in json.loads(r.body)["alerts"]}
-    assert sent == {a["fingerprint"] for a in firing}
+    # The shipped inhibit rule: a chain-level red alert mutes that chain's node alerts below red.
+    red_chains = {a["chain"] for a in firing if a["node"] == "" and a["severity"] == "critical"
+                  and any(x["fingerprint"] == a["fingerprint"] and x["labels"].get("level") == "red"
+                          for r in requests for x in json.loads(r.body)["alerts"])}
+    inhibited = {a["fingerprint"] for a in firing if a["node"] and a["chain"] in red_chains}
+    assert sent <= {a["fingerprint"] for a in firing}
+    assert {a["fingerprint"] for a in firing} - sent <= inhibited
     # The second run on unchanged data sees the same alerts (and, per the fixture, sent nothing).
     assert json.loads(second.stdout)["alerts"] == json.loads(first.stdout)["alerts"]
 

@@ -1,21 +1,26 @@
-"""/metrics reads stored state: values, levels, freshness, outbox — and survives a dead database."""
+"""/metrics reads stored state: values, levels, data periods, freshness, outbox — and survives a dead database."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from prometheus_client import CollectorRegistry
-from sqlalchemy import create_engine
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_generate_latest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, update
 
 from monitor.collectors.base import CollectedBatch
-from monitor.metrics import StoredStateCollector, build_registry
+from monitor.metrics import STORED_METRICS, ChainwatchRegistry, StoredStateCollector, build_registry
 from monitor.server import create_http_app
 from monitor.storage.assessments import complete_run, fail_run, start_run
 from monitor.storage.database import session_factory
 from monitor.storage.observations import store_batch
+from monitor.storage.tables import OutboxMessage
+from tests.stored_state import populate
 
 
 def _scores(chain_score, node_score):
@@ -51,7 +56,9 @@ def test_latest_successful_run_is_exposed(sessions, clock):
     assert value("chainwatch_last_assessment_timestamp_seconds") == pytest.approx((clock.now).timestamp())
     assert value("chainwatch_assessment_data_period_timestamp_seconds") == pd.Timestamp("2025-12-01", tz="UTC").timestamp()
     assert value("chainwatch_last_assessment_failed") == 1
-    assert value("chainwatch_notification_outbox_messages", {"status": "pending"}) == 0
+    assert value("chainwatch_assessment_in_progress") == 0
+    assert value("chainwatch_assessment_runs_total", {"status": "failed"}) == 1
+    assert value("chainwatch_assessment_runs_total", {"status": "succeeded"}) == 1
 
 
 def test_collector_freshness(sessions, clock):
@@ -77,6 +84,7 @@ def test_http_endpoints(sessions):
     assert response.status_code == 200
     assert "# HELP chainwatch_chain_risk_score" in response.text
     assert 'chainwatch_collections_total{outcome="success",source="demo"} 1.0' in response.text
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").status_code == 200
 
@@ -86,3 +94,185 @@ def test_readyz_is_red_without_database(tmp_path):
     registry = CollectorRegistry()
     client = TestClient(create_http_app(registry, engine))
     assert client.get("/readyz").status_code == 503
+
+
+@pytest.fixture
+def populated(sessions, clock):
+    populate(sessions, clock())
+    clock.now += timedelta(minutes=5)
+    registry = CollectorRegistry()
+    registry.register(StoredStateCollector(sessions, clock))
+    return registry
+
+
+def _month(year, month):
+    return datetime(year, month, 1, tzinfo=timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("name, labels, expected", [
+    # levels per chain: every level present, zeros included, the chain itself not counted
+    ("chainwatch_chain_nodes_by_level", {"chain": "batteries", "level": "red"}, 1),
+    ("chainwatch_chain_nodes_by_level", {"chain": "batteries", "level": "blue"}, 1),
+    ("chainwatch_chain_nodes_by_level", {"chain": "batteries", "level": "yellow"}, 0),
+    ("chainwatch_chain_nodes_by_level", {"chain": "batteries", "level": "none"}, 0),
+    # the data's own month as a value: the newest judged month, "missing" verdicts aside
+    ("chainwatch_node_data_period_timestamp_seconds", {"chain": "batteries", "node": "cells"}, _month(2025, 11)),
+    ("chainwatch_node_data_period_timestamp_seconds", {"chain": "batteries", "node": "lithium"}, _month(2025, 9)),
+    ("chainwatch_assessment_findings", {"chain": "batteries", "method": "stl_residual", "status": "flagged"}, 1),
+    ("chainwatch_assessment_findings", {"chain": "batteries", "method": "stl_residual", "status": "normal"}, 1),
+    ("chainwatch_assessment_findings", {"chain": "batteries", "method": "stl_residual", "status": "missing"}, 1),
+    ("chainwatch_last_assessment_failed", {}, 1),
+    ("chainwatch_assessment_runs_total", {"status": "succeeded"}, 1),
+    ("chainwatch_collector_runs_total", {"source": "comtrade", "status": "failed"}, 2),
+    ("chainwatch_collector_runs_total", {"source": "comtrade", "status": "succeeded"}, 1),
+    ("chainwatch_collector_runs_total", {"source": "demo", "status": "failed"}, 0),
+    ("chainwatch_collector_last_run_failed", {"source": "comtrade"}, 1),
+    ("chainwatch_collector_last_run_failed", {"source": "demo"}, 0),
+    ("chainwatch_notification_outbox_messages", {"receiver": "ops-webhook", "status": "pending"}, 1),
+    ("chainwatch_notification_outbox_messages", {"receiver": "ops-webhook", "status": "delivered"}, 1),
+    ("chainwatch_notification_outbox_messages", {"receiver": "ops-webhook", "status": "dead"}, 1),
+    ("chainwatch_notification_outbox_messages", {"receiver": "chat", "status": "dead"}, 0),
+    ("chainwatch_notification_oldest_pending_age_seconds", {"receiver": "chat"}, 2 * 3600 + 300),
+    ("chainwatch_alerts", {"chain": "batteries", "state": "firing", "severity": "critical"}, 1),
+    ("chainwatch_alerts", {"chain": "batteries", "state": "resolved", "severity": "info"}, 1),
+    ("chainwatch_node_dimension_score", {"chain": "batteries", "node": "lithium", "dimension": "concentration"}, 30.0),
+    ("chainwatch_chain_data_completeness_ratio", {"chain": "batteries"}, 0.75),
+    ("chainwatch_node_data_completeness_ratio", {"chain": "batteries", "node": "cells"}, 0.5),
+    ("chainwatch_node_data_completeness_ratio", {"chain": "batteries", "node": "lithium"}, 1.0),
+])
+def test_stored_state_values(populated, name, labels, expected):
+    assert populated.get_sample_value(name, labels) == pytest.approx(expected)
+
+
+def test_data_age_is_measured_at_scrape_time(populated, clock):
+    labels = {"chain": "batteries", "node": "cells"}
+    age = populated.get_sample_value("chainwatch_node_data_age_seconds", labels)
+    assert age == pytest.approx(clock().timestamp() - _month(2025, 11))
+    clock.now += timedelta(days=1)
+    assert populated.get_sample_value("chainwatch_node_data_age_seconds", labels) == pytest.approx(age + 86400)
+
+
+def test_nothing_pending_means_zero_backlog_age(sessions, clock):
+    populate(sessions, clock())
+    with sessions.begin() as session:
+        session.execute(update(OutboxMessage).values(status="delivered"))
+    registry = CollectorRegistry()
+    registry.register(StoredStateCollector(sessions, clock))
+    assert registry.get_sample_value("chainwatch_notification_oldest_pending_age_seconds", {"receiver": "chat"}) == 0
+
+
+def _families(text):
+    return list(text_string_to_metric_families(text))
+
+
+def test_every_metric_has_help_and_follows_naming_conventions(sessions, clock):
+    populate(sessions, clock())
+    registry, metrics = build_registry(sessions, clock)
+    metrics.collections.labels("demo", "success").inc()
+    metrics.notifications.labels("ops-webhook", "delivered").inc()
+    metrics.jobs.labels("assess", "success").inc()
+    families = _families(generate_latest(registry).decode())
+    names = {f.name for f in families}
+    assert {spec.name.removesuffix("_total") for spec in STORED_METRICS} <= names
+    for family in families:
+        assert family.name.startswith("chainwatch_"), family.name
+        assert len(family.documentation) > 15, f"{family.name} has no real HELP text"
+        for sample in family.samples:
+            if family.type == "counter" and not sample.name.endswith("_created"):
+                assert sample.name.endswith("_total"), sample.name
+            if family.type == "gauge":
+                assert not sample.name.endswith("_total"), f"gauge {sample.name} looks like a counter"
+            assert not {"partner", "product", "reporter"} & set(sample.labels), sample
+        if {"timestamp", "duration", "age"} & set(family.name.split("_")):
+            assert family.name.endswith("_seconds"), f"{family.name}: times are in seconds"
+
+
+def test_no_partner_or_product_labels_in_specs():
+    for spec in STORED_METRICS:
+        assert not {"partner", "product", "reporter"} & set(spec.labels), spec.name
+        assert spec.help.endswith("."), spec.name
+
+
+def test_registration_does_not_read_the_database(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    registry = CollectorRegistry()
+    registry.register(StoredStateCollector(session_factory(engine)))  # describe() only
+    with pytest.raises(ValueError, match="Duplicated"):
+        registry.register(StoredStateCollector(session_factory(engine)))
+
+
+@pytest.mark.parametrize("accept, content_type, last_line", [
+    (None, "text/plain; version=0.0.4; charset=utf-8", None),
+    ("text/plain", "text/plain; version=0.0.4; charset=utf-8", None),
+    ("application/openmetrics-text; version=1.0.0", "application/openmetrics-text; version=1.0.0", "# EOF"),
+    # what Prometheus 2.x sends
+    ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+     "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "application/openmetrics-text; version=1.0.0", "# EOF"),
+])
+def test_metrics_content_negotiation(sessions, clock, accept, content_type, last_line):
+    populate(sessions, clock())
+    registry, _ = build_registry(sessions, clock)
+    client = TestClient(create_http_app(registry, sessions.kw["bind"]))
+    response = client.get("/metrics", headers={"Accept": accept} if accept else {})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(content_type)
+    lines = response.text.strip().splitlines()
+    if last_line:
+        assert lines[-1] == last_line
+        families = {f.name: f for f in openmetrics_families(response.text)}
+        assert families["chainwatch_collector_runs"].type == "counter"
+        assert families["chainwatch_build"].type == "info"
+    else:
+        assert "# EOF" not in lines
+        assert "chainwatch_chain_risk_score" in {f.name for f in _families(response.text)}
+
+
+def _samples(families):
+    return {(s.name, tuple(sorted(s.labels.items())), s.value) for f in families for s in f.samples}
+
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
+
+
+@pytest.mark.parametrize("accept", ["", OPENMETRICS])
+def test_render_shows_what_collect_shows(sessions, clock, accept):
+    populate(sessions, clock())
+    registry, metrics = build_registry(sessions, clock)
+    metrics.jobs.labels("assess", "success").inc()
+    for _ in range(2):  # the second render reuses the encoded run families
+        body, content_type = registry.render(accept)
+        if accept:
+            assert content_type.startswith(OPENMETRICS) and body.endswith(b"# EOF\n")
+            assert body.count(b"# EOF") == 1
+            rendered, expected = openmetrics_families(body.decode()), openmetrics_families(
+                openmetrics_generate_latest(registry).decode())
+        else:
+            rendered, expected = _families(body.decode()), _families(generate_latest(registry).decode())
+        rendered = list(rendered)
+        names = [f.name for f in rendered]
+        assert len(names) == len(set(names)), "a family appears twice"
+        assert _samples(rendered) == _samples(expected)
+
+
+def test_a_newer_run_replaces_the_reused_families(sessions, clock):
+    populate(sessions, clock())
+    registry, _ = build_registry(sessions, clock)
+    first, _ = registry.render("")
+    assert b'chainwatch_chain_risk_score{chain="batteries"} 65.0' in first
+    run = start_run(sessions, "hash", clock())
+    complete_run(sessions, run, date(2026, 1, 1), [], _scores(80.0, 95.0), clock())
+    second, _ = registry.render("")
+    assert b'chainwatch_chain_risk_score{chain="batteries"} 80.0' in second
+    assert b'chainwatch_chain_risk_score{chain="batteries"} 65.0' not in second
+    assert registry.get_sample_value("chainwatch_node_risk_score", {"chain": "batteries", "node": "cells"}) == 95.0
+
+
+def test_database_lost_after_a_scrape_shows_only_storage_down(sessions, clock, tmp_path):
+    populate(sessions, clock())
+    database = {"sessions": sessions}
+    registry = ChainwatchRegistry(StoredStateCollector(lambda: database["sessions"](), clock))
+    assert b'chainwatch_chain_risk_score{chain="batteries"}' in registry.render("")[0]
+    database["sessions"] = session_factory(create_engine(f"sqlite:///{tmp_path / 'gone' / 'x.db'}"))
+    body = registry.render("")[0].decode()
+    assert "chainwatch_storage_up 0.0" in body
+    assert "chainwatch_chain_risk_score{" not in body, "reused run families must not outlive the database"

@@ -155,7 +155,7 @@ def _format_validation(filename: str, err: ValidationError) -> list[str]:
         for part in problem["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
-            elif part in {"demo", "webhook"} and problem["type"] != "union_tag_invalid":
+            elif part in {"demo", "webhook", "alertmanager", "slack", "feishu", "dingtalk", "wecom"} and problem["type"] != "union_tag_invalid":
                 continue  # discriminated-union tag, not a field the user wrote
             else:
                 path = _join(path, str(part))

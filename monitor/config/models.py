@@ -8,12 +8,14 @@ here too, so ``load_config`` is the single place a broken config is rejected.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -280,22 +282,67 @@ class AssessmentSettings(StrictModel):
         return self
 
 
+class ReportSettings(StrictModel):
+    """The regular risk-assessment report."""
+
+    schedule: Cron = Field(default="0 6 15 * *", description="cron; default monthly on day 15, 06:00 UTC")
+    language: Literal["en", "zh"] = "en"
+    out_dir: str = Field(default="reports", min_length=1, description="where scheduled reports are written")
+
+
 class ServiceSettings(StrictModel):
     """``settings.yaml``: the service as a whole."""
 
     assessment: AssessmentSettings = AssessmentSettings()
+    report: ReportSettings = ReportSettings()
     external_url: str = "http://localhost:9464"
 
 
-class WebhookReceiver(StrictModel):
-    """Generic JSON webhook (Alertmanager-compatible body, see DESIGN.md)."""
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_duration(value: object) -> timedelta:
+    """``30s``, ``5m``, ``2h``, ``1d`` (Prometheus style), or plain seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        found = _DURATION.match(value.strip())
+        if found:
+            return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
+    raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 2h, 1d)")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+def _check_matcher(text: str) -> str:
+    from alerts.matchers import Matcher
+
+    Matcher.parse(text)  # raises MatcherError (a ValueError) naming the text
+    return text
+
+
+MatcherText = Annotated[str, AfterValidator(_check_matcher)]
+
+
+class _Receiver(StrictModel):
+    """Settings every receiver kind shares.
+
+    ``url`` and ``secret`` are secrets (chat webhook URLs carry their token): set
+    them with ``${VAR}`` from the environment; they never print. An unset URL turns
+    the receiver off.
+    """
 
     name: Identifier
-    kind: Literal["webhook"]
-    url: str | None = None
+    url: SecretStr | None = None
     secret: SecretStr | None = None
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     max_attempts: int = Field(default=5, ge=1, le=100)
+    max_age: Duration = Field(default=timedelta(hours=24), description="older undelivered messages are dead-lettered")
+    language: Literal["en", "zh"] = "en"
 
     @field_validator("url", "secret", mode="before")
     @classmethod
@@ -304,34 +351,128 @@ class WebhookReceiver(StrictModel):
 
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+    def _http_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value.get_secret_value()):
+            raise ValueError("is not an http(s) URL (value not shown: it may hold a token)")
+        return value
+
+    @field_validator("max_age")
+    @classmethod
+    def _positive_age(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("max_age must be positive")
         return value
 
 
-ReceiverConfig = Annotated[WebhookReceiver, Field(discriminator="kind")]
+class WebhookReceiver(_Receiver):
+    """Generic JSON webhook (Alertmanager-compatible body, see DESIGN.md)."""
+
+    kind: Literal["webhook"]
+
+
+class AlertmanagerReceiver(_Receiver):
+    """A Prometheus Alertmanager: alerts are POSTed to ``<url>/api/v2/alerts``."""
+
+    kind: Literal["alertmanager"]
+    validity: Duration = Field(default=timedelta(hours=48),
+                               description="endsAt of firing alerts = send time + validity")
+
+
+class ChatReceiver(_Receiver):
+    """Slack, Feishu, DingTalk or WeCom robot webhook (markdown messages)."""
+
+    kind: Literal["slack", "feishu", "dingtalk", "wecom"]
+    max_bytes: int | None = Field(default=None, ge=256, description="message size cap; default: the platform's")
+    rate_per_minute: int | None = Field(default=None, ge=1, le=6000, description="default: the platform's")
+
+
+ReceiverConfig = Annotated[WebhookReceiver | AlertmanagerReceiver | ChatReceiver, Field(discriminator="kind")]
+
+_Level = Literal["blue", "yellow", "orange", "red"]
+_Severity = Literal["info", "warning", "critical"]
 
 
 class AlertRule(StrictModel):
-    """Fire an alert when a chain's or node's level reaches ``min_level``."""
+    """One alert rule.
+
+    ``kind: level`` (default) fires while a chain's or node's level is at least
+    ``min_level``; ``level_change`` when it rose to at least ``min_level`` since the
+    previous assessment; ``finding`` for detector findings of the listed ``kinds``.
+    ``for``: consecutive assessments the condition must hold before firing;
+    ``keep_firing_for``: assessments a firing alert stays firing after the condition
+    stopped; ``severity``: overrides the file's level → severity map for this rule.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: Identifier
-    scope: Literal["chain", "node"]
-    min_level: Literal["blue", "yellow", "orange", "red"] = "orange"
+    kind: Literal["level", "level_change", "finding"] = "level"
+    scope: Literal["chain", "node"] | None = None
+    min_level: _Level | None = None
+    kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. stl_residual_down")
+    for_runs: int = Field(default=1, ge=1, le=100, alias="for")
+    keep_firing_for: int = Field(default=0, ge=0, le=100)
+    severity: dict[_Level, _Severity] | None = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> "AlertRule":
+        if self.kind in ("level", "level_change") and self.scope is None:
+            raise ValueError(f"scope: a {self.kind} rule needs scope chain or node")
+        if self.kind == "finding":
+            if not self.kinds:
+                raise ValueError("kinds: a finding rule needs at least one finding kind")
+            if self.scope is not None:
+                raise ValueError("scope: finding rules are about nodes; leave scope out")
+        elif self.kinds:
+            raise ValueError(f"kinds: only finding rules take kinds, this is a {self.kind} rule")
+        return self
+
+
+class EscalationConfig(StrictModel):
+    """Also notify ``receiver`` about firing alerts nobody acknowledged within ``after``."""
+
+    receiver: str
+    after: Duration
+
+
+class RouteConfig(StrictModel):
+    """A node of the routing tree (Alertmanager's ``route``); unset fields inherit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    matchers: list[MatcherText] = Field(default_factory=list, description='e.g. severity="critical"')
+    receivers: list[str] | None = Field(default=None, description="unset at the root: the chain's own receivers")
+    group_by: list[str] | None = None
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    escalate: EscalationConfig | None = None
+    continue_: bool = Field(default=False, alias="continue")
+    routes: list["RouteConfig"] = Field(default_factory=list)
+
+
+class InhibitRuleConfig(StrictModel):
+    """Mute alerts matching ``target_matchers`` while one matching ``source_matchers`` fires."""
+
+    source_matchers: list[MatcherText] = Field(min_length=1)
+    target_matchers: list[MatcherText] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
 
 
 class AlertsFile(StrictModel):
-    """``alerts.yaml``: rules, receivers, and the default route."""
+    """``alerts.yaml``: rules, receivers, the routing tree and inhibition."""
 
     receivers: list[ReceiverConfig] = Field(default_factory=list)
     rules: list[AlertRule] = Field(default_factory=list)
     default_receivers: list[str] = Field(
         default_factory=list, description="receivers for chains that name none"
     )
-    severity: dict[Literal["blue", "yellow", "orange", "red"], Literal["info", "warning", "critical"]] = Field(
+    severity: dict[_Level, _Severity] = Field(
         default_factory=lambda: {"blue": "info", "yellow": "warning", "orange": "critical", "red": "critical"}
     )
+    route: RouteConfig = RouteConfig()
+    inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
+    resolved_retention: Duration = Field(default=timedelta(days=30), description="resolved alerts kept this long")
 
     @model_validator(mode="after")
     def _names(self) -> "AlertsFile":
@@ -343,6 +484,22 @@ class AlertsFile(StrictModel):
         for i, name in enumerate(self.default_receivers):
             if name not in names:
                 raise ValueError(f"default_receivers[{i}]: unknown receiver {name!r}")
+        rule_names: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            if rule.name in rule_names:
+                raise ValueError(f"rules[{i}].name: duplicate rule {rule.name!r}")
+            rule_names.add(rule.name)
+
+        def check_route(route: RouteConfig, path: str) -> None:
+            for j, name in enumerate(route.receivers or []):
+                if name not in names:
+                    raise ValueError(f"{path}.receivers[{j}]: unknown receiver {name!r}")
+            if route.escalate is not None and route.escalate.receiver not in names:
+                raise ValueError(f"{path}.escalate.receiver: unknown receiver {route.escalate.receiver!r}")
+            for j, child in enumerate(route.routes):
+                check_route(child, f"{path}.routes[{j}]")
+
+        check_route(self.route, "route")
         return self
 
 

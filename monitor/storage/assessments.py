@@ -22,6 +22,15 @@ class StoredScore:
     score: float | None
     level: str
     drivers: list
+    raw_level: str = ""
+    completeness: float = 1.0
+    drivers_zh: list | None = None
+
+
+def _stored(row: RiskScore) -> StoredScore:
+    return StoredScore(row.chain, row.node, row.dimension, row.score, row.level, list(row.drivers or []),
+                       row.raw_level or "", row.completeness if row.completeness is not None else 1.0,
+                       list(row.drivers_zh or []))
 
 
 @dataclass(frozen=True)
@@ -90,8 +99,7 @@ def latest_assessment(session: Session) -> LatestAssessment | None:
     return LatestAssessment(
         run_id=run.id, as_of=run.as_of, finished_at=as_utc(run.finished_at),
         duration_seconds=run.duration_seconds or 0.0,
-        scores=[StoredScore(s.chain, s.node, s.dimension, s.score, s.level, list(s.drivers or []))
-                for s in scores],
+        scores=[_stored(s) for s in scores],
     )
 
 
@@ -109,3 +117,54 @@ def previous_scores(session: Session) -> dict[tuple[str, str], PreviousScore]:
         return {}
     rows = session.scalars(select(RiskScore).where(RiskScore.run_id == run_id, RiskScore.dimension == "overall"))
     return {(r.chain, r.node): PreviousScore(r.score, r.level, r.runs_below or 0) for r in rows}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """An assessment run's provenance and timing."""
+
+    id: int
+    as_of: date | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_seconds: float | None
+    status: str
+    config_hash: str
+
+
+def _info(run: AssessmentRun) -> RunInfo:
+    return RunInfo(run.id, run.as_of, as_utc(run.started_at), as_utc(run.finished_at), run.duration_seconds,
+                   run.status, run.config_hash)
+
+
+def get_run(session: Session, run_id: int | None = None) -> RunInfo | None:
+    """Run ``run_id``, or the latest successful run when None."""
+    if run_id is not None:
+        run = session.get(AssessmentRun, run_id)
+    else:
+        run = session.scalars(select(AssessmentRun).where(AssessmentRun.status == "succeeded")
+                              .order_by(AssessmentRun.id.desc()).limit(1)).first()
+    return None if run is None else _info(run)
+
+
+def previous_successful_run(session: Session, run_id: int) -> RunInfo | None:
+    """The successful run just before ``run_id``."""
+    run = session.scalars(select(AssessmentRun).where(AssessmentRun.status == "succeeded", AssessmentRun.id < run_id)
+                          .order_by(AssessmentRun.id.desc()).limit(1)).first()
+    return None if run is None else _info(run)
+
+
+def run_scores(session: Session, run_id: int) -> list[StoredScore]:
+    """Every stored score of a run."""
+    return [_stored(r) for r in session.scalars(select(RiskScore).where(RiskScore.run_id == run_id))]
+
+
+def flagged_periods(session: Session, up_to_run_id: int) -> dict[str, set[date]]:
+    """Per series, the periods judged as downward disruptions by runs up to ``up_to_run_id``."""
+    rows = session.execute(select(Finding.series_id, Finding.period).where(
+        Finding.run_id <= up_to_run_id, Finding.status == "flagged", Finding.direction == "down")).all()
+    flagged: dict[str, set[date]] = {}
+    for series_id, period in rows:
+        if period is not None:
+            flagged.setdefault(series_id, set()).add(period)
+    return flagged

@@ -135,6 +135,7 @@ class RiskScore(Base):
     runs_below: Mapped[int] = mapped_column(Integer, default=0, server_default="0", comment="consecutive runs below the level")
     completeness: Mapped[float] = mapped_column(Float, default=1.0, server_default="1", comment="share of inputs with data, 0-1")
     drivers: Mapped[list] = mapped_column(JSON, default=list)
+    drivers_zh: Mapped[list | None] = mapped_column(JSON, default=list)
 
     __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),)
 
@@ -151,6 +152,13 @@ class AlertRecord(Base):
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     run_id: Mapped[int | None] = mapped_column(Integer)
+    active_runs: Mapped[int] = mapped_column(Integer, default=1, server_default="1",
+                                             comment="consecutive assessments the condition held")
+    missing_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0",
+                                              comment="consecutive assessments absent while kept firing")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ack_comment: Mapped[str | None] = mapped_column(Text)
 
 
 class OutboxMessage(Base):
@@ -174,3 +182,31 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="a dispatcher is sending it until then (lease; a crash lets it lapse)")
+
+
+class SilenceRecord(Base):
+    """A silence: label matchers muting notifications from ``starts_at`` to ``ends_at``."""
+
+    __tablename__ = "silences"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    matchers: Mapped[list] = mapped_column(JSON, comment='matcher strings, e.g. chain="batteries"')
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NotificationLogRecord(Base):
+    """What one receiver was last told about one alert group (Alertmanager's nflog)."""
+
+    __tablename__ = "notification_log"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True, comment="sha256 of receiver and group key")
+    receiver: Mapped[str] = mapped_column(String(64))
+    group_key: Mapped[str] = mapped_column(Text)
+    firing: Mapped[dict] = mapped_column(JSON, comment="fingerprint -> label-set hash of firing alerts last sent")
+    first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""risk scores keep hysteresis state and data completeness
+"""risk scores keep hysteresis state, data completeness and Chinese drivers
 
 Revision ID: 0002
 Revises: 0001
@@ -21,10 +21,12 @@ def upgrade() -> None:
                                       comment="consecutive runs below the level"))
         batch_op.add_column(sa.Column("completeness", sa.Float(), nullable=False, server_default="1",
                                       comment="share of inputs with data, 0-1"))
+        batch_op.add_column(sa.Column("drivers_zh", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("risk_scores", schema=None) as batch_op:
+        batch_op.drop_column("drivers_zh")
         batch_op.drop_column("completeness")
         batch_op.drop_column("runs_below")
         batch_op.drop_column("raw_level")

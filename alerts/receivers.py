@@ -1,0 +1,29 @@
+"""The integrations by receiver kind, and the generic webhook one (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alerts import alertmanager_api, dingtalk, feishu, slack, wecom
+from alerts.integrations import Integration, PreparedRequest, RenderContext
+from alerts.payload import webhook_body
+from alerts.signing import sign
+
+
+def _render_webhook(ctx: RenderContext) -> dict:
+    return webhook_body(ctx.alerts, ctx.receiver, ctx.group_labels, ctx.external_url, route_key=ctx.route_key)
+
+
+def _prepare_webhook(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+    # Signed at send time over the exact stored bytes: the body never changes between
+    # retries, only the informational timestamp does.
+    return PreparedRequest(url, body, sign(body, secret, int(now.timestamp())) if secret else {})
+
+
+WEBHOOK = Integration("webhook", _render_webhook, _prepare_webhook)
+
+INTEGRATIONS: dict[str, Integration] = {
+    i.kind: i for i in (WEBHOOK, alertmanager_api.INTEGRATION, slack.INTEGRATION, feishu.INTEGRATION,
+                        dingtalk.INTEGRATION, wecom.INTEGRATION)
+}
+"""Receiver kind → integration."""

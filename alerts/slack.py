@@ -1,0 +1,31 @@
+"""Slack incoming webhooks: ``POST {"text": ...}`` with Slack's mrkdwn.
+
+The URL (``https://hooks.slack.com/services/T…/B…/<secret>``) is the credential;
+there is no signature. Slack answers ``200 ok``, errors with 4xx
+(``invalid_payload``, ``channel_not_found``...) and rate limiting with ``429`` and
+``Retry-After``, all classified by status. Message text is capped at 40,000
+characters; we keep well below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from alerts.integrations import Integration, PreparedRequest, RenderContext
+from alerts.templates import SLACK, render_text
+
+MAX_TEXT_BYTES = 35_000
+
+
+def render(ctx: RenderContext) -> dict:
+    """The incoming-webhook body."""
+    return {"text": render_text(ctx.alerts, ctx.group_labels, ctx.language, ctx.report_url, ctx.max_bytes, SLACK),
+            "mrkdwn": True}
+
+
+def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+    """The stored body, unchanged: the URL is the credential."""
+    return PreparedRequest(url=url, body=body, headers={})
+
+
+INTEGRATION = Integration("slack", render, prepare, None, MAX_TEXT_BYTES, rate=(60, 60.0))

@@ -1,0 +1,562 @@
+"""The two-stage disruption engine: a vectorised robust screen picks candidates, a
+statsmodels model confirms them.
+
+Pure computation, no I/O. Live detection (:meth:`DisruptionEngine.detect`: the latest
+month of every series) and walk-forward replay (:meth:`DisruptionEngine.replay`: every
+month) call the same :meth:`DisruptionEngine.run` on different cells of a
+:class:`~indicators.screening.SeriesMatrix`; every cell is computed from the data up
+to its own month only, so a replayed verdict is what the live service would have
+said that month.
+
+Stage 1 (:class:`~indicators.screening.RobustScreen`, numpy, all cells at once):
+robust z-scores of the 1..K-month change. Stage 2
+(:func:`~indicators.forecast_interval.fit_forecast_model`, statsmodels SARIMAX,
+candidates only): the model's standardised forecast errors over the same 1..K months.
+A month is flagged only when both agree, so the screen loses nothing that the
+combined rule would flag and the model only runs where it matters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from indicators.disruption import DetectionResult, _explain, _fmt, _fmt_pct, _monthly, _to_month, _zh_month
+from indicators.forecast_interval import ForecastFit, fit_forecast_model
+from indicators.screening import INSUFFICIENT_REASONS, RobustScreen, ScreenResult, SeriesMatrix, from_scaled_log
+
+__all__ = [
+    "METHOD_LEVEL_SHIFT",
+    "METHOD_SHOCK",
+    "METHOD_TWO_STAGE",
+    "DisruptionEngine",
+    "EngineRun",
+    "LevelShiftDetector",
+]
+
+#: ``DetectionResult.method`` of a month flagged on its own one-month change.
+METHOD_SHOCK = "shock"
+#: ``DetectionResult.method`` of a month flagged because the level of the last
+#: 2..K months stayed below its path from before the drop.
+METHOD_LEVEL_SHIFT = "level_shift"
+#: ``DetectionResult.method`` of a month that was judged and not flagged, or not judged.
+METHOD_TWO_STAGE = "two_stage"
+
+
+@dataclass
+class EngineRun:
+    """What one :meth:`DisruptionEngine.run` produced, with its cost per stage.
+
+    Attributes
+    ----------
+    results : list of DetectionResult
+        One per cell, in the order of the cells.
+    cells : int
+        Cells screened.
+    candidates : int
+        Cells the screen sent to the model.
+    flagged : int
+        Cells flagged.
+    screen_seconds, confirm_seconds : float
+        Wall time of each stage.
+    """
+
+    results: list[DetectionResult]
+    cells: int
+    candidates: int
+    flagged: int
+    screen_seconds: float
+    confirm_seconds: float
+    model_failures: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class DisruptionEngine:
+    """Two-stage disruption detector for many monthly series.
+
+    Parameters
+    ----------
+    threshold : float, default 3.5
+        Flag when the combined score reaches ``-threshold`` (down) or ``+threshold``
+        (up). The same number applies to both stages (z-units), see Notes.
+    max_lag : int, default 3
+        Longest window (months) over which a drop is measured; 1 = one-month breaks
+        only, >= 2 adds level shifts.
+    min_history : int, default 36
+        Observations needed up to and including the judged month; fewer gives
+        ``insufficient_history``.
+    max_history : int, default 120
+        Months (ending at the judged month) the confirmation model sees.
+    onset_threshold : float, default 2.0
+        A level shift must start with a month whose robust z reaches this.
+    outlier_threshold : float, default 5.0
+        Past months with a robust |z| above this are masked before the model is
+        fitted (a past crisis must not widen every later interval).
+    directions : tuple of str, default ("down",)
+        ``"down"`` (disruptions) and/or ``"up"`` (surges).
+    seasonal_years : int, default 5
+        Years of same-month changes behind the screen's seasonal effect.
+
+    Notes
+    -----
+    For a cell (series, month *t*) and each window :math:`k = 1..K` the screen gives a
+    robust z-score :math:`z^{s}_k` (:class:`~indicators.screening.RobustScreen`) and,
+    for candidates, the model gives :math:`z^{m}_k`
+    (:func:`~indicators.forecast_interval.fit_forecast_model`, fitted on the months
+    before the window). The evidence of window *k* is the weaker of the two and the
+    score is the strongest window:
+
+    .. math:: S^{down}_t = \\min_{k \\in A} \\max(z^{s}_k, z^{m}_k)
+
+    where :math:`A` holds ``k = 1`` and every :math:`k \\ge 2` whose window started
+    with a clear drop that persisted (the screen's onset rule). Flagged down when
+    :math:`S^{down}_t \\le -\\tau`. Both statistics are in standard-normal units (the
+    screen's via median/MAD, the model's via its forecast-error variance), so one
+    threshold means the same on every series; requiring both makes the rule robust to
+    each one's weak spot: heavy tails and volatility bursts fool a Gaussian model, a
+    random-walk-like slide fools the screen. For cells that are not candidates the
+    score is the screen's (a lower bound of :math:`S_t` that stays above
+    :math:`-\\tau`).
+
+    ``expected``/``lower``/``upper`` of a one-month (``shock``) verdict come from the
+    model's one-step forecast, with ``lower`` the smaller of the model's and the
+    screen's bound (a value below it is flagged); for a ``level_shift`` they describe
+    the path from before the window, :math:`x_{t-k}` plus the usual change over *k*
+    months.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 3.5,
+        max_lag: int = 3,
+        min_history: int = 36,
+        max_history: int = 120,
+        onset_threshold: float = 2.0,
+        outlier_threshold: float = 5.0,
+        directions: tuple[str, ...] = ("down",),
+        seasonal_years: int = 5,
+        base_threshold: float = 2.0,
+        window: int = 60,
+    ) -> None:
+        self._screen = RobustScreen(
+            threshold=threshold, max_lag=max_lag, min_history=min_history, onset_threshold=onset_threshold,
+            directions=directions, seasonal_years=seasonal_years, base_threshold=base_threshold, window=window,
+        )
+        if isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < max(min_history, 48):
+            raise ValueError(
+                f"max_history must be an integer >= max(min_history, 48) = {max(min_history, 48)}, got {max_history!r}"
+            )
+        if max_history > 120:
+            raise ValueError(f"max_history must be at most 120 months (the screen's lookback), got {max_history!r}")
+        if isinstance(outlier_threshold, bool) or not isinstance(outlier_threshold, (int, float)) or not (
+            math.isfinite(outlier_threshold) and outlier_threshold > threshold
+        ):
+            raise ValueError(
+                f"outlier_threshold must be a number above threshold ({threshold}), got {outlier_threshold!r}"
+            )
+        self._max_history = max_history
+        self._outlier_threshold = float(outlier_threshold)
+
+    method = METHOD_TWO_STAGE
+    threshold = property(lambda self: self._screen.threshold, doc="Flag threshold on the combined score.")
+    min_history = property(lambda self: self._screen.min_history, doc="Minimum observed months.")
+    max_lag = property(lambda self: self._screen.max_lag, doc="Longest drop window in months.")
+    max_history = property(lambda self: self._max_history, doc="Months the model sees.")
+    directions = property(lambda self: self._screen.directions, doc="Directions that can be flagged.")
+    screen_stage = property(lambda self: self._screen, doc="The stage-one screen.")
+
+    def __repr__(self) -> str:
+        return (
+            f"DisruptionEngine(threshold={self.threshold}, max_lag={self.max_lag}, "
+            f"min_history={self.min_history}, max_history={self.max_history}, directions={self.directions})"
+        )
+
+    # -- entry points ------------------------------------------------------
+
+    def judge(self, series: pd.Series, series_id: str = "", at=None) -> DetectionResult:
+        """Judge one month of one series (same contract as ``StlResidualDetector.judge``).
+
+        Parameters
+        ----------
+        series : pandas.Series
+            Monthly values indexed by month (month starts, any date in the month,
+            ``"YYYY-MM"`` strings or a ``PeriodIndex``); NaN or absent = missing.
+        series_id : str, default ""
+            Identifier for the result (default ``series.name``).
+        at : date-like, optional
+            Month to judge; default the last month of the index. Data after ``at``
+            is never read.
+
+        Returns
+        -------
+        DetectionResult
+        """
+        monthly = _monthly(series)
+        if not series_id and series.name is not None:
+            series_id = str(series.name)
+        if at is None:
+            if monthly.empty:
+                raise ValueError("series is empty and no 'at' month was given")
+            month = monthly.index[-1]
+        else:
+            month = _to_month(at)
+        history = monthly.loc[:month]
+        if history.empty or history.index[-1] != month:
+            nan = math.nan
+            en, zh = _explain("missing", month, nan, nan, nan, nan, nan)
+            return DetectionResult(series_id, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
+        matrix = SeriesMatrix(("series",), pd.DatetimeIndex(history.index, freq="MS"),
+                              history.to_numpy(dtype="float64")[None, :])
+        result = self.run(matrix, np.array([0]), np.array([len(history) - 1])).results[0]
+        return _with_id(result, series_id)
+
+    def detect(self, data, at=None, thresholds: Mapping[str, float] | None = None) -> list[DetectionResult]:
+        """Live detection: judge the latest month of every series (or month ``at``).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or SeriesMatrix
+            Long table ``series_id, period, value`` or a matrix.
+        at : date-like, optional
+            Judge this month for every series (a series without it is ``missing``).
+        thresholds : Mapping[str, float], optional
+            Per-series threshold (sensitivity per chain or node); others use
+            ``self.threshold``.
+
+        Returns
+        -------
+        list of DetectionResult
+            One per series, sorted by series id.
+        """
+        matrix = _as_matrix(data)
+        rows, cols = self._screen.latest_cells(matrix, at)
+        return self.run(matrix, rows, cols, thresholds).results
+
+    def replay(self, data, start=None, thresholds: Mapping[str, float] | None = None) -> list[DetectionResult]:
+        """Walk forward: judge every observed month of every series with data up to it.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or SeriesMatrix
+            Long table ``series_id, period, value`` or a matrix.
+        start : date-like, optional
+            First month to judge (default: each series' first observation).
+        thresholds : Mapping[str, float], optional
+            Per-series threshold.
+
+        Returns
+        -------
+        list of DetectionResult
+            Series by series, in time order. Entry (s, t) equals
+            ``detect(data restricted to months <= t, at=t)`` for series s.
+        """
+        matrix = _as_matrix(data)
+        rows, cols = matrix.observed_cells()
+        if start is not None:
+            first = matrix.column_of(_to_month(start))
+            if first < 0 and len(matrix.months) and _to_month(start) > matrix.months[-1]:
+                return []
+            keep = cols >= max(first, 0)
+            rows, cols = rows[keep], cols[keep]
+        return self.run(matrix, rows, cols, thresholds).results
+
+    # -- the shared path ---------------------------------------------------
+
+    def run(self, matrix: SeriesMatrix, rows, cols, thresholds: Mapping[str, float] | None = None) -> EngineRun:
+        """Judge cells ``(rows[j], cols[j])``: screen all, confirm the candidates.
+
+        Both :meth:`detect` and :meth:`replay` come through here; each cell only reads
+        the matrix up to its own column.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        tau = np.full(len(rows), self.threshold)
+        if thresholds:
+            per_row = np.array([float(thresholds.get(sid, self.threshold)) for sid in matrix.ids])
+            bad = ~(np.isfinite(per_row) & (per_row > 0))
+            if bad.any():
+                raise ValueError(f"threshold for series {matrix.ids[int(np.flatnonzero(bad)[0])]!r} must be positive")
+            tau = per_row[rows]
+        t0 = time.perf_counter()
+        scr = self._screen.screen(matrix, rows, cols, thresholds=tau)
+        t1 = time.perf_counter()
+        results: list[DetectionResult | None] = [None] * len(rows)
+        cand = np.flatnonzero(scr.candidate_down | scr.candidate_up)
+        failures = 0
+        for j in cand:
+            res, failed = self._confirm(matrix, scr, int(j), float(tau[j]))
+            failures += failed
+            results[j] = res
+        t2 = time.perf_counter()
+        for j in range(len(rows)):
+            if results[j] is None:
+                results[j] = self._screen_only(matrix, scr, j, float(tau[j]))
+        flagged = sum(r.status == "flagged" for r in results)
+        return EngineRun(results, len(rows), len(cand), flagged, t1 - t0, t2 - t1, failures)
+
+    # -- verdicts ----------------------------------------------------------
+
+    def _month(self, matrix: SeriesMatrix, col: int) -> pd.Timestamp:
+        if 0 <= col < len(matrix.months):
+            return matrix.months[col]
+        return pd.NaT
+
+    def _screen_only(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> DetectionResult:
+        sid = matrix.ids[scr.rows[j]]
+        month = self._month(matrix, int(scr.cols[j]))
+        nan = math.nan
+        status = int(scr.status[j])
+        if status == 2:
+            en, zh = _explain("missing", month, nan, nan, nan, nan, nan) if month is not pd.NaT else (
+                "No observation for the requested month.", "所请求的月份没有观测值。")
+            return DetectionResult(sid, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
+        observed = float(scr.observed[j])
+        if status == 1:
+            reason = INSUFFICIENT_REASONS[int(scr.reason[j])]
+            return self._insufficient(sid, month, observed, reason, int(scr.n_obs[j]))
+        z = scr.z[j]
+        score = _screen_score(z, scr.onset_down[j], scr.onset_up[j], self.directions)
+        c = float(scr.c[j])
+        exp_x, half = float(scr.expected[j, 0]), tau * float(scr.spread[j, 0])
+        expected = float(from_scaled_log(exp_x, c))
+        lower = float(from_scaled_log(exp_x - half, c))
+        upper = float(from_scaled_log(exp_x + half, c))
+        en, zh = _explain_normal(month, observed, expected, lower, upper, score)
+        return DetectionResult(sid, self.method, month, "normal", None, observed, expected, lower, upper, score, en, zh)
+
+    def _insufficient(self, sid, month, observed, reason, n_obs) -> DetectionResult:
+        nan = math.nan
+        if reason == "gap":
+            en = (f"No observation in the {self._screen.max_gap} months before {month:%Y-%m}; "
+                  "the change cannot be judged.")
+            zh = f"{_zh_month(month)}之前{self._screen.max_gap}个月没有观测值，无法判断变化。"
+        elif reason == "window":
+            en = (f"Too few usable month-to-month changes in the {self._screen.window} months before "
+                  f"{month:%Y-%m} (at least {self._screen.min_changes} are needed) to judge this month.")
+            zh = (f"{_zh_month(month)}之前{self._screen.window}个月内可用的环比变化太少"
+                  f"（至少需要{self._screen.min_changes}个），无法判断。")
+        elif reason == "model":
+            en = (f"The confirmation model could not be estimated on the data up to {month:%Y-%m} "
+                  "(too few usable observations); the month is not judged.")
+            zh = f"截至{_zh_month(month)}的数据不足以估计确认模型，本月不作判断。"
+        else:
+            en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
+                              n_obs=n_obs, needed=self.min_history)
+        return DetectionResult(sid, self.method, month, "insufficient_history", None, observed,
+                               nan, nan, nan, nan, en, zh)
+
+    def _confirm(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> tuple[DetectionResult, int]:
+        row, col = int(scr.rows[j]), int(scr.cols[j])
+        sid = matrix.ids[row]
+        month = self._month(matrix, col)
+        observed = float(scr.observed[j])
+        block = self._screen.block_innovations(matrix, row, col)
+        K = self.max_lag
+        x = block["x"][-self._max_history:].copy()
+        u = block["u"][-self._max_history:]
+        history = np.arange(len(x)) < len(x) - K
+        x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
+        fit = fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K)
+        failed = 0
+        if fit is None:
+            # Too little usable data for the model (e.g. a seasonal series with under
+            # four years): the screen, which needs less, decides alone.
+            fit = ForecastFit("no model (too little data; screen only)", np.array(scr.z[j], dtype="float64"),
+                              math.nan, math.nan, 0)
+            failed = 1
+        zs, zm = scr.z[j], fit.z
+        best = None  # (score, k, direction), the most extreme qualifying window
+        for k in range(1, K + 1):
+            if not (np.isfinite(zs[k - 1]) and np.isfinite(zm[k - 1])):
+                continue
+            if "down" in self.directions and scr.onset_down[j, k - 1]:
+                ev = max(zs[k - 1], zm[k - 1])
+                if ev <= -tau and (best is None or abs(ev) > abs(best[0])):
+                    best = (ev, k, "down")
+            if "up" in self.directions and scr.onset_up[j, k - 1]:
+                ev = min(zs[k - 1], zm[k - 1])
+                if ev >= tau and (best is None or abs(ev) > abs(best[0])):
+                    best = (ev, k, "up")
+        c = float(scr.c[j])
+        if best is None:
+            score = _combined_score(zs, zm, scr.onset_down[j], scr.onset_up[j], self.directions)
+            exp_x = fit.expected if math.isfinite(fit.expected) else float(scr.expected[j, 0])
+            sd = fit.sd if math.isfinite(fit.expected) else float(scr.spread[j, 0])
+            expected = float(from_scaled_log(exp_x, c))
+            lower = float(from_scaled_log(min(exp_x - tau * sd, scr.expected[j, 0] - tau * scr.spread[j, 0]), c))
+            upper = float(from_scaled_log(max(exp_x + tau * sd, scr.expected[j, 0] + tau * scr.spread[j, 0]), c))
+            en, zh = _explain_rejected(month, observed, expected, lower, upper, score, zs, zm, fit.model, tau)
+            return DetectionResult(sid, self.method, month, "normal", None, observed, expected, lower, upper,
+                                   score, en, zh), failed
+        score, k, direction = best
+        if k == 1 and math.isfinite(fit.expected):
+            exp_x = fit.expected
+            sign = -1.0 if direction == "down" else 1.0
+            model_bound = exp_x + sign * tau * fit.sd
+            screen_bound = scr.expected[j, 0] + sign * tau * scr.spread[j, 0]
+            bound = min(model_bound, screen_bound) if direction == "down" else max(model_bound, screen_bound)
+            lo_x, hi_x = (bound, exp_x + tau * fit.sd) if direction == "down" else (exp_x - tau * fit.sd, bound)
+            method = METHOD_SHOCK
+        else:
+            exp_x = float(scr.expected[j, k - 1])
+            half = tau * float(scr.spread[j, k - 1])
+            lo_x, hi_x = exp_x - half, exp_x + half
+            method = METHOD_SHOCK if k == 1 else METHOD_LEVEL_SHIFT
+        expected = float(from_scaled_log(exp_x, c))
+        lower = float(from_scaled_log(lo_x, c))
+        upper = float(from_scaled_log(hi_x, c))
+        en, zh = _explain_flag(method, month, observed, expected, k, float(zs[k - 1]), float(zm[k - 1]), fit.model, direction)
+        return DetectionResult(sid, method, month, "flagged", direction, observed, expected, lower, upper,
+                               float(score), en, zh), failed
+
+
+class LevelShiftDetector:
+    """Sustained level shift: a drop that lasted 2..K months, told apart from a blip.
+
+    Parameters
+    ----------
+    threshold : float, default 3.5
+        As for :class:`DisruptionEngine`.
+    max_lag : int, default 3
+        Longest shift window in months (>= 2).
+    onset_threshold : float, default 2.0
+        The shift must start with a month whose robust z reaches this.
+    min_history : int, default 36
+        Observations needed up to the judged month.
+
+    Notes
+    -----
+    The engine's *k >= 2* views alone (see :class:`DisruptionEngine` and
+    :class:`~indicators.screening.RobustScreen`): a month is flagged when, for some
+    window of *k* months ending at it, the level stayed below its pre-window path in
+    every month (partial sums of the innovations all negative), the window began with
+    a clear drop, and both the robust *k*-month z-score and the model's CUSUM of
+    one-step errors reach :math:`-\\tau`. A one-month blip fails the persistence
+    rule: its rebound makes the partial sum turn positive or the *k*-month change
+    ordinary, and the explanation says so.
+    """
+
+    method = METHOD_LEVEL_SHIFT
+
+    def __init__(self, threshold: float = 3.5, max_lag: int = 3, onset_threshold: float = 2.0,
+                 min_history: int = 36) -> None:
+        if isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 2:
+            raise ValueError(f"max_lag must be an integer >= 2, got {max_lag!r}")
+        self._engine = DisruptionEngine(threshold=threshold, max_lag=max_lag, onset_threshold=onset_threshold,
+                                        min_history=min_history)
+        self.threshold = self._engine.threshold
+
+    def judge(self, series: pd.Series, series_id: str = "", at=None) -> DetectionResult:
+        """Judge one month with data up to it: ``flagged`` only for a lasting shift."""
+        r = self._engine.judge(series, series_id=series_id, at=at)
+        if r.status == "flagged" and r.method == METHOD_SHOCK:
+            # A one-month break: not (yet) a shift. Report it as such, unflagged.
+            en = (f"{r.period:%Y-%m} fell sharply in one month ({r.explanation_en[:-1]}); whether the level stays "
+                  "down is not known yet, so it is not a level shift.")
+            zh = f"{_zh_month(r.period)}单月骤降（{r.explanation_zh.rstrip('。')}）；水平是否持续偏低尚不可知，暂不判定为水平移动。"
+            return DetectionResult(r.series_id, self.method, r.period, "normal", None, r.observed, r.expected,
+                                   r.lower, r.upper, r.score, en, zh)
+        return DetectionResult(r.series_id, self.method, r.period, r.status, r.direction, r.observed, r.expected,
+                               r.lower, r.upper, r.score, r.explanation_en, r.explanation_zh)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+
+
+def _as_matrix(data) -> SeriesMatrix:
+    if isinstance(data, SeriesMatrix):
+        return data
+    if isinstance(data, pd.DataFrame):
+        return SeriesMatrix.from_long(data)
+    raise TypeError(f"data must be a long DataFrame (series_id, period, value) or a SeriesMatrix, "
+                    f"got {type(data).__name__}")
+
+
+def _with_id(r: DetectionResult, series_id: str) -> DetectionResult:
+    return DetectionResult(series_id, r.method, r.period, r.status, r.direction, r.observed, r.expected, r.lower,
+                           r.upper, r.score, r.explanation_en, r.explanation_zh)
+
+
+def _screen_score(z, onset_down, onset_up, directions) -> float:
+    down = [z[k] for k in range(len(z)) if np.isfinite(z[k]) and (k == 0 or onset_down[k])]
+    up = [z[k] for k in range(len(z)) if np.isfinite(z[k]) and (k == 0 or onset_up[k])]
+    lo = min(down) if down else math.nan
+    hi = max(up) if up else math.nan
+    if "up" in directions and math.isfinite(hi) and (not math.isfinite(lo) or abs(hi) > abs(lo)):
+        return float(hi)
+    if math.isfinite(lo):
+        return float(lo)
+    return float(z[0]) if np.isfinite(z[0]) else math.nan
+
+
+def _combined_score(zs, zm, onset_down, onset_up, directions) -> float:
+    down, up = [], []
+    for k in range(len(zs)):
+        if not (np.isfinite(zs[k]) and np.isfinite(zm[k])):
+            continue
+        if k == 0 or onset_down[k]:
+            down.append(max(zs[k], zm[k]))
+        if k == 0 or onset_up[k]:
+            up.append(min(zs[k], zm[k]))
+    lo = min(down) if down else math.nan
+    hi = max(up) if up else math.nan
+    if "up" in directions and math.isfinite(hi) and (not math.isfinite(lo) or abs(hi) > abs(lo)):
+        return float(hi)
+    return float(lo) if math.isfinite(lo) else math.nan
+
+
+def _gap(observed: float, expected: float) -> str:
+    if expected > 0 and observed >= 0:
+        return _fmt_pct((observed / expected - 1.0) * 100.0)
+    return _fmt(abs(observed - expected))
+
+
+def _explain_normal(month, observed, expected, lower, upper, score) -> tuple[str, str]:
+    ym, zm = month.strftime("%Y-%m"), _zh_month(month)
+    return (
+        f"Value {_fmt(observed)} in {ym} is within the expected range {_fmt(lower)} to {_fmt(upper)} "
+        f"(expected {_fmt(expected)}, score {score:.1f}).",
+        f"{zm}的数值{_fmt(observed)}在预期区间{_fmt(lower)}至{_fmt(upper)}之内"
+        f"（预期值{_fmt(expected)}，得分{score:.1f}）。",
+    )
+
+
+def _explain_rejected(month, observed, expected, lower, upper, score, zs, zm, model, tau) -> tuple[str, str]:
+    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    k = int(np.nanargmin(zs)) + 1 if np.isfinite(zs).any() else 1
+    return (
+        f"Value {_fmt(observed)} in {ym} looked unusual to the robust screen (z = {zs[k - 1]:.1f} over {k} "
+        f"month(s)) but the {model} forecast does not confirm it (z = {zm[k - 1]:.1f}, threshold {tau:g}): "
+        f"not flagged (expected {_fmt(expected)}, score {score:.1f}).",
+        f"{zhm}的数值{_fmt(observed)}在稳健筛查中显得异常（{k}个月z值 = {zs[k - 1]:.1f}），但{model}模型预测不予确认"
+        f"（z值 = {zm[k - 1]:.1f}，阈值{tau:g}），不预警（预期值{_fmt(expected)}，得分{score:.1f}）。",
+    )
+
+
+def _explain_flag(method, month, observed, expected, k, z_screen, z_model, model, direction) -> tuple[str, str]:
+    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    gap = _gap(observed, expected)
+    word_en, word_zh = ("below", "低") if direction == "down" else ("above", "高")
+    evidence_en = f"robust z = {z_screen:.1f}, {model} z = {z_model:.1f}"
+    evidence_zh = f"稳健z值 = {z_screen:.1f}，{model}模型z值 = {z_model:.1f}"
+    if method == METHOD_SHOCK:
+        kind_en, kind_zh = ("a one-month break", "单月骤降") if direction == "down" else ("a one-month surge", "单月骤升")
+        return (
+            f"Value {_fmt(observed)} in {ym} is {gap} {word_en} the expected {_fmt(expected)}: {kind_en} "
+            f"({evidence_en}).",
+            f"{zhm}的数值{_fmt(observed)}比预期值{_fmt(expected)}{word_zh}{gap}：{kind_zh}（{evidence_zh}）。",
+        )
+    kind_en = "a lasting drop, not a one-month blip" if direction == "down" else "a lasting rise, not a one-month spike"
+    kind_zh = "持续下降而非单月波动" if direction == "down" else "持续上升而非单月波动"
+    return (
+        f"Value {_fmt(observed)} in {ym} is {gap} {word_en} the path before the last {k} months "
+        f"({_fmt(expected)}) and stayed {word_en} it every month: {kind_en} ({evidence_en}).",
+        f"{zhm}的数值{_fmt(observed)}比近{k}个月之前的路径（{_fmt(expected)}）{word_zh}{gap}，且每个月都{word_zh}于该路径："
+        f"{kind_zh}（{evidence_zh}）。",
+    )

@@ -1,0 +1,323 @@
+"""Scoring walk-forward disruption flags against labelled disruption onsets.
+
+Pure computation, no I/O. The rules are those of the evaluation set
+(``shared/eval/README.md``):
+
+* only downward flags count;
+* a month is judged only after ``min_history`` (36) months of history;
+* an event is caught when its series is flagged at least once in
+  ``[onset, onset + window]`` (window = 2 months); delay = first such flag - onset;
+* a false alarm is a flagged judged month outside every event window and every
+  ``ignore`` window of its series, reported per 100 series-years of judged months;
+* flags must come from a walk-forward replay (checked by the caller: this module
+  only scores them).
+
+Labels (``events``) are a table ``series_id, kind, start, end, cause``: ``kind=event``
+rows are onsets (``start`` = onset month, ``end`` empty), ``kind=ignore`` rows are
+windows ``start..end`` (inclusive) where a flag is neither a hit nor a false alarm and
+which are left out of the series-years.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from indicators.disruption import _month_start
+
+__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "read_events"]
+
+EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """Hit or miss of one labelled onset.
+
+    Attributes
+    ----------
+    series_id, cause : str
+    onset : pandas.Timestamp
+        Onset month.
+    judged : bool
+        False when the series is absent or no month of the window is judged (too
+        little history); such events are left out of the recall.
+    caught : bool
+    delay : int or None
+        Months from onset to the first downward flag in the window.
+    first_flag : pandas.Timestamp or None
+    """
+
+    series_id: str
+    onset: pd.Timestamp
+    cause: str
+    judged: bool
+    caught: bool
+    delay: int | None
+    first_flag: pd.Timestamp | None
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Scores of one set of flags.
+
+    Attributes
+    ----------
+    events : list of EventOutcome
+    per_series : pandas.DataFrame
+        ``series_id, judged_months, series_years, flags, hits, false_alarms,
+        ignored`` (flags = judged downward flags; ignored = those in ignore windows).
+    false_alarm_periods : pandas.DataFrame
+        ``series_id, period`` of every false alarm.
+    """
+
+    events: list[EventOutcome]
+    per_series: pd.DataFrame
+    false_alarm_periods: pd.DataFrame
+
+    @property
+    def n_events(self) -> int:
+        """Judged events."""
+        return sum(e.judged for e in self.events)
+
+    @property
+    def n_caught(self) -> int:
+        """Caught events."""
+        return sum(e.caught for e in self.events if e.judged)
+
+    @property
+    def recall(self) -> float:
+        """Caught / judged events (NaN without events)."""
+        return self.n_caught / self.n_events if self.n_events else math.nan
+
+    @property
+    def false_alarms(self) -> int:
+        """Number of false-alarm months."""
+        return int(self.per_series["false_alarms"].sum())
+
+    @property
+    def series_years(self) -> float:
+        """Judged months outside ignore windows / 12."""
+        return float(self.per_series["series_years"].sum())
+
+    @property
+    def false_alarms_per_100_series_years(self) -> float:
+        """:math:`100 \\cdot FA / \\text{series-years}` (NaN without judged months)."""
+        return 100.0 * self.false_alarms / self.series_years if self.series_years > 0 else math.nan
+
+    @property
+    def precision(self) -> float:
+        """Flags inside event windows / (those + false alarms); NaN without such flags."""
+        hits = int(self.per_series["hits"].sum())
+        total = hits + self.false_alarms
+        return hits / total if total else math.nan
+
+    @property
+    def mean_delay(self) -> float:
+        """Mean delay (months) of caught events; NaN when none is caught."""
+        delays = [e.delay for e in self.events if e.judged and e.caught]
+        return float(np.mean(delays)) if delays else math.nan
+
+    def summary(self) -> dict:
+        """Plain dict of the headline numbers (JSON-ready, NaN as None)."""
+        def num(v):
+            return None if isinstance(v, float) and math.isnan(v) else v
+
+        return {
+            "events": self.n_events,
+            "caught": self.n_caught,
+            "recall": num(self.recall),
+            "false_alarms": self.false_alarms,
+            "series_years": round(self.series_years, 2),
+            "false_alarms_per_100_series_years": num(self.false_alarms_per_100_series_years),
+            "precision": num(self.precision),
+            "mean_delay_months": num(self.mean_delay),
+            "events_not_judged": sum(not e.judged for e in self.events),
+        }
+
+    def event_table(self) -> pd.DataFrame:
+        """One row per event: ``series_id, onset, cause, judged, caught, delay, first_flag``."""
+        rows = [{
+            "series_id": e.series_id, "onset": e.onset.strftime("%Y-%m"), "cause": e.cause, "judged": e.judged,
+            "caught": e.caught, "delay": e.delay,
+            "first_flag": e.first_flag.strftime("%Y-%m") if e.first_flag is not None else None,
+        } for e in self.events]
+        return pd.DataFrame(rows, columns=["series_id", "onset", "cause", "judged", "caught", "delay", "first_flag"])
+
+
+def read_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """Validate a labels table and normalise its months.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``series_id, kind, start, end, cause`` (``end`` and ``cause`` may be
+        empty); ``kind`` is ``event`` or ``ignore``; months as ``YYYY-MM`` or dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same rows with ``start``/``end`` as month-start Timestamps (``end`` = ``start``
+        for events and for ignore rows without an end).
+
+    Raises
+    ------
+    ValueError
+        Naming the row (0-based position) and field of the first problem.
+    """
+    missing = [c for c in ("series_id", "kind", "start") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"events table is missing column {missing[0]!r} (needs {', '.join(EVENT_COLUMNS)})")
+    out = frame.copy()
+    if "end" not in out.columns:
+        out["end"] = None
+    if "cause" not in out.columns:
+        out["cause"] = ""
+    out["cause"] = out["cause"].fillna("").astype(str)
+    starts, ends = [], []
+    for pos, row in enumerate(out.itertuples(index=False)):
+        kind = getattr(row, "kind")
+        if kind not in ("event", "ignore"):
+            raise ValueError(f"events row {pos}: kind must be 'event' or 'ignore', got {kind!r}")
+        if pd.isna(getattr(row, "series_id")) or not str(getattr(row, "series_id")).strip():
+            raise ValueError(f"events row {pos}: series_id is empty")
+        try:
+            start = _month_start(pd.Index([str(getattr(row, "start"))]), "start")[0]
+        except ValueError as err:
+            raise ValueError(f"events row {pos}: start {getattr(row, 'start')!r} is not a month ({err})") from None
+        end_raw = getattr(row, "end")
+        if kind == "ignore" and not (end_raw is None or (isinstance(end_raw, float) and math.isnan(end_raw)) or end_raw == ""):
+            try:
+                end = _month_start(pd.Index([str(end_raw)]), "end")[0]
+            except ValueError as err:
+                raise ValueError(f"events row {pos}: end {end_raw!r} is not a month ({err})") from None
+            if end < start:
+                raise ValueError(f"events row {pos}: end {end:%Y-%m} is before start {start:%Y-%m}")
+        else:
+            end = start
+        starts.append(start)
+        ends.append(end)
+    out["series_id"] = out["series_id"].astype(str)
+    out["start"] = pd.DatetimeIndex(starts) if starts else pd.DatetimeIndex([])
+    out["end"] = pd.DatetimeIndex(ends) if ends else pd.DatetimeIndex([])
+    return out.reset_index(drop=True)
+
+
+def _month_number(ts) -> np.ndarray:
+    idx = pd.DatetimeIndex(ts)
+    return (idx.year * 12 + idx.month - 1).to_numpy(dtype=np.int64)
+
+
+def evaluate_flags(
+    flags: pd.DataFrame,
+    observations: pd.DataFrame,
+    events: pd.DataFrame,
+    min_history: int = 36,
+    window: int = 2,
+) -> EvaluationResult:
+    """Score walk-forward flags with the evaluation set's rules.
+
+    Parameters
+    ----------
+    flags : pandas.DataFrame
+        Columns ``series_id, period`` and ``direction`` (only ``"down"`` counts); one
+        row per flagged (series, month). Extra columns are ignored.
+    observations : pandas.DataFrame
+        The replayed data, ``series_id, period`` (+ ``value``; rows with a missing
+        value are not observations): sets which months are judged.
+    events : pandas.DataFrame
+        Labels as accepted by :func:`read_events`.
+    min_history : int, default 36
+        A month is judged when the series has at least this many observations
+        before it.
+    window : int, default 2
+        Months after the onset still counted as catching it.
+
+    Returns
+    -------
+    EvaluationResult
+
+    Notes
+    -----
+    With :math:`J_s` the judged months of series *s*, :math:`I_s` its ignore windows,
+    :math:`E_s` the union of its event windows :math:`[o, o + w]` and :math:`F_s` its
+    downward flags in :math:`J_s`:
+
+    .. math::
+
+        \\text{recall} = \\frac{\\#\\{\\text{events with } F_s \\cap [o, o+w] \\ne
+        \\emptyset\\}}{\\#\\{\\text{judged events}\\}}, \\qquad
+        FA = \\sum_s |F_s \\setminus (E_s \\cup I_s)|
+
+        \\text{FA rate} = 100 \\cdot FA \\Big/ \\sum_s \\frac{|J_s \\setminus I_s|}{12}
+        \\ \\text{per 100 series-years}, \\qquad
+        \\text{precision} = \\frac{\\sum_s |F_s \\cap E_s|}{\\sum_s |F_s \\cap E_s| + FA}
+
+    An event is *judged* when its series is present and at least one month of its
+    window is judged.
+    """
+    if isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 0:
+        raise ValueError(f"min_history must be an integer >= 0, got {min_history!r}")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError(f"window must be an integer >= 0, got {window!r}")
+    for name, frame, cols in (("flags", flags, ("series_id", "period", "direction")),
+                              ("observations", observations, ("series_id", "period"))):
+        missing = [c for c in cols if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} is missing column {missing[0]!r}")
+    labels = read_events(events)
+    obs = observations
+    if "value" in obs.columns:
+        obs = obs[pd.to_numeric(obs["value"], errors="coerce").notna()]
+    obs_ids = obs["series_id"].astype(str).to_numpy()
+    obs_months = _month_number(_month_start(pd.Index(obs["period"]), "observations 'period'")) if len(obs) else np.array([], dtype=np.int64)
+    down = flags[flags["direction"] == "down"]
+    flag_ids = down["series_id"].astype(str).to_numpy()
+    flag_months = _month_number(_month_start(pd.Index(down["period"]), "flags 'period'")) if len(down) else np.array([], dtype=np.int64)
+
+    per_series = []
+    fa_rows = []
+    outcomes: list[EventOutcome] = []
+    series_ids = sorted(set(obs_ids))
+    for sid in series_ids:
+        months = np.unique(obs_months[obs_ids == sid])
+        judged = months[min_history:] if len(months) > min_history else months[:0]
+        lab = labels[labels["series_id"] == sid]
+        ign = lab[lab["kind"] == "ignore"]
+        ev = lab[lab["kind"] == "event"]
+        in_ignore = np.zeros(len(judged), dtype=bool)
+        for a, b in zip(_month_number(ign["start"]), _month_number(ign["end"])):
+            in_ignore |= (judged >= a) & (judged <= b)
+        onsets = _month_number(ev["start"])
+        in_event = np.zeros(len(judged), dtype=bool)
+        for o in onsets:
+            in_event |= (judged >= o) & (judged <= o + window)
+        flagged = np.isin(judged, flag_months[flag_ids == sid])
+        fa = flagged & ~in_ignore & ~in_event
+        per_series.append({
+            "series_id": sid, "judged_months": int(len(judged)),
+            "series_years": float((~in_ignore).sum()) / 12.0, "flags": int(flagged.sum()),
+            "hits": int((flagged & in_event).sum()), "false_alarms": int(fa.sum()),
+            "ignored": int((flagged & in_ignore & ~in_event).sum()),
+        })
+        fa_rows += [{"series_id": sid, "period": _month_ts(m)} for m in judged[fa]]
+        for o, cause in zip(onsets, ev["cause"]):
+            win = (judged >= o) & (judged <= o + window)
+            hit = judged[win & flagged]
+            outcomes.append(EventOutcome(
+                sid, _month_ts(o), str(cause), bool(win.any()), bool(len(hit)),
+                int(hit[0] - o) if len(hit) else None, _month_ts(hit[0]) if len(hit) else None,
+            ))
+    for _, row in labels[(labels["kind"] == "event") & ~labels["series_id"].isin(series_ids)].iterrows():
+        outcomes.append(EventOutcome(row["series_id"], row["start"], row["cause"], False, False, None, None))
+    outcomes.sort(key=lambda e: (e.series_id, e.onset))
+    table = pd.DataFrame(per_series, columns=["series_id", "judged_months", "series_years", "flags", "hits",
+                                              "false_alarms", "ignored"])
+    return EvaluationResult(outcomes, table, pd.DataFrame(fa_rows, columns=["series_id", "period"]))
+
+
+def _month_ts(m: int) -> pd.Timestamp:
+    return pd.Timestamp(year=int(m) // 12, month=int(m) % 12 + 1, day=1)

@@ -1,0 +1,80 @@
+"""Writing a report: ``report.html`` (self-contained: images embedded) and ``report.json``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from monitor.reports.content import NodeSeries
+from monitor.reports.plots import LEVEL_COLOURS, level_heatmap, series_plot
+
+LABELS = {
+    "en": {
+        "run": "Assessment run", "as_of": "data up to", "simulated": "SIMULATED DEMO DATA — not real statistics",
+        "heatmap": "Levels at a glance", "top": "Top risks", "changes": "Changes since the previous assessment",
+        "no_changes": "No level changed since the previous assessment.", "first": "This is the first assessment.",
+        "stress": "Stress tests", "no_stress": "No stress-test results are stored yet.",
+        "owner": "Chain chief (链长)", "lead": "Lead department", "co": "Co-responsible departments",
+        "leader_firm": "Chain leader firm (链主)", "contacts": "Contacts", "node": "Node", "stage": "Stage",
+        "score": "Score", "level": "Level", "change": "Change", "completeness": "Data", "drivers": "Why",
+        "partners": "Top partners (share of imports)", "hhi": "HHI", "trend": "Concentration trend",
+        "chain": "Chain", "from": "from", "to": "to", "none": "–",
+    },
+    "zh": {
+        "run": "评估批次", "as_of": "数据截至", "simulated": "模拟演示数据 —— 非真实统计",
+        "heatmap": "预警等级总览", "top": "主要风险", "changes": "与上次评估相比的变化",
+        "no_changes": "与上次评估相比，预警等级无变化。", "first": "这是首次评估。",
+        "stress": "压力测试", "no_stress": "尚无压力测试结果。",
+        "owner": "链长", "lead": "牵头部门", "co": "责任部门", "leader_firm": "链主企业", "contacts": "联系人",
+        "node": "环节", "stage": "位置", "score": "风险分", "level": "等级", "change": "变化",
+        "completeness": "数据完整度", "drivers": "原因", "partners": "主要来源国（进口占比）", "hhi": "HHI",
+        "trend": "集中度趋势", "chain": "产业链", "from": "由", "to": "至", "none": "–",
+    },
+}
+TREND_ARROWS = {"up": "↑", "down": "↓", "flat": "→", "unknown": "·"}
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Path) -> Path:
+    """Render ``document`` into ``out_dir`` (created); returns the HTML file's path.
+
+    Files are written to temporary names and renamed, so a crash never leaves a
+    half-written report behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zh = document["language"] == "zh"
+    images = {"heatmap": _data_uri(level_heatmap(document["chains"], zh=zh))}
+    for chain in document["chains"]:
+        for node in chain["nodes"]:
+            key = f"{chain['id']}/{node['id']}"
+            images[key] = [
+                _data_uri(series_plot(s, f"{node['name_zh'] if zh else node['name']} — {s.series_id}"))
+                for s in plots.get(key, [])
+            ]
+    environment = Environment(loader=PackageLoader("monitor.reports", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]))
+    html = environment.get_template("report.html.j2").render(
+        doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS)
+    target = out_dir / "report.html"
+    _atomic_write(out_dir / "report.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"))
+    _atomic_write(target, html.encode("utf-8"))
+    return target
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,256 @@
+"""A real Prometheus scrapes a running ``chainwatch run`` and runs every shipped query.
+
+``chainwatch assess --once`` fills a database in a temp dir with the demo data (its
+notifications delivered to a local webhook receiver, so the outbox has a receiver);
+``chainwatch run`` serves it; Debian's ``prometheus`` scrapes it every second with the
+shipped rule files loaded. After two scrapes and a rule evaluation, every PromQL
+expression of the Grafana dashboards and the rule files goes through
+``/api/v1/query`` and must be valid and return data.
+
+The one explicit exception: ops alert conditions (``ALERTS_QUIET_ON_HEALTHY_DEMO``) are
+*expected* to be empty, because the demo service is healthy; for them the test asserts
+validity, emptiness, and that the measured operand (the condition without its
+threshold) returns data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.promql_sources import (
+    RULE_FILES,
+    Expression,
+    alert_operand,
+    dashboard_expressions,
+    load_rule_groups,
+    rule_expressions,
+    template_queries,
+)
+from tests.webhook_receiver import RecordingReceiver
+
+PROMETHEUS = shutil.which("prometheus")
+CHAINWATCH = Path(sys.executable).with_name("chainwatch")
+pytestmark = pytest.mark.skipif(
+    PROMETHEUS is None, reason="prometheus binary not found: install the Debian package 'prometheus' (.ci/run does)")
+
+#: Alerting rules whose condition must be empty on the healthy demo, and why.
+ALERTS_QUIET_ON_HEALTHY_DEMO = {
+    "ChainwatchDown": "the service is up and scraped",
+    "ChainwatchStorageDown": "the SQLite database answers",
+    "ChainwatchCollectorStale": "the demo source collected seconds ago",
+    "ChainwatchCollectorFailing": "the demo source's only collection succeeded",
+    "ChainwatchAssessmentFailing": "the only assessment succeeded",
+    "ChainwatchAssessmentStale": "the assessment finished seconds ago",
+    "ChainwatchNotificationBacklog": "the receiver acknowledged every notification: nothing is pending",
+    "ChainwatchNotificationDeadLetters": "no notification was given up",
+}
+#: Grafana's built-in variables, as a dashboard would expand them.
+GRAFANA_BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+DEADLINE_SECONDS = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINWATCH_")}
+    env.update(extra)
+    return env
+
+
+def _wait_for(what: str, check: Callable[[], bool], process: subprocess.Popen, log: Path) -> None:
+    """Poll ``check`` until it holds; fail at the deadline or when ``process`` died."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        try:
+            if check():
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            pytest.fail(f"{what}: process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not reached within {DEADLINE_SECONDS} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+class PrometheusAPI:
+    """The few HTTP API calls the test needs."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def query(self, expr: str) -> dict:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+        return response.json()
+
+    def result(self, expr: str) -> list:
+        answer = self.query(expr)
+        assert answer["status"] == "success", f"{expr!r}: {answer.get('errorType')}: {answer.get('error')}"
+        return answer["data"]["result"]
+
+    def label_values(self, label: str, match: str) -> list[str]:
+        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": match}, timeout=10)
+        answer = response.json()
+        assert answer["status"] == "success", answer
+        return answer["data"]
+
+    def get(self, path: str) -> dict:
+        return httpx.get(f"{self.url}{path}", timeout=10).json()
+
+
+def _rule_groups_evaluated_after(api: PrometheusAPI, moment: float) -> bool:
+    groups = api.get("/api/v1/rules")["data"]["groups"]
+    if len(groups) < sum(len(g) for g in load_rule_groups().values()):
+        return False
+    for group in groups:
+        stamp = datetime.fromisoformat(group["lastEvaluation"][:19]).replace(tzinfo=timezone.utc).timestamp()
+        if stamp < moment:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory) -> Iterator[PrometheusAPI]:
+    """chainwatch run (demo data) scraped by a real Prometheus with the shipped rules loaded."""
+    cwd = tmp_path_factory.mktemp("prometheus-e2e")
+    with RecordingReceiver() as receiver:
+        assess = subprocess.run([str(CHAINWATCH), "assess", "--once", "--format", "json"], cwd=cwd,
+                                env=_env(CHAINWATCH_WEBHOOK_URL=receiver.url), capture_output=True, text=True,
+                                timeout=300)
+    assert assess.returncode == 0, assess.stderr
+    assert receiver.requests, "the demo run sent no notification: the outbox metrics would have no receiver"
+
+    chainwatch_port, prometheus_port = _free_port(), _free_port()
+    chainwatch_log = cwd / "chainwatch.log"
+    prometheus_log = cwd / "prometheus.log"
+    config = cwd / "prometheus.yml"
+    config.write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(path) for path in RULE_FILES],
+        "scrape_configs": [{"job_name": "chainwatch",
+                            "static_configs": [{"targets": [f"127.0.0.1:{chainwatch_port}"]}]}],
+    }))
+    processes: list[tuple[subprocess.Popen, int]] = []
+    with chainwatch_log.open("w") as cw_out, prometheus_log.open("w") as prom_out:
+        try:
+            service = subprocess.Popen(
+                [str(CHAINWATCH), "run", "--port", str(chainwatch_port)], cwd=cwd, env=_env(),
+                stdout=cw_out, stderr=subprocess.STDOUT)
+            processes.append((service, signal.SIGTERM))
+            _wait_for("chainwatch /readyz", lambda: httpx.get(
+                f"http://127.0.0.1:{chainwatch_port}/readyz", timeout=1).status_code == 200, service, chainwatch_log)
+
+            server = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={cwd / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{prometheus_port}", "--log.level=warn"],
+                cwd=cwd, stdout=prom_out, stderr=subprocess.STDOUT)
+            processes.append((server, signal.SIGTERM))
+            api = PrometheusAPI(f"http://127.0.0.1:{prometheus_port}")
+            _wait_for("prometheus /-/ready", lambda: httpx.get(
+                f"{api.url}/-/ready", timeout=1).status_code == 200, server, prometheus_log)
+
+            def scraped_twice() -> bool:
+                result = api.result('count_over_time(up{job="chainwatch"}[1m])')
+                return bool(result) and float(result[0]["value"][1]) >= 2
+
+            _wait_for("two scrapes of chainwatch", scraped_twice, server, prometheus_log)
+            second_scrape = time.time()
+            _wait_for("a rule evaluation after the second scrape",
+                      lambda: _rule_groups_evaluated_after(api, second_scrape + 1), server, prometheus_log)
+            yield api
+        finally:
+            for process, sig in reversed(processes):
+                _stop(process, sig)
+
+
+def test_target_is_healthy(prometheus):
+    (target,) = prometheus.get("/api/v1/targets")["data"]["activeTargets"]
+    assert target["health"] == "up", target.get("lastError")
+    assert target["lastError"] == ""
+    assert float(prometheus.result('scrape_samples_scraped{job="chainwatch"}')[0]["value"][1]) > 100
+    (build,) = prometheus.result("chainwatch_build_info")
+    assert build["metric"]["version"]
+
+
+@pytest.fixture(scope="module")
+def chain(prometheus) -> str:
+    """The value ``$chain`` takes: the riskiest chain (the demo has firing alerts on it)."""
+    (top,) = prometheus.result("topk(1, chainwatch_chain_risk_score)")
+    return top["metric"]["chain"]
+
+
+def _expand(expr: str, chain: str) -> str:
+    expanded = expr.replace("${chain}", chain).replace("$chain", chain)
+    for variable, value in GRAFANA_BUILTINS.items():
+        expanded = expanded.replace(variable, value)
+    assert "$" not in expanded, f"unexpanded variable in {expr!r}"
+    return expanded
+
+
+def _ids(expressions: list[Expression]) -> list[str]:
+    return [e.where for e in expressions]
+
+
+DASHBOARD_EXPRESSIONS = dashboard_expressions()
+RULE_EXPRESSIONS = rule_expressions()
+
+
+@pytest.mark.parametrize("expression", DASHBOARD_EXPRESSIONS, ids=_ids(DASHBOARD_EXPRESSIONS))
+def test_dashboard_query_returns_data(prometheus, chain, expression):
+    expr = _expand(expression.expr, chain)
+    assert prometheus.result(expr), f"{expression.where}: {expr!r} returned no data"
+
+
+@pytest.mark.parametrize("query", template_queries(), ids=lambda q: q.where)
+def test_template_variable_has_values(prometheus, query):
+    values = prometheus.label_values(query.label, query.match)
+    assert len(values) >= 5, f"{query.where}: {values}"
+
+
+@pytest.mark.parametrize("expression", RULE_EXPRESSIONS, ids=_ids(RULE_EXPRESSIONS))
+def test_rule_expression(prometheus, expression):
+    result = prometheus.result(expression.expr)
+    if expression.alert in ALERTS_QUIET_ON_HEALTHY_DEMO:
+        why = ALERTS_QUIET_ON_HEALTHY_DEMO[expression.alert]
+        assert result == [], f"{expression.where} fires on the healthy demo ({why} should keep it quiet): {result}"
+        operand = alert_operand(expression.expr)
+        assert prometheus.result(operand), f"{expression.where}: {operand!r} measures nothing"
+    else:
+        assert result, f"{expression.where}: {expression.expr!r} returned no data"
+
+
+def test_recorded_series_and_risk_alert_exist_in_prometheus(prometheus):
+    for expression in RULE_EXPRESSIONS:
+        if expression.alert is None:
+            name = expression.where.rsplit(": ", 1)[-1]
+            assert prometheus.result(name), f"recording rule {name} produced nothing"
+    # The demo has a chain at red: the only ops alert a healthy demo fires.
+    firing = prometheus.result('ALERTS{alertstate="firing"}')
+    assert {a["metric"]["alertname"] for a in firing} == {"ChainwatchChainAtRed"}, firing

@@ -1,0 +1,101 @@
+"""The regular report: content from a stored run, HTML rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.app import build_app
+from monitor.reports.content import ReportError, build_report
+from tests.conftest import CONFIG_DIR
+
+CHAINWATCH = Path(sys.executable).with_name("chainwatch")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def assessed_app(tmp_path, clock):
+    app = build_app(CONFIG_DIR, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
+    app.collect_all()
+    app.assess()
+    clock.now += timedelta(days=30)
+    app.assess()
+    yield app
+    app.close()
+
+
+def test_report_content(assessed_app):
+    with assessed_app.sessions() as session:
+        document, plots = build_report(assessed_app.config, session, simulated=True)
+    assert document["run"]["id"] == 2 and document["previous_run"]["id"] == 1
+    assert document["simulated_data"] is True
+    assert len(document["chains"]) == len(assessed_app.config.catalog.chains)
+    minerals = next(c for c in document["chains"] if c["id"] == "critical-minerals")
+    assert minerals["owner"]["name"] and minerals["lead_department"]
+    cobalt = next(n for n in minerals["nodes"] if n["id"] == "cobalt")
+    assert cobalt["level"] == "red" and cobalt["score_change"] == 0.0
+    assert cobalt["concentration"]["top_partners"][0]["partner"] == "COD"
+    assert cobalt["concentration"]["trend"] in {"up", "down", "flat"}
+    scores = [r["score"] for r in document["top_risks"]]
+    assert scores == sorted(scores, reverse=True) and document["top_risks"][0]["node"] == "cobalt"
+    assert document["changes"] == []  # same data twice: no level changed
+    flagged = [s for s in plots["critical-minerals/cobalt"] if s.flagged]
+    assert flagged and flagged[0].flagged[-1].strftime("%Y-%m") == document["run"]["as_of"]
+
+
+def test_report_of_unknown_or_missing_run(tmp_path, clock):
+    app = build_app(CONFIG_DIR, f"sqlite:///{tmp_path / 'empty.db'}", clock=clock)
+    try:
+        with app.sessions() as session:
+            with pytest.raises(ReportError, match="no successful assessment run yet"):
+                build_report(app.config, session)
+            with pytest.raises(ReportError, match="no assessment run 42"):
+                build_report(app.config, session, 42)
+    finally:
+        app.close()
+
+
+def test_report_command_writes_self_contained_files(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINWATCH_")}
+    subprocess.run([str(CHAINWATCH), "assess", "--once"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=300)
+    result = subprocess.run([str(CHAINWATCH), "report", "--out", "out"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    document = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert "data:image/png;base64," in html and "src=\"http" not in html  # opens from disk, offline
+    for chain in document["chains"]:
+        assert chain["name"] in html
+    assert "SIMULATED DEMO DATA" in html
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+def test_report_renders_in_headless_chromium(assessed_app, tmp_path):
+    report = assessed_app.write_report(tmp_path / "report")
+    screenshot = tmp_path / "shot.png"
+    profile = tmp_path / "profile"
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", "--window-size=1280,2000",
+         f"--screenshot={screenshot}", report.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000, result.stderr[-2000:]
+    console_errors = [line for line in result.stderr.splitlines()
+                      if "CONSOLE" in line and ("ERROR" in line.upper() or "Uncaught" in line)]
+    assert not console_errors, console_errors
+    # Not blank: a white page compresses to almost nothing; also count distinct colours.
+    from PIL import Image
+
+    with Image.open(screenshot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50
