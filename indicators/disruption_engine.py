@@ -178,7 +178,7 @@ class DisruptionEngine:
 
     # -- entry points ------------------------------------------------------
 
-    def judge(self, series: pd.Series, series_id: str = "", at=None) -> DetectionResult:
+    def judge(self, series: pd.Series, series_id: str = "", at=None, threshold: float | None = None) -> DetectionResult:
         """Judge one month of one series (same contract as ``StlResidualDetector.judge``).
 
         Parameters
@@ -191,6 +191,9 @@ class DisruptionEngine:
         at : date-like, optional
             Month to judge; default the last month of the index. Data after ``at``
             is never read.
+        threshold : float, optional
+            Sensitivity for this call (e.g. a node's own setting); default
+            ``self.threshold``.
 
         Returns
         -------
@@ -212,7 +215,8 @@ class DisruptionEngine:
             return DetectionResult(series_id, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
         matrix = SeriesMatrix(("series",), pd.DatetimeIndex(history.index, freq="MS"),
                               history.to_numpy(dtype="float64")[None, :])
-        result = self.run(matrix, np.array([0]), np.array([len(history) - 1])).results[0]
+        thresholds = None if threshold is None else {"series": threshold}
+        result = self.run(matrix, np.array([0]), np.array([len(history) - 1]), thresholds).results[0]
         return _with_id(result, series_id)
 
     def detect(self, data, at=None, thresholds: Mapping[str, float] | None = None) -> list[DetectionResult]:

@@ -85,7 +85,7 @@ def build_app(config_dir: Path | str | None, db_url: str, clock: Clock = system_
     engine = make_engine(db_url)
     migrate(engine)
     sessions = session_factory(engine)
-    registry, metrics = build_registry(sessions)
+    registry, metrics = build_registry(sessions, top_partners=config.settings.metrics.top_partners)
     http = httpx.Client(
         headers={"User-Agent": f"chainwatch/{__version__} (+https://github.com/chainwatch/chainwatch)"},
         timeout=httpx.Timeout(10.0, connect=5.0),

@@ -43,6 +43,8 @@ from monitor.storage.assessments import PreviousScore, complete_run, fail_run, p
 from monitor.storage.observations import latest_trade_period, load_observations, load_trade_flows
 
 log = logging.getLogger(__name__)
+TOP_PARTNERS_STORED = 10
+"""Partners whose shares are kept per node (metrics export at most this many)."""
 
 
 @dataclass
@@ -79,6 +81,7 @@ class NodeAssessment:
     dimensions: dict[str, float | None]
     drivers: list[str] = field(default_factory=list)
     drivers_zh: list[str] = field(default_factory=list)
+    concentration: dict | None = None
 
     @property
     def score(self) -> float | None:
@@ -148,6 +151,8 @@ class NodeMeasurement:
     inputs_expected: int
     inputs_available: int
     findings: list[DetectionResult]
+    concentration: dict | None = None
+    """HHI, top share, partner count and the top partners' shares of the window, if measured."""
 
 
 def build_detector(config: Config) -> StlResidualDetector:
@@ -206,6 +211,7 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
     conc = None
+    details = None
     if data.as_of is not None and not frame.empty:
         window_start = pd.Timestamp(_months_back(data.as_of, window - 1))
         recent = frame[frame["period"] >= window_start].assign(chain=chain.id, node=node.id)
@@ -213,6 +219,13 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
         if table is not None and len(table):
             row = table.iloc[0]
             conc = float(concentration_score(float(row["hhi"]), float(row["top_share"])))
+            partner_values = recent.groupby("partner")["value"].sum().sort_values(ascending=False, kind="stable")
+            details = {
+                "window_months": window, "hhi": float(row["hhi"]), "top_share": float(row["top_share"]),
+                "top_partner": str(row["top_partner"]), "n_partners": int(row["n_partners"]),
+                "top_partners": [{"partner": str(p), "share": float(v / partner_values.sum())}
+                                 for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
+            }
             ranked.append((
                 conc,
                 f"imports concentrated: top partner {row['top_partner']} {row['top_share']:.0%} "
@@ -245,7 +258,7 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
     return NodeMeasurement(
         dimensions={"concentration": conc, "disruption": max(disruption_scores) if disruption_scores else None},
         ranked_drivers=sorted(ranked, key=lambda item: -item[0]),
-        inputs_expected=expected, inputs_available=available, findings=findings,
+        inputs_expected=expected, inputs_available=available, findings=findings, concentration=details,
     )
 
 
@@ -295,6 +308,7 @@ def _assess(config: Config, session: Session, run_id: int) -> AssessmentResult:
                 criticality=node.criticality, own_score=own[node.id],
                 judgement=_judge(score, previous.get((chain.id, node.id)), completeness, config),
                 dimensions=m.dimensions, drivers=[en for _, en, _ in ranked], drivers_zh=[zh for _, _, zh in ranked],
+                concentration=m.concentration,
             ))
         combined = chain_score([n.score for n in nodes], [n.criticality for n in nodes])
         combined = weakest_link_floor(
@@ -336,5 +350,6 @@ def _score_rows(result: AssessmentResult) -> list[dict]:
             for dimension, value in node.dimensions.items():
                 rows.append({"chain": chain.chain, "node": node.node, "dimension": dimension,
                              "score": value, "level": "", "raw_level": "", "runs_below": 0,
-                             "completeness": 1.0 if value is not None else 0.0, "drivers": []})
+                             "completeness": 1.0 if value is not None else 0.0, "drivers": [],
+                             "details": node.concentration if dimension == "concentration" else None})
     return rows

@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json")
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
+    evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
+    evaluate.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
     return parser
 
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         handler = {
             "assess": _assess, "run": _run, "check-config": _check_config,
-            "concentration": _concentration, "detect": _detect, "report": _report,
+            "concentration": _concentration, "detect": _detect, "evaluate": _evaluate, "report": _report,
             "alerts": _alerts, "silence": _silence,
         }[args.command]
         return handler(args)
@@ -293,32 +298,16 @@ def _concentration(args: argparse.Namespace) -> int:
 
 
 def _detect(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from monitor.detection_command import run_detect
 
-    from indicators.disruption import replay
-    from monitor.assessment import build_detector
+    # Exit 0, 1 when some series were skipped (each reported on stderr), 2 when nothing is usable.
+    return run_detect(args.input, replay=args.replay, fmt=args.format)
 
-    detector = build_detector(load_config(args.config))
-    frame = _read_csv(args.input, ["series_id", "period", "value"])
-    records = []
-    for series_id, group in frame.groupby("series_id", sort=True):
-        series = group.groupby("period")["value"].last().sort_index()
-        results = replay(series, detector, series_id=series_id) if args.replay else [detector.judge(series, series_id=series_id)]
-        for r in results:
-            if r.status != "flagged":
-                continue
-            records.append({
-                "series_id": r.series_id, "period": r.period.strftime("%Y-%m"), "method": r.method,
-                "direction": r.direction, "observed": r.observed, "expected": r.expected,
-                "lower": r.lower, "upper": r.upper, "score": r.score, "explanation": r.explanation_en,
-            })
-    columns = ["series_id", "period", "method", "direction", "observed", "expected", "lower", "upper", "score", "explanation"]
-    out = pd.DataFrame(records, columns=columns)
-    if args.format == "csv":
-        sys.stdout.write(out.to_csv(index=False))
-    else:
-        print(out.to_json(orient="records", force_ascii=False, indent=2))
-    return 0
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from monitor.evaluation_command import run_evaluate
+
+    return run_evaluate(args.input, args.events, fmt=args.format)
 
 
 def _alert_sessions(args: argparse.Namespace):  # noqa: ANN202

@@ -68,5 +68,5 @@ def run_detect(path: Path, replay: bool = False, fmt: str = "json", engine: Disr
     if fmt == "csv":
         out.write(table.to_csv(index=False))
     else:
-        out.write(table.to_json(orient="records", force_ascii=False, indent=2) + "\n")
+        out.write((table.to_json(orient="records", force_ascii=False, indent=2) if len(table) else "[]") + "\n")
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK

@@ -97,6 +97,18 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         "Node risk score of one dimension (concentration, disruption), 0-100; absent when data is missing.",
         ("chain", "node", "dimension"), per_run=True),
     MetricSpec(
+        "chainwatch_node_import_hhi_ratio",
+        "Herfindahl-Hirschman index (0-1) of the node's imports across partner countries, trailing window.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_top_partner_share_ratio",
+        "Share (0-1) of the node's imports from its largest partner, trailing window.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_partner_share_ratio",
+        "Share (0-1) of the node's imports from one of its top partners (opt-in: metrics.top_partners).",
+        ("chain", "node", "partner"), per_run=True),
+    MetricSpec(
         "chainwatch_node_data_completeness_ratio",
         "Share (0-1) of the node's inputs that had data, latest assessment.",
         ("chain", "node"), per_run=True),
@@ -142,6 +154,9 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         "chainwatch_notification_outbox_messages",
         "Notifications in the outbox per receiver and status: pending (queue), delivered, dead (dead letters).",
         ("receiver", "status")),
+    MetricSpec(
+        "chainwatch_notification_queue_depth",
+        "Notifications waiting for delivery (pending in the outbox) per receiver.", ("receiver",)),
     MetricSpec(
         "chainwatch_notification_oldest_pending_age_seconds",
         "Age of the receiver's oldest pending notification; 0 when none is pending.", ("receiver",)),
@@ -191,8 +206,12 @@ class RunFamilies:
     _encoded: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, state: RunState | None) -> RunFamilies:
-        """Families of ``state`` (empty families when there is no successful run yet)."""
+    def build(cls, state: RunState | None, top_partners: int = 0) -> RunFamilies:
+        """Families of ``state`` (empty families when there is no successful run yet).
+
+        ``top_partners`` > 0 also exports each node's N largest partner shares; off by
+        default because partner labels multiply the series count.
+        """
         families = {spec.name: spec.family() for spec in _RUN_SPECS}
         if state is None:
             return cls(None, list(families.values()), [])
@@ -205,6 +224,12 @@ class RunFamilies:
             if s.dimension != "overall":
                 if s.score is not None:
                     add("chainwatch_node_dimension_score", [s.chain, s.node, s.dimension], s.score)
+                if s.dimension == "concentration" and s.details:
+                    add("chainwatch_node_import_hhi_ratio", [s.chain, s.node], s.details["hhi"])
+                    add("chainwatch_node_top_partner_share_ratio", [s.chain, s.node], s.details["top_share"])
+                    for partner in s.details.get("top_partners", [])[:top_partners]:
+                        add("chainwatch_node_partner_share_ratio", [s.chain, s.node, partner["partner"]],
+                            partner["share"])
                 continue
             if s.node == "":
                 by_level.setdefault(s.chain, dict.fromkeys(LEVELS, 0))
@@ -268,11 +293,14 @@ class StoredStateCollector(Collector):
         Sessions on the chainwatch database.
     clock
         Scrape time, for the ages (``*_age_seconds``).
+    top_partners
+        Export each node's N largest partner shares (0, the default: none).
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock = system_clock):
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = system_clock, top_partners: int = 0):
         self._sessions = sessions
         self._clock = clock
+        self._top_partners = top_partners
         self._run: RunFamilies | None = None
 
     def describe(self) -> list[Metric]:
@@ -301,7 +329,7 @@ class StoredStateCollector(Collector):
         cached = self._run
         if cached is not None and cached.key == key:
             return cached
-        run = RunFamilies.build(read_run_state(session, key) if key is not None else None)
+        run = RunFamilies.build(read_run_state(session, key) if key is not None else None, self._top_partners)
         self._run = run
         return run
 
@@ -332,6 +360,7 @@ def _live_families(state: LiveState, run: RunFamilies, now: datetime) -> list[Me
     for receiver in sorted({receiver for receiver, _ in state.outbox}):
         for status in OUTBOX_STATUSES:
             add("chainwatch_notification_outbox_messages", [receiver, status], state.outbox.get((receiver, status), 0))
+        add("chainwatch_notification_queue_depth", [receiver], state.outbox.get((receiver, "pending"), 0))
         oldest = state.outbox_oldest_pending.get(receiver)
         add("chainwatch_notification_oldest_pending_age_seconds", [receiver],
             max(0.0, scrape_time - oldest.timestamp()) if oldest is not None else 0.0)
@@ -389,7 +418,7 @@ class ServiceMetrics:
             "chainwatch_collections", "Collections by this process per source and outcome.", ["source", "outcome"],
             registry=registry)
         self.notifications = Counter(
-            "chainwatch_notification_delivery_attempts",
+            "chainwatch_notifications",
             "Notification delivery attempts by this process per receiver and outcome (delivered, retrying, dead).",
             ["receiver", "outcome"], registry=registry)
         self.delivery_seconds = Histogram(
@@ -404,8 +433,8 @@ class ServiceMetrics:
 
 
 def build_registry(
-    sessions: sessionmaker[Session], clock: Clock = system_clock,
+    sessions: sessionmaker[Session], clock: Clock = system_clock, top_partners: int = 0,
 ) -> tuple[ChainwatchRegistry, ServiceMetrics]:
     """A fresh registry holding the stored-state collector and the service counters."""
-    registry = ChainwatchRegistry(StoredStateCollector(sessions, clock))
+    registry = ChainwatchRegistry(StoredStateCollector(sessions, clock, top_partners))
     return registry, ServiceMetrics(registry)

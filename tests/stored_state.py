@@ -45,7 +45,9 @@ SCORES = [
     score("batteries", "cells", "concentration", None),
     score("batteries", "cells", "disruption", 90.0),
     score("batteries", "lithium", "overall", 30.0, "blue"),
-    score("batteries", "lithium", "concentration", 30.0),
+    {**score("batteries", "lithium", "concentration", 30.0),
+     "details": {"window_months": 12, "hhi": 0.3, "top_share": 0.45, "top_partner": "AUS", "n_partners": 4,
+                 "top_partners": [{"partner": "AUS", "share": 0.45}, {"partner": "CHL", "share": 0.3}]}},
     score("batteries", "lithium", "disruption", 10.0),
 ]
 FINDINGS = [

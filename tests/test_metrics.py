@@ -187,9 +187,14 @@ def test_every_metric_has_help_and_follows_naming_conventions(sessions, clock):
             assert family.name.endswith("_seconds"), f"{family.name}: times are in seconds"
 
 
+# The one partner-labelled family, exported only on opt-in (settings metrics.top_partners).
+OPT_IN_PARTNER_METRICS = {"chainwatch_node_partner_share_ratio"}
+
+
 def test_no_partner_or_product_labels_in_specs():
     for spec in STORED_METRICS:
-        assert not {"partner", "product", "reporter"} & set(spec.labels), spec.name
+        if spec.name not in OPT_IN_PARTNER_METRICS:
+            assert not {"partner", "product", "reporter"} & set(spec.labels), spec.name
         assert spec.help.endswith("."), spec.name
 
 
@@ -276,3 +281,32 @@ def test_database_lost_after_a_scrape_shows_only_storage_down(sessions, clock, t
     body = registry.render("")[0].decode()
     assert "chainwatch_storage_up 0.0" in body
     assert "chainwatch_chain_risk_score{" not in body, "reused run families must not outlive the database"
+
+
+def _concentration_run(sessions, clock):
+    details = {"window_months": 12, "hhi": 0.62, "top_share": 0.75, "top_partner": "COD", "n_partners": 3,
+               "top_partners": [{"partner": "COD", "share": 0.75}, {"partner": "ZMB", "share": 0.2},
+                                {"partner": "AUS", "share": 0.05}]}
+    rows = [
+        {"chain": "minerals", "node": "", "dimension": "overall", "score": 80.0, "level": "orange", "drivers": []},
+        {"chain": "minerals", "node": "cobalt", "dimension": "overall", "score": 80.0, "level": "orange", "drivers": []},
+        {"chain": "minerals", "node": "cobalt", "dimension": "concentration", "score": 80.0, "level": "",
+         "drivers": [], "details": details},
+    ]
+    run = start_run(sessions, "hash", clock())
+    complete_run(sessions, run, date(2025, 12, 1), [], rows, clock())
+
+
+@pytest.mark.parametrize("top_partners", [0, 2])
+def test_partner_shares_only_when_opted_in(sessions, clock, top_partners):
+    _concentration_run(sessions, clock)
+    registry, _ = build_registry(sessions, clock, top_partners=top_partners)
+    node = {"chain": "minerals", "node": "cobalt"}
+    assert registry.get_sample_value("chainwatch_node_import_hhi_ratio", node) == 0.62
+    assert registry.get_sample_value("chainwatch_node_top_partner_share_ratio", node) == 0.75
+    shares = {partner: registry.get_sample_value("chainwatch_node_partner_share_ratio", {**node, "partner": partner})
+              for partner in ("COD", "ZMB", "AUS")}
+    if top_partners == 0:
+        assert set(shares.values()) == {None}
+    else:
+        assert shares == {"COD": 0.75, "ZMB": 0.2, "AUS": None}

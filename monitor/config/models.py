@@ -290,11 +290,20 @@ class ReportSettings(StrictModel):
     out_dir: str = Field(default="reports", min_length=1, description="where scheduled reports are written")
 
 
+class MetricsSettings(StrictModel):
+    """What ``/metrics`` exports beyond the defaults."""
+
+    top_partners: int = Field(
+        default=0, ge=0, le=10,
+        description="export each node's N largest partner shares (adds chain×node×N series; 0 = off)")
+
+
 class ServiceSettings(StrictModel):
     """``settings.yaml``: the service as a whole."""
 
     assessment: AssessmentSettings = AssessmentSettings()
     report: ReportSettings = ReportSettings()
+    metrics: MetricsSettings = MetricsSettings()
     external_url: str = "http://localhost:9464"
 
 

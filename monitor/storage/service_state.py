@@ -40,6 +40,8 @@ class ScoreRow:
     score: float | None
     level: str
     completeness: float | None
+    details: dict | None = None
+    """Measured values behind the score (concentration: hhi, top_share, top_partners)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def read_run_state(session: Session, key: RunKey) -> RunState:
         select(AssessmentRun.as_of, AssessmentRun.duration_seconds).where(AssessmentRun.id == key.run_id)).one()
     scores = [ScoreRow(*row) for row in session.execute(
         select(RiskScore.chain, RiskScore.node, RiskScore.dimension, RiskScore.score, RiskScore.level,
-               RiskScore.completeness)
+               RiskScore.completeness, RiskScore.details)
         .where(RiskScore.run_id == key.run_id))]
     periods = {(chain, node): period for chain, node, period in session.execute(
         select(Finding.chain, Finding.node, func.max(Finding.period))

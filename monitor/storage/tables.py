@@ -136,6 +136,7 @@ class RiskScore(Base):
     completeness: Mapped[float] = mapped_column(Float, default=1.0, server_default="1", comment="share of inputs with data, 0-1")
     drivers: Mapped[list] = mapped_column(JSON, default=list)
     drivers_zh: Mapped[list | None] = mapped_column(JSON, default=list)
+    details: Mapped[dict | None] = mapped_column(JSON, comment="measured values behind the score")
 
     __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),)
 

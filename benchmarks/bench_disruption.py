@@ -1,0 +1,284 @@
+"""Disruption detection: quality against peers on real disruptions, and throughput.
+
+Quality (walk-forward replay, scoring rules of ``shared/eval/README.md`` via
+:func:`indicators.evaluation.evaluate_flags`) on
+
+* ``shared/eval``: the labelled evaluation set (tuned on);
+* a check set built here from other series in ``shared/data`` with disruptions
+  labelled by this project (GM strikes, the 2023 UAW strike, Tohoku, COVID, the
+  2008 trade collapse). Not used for tuning; the labels are ours, not the
+  evaluation set's.
+
+Peers: the naive month-over-month z rule (-3 and -2), the existing STL residual
+detector (robust 3.5, non-robust 3.0), ruptures PELT change points and a Prophet
+interval detector (the approach of AICoE/prometheus-anomaly-detector) when those
+packages are installed (they are benchmark-only, not dependencies).
+
+Throughput: the vectorised screen on 100,000 series x 240 months, full live detection
+(screen + SARIMAX confirmation) on 10,000 series, and a plain per-series STL loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.table import BenchRow
+from indicators.disruption import StlResidualDetector, replay
+from indicators.disruption_engine import DisruptionEngine
+from indicators.evaluation import evaluate_flags
+from indicators.naive_change import naive_change_flags
+from indicators.screening import RobustScreen, SeriesMatrix
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+EVAL = SHARED / "eval"
+DATA = SHARED / "data"
+
+#: Check set: series from shared/data and disruptions labelled by this project.
+CHECK_EVENTS = pd.DataFrame([
+    ("MOTOR_VEHICLES", "event", "1996-03", "", "GM brake-plant strike, Dayton"),
+    ("MOTOR_VEHICLES", "event", "1998-06", "", "GM Flint strikes"),
+    ("MOTOR_VEHICLES", "event", "2011-04", "", "Tohoku parts shortage"),
+    ("MOTOR_VEHICLES", "event", "2019-09", "", "GM UAW strike"),
+    ("MOTOR_VEHICLES", "event", "2020-03", "", "COVID-19 shutdowns"),
+    ("MOTOR_VEHICLES", "event", "2021-02", "", "Winter storm Uri and chip shortage"),
+    ("MOTOR_VEHICLES", "event", "2023-09", "", "UAW stand-up strike"),
+    ("MOTOR_VEHICLES", "ignore", "2008-10", "2009-06", "financial crisis"),
+    ("MOTOR_VEHICLES", "ignore", "2020-04", "2020-09", "COVID continues"),
+    ("VEHICLE_SALES", "event", "2020-03", "", "COVID-19 shutdowns"),
+    ("VEHICLE_SALES", "ignore", "2008-10", "2009-06", "financial crisis"),
+    ("VEHICLE_SALES", "ignore", "2009-07", "2009-10", "cash for clunkers and payback"),
+    ("VEHICLE_SALES", "ignore", "2020-04", "2020-09", "COVID continues"),
+    ("US_IMP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+    ("US_EXP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+    ("US_EXP_CN", "ignore", "2018-07", "2019-12", "US-China trade war"),
+    ("KR_EXP_CN", "event", "2008-11", "", "global trade collapse"),
+    ("KR_EXP_CN", "ignore", "2008-12", "2009-06", "global trade collapse continues"),
+    ("KR_IMP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+    ("JP_IMP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+], columns=["series_id", "kind", "start", "end", "cause"])
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _check_series() -> pd.DataFrame | None:
+    try:
+        parts = []
+        for sid, path in (("MOTOR_VEHICLES", "us_industrial_production/IPG3361T3S.csv"),
+                          ("VEHICLE_SALES", "other_indicators/TOTALSA_us_total_vehicle_sales.csv")):
+            d = pd.read_csv(DATA / path)
+            parts.append(pd.DataFrame({"series_id": sid, "period": pd.to_datetime(d.iloc[:, 0]).dt.strftime("%Y-%m"),
+                                       "value": d.iloc[:, 1]}))
+        us = pd.read_csv(DATA / "bilateral_trade/usa_china_monthly_trade_census_2001_2019.csv")
+        parts.append(pd.DataFrame({"series_id": "US_EXP_CN", "period": us["month"],
+                                   "value": us["us_exports_to_china_million_usd"]}))
+        parts.append(pd.DataFrame({"series_id": "US_IMP_CN", "period": us["month"],
+                                   "value": us["us_imports_from_china_million_usd"]}))
+        kr = pd.read_csv(DATA / "bilateral_trade/korea_china_monthly_trade_kosis_2001_2019.csv")
+        parts.append(pd.DataFrame({"series_id": "KR_EXP_CN", "period": kr["month"],
+                                   "value": kr["korea_exports_to_china_thousand_usd"]}))
+        parts.append(pd.DataFrame({"series_id": "KR_IMP_CN", "period": kr["month"],
+                                   "value": kr["korea_imports_from_china_thousand_usd"]}))
+        jp = pd.read_csv(DATA / "bilateral_trade/japan_china_monthly_trade_mof_2001_2019.csv")
+        parts.append(pd.DataFrame({"series_id": "JP_IMP_CN", "period": jp["month"],
+                                   "value": jp["japan_imports_from_china_thousand_jpy"]}))
+    except (OSError, KeyError, ValueError):
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def synthetic(n: int, months: int = 240, seed: int = 0, shocked: float = 0.02) -> SeriesMatrix:
+    """Log random walks with drift, Student-t(5) noise, 30 % seasonal, ``shocked`` with a last-month drop."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(months)
+    level = rng.uniform(1, 8, (n, 1))
+    seasonal = (rng.random((n, 1)) < 0.3) * rng.uniform(0.05, 0.2, (n, 1)) * np.sin(2 * np.pi * t / 12)
+    noise = rng.standard_t(5, (n, months)) * rng.uniform(0.005, 0.03, (n, 1))
+    x = level + 0.002 * t + seasonal + np.cumsum(noise, axis=1)
+    hit = rng.random(n) < shocked
+    x[hit, -1] -= rng.uniform(0.15, 0.35, hit.sum())
+    return SeriesMatrix(tuple(f"s{i:06d}" for i in range(n)), pd.date_range("2005-01-01", periods=months, freq="MS"),
+                        np.exp(x))
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def _engine_flags(frame: pd.DataFrame, threshold: float = 3.5) -> pd.DataFrame:
+    results = DisruptionEngine(threshold=threshold).replay(frame)
+    return pd.DataFrame([{"series_id": r.series_id, "period": r.period, "direction": r.direction}
+                         for r in results if r.status == "flagged"], columns=["series_id", "period", "direction"])
+
+
+def _stl_flags(frame: pd.DataFrame, detector: StlResidualDetector) -> pd.DataFrame:
+    rows = []
+    for sid, g in frame.groupby("series_id"):
+        s = g.set_index(pd.to_datetime(g["period"]))["value"]
+        rows += [{"series_id": sid, "period": r.period, "direction": r.direction}
+                 for r in replay(s, detector, series_id=sid) if r.status == "flagged"]
+    return pd.DataFrame(rows, columns=["series_id", "period", "direction"])
+
+
+def _pelt_flags(frame: pd.DataFrame, window: int = 120, recent: int = 2) -> pd.DataFrame:
+    """Walk-forward PELT (ruptures, l2 cost) on the log level of the last ``window`` months.
+
+    A month is flagged down when PELT places a change point within the last ``recent``
+    months and the new segment's mean is below the previous one. Penalty
+    :math:`3 \\log(n) \\hat\\sigma^2` with :math:`\\hat\\sigma` from the MAD of the
+    differences (a BIC-like choice; ruptures leaves it to the user).
+    """
+    import ruptures as rpt
+
+    rows = []
+    for sid, g in frame.groupby("series_id"):
+        y = np.log(g["value"].to_numpy(dtype=float))
+        periods = pd.to_datetime(g["period"]).to_numpy()
+        for t in range(36, len(y)):
+            w = y[max(0, t - window + 1): t + 1]
+            if not np.all(np.isfinite(w)):
+                continue
+            sigma = 1.4826 * np.median(np.abs(np.diff(w) - np.median(np.diff(w)))) / np.sqrt(2) + 1e-9
+            bkps = rpt.Pelt(model="l2", min_size=1, jump=1).fit(w).predict(pen=3 * np.log(len(w)) * sigma**2)
+            cps = [b for b in bkps[:-1] if b >= len(w) - recent]
+            if cps:
+                b = cps[-1]
+                prev = bkps[bkps.index(b) - 1] if bkps.index(b) > 0 else 0
+                if w[b:].mean() < w[prev:b].mean():
+                    rows.append({"series_id": sid, "period": periods[t], "direction": "down"})
+    return pd.DataFrame(rows, columns=["series_id", "period", "direction"])
+
+
+def _prophet_flags(frame: pd.DataFrame, refit: int = 12, width: float = 0.99) -> pd.DataFrame:
+    """Prophet interval detector in the manner of prometheus-anomaly-detector.
+
+    Retrained every ``refit`` months on all data so far (at least 36 months), it
+    forecasts the next ``refit`` months; a month below ``yhat_lower`` of the
+    ``width`` interval is flagged down. No look-ahead: each forecast uses data before
+    the months it judges.
+    """
+    from prophet import Prophet
+
+    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+    logging.getLogger("prophet").setLevel(logging.ERROR)
+    rows = []
+    for sid, g in frame.groupby("series_id"):
+        df = pd.DataFrame({"ds": pd.to_datetime(g["period"]).to_numpy(), "y": g["value"].to_numpy(dtype=float)})
+        for start in range(36, len(df), refit):
+            model = Prophet(interval_width=width, yearly_seasonality=True, weekly_seasonality=False,
+                            daily_seasonality=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(df.iloc[:start])
+                future = df.iloc[start: start + refit][["ds"]]
+                fc = model.predict(future)
+            below = df.iloc[start: start + refit]["y"].to_numpy() < fc["yhat_lower"].to_numpy()
+            rows += [{"series_id": sid, "period": d, "direction": "down"} for d in future["ds"][below]]
+    return pd.DataFrame(rows, columns=["series_id", "period", "direction"])
+
+
+def _quality_rows(case: str, frame: pd.DataFrame, events: pd.DataFrame, quick: bool, peers: bool) -> list[BenchRow]:
+    # (name, detector: frame -> flags, or the reason it is not run)
+    detectors: list[tuple[str, object]] = [
+        ("two-stage engine 3.5", lambda f: _engine_flags(f, 3.5)),
+        ("naive mom z -3", lambda f: naive_change_flags(f, 3.0)),
+        ("naive mom z -2", lambda f: naive_change_flags(f, 2.0)),
+    ]
+    if peers:
+        detectors.insert(1, ("two-stage engine 3.0", lambda f: _engine_flags(f, 3.0)))
+        stl = "skipped in --quick" if quick else None
+        detectors += [
+            ("STL robust 3.5", stl or (lambda f: _stl_flags(f, StlResidualDetector(threshold=3.5, robust=True)))),
+            ("STL non-robust 3.0", stl or (lambda f: _stl_flags(f, StlResidualDetector(threshold=3.0, robust=False)))),
+            ("ruptures PELT", _pelt_flags if importlib.util.find_spec("ruptures") else "not installed"),
+            ("Prophet 99% interval", "not installed" if importlib.util.find_spec("prophet") is None
+             else ("skipped in --quick" if quick else _prophet_flags)),
+        ]
+    rows = []
+    for name, detector in detectors:
+        if isinstance(detector, str):
+            rows.append(BenchRow("disruption", f"{case}: {name}", float("nan"), "", "", detector))
+            continue
+        t0 = time.perf_counter()
+        flags = detector(frame)
+        elapsed = time.perf_counter() - t0
+        r = evaluate_flags(flags, frame, events)
+        note = (f"caught {r.n_caught}/{r.n_events}, FA {r.false_alarms}, precision {r.precision:.0%}, "
+                f"mean delay {r.mean_delay:.1f} mo, {elapsed:.1f} s")
+        rows.append(BenchRow("disruption", f"{case}: {name} recall", 100 * r.recall, "%",
+                             ">= 80" if case == "eval" else "", note))
+        rows.append(BenchRow("disruption", f"{case}: {name} false alarms", r.false_alarms_per_100_series_years,
+                             "per 100 series-years", "<= 6" if case == "eval" else ""))
+    return rows
+
+
+# --------------------------------------------------------------------------- throughput
+
+
+def _throughput_rows(quick: bool) -> list[BenchRow]:
+    rows = []
+    n_screen = 10_000 if quick else 100_000
+    matrix = synthetic(n_screen, seed=1)
+    screen = RobustScreen()
+    r, c = screen.latest_cells(matrix)
+    t0 = time.perf_counter()
+    res = screen.screen(matrix, r, c)
+    elapsed = time.perf_counter() - t0
+    rows.append(BenchRow("disruption", f"screen {n_screen:,} series x 240 months (live)", elapsed, "s",
+                         "<= 30 (100k)", f"{n_screen / elapsed:,.0f} series/s; {res.candidate_down.mean():.1%} candidates"))
+
+    n_full = 1_000 if quick else 10_000
+    matrix = synthetic(n_full, seed=2)
+    engine = DisruptionEngine()
+    r, c = engine.screen_stage.latest_cells(matrix)
+    t0 = time.perf_counter()
+    run = engine.run(matrix, r, c)
+    elapsed = time.perf_counter() - t0
+    rows.append(BenchRow("disruption", f"full detection {n_full:,} series (screen + SARIMAX)", elapsed, "s",
+                         "<= 60 (10k)", f"{run.candidates} candidates confirmed by the model, {run.flagged} flagged"))
+    rows.append(BenchRow("disruption", "  stage 1 screen", n_full / max(run.screen_seconds, 1e-9), "series/s"))
+    rows.append(BenchRow("disruption", "  stage 2 SARIMAX confirmation",
+                         run.candidates / max(run.confirm_seconds, 1e-9), "candidates/s",
+                         note=f"{run.confirm_seconds:.1f} s for {run.candidates} candidates"))
+
+    n_stl = 100 if quick else 500
+    stl = StlResidualDetector()
+    frames = {sid: pd.Series(matrix.values[i], index=matrix.months) for i, sid in enumerate(matrix.ids[:n_stl])}
+    t0 = time.perf_counter()
+    for sid, s in frames.items():
+        stl.judge(s, series_id=sid)
+    elapsed = time.perf_counter() - t0
+    rows.append(BenchRow("disruption", "plain per-series STL loop (live)", n_stl / elapsed, "series/s",
+                         note=f"{n_stl} series in {elapsed:.1f} s; 10,000 would take {10_000 * elapsed / n_stl:.0f} s"))
+
+    n_replay = 20 if quick else 200
+    matrix = synthetic(n_replay, seed=3)
+    rows_, cols_ = matrix.observed_cells()
+    t0 = time.perf_counter()
+    run = engine.run(matrix, rows_, cols_)
+    elapsed = time.perf_counter() - t0
+    rows.append(BenchRow("disruption", f"replay {n_replay} series x 240 months", run.cells / elapsed, "months/s",
+                         note=f"{run.candidates} candidates, {elapsed:.1f} s"))
+    return rows
+
+
+def run(quick: bool) -> list[BenchRow]:
+    """Quality on the evaluation and check sets, then throughput."""
+    rows: list[BenchRow] = []
+    if (EVAL / "series.csv").is_file():
+        frame = pd.read_csv(EVAL / "series.csv")
+        events = pd.read_csv(EVAL / "events.csv", dtype=str, keep_default_na=False)
+        rows += _quality_rows("eval", frame, events, quick, peers=True)
+    else:
+        rows.append(BenchRow("disruption", "eval", float("nan"), "", "", f"{EVAL} not found"))
+    check = _check_series()
+    if check is not None:
+        rows += _quality_rows("check", check, CHECK_EVENTS, quick, peers=not quick)
+    rows += _throughput_rows(quick)
+    return rows

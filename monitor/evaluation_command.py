@@ -1,0 +1,142 @@
+"""``chainwatch evaluate``: score the disruption engine on labelled disruptions.
+
+Replays the two-stage engine walk-forward over ``--input`` (``series_id,period,value``)
+and scores its downward flags against ``--events`` (``series_id,kind,start,end,cause``)
+with the rules of :mod:`indicators.evaluation`; the naive month-over-month rules of
+the evaluation set (z <= -3 and z <= -2) are scored on the same data for comparison.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TextIO
+
+import pandas as pd
+
+from indicators.disruption_engine import DisruptionEngine
+from indicators.evaluation import EvaluationResult, evaluate_flags, read_events
+from indicators.naive_change import naive_change_flags
+from monitor.detection_command import EXIT_OK, EXIT_SOME_SKIPPED, EXIT_UNUSABLE, load_series
+
+__all__ = ["EventsFileError", "read_events_csv", "run_evaluate", "evaluate_detectors"]
+
+
+class EventsFileError(ValueError):
+    """The events file is unusable; the message names the file and row."""
+
+
+def read_events_csv(path: Path) -> pd.DataFrame:
+    """Read and validate a labels file (CSV rows numbered with the header as row 1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise EventsFileError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise EventsFileError(f"{path}: empty file (expected series_id,kind,start,end,cause)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise EventsFileError(f"{path}: not a readable CSV: {err}") from None
+    try:
+        return read_events(frame)
+    except ValueError as err:
+        message = str(err)
+        if message.startswith("events row "):
+            pos, _, rest = message[len("events row "):].partition(":")
+            if pos.isdigit():
+                message = f"row {int(pos) + 2}:{rest}"
+        raise EventsFileError(f"{path}: {message}") from None
+
+
+def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame,
+                       engine: DisruptionEngine | None = None) -> dict[str, EvaluationResult]:
+    """Replay the engine and the naive rules on ``frame`` and score them on ``events``."""
+    engine = engine or DisruptionEngine()
+    results = engine.replay(frame)
+    flags = pd.DataFrame(
+        [{"series_id": r.series_id, "period": r.period, "direction": r.direction}
+         for r in results if r.status == "flagged"],
+        columns=["series_id", "period", "direction"],
+    )
+    scored = {f"two-stage engine (threshold {engine.threshold:g})": evaluate_flags(flags, frame, events)}
+    for threshold in (3.0, 2.0):
+        naive = naive_change_flags(frame, threshold=threshold)
+        scored[f"naive rule (z <= -{threshold:g})"] = evaluate_flags(naive, frame, events)
+    return scored
+
+
+def _pct(value: float) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.0%}"
+
+
+def _num(value: float, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _table(scored: dict[str, EvaluationResult], series_path: Path, events_path: Path) -> str:
+    main_name, main = next(iter(scored.items()))
+    lines = [
+        f"Walk-forward evaluation on {series_path} against {events_path}: {len(main.per_series)} series, "
+        f"{main.series_years:.1f} judged series-years (ignore windows excluded), {main.n_events} judged events",
+        "",
+    ]
+    header = ("detector", "caught", "recall", "false alarms", "FA/100 series-years", "precision", "mean delay")
+    rows = [header] + [(
+        name, f"{r.n_caught}/{r.n_events}", _pct(r.recall), str(r.false_alarms),
+        _num(r.false_alarms_per_100_series_years), _pct(r.precision), _num(r.mean_delay, 1),
+    ) for name, r in scored.items()]
+    lines += _aligned(rows)
+    lines += ["", f"Events ({main_name}):"]
+    ev = main.event_table()
+    rows = [("series", "onset", "caught", "delay", "first flag", "cause")] + [(
+        e.series_id, e.onset, "yes" if e.caught else ("no" if e.judged else "not judged"),
+        "" if pd.isna(e.delay) else str(int(e.delay)), e.first_flag if isinstance(e.first_flag, str) else "", e.cause,
+    ) for e in ev.itertuples(index=False)]
+    lines += _aligned(rows)
+    fa = main.false_alarm_periods
+    listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in fa.itertuples(index=False)) or "none"
+    lines += ["", f"False alarms ({main_name}): {listed}"]
+    return "\n".join(lines)
+
+
+def _aligned(rows: list[tuple]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    out = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    out.insert(1, "  ".join("-" * w for w in widths))
+    return out
+
+
+def _document(scored: dict[str, EvaluationResult], skipped: list[str]) -> dict:
+    main_name, main = next(iter(scored.items()))
+    events = main.event_table().astype(object).where(lambda f: f.notna(), None).to_dict(orient="records")
+    return {
+        "detectors": [{"name": name, **r.summary()} for name, r in scored.items()],
+        "events": events,
+        "false_alarms": [{"series_id": s, "period": f"{p:%Y-%m}"}
+                         for s, p in main.false_alarm_periods.itertuples(index=False)],
+        "per_series": main.per_series.to_dict(orient="records"),
+        "skipped_series": skipped,
+    }
+
+
+def run_evaluate(series_path: Path, events_path: Path, fmt: str = "table", engine: DisruptionEngine | None = None,
+                 out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command; returns the exit code (0 ok, 1 some series skipped, 2 unusable input)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        events = read_events_csv(Path(events_path))
+    except EventsFileError as error:
+        print(f"chainwatch: {error}", file=err)
+        return EXIT_UNUSABLE
+    data = load_series(Path(series_path), err)
+    if data is None:
+        return EXIT_UNUSABLE
+    scored = evaluate_detectors(data.frame, events, engine)
+    if fmt == "json":
+        out.write(json.dumps(_document(scored, data.skipped), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(_table(scored, Path(series_path), Path(events_path)) + "\n")
+    return EXIT_SOME_SKIPPED if data.problems else EXIT_OK

@@ -1,0 +1,131 @@
+"""``chainwatch detect`` and ``chainwatch evaluate``: output contract and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.cli import main
+from monitor.detection_command import OUTPUT_COLUMNS
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
+
+
+def series_rows(series_id: str, n: int = 72, shock: float = 1.0, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    values = 100 * np.exp(np.cumsum(rng.normal(0.002, 0.01, n)))
+    values[-1] *= shock
+    months = pd.period_range("2015-01", periods=n, freq="M").astype(str)
+    return [f"{series_id},{m},{v:.4f}" for m, v in zip(months, values)]
+
+
+def write(tmp_path: Path, lines: list[str], name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
+    return path
+
+
+def test_detect_json_and_csv_contract(tmp_path, capsys):
+    path = write(tmp_path, ["series_id,period,value", *series_rows("ok"), *series_rows("hit", shock=0.8, seed=1)])
+    assert main(["detect", "--input", str(path)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["series_id"] for r in records] == ["hit"]
+    assert list(records[0]) == OUTPUT_COLUMNS
+    assert records[0]["period"] == "2020-12" and records[0]["direction"] == "down" and records[0]["score"] < -3.5
+    assert main(["detect", "--input", str(path), "--format", "csv"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == ",".join(OUTPUT_COLUMNS) and table[1].startswith("hit,2020-12,shock,down,")
+
+
+def test_detect_replay_flags_past_months(tmp_path, capsys):
+    rows = series_rows("s", shock=1.0)
+    month, value = rows[50].split(",")[1:]
+    rows[50] = f"s,{month},{float(value) * 0.8:.4f}"
+    path = write(tmp_path, ["series_id,period,value", *rows])
+    assert main(["detect", "--input", str(path)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["detect", "--input", str(path), "--replay"]) == 0
+    assert [r["period"] for r in json.loads(capsys.readouterr().out)] == [month]
+
+
+@pytest.mark.parametrize("bad_rows, message", [
+    (["bad,2015-02,1", "bad,2015-01,2"], "row 3: period '2015-01' comes after '2015-02' (row 2)"),
+    (["bad,2015-01,1", "bad,2015-01,2"], "row 3: duplicate period 2015-01"),
+    (["bad,2015-01,1", "bad,2015-01-20,2"], "second observation in the same month"),
+    (["bad,2015-01,1", "bad,2015-02,abc"], "row 3: value 'abc' is not a number"),
+    (["bad,2015-01,1", "bad,2015-Q2,2"], "row 3: mixed frequencies"),
+    (["bad,2015-01,1", "bad,soon,2"], "row 3: period 'soon' is not YYYY-MM"),
+    (["bad,2015-Q1,1", "bad,2015-Q2,2"], "quarterly; monthly data are needed"),
+    (["bad,2015-01,1", "bad,2015-02,inf"], "'inf' is not a number"),
+])
+def test_a_bad_series_is_reported_and_skipped(tmp_path, capsys, bad_rows, message):
+    path = write(tmp_path, ["series_id,period,value", *bad_rows, *series_rows("good", shock=0.8)])
+    assert main(["detect", "--input", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert f"{path}: series 'bad': " in captured.err and message in captured.err and "series skipped" in captured.err
+    assert [r["series_id"] for r in json.loads(captured.out)] == ["good"]
+
+
+def test_mixed_monthly_and_quarterly_spacing(tmp_path, capsys):
+    quarterly = [f"mix,{p},{100 + i}" for i, p in enumerate(pd.period_range("2010-01", periods=12, freq="Q")
+                                                           .asfreq("M", how="start").astype(str))]
+    monthly = [f"mix,{p},{200 + i}" for i, p in enumerate(pd.period_range("2013-01", periods=24, freq="M").astype(str))]
+    path = write(tmp_path, ["series_id,period,value", *quarterly, *monthly, *series_rows("good")])
+    assert main(["detect", "--input", str(path)]) == 1
+    assert "series 'mix'" in capsys.readouterr().err
+
+
+def test_missing_values_are_gaps_not_errors(tmp_path, capsys):
+    rows = series_rows("gappy", shock=0.8)
+    rows[30] = rows[30].rsplit(",", 1)[0] + ","
+    rows[31] = rows[31].rsplit(",", 1)[0] + ",NA"
+    path = write(tmp_path, ["series_id,period,value", *rows])
+    assert main(["detect", "--input", str(path)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([], "empty file"),
+    (["series_id,period,value"], "no data rows"),
+    (["id,period,value", "a,2015-01,1"], "missing column(s) series_id"),
+    (["series_id,period,value", "a,2015-01,x"], "no usable series"),
+])
+def test_unusable_file(tmp_path, capsys, lines, message):
+    path = write(tmp_path, lines)
+    assert main(["detect", "--input", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(path) in err
+
+
+def test_missing_file(tmp_path, capsys):
+    assert main(["detect", "--input", str(tmp_path / "nope.csv")]) == 2
+    assert "file not found" in capsys.readouterr().err
+
+
+@needs_eval
+def test_evaluate_command_on_the_evaluation_set(capsys):
+    args = ["evaluate", "--input", str(EVAL / "series.csv"), "--events", str(EVAL / "events.csv")]
+    assert main(args) == 0
+    table = capsys.readouterr().out
+    assert "two-stage engine (threshold 3.5)" in table and "naive rule (z <= -3)" in table
+    assert "Winter storm Uri" in table
+    assert main(args + ["--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    ours, naive3, naive2 = doc["detectors"]
+    assert ours["caught"] >= 5 and ours["events"] == 7
+    assert ours["false_alarms_per_100_series_years"] < naive3["false_alarms_per_100_series_years"]
+    assert ours["recall"] > naive2["recall"]
+    assert {e["onset"] for e in doc["events"]} >= {"2005-09", "2021-02", "2012-09"}
+
+
+def test_evaluate_rejects_bad_events_file(tmp_path, capsys):
+    series = write(tmp_path, ["series_id,period,value", *series_rows("s")])
+    events = write(tmp_path, ["series_id,kind,start,end,cause", "s,event,2016-01,,x", "s,outage,2016-02,,y"], "ev.csv")
+    assert main(["evaluate", "--input", str(series), "--events", str(events)]) == 2
+    err = capsys.readouterr().err
+    assert f"{events}: row 3: kind must be 'event' or 'ignore'" in err
