@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indicators.concentration import concentration_table
 from indicators.disruption import DetectionResult, StlResidualDetector
+from indicators.partner_share import PartnerShareCollapseDetector
 from indicators.scoring import (
     apply_hysteresis,
     chain_score,
@@ -165,6 +166,13 @@ def build_detector(config: Config) -> StlResidualDetector:
     )
 
 
+def build_share_detector(config: Config) -> PartnerShareCollapseDetector:
+    """The partner-share-collapse detector (export-control signature) with the configured sensitivity."""
+    settings = config.settings.assessment.partner_share
+    return PartnerShareCollapseDetector(drop_points=settings.drop_points, window=settings.window_months,
+                                        min_share=settings.min_share)
+
+
 def run_assessment(config: Config, sessions: sessionmaker[Session], clock: Clock) -> AssessmentResult:
     """Assess every chain on the stored data and store the run (all or nothing)."""
     run_id = start_run(sessions, config.config_hash, clock())
@@ -205,7 +213,7 @@ class _StoredData:
 
 
 def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
-                  detector: StlResidualDetector) -> NodeMeasurement:
+                  detector: StlResidualDetector, share_detector: PartnerShareCollapseDetector) -> NodeMeasurement:
     window = config.settings.assessment.window_months
     frame = data.node_flows(node)
     ranked: list[tuple[float, str, str]] = []
@@ -251,9 +259,22 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
         disruption_scores.append(contribution)
         if result.status == "flagged" and result.direction == "down":
             ranked.append((contribution, f"{label_en}: {result.explanation_en}", f"{label_zh}：{result.explanation_zh}"))
-    # Inputs: the concentration window plus one judged series per import aggregate and
-    # per configured production series.
-    expected = 2 + len(node.production_series)
+    if data.as_of is not None and not frame.empty:
+        # The node's partners across all its HS codes: does its main supplier's share collapse?
+        node_partners = (frame.assign(product=node.id)
+                         .groupby(["reporter", "partner", "product", "period"], as_index=False)["value"].sum())
+        for result in share_detector.detect(node_partners, at=pd.Timestamp(data.as_of)):
+            findings.append(result)
+            if result.status not in ("flagged", "normal") or pd.isna(result.score):
+                continue
+            contribution = float(disruption_score(result.score, threshold=share_detector.drop_points))
+            disruption_scores.append(contribution)
+            if result.status == "flagged":
+                ranked.append((contribution, f"main supplier share: {result.explanation_en}",
+                               f"主要来源份额：{result.explanation_zh}"))
+    # Inputs: the concentration window, the main-supplier share, one judged series per
+    # import aggregate and per configured production series.
+    expected = 3 + len(node.production_series)
     available = (conc is not None) + len(disruption_scores)
     return NodeMeasurement(
         dimensions={"concentration": conc, "disruption": max(disruption_scores) if disruption_scores else None},
@@ -278,12 +299,14 @@ def _assess(config: Config, session: Session, run_id: int) -> AssessmentResult:
     settings = config.settings.assessment
     thresholds = settings.levels.model_dump()
     detector = build_detector(config)
+    share_detector = build_share_detector(config)
     data = _StoredData(config, session)
     previous = previous_scores(session)
     chains: list[ChainAssessment] = []
     all_findings: list[tuple[str, str, DetectionResult]] = []
     for chain in config.catalog.chains:
-        measured = {node.id: _measure_node(chain, node, data, config, detector) for node in chain.nodes}
+        measured = {node.id: _measure_node(chain, node, data, config, detector, share_detector)
+                    for node in chain.nodes}
         own = {node_id: node_score(m.dimensions) for node_id, m in measured.items()}
         propagated = propagate_along_dependencies(
             own, {n.id: n.depends_on for n in chain.nodes}, settings.propagation_factor)

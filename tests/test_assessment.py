@@ -59,15 +59,17 @@ def test_demo_disruption_drives_its_node(config, sessions, clock):
 
 
 def test_short_history_is_missing_not_risk(config, sessions, clock):
-    # 18 months: enough for concentration, too little for the detector (36 months).
+    # 18 months: enough for concentration and the partner-share detector (6 months),
+    # too little for the STL detector (36 months), which says so instead of guessing.
     _collect(config, sessions, clock, start="2024-07", end="2025-12")
     result = run_assessment(config, sessions, clock)
+    stl = [f for _, _, f in result.findings if f.method.startswith("stl")]
+    assert stl and {f.status for f in stl} == {"insufficient_history"}
     for chain in result.chains:
         for node in chain.nodes:
-            assert node.dimensions["disruption"] is None
             assert node.dimensions["concentration"] is not None
-            assert node.own_score == node.dimensions["concentration"]
-            assert node.judgement.completeness < 1.0  # the missing detector verdicts show
+            assert node.judgement.completeness < 1.0  # the missing STL verdicts show
+            assert node.own_score == max(v for v in node.dimensions.values() if v is not None)
 
 
 def test_no_data_at_all_gives_no_scores(config, sessions, clock):
@@ -123,3 +125,27 @@ def test_upstream_risk_propagates_to_dependants(config, sessions, clock):
                 assert by_id[node.id].score >= factor * max(inherited) - 1e-9
             if by_id[node.id].score != by_id[node.id].own_score:
                 assert by_id[node.id].drivers[0].startswith("inherits risk from upstream")
+
+
+def test_main_supplier_replaced_is_flagged_as_share_collapse(config, sessions, clock):
+    # Hand-made imports of cobalt ore (HS 2605): DR Congo supplies 90% for two years,
+    # then in the last month most of it comes from Zambia (an export-control signature).
+    import numpy as np
+    import pandas as pd
+
+    from monitor.collectors.base import CollectedBatch
+
+    periods = pd.date_range("2024-01-01", "2025-12-01", freq="MS")
+    rows = []
+    for i, period in enumerate(periods):
+        last = i == len(periods) - 1
+        for partner, value in (("COD", 30.0 if last else 90.0), ("ZMB", 70.0 if last else 10.0)):
+            rows.append({"reporter": "CHN", "partner": partner, "product": "2605", "flow": "M",
+                         "period": period, "value": value * 1e6, "quantity": np.nan})
+    store_batch(sessions, CollectedBatch(source="test", vintage="v1", trade_flows=pd.DataFrame(rows)), clock())
+    result = run_assessment(config, sessions, clock)
+    share = [f for chain, node, f in result.findings if node == "cobalt" and f.method == "partner_share_collapse"]
+    assert [(f.status, f.direction, round(f.score)) for f in share] == [("flagged", "down", -60)]
+    cobalt = next(n for c in result.chains for n in c.nodes if n.node == "cobalt")
+    assert cobalt.dimensions["disruption"] == 100.0  # a 60-point fall is three times the 20-point threshold
+    assert any(d.startswith("main supplier share: COD's share") for d in cobalt.drivers)

@@ -260,6 +260,14 @@ class DetectorSettings(StrictModel):
         return value
 
 
+class PartnerShareSettings(StrictModel):
+    """Sensitivity of the partner-share-collapse detector (indicators/partner_share.py)."""
+
+    drop_points: float = Field(default=20.0, gt=0, le=100, description="fall of the main partner's share, points")
+    window_months: int = Field(default=12, ge=3, le=60, description="trailing window of the average share")
+    min_share: float = Field(default=0.2, gt=0, le=1, description="a main partner has at least this average share")
+
+
 class AssessmentSettings(StrictModel):
     """How the assessment judges nodes."""
 
@@ -274,6 +282,7 @@ class AssessmentSettings(StrictModel):
     weakest_link_min_criticality: float = Field(
         default=0.8, gt=0, le=1, description="a node this critical at red puts its chain at least at orange")
     detector: DetectorSettings = DetectorSettings()
+    partner_share: PartnerShareSettings = PartnerShareSettings()
 
     @model_validator(mode="after")
     def _history_fits(self) -> "AssessmentSettings":
@@ -298,12 +307,34 @@ class MetricsSettings(StrictModel):
         description="export each node's N largest partner shares (adds chain×node×N series; 0 = off)")
 
 
+class ApiSettings(StrictModel):
+    """The HTTP API under ``/api/v1`` (tokens come from ``CHAINWATCH_API_TOKENS``, never from YAML)."""
+
+    read_requires_token: bool = Field(
+        default=False, description="true: GET endpoints need a bearer token too (mutating calls always do)")
+    max_page_size: int = Field(default=500, ge=1, le=10000, description="largest accepted ?limit=")
+
+
+class SchedulerSettings(StrictModel):
+    """Leadership and shutdown of ``chainwatch run``'s job scheduler."""
+
+    leader_poll_seconds: float = Field(
+        default=5.0, gt=0, le=300,
+        description="how often a replica tries to take the leader lock (and the leader checks it still holds it); "
+                    "takeover after a leader dies is bounded by this plus the database's connection-loss detection")
+    shutdown_grace_seconds: float = Field(
+        default=300.0, ge=0, description="on SIGTERM, how long a running job may take to finish before it is abandoned")
+    dispatch_interval_seconds: float = Field(default=30.0, gt=0, description="notification dispatcher interval")
+
+
 class ServiceSettings(StrictModel):
     """``settings.yaml``: the service as a whole."""
 
     assessment: AssessmentSettings = AssessmentSettings()
     report: ReportSettings = ReportSettings()
     metrics: MetricsSettings = MetricsSettings()
+    api: ApiSettings = ApiSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
     external_url: str = "http://localhost:9464"
 
 
