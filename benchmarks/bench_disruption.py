@@ -165,7 +165,8 @@ def _prophet_flags(frame: pd.DataFrame, refit: int = 12, width: float = 0.99) ->
     """
     from prophet import Prophet
 
-    logging.getLogger("cmdstanpy").setLevel(logging.ERROR)
+    # prophet installs its own INFO handler on cmdstanpy's logger: one line per fit
+    logging.getLogger("cmdstanpy").disabled = True
     logging.getLogger("prophet").setLevel(logging.ERROR)
     rows = []
     for sid, g in frame.groupby("series_id"):

@@ -21,14 +21,28 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from indicators.disruption import DetectionResult, _explain, _fmt, _fmt_pct, _monthly, _to_month, _zh_month
+from indicators.disruption import (
+    DetectionResult,
+    _explain,
+    _fmt,
+    _fmt_pct,
+    _monthly,
+    _to_month,
+    _zh_month,
+)
 from indicators.forecast_interval import ForecastFit, fit_forecast_model
-from indicators.screening import INSUFFICIENT_REASONS, RobustScreen, ScreenResult, SeriesMatrix, from_scaled_log
+from indicators.screening import (
+    INSUFFICIENT_REASONS,
+    RobustScreen,
+    ScreenResult,
+    SeriesMatrix,
+    from_scaled_log,
+)
 
 __all__ = [
     "METHOD_LEVEL_SHIFT",
@@ -64,6 +78,9 @@ class EngineRun:
         Cells flagged.
     screen_seconds, confirm_seconds : float
         Wall time of each stage.
+    model_failures : int
+        Candidates the model could not be fitted on (too little usable data); the
+        screen decided those alone.
     """
 
     results: list[DetectionResult]
@@ -73,7 +90,6 @@ class EngineRun:
     screen_seconds: float
     confirm_seconds: float
     model_failures: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 class DisruptionEngine:
@@ -154,11 +170,9 @@ class DisruptionEngine:
         if max_history > 120:
             raise ValueError(f"max_history must be at most 120 months (the screen's lookback), got {max_history!r}")
         if isinstance(outlier_threshold, bool) or not isinstance(outlier_threshold, (int, float)) or not (
-            math.isfinite(outlier_threshold) and outlier_threshold > threshold
+            math.isfinite(outlier_threshold) and outlier_threshold > 0
         ):
-            raise ValueError(
-                f"outlier_threshold must be a number above threshold ({threshold}), got {outlier_threshold!r}"
-            )
+            raise ValueError(f"outlier_threshold must be a positive number, got {outlier_threshold!r}")
         self._max_history = max_history
         self._outlier_threshold = float(outlier_threshold)
 
@@ -169,6 +183,7 @@ class DisruptionEngine:
     max_history = property(lambda self: self._max_history, doc="Months the model sees.")
     directions = property(lambda self: self._screen.directions, doc="Directions that can be flagged.")
     screen_stage = property(lambda self: self._screen, doc="The stage-one screen.")
+    outlier_threshold = property(lambda self: self._outlier_threshold, doc="|z| of past months masked for the model.")
 
     def __repr__(self) -> str:
         return (
@@ -344,10 +359,6 @@ class DisruptionEngine:
                   f"{month:%Y-%m} (at least {self._screen.min_changes} are needed) to judge this month.")
             zh = (f"{_zh_month(month)}之前{self._screen.window}个月内可用的环比变化太少"
                   f"（至少需要{self._screen.min_changes}个），无法判断。")
-        elif reason == "model":
-            en = (f"The confirmation model could not be estimated on the data up to {month:%Y-%m} "
-                  "(too few usable observations); the month is not judged.")
-            zh = f"截至{_zh_month(month)}的数据不足以估计确认模型，本月不作判断。"
         else:
             en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
                               n_obs=n_obs, needed=self.min_history)

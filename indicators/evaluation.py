@@ -28,7 +28,7 @@ import pandas as pd
 
 from indicators.disruption import _month_start
 
-__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "read_events"]
+__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "read_events", "threshold_sweep"]
 
 EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
 
@@ -179,16 +179,16 @@ def read_events(frame: pd.DataFrame) -> pd.DataFrame:
     out["cause"] = out["cause"].fillna("").astype(str)
     starts, ends = [], []
     for pos, row in enumerate(out.itertuples(index=False)):
-        kind = getattr(row, "kind")
+        kind = row.kind
         if kind not in ("event", "ignore"):
             raise ValueError(f"events row {pos}: kind must be 'event' or 'ignore', got {kind!r}")
-        if pd.isna(getattr(row, "series_id")) or not str(getattr(row, "series_id")).strip():
+        if pd.isna(row.series_id) or not str(row.series_id).strip():
             raise ValueError(f"events row {pos}: series_id is empty")
         try:
-            start = _month_start(pd.Index([str(getattr(row, "start"))]), "start")[0]
+            start = _month_start(pd.Index([str(row.start)]), "start")[0]
         except ValueError as err:
-            raise ValueError(f"events row {pos}: start {getattr(row, 'start')!r} is not a month ({err})") from None
-        end_raw = getattr(row, "end")
+            raise ValueError(f"events row {pos}: start {row.start!r} is not a month ({err})") from None
+        end_raw = row.end
         if kind == "ignore" and not (end_raw is None or (isinstance(end_raw, float) and math.isnan(end_raw)) or end_raw == ""):
             try:
                 end = _month_start(pd.Index([str(end_raw)]), "end")[0]
@@ -298,7 +298,7 @@ def evaluate_flags(
         flagged = np.isin(judged, flag_months[flag_ids == sid])
         fa = flagged & ~in_ignore & ~in_event
         per_series.append({
-            "series_id": sid, "judged_months": int(len(judged)),
+            "series_id": sid, "judged_months": len(judged),
             "series_years": float((~in_ignore).sum()) / 12.0, "flags": int(flagged.sum()),
             "hits": int((flagged & in_event).sum()), "false_alarms": int(fa.sum()),
             "ignored": int((flagged & in_ignore & ~in_event).sum()),
@@ -321,3 +321,53 @@ def evaluate_flags(
 
 def _month_ts(m: int) -> pd.Timestamp:
     return pd.Timestamp(year=int(m) // 12, month=int(m) % 12 + 1, day=1)
+
+
+def threshold_sweep(
+    scores: pd.DataFrame,
+    observations: pd.DataFrame,
+    events: pd.DataFrame,
+    thresholds=(2.5, 3.0, 3.5, 4.0, 4.5),
+    min_history: int = 36,
+    window: int = 2,
+) -> pd.DataFrame:
+    """Recall and false-alarm rate of the rule ``score <= -threshold`` for several thresholds.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``series_id, period, score`` of every judged month from one walk-forward
+        replay (negative = below expected). For the two-stage engine a replay at the
+        lowest threshold gives the exact flags of every higher one (its score does not
+        depend on the threshold; a month it did not send to the model has a score
+        above that lowest threshold).
+    observations, events, min_history, window
+        As for :func:`evaluate_flags`.
+    thresholds : sequence of float
+        Thresholds to score (z units, > 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold: ``threshold, caught, events, recall, false_alarms,
+        false_alarms_per_100_series_years, precision``.
+
+    Notes
+    -----
+    This is the calibration curve of the score: the false-alarm rate it implies on
+    the judged history, per threshold. Choosing the threshold whose rate meets a
+    false-alarm budget calibrates the detector empirically instead of trusting a
+    Gaussian tail (monthly changes are heavier-tailed than that).
+    """
+    rows = []
+    valid = scores[pd.to_numeric(scores["score"], errors="coerce").notna()]
+    for threshold in thresholds:
+        flagged = valid[valid["score"].astype(float) <= -float(threshold)]
+        result = evaluate_flags(flagged.assign(direction="down"), observations, events, min_history, window)
+        rows.append({
+            "threshold": float(threshold), "caught": result.n_caught, "events": result.n_events,
+            "recall": result.recall, "false_alarms": result.false_alarms,
+            "false_alarms_per_100_series_years": result.false_alarms_per_100_series_years,
+            "precision": result.precision,
+        })
+    return pd.DataFrame(rows)

@@ -20,7 +20,15 @@ from scipy.stats import norm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from indicators.disruption import DetectionResult, _explain, _fmt, _fmt_pct, _monthly, _to_month, _zh_month
+from indicators.disruption import (
+    DetectionResult,
+    _explain,
+    _fmt,
+    _fmt_pct,
+    _monthly,
+    _to_month,
+    _zh_month,
+)
 from indicators.screening import RobustScreen, SeriesMatrix, from_scaled_log
 
 __all__ = [

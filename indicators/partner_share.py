@@ -9,6 +9,7 @@ Pure computation, no I/O, vectorised over the long trade-flow table
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import pandas as pd
 
@@ -36,8 +37,9 @@ class PartnerShareCollapseDetector:
     window : int, default 12
         Trailing periods (of that reporter and product, before the judged one) that
         give the average share and pick the main partner.
-    min_periods : int, default 6
-        Periods with data needed in the window; fewer gives ``insufficient_history``.
+    min_periods : int, optional
+        Periods with data needed in the window (default ``min(6, window)``); fewer
+        gives ``insufficient_history``.
     min_share : float, default 0.2
         A partner is a *main* partner only with a trailing average share of at least
         this (0-1): a 5 % supplier cannot collapse by 20 points.
@@ -77,12 +79,14 @@ class PartnerShareCollapseDetector:
 
     method = METHOD_PARTNER_SHARE
 
-    def __init__(self, drop_points: float = 20.0, window: int = 12, min_periods: int = 6,
+    def __init__(self, drop_points: float = 20.0, window: int = 12, min_periods: int | None = None,
                  min_share: float = 0.2) -> None:
         if isinstance(drop_points, bool) or not isinstance(drop_points, (int, float)) or not 0 < drop_points < 100:
             raise ValueError(f"drop_points must lie strictly between 0 and 100, got {drop_points!r}")
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        if min_periods is None:
+            min_periods = min(6, window)
         if isinstance(min_periods, bool) or not isinstance(min_periods, int) or not 1 <= min_periods <= window:
             raise ValueError(f"min_periods must be an integer in [1, window={window}], got {min_periods!r}")
         if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 < min_share <= 1:
@@ -108,7 +112,7 @@ class PartnerShareCollapseDetector:
     # ------------------------------------------------------------------
 
     def _run(self, flows: pd.DataFrame, at, every: bool) -> list[DetectionResult]:
-        keys, shares, partners = _share_table(flows)
+        _, shares, _ = _share_table(flows)
         if shares.empty:
             return []
         out: list[DetectionResult] = []

@@ -20,7 +20,6 @@ that recovered does not pass either).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 

@@ -14,7 +14,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from indicators.disruption import MAD_TO_SIGMA, DetectionResult, _fmt, _month_start, _zh_month
+from indicators.disruption import (
+    MAD_TO_SIGMA,
+    DetectionResult,
+    _fmt,
+    _month_start,
+    _zh_month,
+)
 
 __all__ = ["METHOD_UNIT_VALUE_SPIKE", "UnitValueSpikeDetector"]
 

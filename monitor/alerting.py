@@ -71,6 +71,7 @@ from monitor.storage.alert_store import (
     save_alerts,
     save_group_log,
 )
+from monitor.stress_runs import stress_alert_candidates, stress_alert_subjects
 from monitor.storage.tables import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -256,6 +257,10 @@ class AlertPipeline:
         now = self._clock()
         candidates = evaluate_rules(self._rules, risk_subjects(result, self._config), finding_events(result),
                                     dict(self._config.alerts.severity))
+        with self._sessions() as session:
+            # Chains whose latest stress test crosses stress.alert_threshold alert too.
+            candidates += stress_alert_candidates(stress_alert_subjects(session, self._config),
+                                                  dict(self._config.alerts.severity))
         with self._sessions.begin() as session:
             previous = load_alerts(session)
             outcome = reconcile(previous, candidates, now, resolved_retention=self._config.alerts.resolved_retention,

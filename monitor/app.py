@@ -15,7 +15,8 @@ from monitor import __version__
 from monitor.alerting import AlertEvaluation, AlertPipeline, DeliveryReport
 from monitor.assessment import AssessmentResult, run_assessment
 from monitor.clock import Clock, system_clock
-from monitor.collection import CollectionOutcome, CollectionRunner, build_collectors
+from monitor.collection import CollectionOutcome, CollectionRunner, build_collectors, request_observer
+from monitor.collectors.http import HttpOptions
 from monitor.config.loader import load_config
 from monitor.config.models import Config
 from monitor.metrics import ServiceMetrics, build_registry
@@ -39,11 +40,15 @@ class App:
     alerting: AlertPipeline
     last_outcomes: list[CollectionOutcome] = field(default_factory=list)
 
+    def collect(self, source_id: str) -> CollectionOutcome:
+        """Collect one source and count the outcome."""
+        outcome = self.collection.collect(source_id)
+        self.metrics.collections.labels(outcome.source, "success" if outcome.ok else "failure").inc()
+        return outcome
+
     def collect_all(self) -> list[CollectionOutcome]:
         """Collect every configured source."""
-        outcomes = self.collection.collect_all()
-        for outcome in outcomes:
-            self.metrics.collections.labels(outcome.source, "success" if outcome.ok else "failure").inc()
+        outcomes = [self.collect(source_id) for source_id in self.collection.source_ids]
         self.last_outcomes = outcomes
         return outcomes
 
@@ -75,6 +80,7 @@ class App:
 
     def close(self) -> None:
         """Release connections."""
+        self.collection.close()
         self.http.close()
         self.engine.dispose()
 
@@ -95,6 +101,8 @@ def build_app(config_dir: Path | str | None, db_url: str, clock: Clock = system_
     return App(
         config=config, engine=engine, sessions=sessions, clock=clock, http=http,
         registry=registry, metrics=metrics,
-        collection=CollectionRunner(build_collectors(config), sessions, clock),
+        collection=CollectionRunner(
+            build_collectors(config, HttpOptions(observer=request_observer(metrics)), clock),
+            sessions, clock, metrics),
         alerting=AlertPipeline(config, sessions, http, clock, metrics),
     )

@@ -5,8 +5,10 @@ For every node of every chain it measures:
 * **concentration** of the home economy's imports of the node's HS codes over the
   trailing ``window_months`` (HHI and top-partner share across partner countries);
 * **disruption** of the node's monthly import value (sum over its HS codes and
-  partners) and of its production series, with the STL residual detector, judging
-  the latest period with data up to that period only.
+  partners) and of its production series, with the two-stage disruption engine
+  (robust screen, then a statsmodels forecast model on candidates), judging the
+  latest period with data up to that period only; and a collapse of the main
+  supplier's share (the signature of an export control).
 
 Then it judges: a node's own score is its worst dimension; risk propagates along
 ``depends_on`` (a red upstream node raises its dependants); the chain score is the
@@ -26,7 +28,8 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from indicators.concentration import concentration_table
-from indicators.disruption import DetectionResult, StlResidualDetector
+from indicators.disruption import DetectionResult
+from indicators.disruption_engine import DisruptionEngine
 from indicators.partner_share import PartnerShareCollapseDetector
 from indicators.scoring import (
     apply_hysteresis,
@@ -156,12 +159,12 @@ class NodeMeasurement:
     """HHI, top share, partner count and the top partners' shares of the window, if measured."""
 
 
-def build_detector(config: Config) -> StlResidualDetector:
-    """The disruption detector with the configured sensitivity."""
+def build_detector(config: Config) -> DisruptionEngine:
+    """The two-stage disruption engine with the configured sensitivity."""
     settings = config.settings.assessment
-    return StlResidualDetector(
-        threshold=settings.detector.threshold, robust=settings.detector.robust,
-        min_history=settings.min_history_months, seasonal_window=settings.detector.seasonal_window,
+    return DisruptionEngine(
+        threshold=settings.detector.threshold, max_lag=settings.detector.max_lag,
+        min_history=settings.min_history_months,
         max_history=settings.detector.max_history_months,
     )
 
@@ -213,7 +216,7 @@ class _StoredData:
 
 
 def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
-                  detector: StlResidualDetector, share_detector: PartnerShareCollapseDetector) -> NodeMeasurement:
+                  detector: DisruptionEngine, share_detector: PartnerShareCollapseDetector) -> NodeMeasurement:
     window = config.settings.assessment.window_months
     frame = data.node_flows(node)
     ranked: list[tuple[float, str, str]] = []

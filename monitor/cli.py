@@ -11,12 +11,11 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 from pathlib import Path
 
 from monitor.config.loader import ConfigError, load_config
-from monitor.storage.database import DEFAULT_DB_URL, DatabaseURLError
+from monitor.storage.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersionError
 
 EXIT_USAGE = 2
 log = logging.getLogger("chainwatch")
@@ -35,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--config", metavar="DIR", help="config directory (default: ./config if present, else the packaged default)")
     common.add_argument("--db", metavar="URL", help=f"database URL (default: $CHAINWATCH_DB_URL or {DEFAULT_DB_URL})")
     common.add_argument("--log-level", default="WARNING", help="logging level (default WARNING; INFO for run)")
+    common.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="log lines as text (default) or one JSON object per line (with request and job ids)")
 
     parser = argparse.ArgumentParser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -43,11 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     assess.add_argument("--once", action="store_true", required=True, help="run the whole path once and exit")
     assess.add_argument("--format", choices=["table", "json"], default="table")
 
-    run = sub.add_parser("run", parents=[common], help="the long-running service: scheduler + HTTP (/metrics, /healthz)")
+    run = sub.add_parser("run", parents=[common],
+                         help="the long-running service: scheduler + HTTP (/metrics, /healthz, /readyz, /api/v1)")
     run.add_argument("--port", type=int, default=9464)
     run.add_argument("--host", default="127.0.0.1")
 
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
+
+    collect = sub.add_parser("collect", parents=[common], help="collect the sources now (incremental; backfills)")
+    collect.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    collect.add_argument("--since", metavar="YYYY-MM", help="fetch from this month on (default: incremental)")
+
+    migrate = sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    migrate.add_argument("--check", action="store_true",
+                         help="only report; exit 1 if a migration is pending, 2 if the schema is unknown")
 
     report = sub.add_parser("report", parents=[common], help="write the risk-assessment report (HTML + JSON)")
     report.add_argument("--out", required=True, type=Path, help="directory to write report.html and report.json to")
@@ -66,6 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table")
+    stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
+    stress.add_argument("--scenario", required=True, type=Path, help="scenario YAML file (see config/scenarios/)")
+    stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
     return parser
 
@@ -104,13 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``chainwatch`` console script."""
     args = _parser().parse_args(argv)
     level = "INFO" if args.command == "run" and args.log_level == "WARNING" else args.log_level
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from monitor.logs import configure_logging
+
+    configure_logging(level, args.log_format)
     try:
         handler = {
-            "assess": _assess, "run": _run, "check-config": _check_config,
+            "assess": _assess, "run": _run, "check-config": _check_config, "collect": _collect,
             "concentration": _concentration, "detect": _detect, "evaluate": _evaluate, "report": _report,
-            "alerts": _alerts, "silence": _silence,
+            "alerts": _alerts, "silence": _silence, "migrate": _migrate,
+            "stress": _stress,
         }[args.command]
         return handler(args)
     except ConfigError as err:
@@ -118,17 +133,68 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (DatabaseURLError, InputFileError, AlertCommandError) as err:
+    except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError) as err:
         print(f"chainwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from monitor.config.loader import load_scenarios
+
     config = load_config(args.config)
+    scenarios = load_scenarios(config)  # ConfigError naming the scenario file and field
     chains = config.catalog.chains
     print(f"OK: {len(chains)} chains, {sum(len(c.nodes) for c in chains)} nodes, "
-          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s)")
+          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s), "
+          f"{len(scenarios)} stress scenario(s)")
     return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """``chainwatch collect``: exit 0 if every source succeeded, 1 if one failed."""
+    import re
+    from datetime import date
+
+    from monitor.app import build_app
+
+    since = None
+    if args.since is not None:
+        if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", args.since):
+            raise InputFileError(f"--since {args.since!r}: expected YYYY-MM")
+        since = date(int(args.since[:4]), int(args.since[5:7]), 1)
+    app = build_app(args.config, _db_url(args))
+    try:
+        known = app.collection.source_ids
+        wanted = args.source or known
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise InputFileError(f"--source {', '.join(unknown)}: not configured (sources: {', '.join(known)})")
+        terminal = sys.stderr.isatty()
+        failed = 0
+        for done, name in enumerate(wanted):
+            if terminal:
+                bar = "#" * (20 * done // len(wanted))
+                print(f"\r[{bar:<20}] {done}/{len(wanted)} collecting {name}…\033[K", end="", file=sys.stderr,
+                      flush=True)
+            outcome = app.collection.collect(name, since=since)
+            app.metrics.collections.labels(name, "success" if outcome.ok else "failure").inc()
+            if terminal:
+                print("\r\033[K", end="", file=sys.stderr)
+            if outcome.ok:
+                rejected = sum(outcome.rows_rejected.values())
+                line = (f"{name}: {outcome.rows_ingested} new or revised row(s), {outcome.rows_unchanged} unchanged, "
+                        f"{rejected} rejected")
+                if rejected:
+                    line += " (" + ", ".join(f"{k}={v}" for k, v in sorted(outcome.rows_rejected.items())) + ")"
+                print(line)
+            else:
+                failed += 1
+                print(f"{name}: FAILED: {outcome.error}")
+        if terminal:
+            print(f"[{'#' * 20}] {len(wanted)}/{len(wanted)} done", file=sys.stderr)
+    finally:
+        app.close()
+    return 1 if failed else 0
 
 
 def _assess(args: argparse.Namespace) -> int:
@@ -167,33 +233,33 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from monitor.app import build_app
-    from monitor.scheduler import build_scheduler
-    from monitor.server import create_http_app
+    from monitor.service import run_service
 
+    # build_app migrates, and refuses a schema newer than this version (exit 2).
     app = build_app(args.config, _db_url(args))
-    scheduler = build_scheduler(app)
-    server = uvicorn.Server(uvicorn.Config(create_http_app(app.registry, app.engine), host=args.host,
-                                           port=args.port, log_level="warning"))
-    def _request_stop(signum, _frame) -> None:  # noqa: ANN001
-        # uvicorn swaps in its own handler while serving and re-raises the signal to
-        # this one afterwards; here it only has to make sure serving stops.
-        server.should_exit = True
+    return run_service(app, args.host, args.port)
 
-    for handled in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(handled, _request_stop)
-    scheduler.start()
-    log.info("scheduler started with jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
+
+def _migrate(args: argparse.Namespace) -> int:
+    from monitor.storage.database import check_schema_known, make_engine, migrate, schema_status
+
+    engine = make_engine(_db_url(args))
     try:
-        # uvicorn handles SIGINT/SIGTERM itself and returns once it stopped serving;
-        # then the scheduler lets a running job finish before the process exits 0.
-        server.run()
+        before = schema_status(engine)
+        check_schema_known(before)
+        if args.check:
+            state = "up to date" if before.up_to_date else f"pending: {before.current or '(empty)'} -> {before.head}"
+            print(f"schema {state}")
+            return 0 if before.up_to_date else 1
+        migrate(engine)
+        after = schema_status(engine)
     finally:
-        log.info("stopping the scheduler (waiting for a running job to finish)")
-        scheduler.shutdown(wait=True)
-        app.close()
+        engine.dispose()
+    if before.current == after.current:
+        print(f"schema up to date at revision {after.current}")
+    else:
+        print(f"schema migrated: {before.current or '(empty)'} -> {after.current}")
     return 0
 
 
@@ -308,6 +374,31 @@ def _evaluate(args: argparse.Namespace) -> int:
     from monitor.evaluation_command import run_evaluate
 
     return run_evaluate(args.input, args.events, fmt=args.format)
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from monitor.config.loader import load_scenario
+    from monitor.storage.database import make_engine, migrate, session_factory
+    from monitor.stress_runs import NoStoredDataError, load_baseline, run_scenario, scenario_document, scenario_table
+
+    config = load_config(args.config)
+    scenario = load_scenario(args.scenario, config)  # ConfigError: exit 2, naming file and field
+    engine = make_engine(_db_url(args))
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            baseline = load_baseline(config, session)
+    except NoStoredDataError as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    outcome = run_scenario(config, scenario, baseline)
+    if args.format == "json":
+        print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
+    else:
+        print(scenario_table(outcome))
+    return 0
 
 
 def _alert_sessions(args: argparse.Namespace):  # noqa: ANN202

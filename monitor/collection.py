@@ -7,15 +7,24 @@ on every attempt), and its failure is recorded for the freshness metrics.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.clock import Clock
-from monitor.collectors.base import CollectionError, Collector
+from monitor.clock import Clock, system_clock
+from monitor.collectors.base import CollectionError, CollectionWindow, Collector
 from monitor.collectors.demo import DemoCollector
+from monitor.collectors.http import HttpOptions
 from monitor.config.models import Config
 from monitor.storage.observations import BatchError, record_failed_collection, store_batch
+from monitor.storage.vintages import drop_unchanged, latest_periods
+
+if TYPE_CHECKING:
+    from monitor.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
@@ -28,24 +37,51 @@ class CollectionOutcome:
     ok: bool
     rows_written: int
     error: str | None = None
+    rows_ingested: int = 0
+    """New or revised observations and trade flows stored (unchanged ones are skipped)."""
+    rows_unchanged: int = 0
+    rows_rejected: dict[str, int] = field(default_factory=dict)
 
 
-def build_collectors(config: Config) -> list[Collector]:
-    """One collector per configured source."""
+def request_observer(metrics: "ServiceMetrics") -> Callable[[str, str], None]:
+    """An HTTP observer counting ``chainwatch_collector_requests_total{source,outcome}``."""
+
+    def observe(source: str, outcome: str) -> None:
+        metrics.collector_requests.labels(source, outcome).inc()
+
+    return observe
+
+
+def build_collectors(config: Config, options: HttpOptions | None = None,
+                     clock: Clock = system_clock) -> list[Collector]:
+    """One collector per configured source (``options``: injected transport, sleep, observer)."""
+    from monitor.collectors.census import CensusCollector
+    from monitor.collectors.comtrade import ComtradeCollector
+    from monitor.collectors.eurostat import EurostatCollector
+    from monitor.collectors.files import FileCollector
+    from monitor.collectors.fred import FredCollector
+    from monitor.collectors.worldbank import WorldBankCollector
+
+    network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
+               "eurostat": EurostatCollector, "census": CensusCollector, "file": FileCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":
             collectors.append(DemoCollector(config.catalog, source))
+        else:
+            collectors.append(network[source.kind](source, config.catalog, options, clock))
     return collectors
 
 
 class CollectionRunner:
     """Collects sources and stores their batches, remembering which sources are down."""
 
-    def __init__(self, collectors: list[Collector], sessions: sessionmaker[Session], clock: Clock):
+    def __init__(self, collectors: list[Collector], sessions: sessionmaker[Session], clock: Clock,
+                 metrics: "ServiceMetrics | None" = None):
         self._collectors = {c.source_id: c for c in collectors}
         self._sessions = sessions
         self._clock = clock
+        self._metrics = metrics
         self._down: set[str] = set()
 
     @property
@@ -53,24 +89,61 @@ class CollectionRunner:
         """Ids of the configured sources."""
         return list(self._collectors)
 
-    def collect(self, source_id: str) -> CollectionOutcome:
-        """Collect one source and store its batch in one transaction."""
+    def collect(self, source_id: str, since: date | None = None) -> CollectionOutcome:
+        """Collect one source and store its batch in one transaction.
+
+        Network collectors are incremental: they fetch from the latest stored period
+        minus their look-back (or from ``since``), and values equal to the latest
+        stored vintage are not written again.
+        """
         collector = self._collectors[source_id]
+        started = time.perf_counter()
+        unchanged, rejected = 0, {}
         try:
-            batch = collector.collect()
+            if getattr(collector, "incremental", False):
+                with self._sessions() as session:
+                    latest = latest_periods(session, source_id)
+                window = CollectionWindow(since=since, latest=latest,
+                                          lookback_months=collector.lookback_months)  # type: ignore[attr-defined]
+                batch = collector.collect(window)  # type: ignore[call-arg]
+                rejected = dict(batch.rejected)
+                with self._sessions() as session:
+                    batch, unchanged = drop_unchanged(session, batch)
+            else:
+                batch = collector.collect()
+                rejected = dict(batch.rejected)
+            ingested = len(batch.observations) + len(batch.trade_flows)
             rows = store_batch(self._sessions, batch, self._clock())
         except (CollectionError, BatchError) as err:
+            self._observe(source_id, started, 0, rejected)
             if isinstance(err, CollectionError):
                 record_failed_collection(self._sessions, source_id, self._clock(), str(err))
             if source_id not in self._down:
                 log.error("source %s is failing: %s", source_id, err)
                 self._down.add(source_id)
             return CollectionOutcome(source_id, False, 0, str(err))
+        self._observe(source_id, started, ingested, rejected)
         if source_id in self._down:
             log.info("source %s recovered", source_id)
             self._down.discard(source_id)
-        log.info("source %s: %d rows stored", source_id, rows)
-        return CollectionOutcome(source_id, True, rows)
+        log.info("source %s: %d rows stored (%d new or revised, %d unchanged, %d rejected)",
+                 source_id, rows, ingested, unchanged, sum(rejected.values()))
+        return CollectionOutcome(source_id, True, rows, None, ingested, unchanged, rejected)
+
+    def _observe(self, source_id: str, started: float, ingested: int, rejected: dict[str, int]) -> None:
+        if self._metrics is None:
+            return
+        self._metrics.collector_duration.labels(source_id).observe(time.perf_counter() - started)
+        self._metrics.collector_rows_ingested.labels(source_id).inc(ingested)
+        for reason, count in rejected.items():
+            self._metrics.collector_rows_rejected.labels(source_id, reason).inc(count)
+
+    def close(self) -> None:
+        """Release the collectors' HTTP connections."""
+        for collector in self._collectors.values():
+            close = getattr(collector, "close", None)
+            if close is not None:
+                close()
 
     def collect_all(self) -> list[CollectionOutcome]:
         """Collect every source in turn."""

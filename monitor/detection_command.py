@@ -17,7 +17,7 @@ from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from monitor.series_input import SeriesFileError, SeriesInput, read_series_csv
 
-__all__ = ["OUTPUT_COLUMNS", "EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "flagged_records", "run_detect"]
+__all__ = ["EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "OUTPUT_COLUMNS", "flagged_records", "run_detect"]
 
 #: Output record of ``chainwatch detect`` (DESIGN.md).
 OUTPUT_COLUMNS = ["series_id", "period", "method", "direction", "observed", "expected", "lower", "upper",

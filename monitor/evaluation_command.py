@@ -17,11 +17,21 @@ from typing import TextIO
 import pandas as pd
 
 from indicators.disruption_engine import DisruptionEngine
-from indicators.evaluation import EvaluationResult, evaluate_flags, read_events
+from indicators.evaluation import (
+    EvaluationResult,
+    evaluate_flags,
+    read_events,
+    threshold_sweep,
+)
 from indicators.naive_change import naive_change_flags
-from monitor.detection_command import EXIT_OK, EXIT_SOME_SKIPPED, EXIT_UNUSABLE, load_series
+from monitor.detection_command import (
+    EXIT_OK,
+    EXIT_SOME_SKIPPED,
+    EXIT_UNUSABLE,
+    load_series,
+)
 
-__all__ = ["EventsFileError", "read_events_csv", "run_evaluate", "evaluate_detectors"]
+__all__ = ["EventsFileError", "evaluate_detectors", "read_events_csv", "run_evaluate"]
 
 
 class EventsFileError(ValueError):
@@ -50,21 +60,40 @@ def read_events_csv(path: Path) -> pd.DataFrame:
         raise EventsFileError(f"{path}: {message}") from None
 
 
-def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame,
-                       engine: DisruptionEngine | None = None) -> dict[str, EvaluationResult]:
-    """Replay the engine and the naive rules on ``frame`` and score them on ``events``."""
+SWEEP_THRESHOLDS = (2.5, 3.0, 3.5, 4.0, 4.5)
+
+
+def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: DisruptionEngine | None = None,
+                       sweep: tuple[float, ...] = SWEEP_THRESHOLDS) -> tuple[dict[str, EvaluationResult], pd.DataFrame]:
+    """Replay the engine and the naive rules on ``frame`` and score them on ``events``.
+
+    The engine is replayed once, at the lowest threshold of ``sweep`` and its own:
+    its score does not depend on the threshold, so ``score <= -t`` gives the exact
+    flags of every higher threshold *t* (see :func:`indicators.evaluation.threshold_sweep`).
+    """
     engine = engine or DisruptionEngine()
-    results = engine.replay(frame)
-    flags = pd.DataFrame(
-        [{"series_id": r.series_id, "period": r.period, "direction": r.direction}
-         for r in results if r.status == "flagged"],
-        columns=["series_id", "period", "direction"],
+    lowest = min((*sweep, engine.threshold))
+    probe = DisruptionEngine(**{**_engine_settings(engine), "threshold": lowest})
+    results = probe.replay(frame)
+    scores = pd.DataFrame(
+        [{"series_id": r.series_id, "period": r.period, "score": r.score}
+         for r in results if r.status in ("flagged", "normal")],
+        columns=["series_id", "period", "score"],
     )
+    flags = scores[scores["score"] <= -engine.threshold].assign(direction="down")
     scored = {f"two-stage engine (threshold {engine.threshold:g})": evaluate_flags(flags, frame, events)}
     for threshold in (3.0, 2.0):
         naive = naive_change_flags(frame, threshold=threshold)
         scored[f"naive rule (z <= -{threshold:g})"] = evaluate_flags(naive, frame, events)
-    return scored
+    return scored, threshold_sweep(scores, frame, events, thresholds=sweep)
+
+
+def _engine_settings(engine: DisruptionEngine) -> dict:
+    screen = engine.screen_stage
+    return dict(max_lag=engine.max_lag, min_history=engine.min_history, max_history=engine.max_history,
+                onset_threshold=screen.onset_threshold, base_threshold=screen.base_threshold,
+                directions=("down",), seasonal_years=screen.seasonal_years, window=screen.window,
+                outlier_threshold=engine.outlier_threshold)
 
 
 def _pct(value: float) -> str:
@@ -75,7 +104,7 @@ def _num(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def _table(scored: dict[str, EvaluationResult], series_path: Path, events_path: Path) -> str:
+def _table(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, series_path: Path, events_path: Path) -> str:
     main_name, main = next(iter(scored.items()))
     lines = [
         f"Walk-forward evaluation on {series_path} against {events_path}: {len(main.per_series)} series, "
@@ -98,6 +127,12 @@ def _table(scored: dict[str, EvaluationResult], series_path: Path, events_path: 
     fa = main.false_alarm_periods
     listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in fa.itertuples(index=False)) or "none"
     lines += ["", f"False alarms ({main_name}): {listed}"]
+    lines += ["", "Threshold calibration (two-stage engine, same replay; flag when score <= -threshold):"]
+    rows = [("threshold", "caught", "recall", "false alarms", "FA/100 series-years", "precision")] + [(
+        f"{r.threshold:g}", f"{r.caught}/{r.events}", _pct(r.recall), str(r.false_alarms),
+        _num(r.false_alarms_per_100_series_years), _pct(r.precision),
+    ) for r in sweep.itertuples(index=False)]
+    lines += _aligned(rows)
     return "\n".join(lines)
 
 
@@ -108,8 +143,8 @@ def _aligned(rows: list[tuple]) -> list[str]:
     return out
 
 
-def _document(scored: dict[str, EvaluationResult], skipped: list[str]) -> dict:
-    main_name, main = next(iter(scored.items()))
+def _document(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, skipped: list[str]) -> dict:
+    _, main = next(iter(scored.items()))
     events = main.event_table().astype(object).where(lambda f: f.notna(), None).to_dict(orient="records")
     return {
         "detectors": [{"name": name, **r.summary()} for name, r in scored.items()],
@@ -117,6 +152,7 @@ def _document(scored: dict[str, EvaluationResult], skipped: list[str]) -> dict:
         "false_alarms": [{"series_id": s, "period": f"{p:%Y-%m}"}
                          for s, p in main.false_alarm_periods.itertuples(index=False)],
         "per_series": main.per_series.to_dict(orient="records"),
+        "threshold_sweep": sweep.astype(object).where(sweep.notna(), None).to_dict(orient="records"),
         "skipped_series": skipped,
     }
 
@@ -134,9 +170,9 @@ def run_evaluate(series_path: Path, events_path: Path, fmt: str = "table", engin
     data = load_series(Path(series_path), err)
     if data is None:
         return EXIT_UNUSABLE
-    scored = evaluate_detectors(data.frame, events, engine)
+    scored, sweep = evaluate_detectors(data.frame, events, engine)
     if fmt == "json":
-        out.write(json.dumps(_document(scored, data.skipped), ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(_document(scored, sweep, data.skipped), ensure_ascii=False, indent=2) + "\n")
     else:
-        out.write(_table(scored, Path(series_path), Path(events_path)) + "\n")
+        out.write(_table(scored, sweep, Path(series_path), Path(events_path)) + "\n")
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -34,6 +34,7 @@ from indicators.scoring import LEVELS, level_index
 from monitor import __version__
 from monitor.clock import Clock, system_clock
 from monitor.storage.service_state import LiveState, RunKey, RunState, read_live_state, read_run_state
+from monitor.storage.stress_results import latest_stress_key, stress_results
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +170,25 @@ _SPEC = {spec.name: spec for spec in STORED_METRICS}
 _RUN_SPECS = tuple(spec for spec in STORED_METRICS if spec.per_run)
 _LIVE_SPECS = tuple(spec for spec in STORED_METRICS[1:] if not spec.per_run)
 
+#: Families of the latest successful stress-test suite run (read once per suite run).
+STRESS_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec(
+        "chainwatch_stress_peak_shortfall_ratio",
+        "Peak monthly shortfall (0-1 of normal demand) of the node in the scenario, latest stress-test suite.",
+        ("scenario", "chain", "node")),
+    MetricSpec(
+        "chainwatch_stress_time_to_impact_months",
+        "Months from the scenario start until the chain's first node falls short (absent: no shortfall "
+        "within the horizon), latest stress-test suite.", ("scenario", "chain")),
+    MetricSpec(
+        "chainwatch_stress_impact_score",
+        "Chain stress impact score, 0-100 (criticality-weighted peak shortfalls), latest stress-test suite.",
+        ("scenario", "chain")),
+    MetricSpec(
+        "chainwatch_stress_last_run_timestamp_seconds",
+        "Unix time the latest successful stress-test suite run finished."),
+)
+
 
 def _timestamp(value: datetime) -> float:
     return value.replace(tzinfo=value.tzinfo or timezone.utc).timestamp()
@@ -273,10 +293,11 @@ class StoredSnapshot:
     up: Metric
     run: RunFamilies | None
     live: list[Metric]
+    stress: list[Metric] = field(default_factory=list)
 
     def families(self) -> list[Metric]:
         """Every family, in exposition order."""
-        return [self.up, *(self.run.families if self.run else ()), *self.live]
+        return [self.up, *(self.run.families if self.run else ()), *self.live, *self.stress]
 
 
 class StoredStateCollector(Collector):
@@ -302,10 +323,11 @@ class StoredStateCollector(Collector):
         self._clock = clock
         self._top_partners = top_partners
         self._run: RunFamilies | None = None
+        self._stress: tuple[tuple[int, datetime] | None, list[Metric]] | None = None
 
     def describe(self) -> list[Metric]:
         """The families this collector exports (keeps registration from reading the database)."""
-        return [spec.family() for spec in STORED_METRICS]
+        return [spec.family() for spec in (*STORED_METRICS, *STRESS_METRICS)]
 
     def collect(self) -> Iterator[Metric]:
         """Every family, from one read of the database."""
@@ -318,12 +340,22 @@ class StoredStateCollector(Collector):
             with self._sessions() as session:
                 live = read_live_state(session)
                 run = self._run_families(session, live.latest_run)
+                stress = self._stress_families(session)
         except SQLAlchemyError as err:
             log.warning("metrics: database unavailable: %s", type(err).__name__)
             up.add_metric([], 0)
             return StoredSnapshot(up, None, [])
         up.add_metric([], 1)
-        return StoredSnapshot(up, run, _live_families(live, run, self._clock()))
+        return StoredSnapshot(up, run, _live_families(live, run, self._clock()), stress)
+
+    def _stress_families(self, session: Session) -> list[Metric]:
+        key = latest_stress_key(session)
+        cached = self._stress
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        families = build_stress_families(key, stress_results(session, key[0], with_monthly=False) if key else [])
+        self._stress = (key, families)
+        return families
 
     def _run_families(self, session: Session, key: RunKey | None) -> RunFamilies:
         cached = self._run
@@ -332,6 +364,28 @@ class StoredStateCollector(Collector):
         run = RunFamilies.build(read_run_state(session, key) if key is not None else None, self._top_partners)
         self._run = run
         return run
+
+
+def build_stress_families(key: tuple[int, datetime] | None, results: Iterable) -> list[Metric]:
+    """The stress-test families of one suite run (empty families when none succeeded yet).
+
+    ``results`` are :class:`~monitor.storage.stress_results.StoredStressResult` rows:
+    node rows give the peak shortfall, chain rows (``node == ""``) the impact score
+    and the time to impact.
+    """
+    families = {spec.name: spec.family() for spec in STRESS_METRICS}
+    for row in results:
+        if row.node:
+            families["chainwatch_stress_peak_shortfall_ratio"].add_metric(
+                [row.scenario, row.chain, row.node], row.peak_shortfall)
+            continue
+        families["chainwatch_stress_impact_score"].add_metric([row.scenario, row.chain], row.impact_score)
+        if row.time_to_impact_months is not None:
+            families["chainwatch_stress_time_to_impact_months"].add_metric(
+                [row.scenario, row.chain], row.time_to_impact_months)
+    if key is not None:
+        families["chainwatch_stress_last_run_timestamp_seconds"].add_metric([], _timestamp(key[1]))
+    return list(families.values())
 
 
 def _live_families(state: LiveState, run: RunFamilies, now: datetime) -> list[Metric]:
@@ -391,7 +445,7 @@ class ChainwatchRegistry(CollectorRegistry):
         encoder, content_type = choose_encoder(accept)
         snapshot = self.stored.snapshot()
         head = snapshot.run.encoded(content_type, encoder) if snapshot.run is not None else b""
-        tail = encoder(_Families([snapshot.up, *snapshot.live, *super().collect()]))
+        tail = encoder(_Families([snapshot.up, *snapshot.live, *snapshot.stress, *super().collect()]))
         return head + tail, content_type
 
 
@@ -429,6 +483,27 @@ class ServiceMetrics:
             ["receiver"], registry=registry)
         self.jobs = Counter(
             "chainwatch_job_runs", "Scheduled job runs by this process per job and outcome.", ["job", "outcome"],
+            registry=registry)
+        self.collector_requests = Counter(
+            "chainwatch_collector_requests",
+            "HTTP requests (attempts) of collectors per source and outcome "
+            "(success, rate_limited, http_4xx, http_5xx, timeout, connect_error).",
+            ["source", "outcome"], registry=registry)
+        self.collector_rows_ingested = Counter(
+            "chainwatch_collector_rows_ingested", "New or revised rows stored by collectors per source.",
+            ["source"], registry=registry)
+        self.collector_rows_rejected = Counter(
+            "chainwatch_collector_rows_rejected",
+            "Rows collectors rejected per source and reason (non_numeric, negative, duplicate, unknown_country...).",
+            ["source", "reason"], registry=registry)
+        self.collector_duration = Histogram(
+            "chainwatch_collector_duration_seconds", "Duration of one collection (fetch and store) per source.",
+            ["source"], buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600), registry=registry)
+        self.job_seconds = Histogram(
+            "chainwatch_job_duration_seconds", "Duration of scheduled job runs by this process per job.", ["job"],
+            buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=registry)
+        self.leader = Gauge(
+            "chainwatch_scheduler_leader", "1 if this process holds the leader lock and runs the jobs, else 0.",
             registry=registry)
 
 

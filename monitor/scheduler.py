@@ -1,8 +1,11 @@
 """The job schedule of ``chainwatch run`` (APScheduler 3.x).
 
 Jobs: one collection per source (its cron), the assessment with alert evaluation
-(its cron), the report (its cron) and the notification dispatcher (every 30 s). ``coalesce`` and
+(its cron), the report (its cron) and the notification dispatcher (every
+``scheduler.dispatch_interval_seconds``, default 30 s). ``coalesce`` and
 ``max_instances=1`` mean a job that fell behind runs once, never twice at a time.
+How they run (persisted next runs, one leader among replicas, graceful stop):
+:mod:`monitor.jobs`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import App
+from monitor.stress_runs import run_stress_suite
+from monitor.jobs import JobSpec, LeaderScheduler
+from monitor.leadership import leader_lock_for
 
 log = logging.getLogger(__name__)
 DISPATCH_INTERVAL_SECONDS = 30
@@ -54,21 +60,39 @@ def _write_scheduled_report(app: App) -> None:
     log.info("report: %s", app.write_report(target, run.id))
 
 
+def configured_jobs(app: App) -> list[JobSpec]:
+    """Every job of ``app``'s config: what ``chainwatch run``'s leader schedules.
+
+    Cron jobs run however late they are (a missed monthly run must not be lost; the
+    job store coalesces several missed runs into one); the dispatcher is an interval
+    job whose next run comes soon anyway.
+    """
+    settings = app.config.settings
+    jobs = [JobSpec(f"collect:{source.id}", CronTrigger.from_crontab(source.schedule, timezone="UTC"),
+                    lambda sid=source.id: app.collect(sid))
+            for source in app.config.sources.sources]
+    jobs.append(JobSpec("assess", CronTrigger.from_crontab(settings.assessment.schedule, timezone="UTC"),
+                        lambda: _assess_and_alert(app)))
+    jobs.append(JobSpec("report", CronTrigger.from_crontab(settings.report.schedule, timezone="UTC"),
+                        lambda: _write_scheduled_report(app)))
+    jobs.append(JobSpec("stress", CronTrigger.from_crontab(settings.stress.schedule, timezone="UTC"),
+                        lambda: run_stress_suite(app.config, app.sessions, app.clock)))
+    jobs.append(JobSpec("dispatch", IntervalTrigger(seconds=settings.scheduler.dispatch_interval_seconds),
+                        app.alerting.deliver_due, misfire_grace_time=60))
+    return jobs
+
+
+def build_leader_scheduler(app: App, jobs: list[JobSpec] | None = None) -> LeaderScheduler:
+    """The persistent, leader-elected scheduler of ``chainwatch run`` (not started)."""
+    poll = app.config.settings.scheduler.leader_poll_seconds
+    return LeaderScheduler(app.engine, configured_jobs(app) if jobs is None else jobs,
+                           leader_lock_for(app.engine, poll), poll, app.metrics, app.clock)
+
+
 def build_scheduler(app: App) -> BackgroundScheduler:
-    """A scheduler with every job of ``app``'s config (not started)."""
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
-        "coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
-    for source in app.config.sources.sources:
-        scheduler.add_job(
-            _guarded(app, f"collect:{source.id}", lambda sid=source.id: app.collection.collect(sid)),
-            CronTrigger.from_crontab(source.schedule, timezone="UTC"), id=f"collect:{source.id}")
-    scheduler.add_job(
-        _guarded(app, "assess", lambda: _assess_and_alert(app)),
-        CronTrigger.from_crontab(app.config.settings.assessment.schedule, timezone="UTC"), id="assess")
-    scheduler.add_job(
-        _guarded(app, "report", lambda: _write_scheduled_report(app)),
-        CronTrigger.from_crontab(app.config.settings.report.schedule, timezone="UTC"), id="report")
-    scheduler.add_job(
-        _guarded(app, "dispatch", app.alerting.deliver_due),
-        IntervalTrigger(seconds=DISPATCH_INTERVAL_SECONDS), id="dispatch")
+    """An in-memory scheduler with every job of ``app``'s config (not started; no leader election)."""
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    for job in configured_jobs(app):
+        scheduler.add_job(_guarded(app, job.id, job.action), job.trigger, id=job.id,
+                          misfire_grace_time=job.misfire_grace_time)
     return scheduler

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["SeriesFileError", "SeriesInput", "SeriesProblem", "read_series_csv", "parse_series_rows"]
+__all__ = ["SeriesFileError", "SeriesInput", "SeriesProblem", "parse_series_rows", "read_series_csv"]
 
 REQUIRED_COLUMNS = ("series_id", "period", "value")
 #: Value cells read as a missing observation (not an error).
@@ -169,7 +169,7 @@ def parse_series_rows(records: list[tuple[int, str, str, str]]) -> SeriesInput:
         if problem is not None:
             problems.append(problem)
             continue
-        for number, period, value in rows:
+        for _, period, value in rows:
             good.append((sid, _parse_period(period)[1], _parse_value(value)))
     frame = pd.DataFrame(good, columns=list(REQUIRED_COLUMNS))
     frame["value"] = frame["value"].astype("float64")
@@ -189,7 +189,7 @@ def _check_series(sid: str, rows: list[tuple[int, str, str]]) -> SeriesProblem |
         kind, month = parsed
         kinds.setdefault("M" if kind in ("M", "D") else kind, (number, period))
         if len(kinds) > 1:
-            (n1, p1), (n2, p2) = list(kinds.values())[:2]
+            (n1, p1), (_, p2) = list(kinds.values())[:2]
             k1, k2 = list(kinds)[:2]
             return SeriesProblem(
                 sid, number,

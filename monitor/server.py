@@ -1,6 +1,11 @@
-"""The HTTP side of ``chainwatch run``: ``/metrics``, ``/healthz`` and ``/readyz``."""
+"""The HTTP side of ``chainwatch run``: ``/metrics``, ``/healthz``, ``/readyz`` and the API.
+
+This module assembles the app; the API's routes live in :mod:`monitor.api`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
@@ -8,12 +13,26 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor import __version__
+from monitor.api import ApiContext, build_api, install_error_handlers, install_request_ids
+from monitor.api import __doc__ as _API_DOC
 from monitor.metrics import render_metrics
+from monitor.storage.database import schema_status
+
+_API_DESCRIPTION = (_API_DOC or "").split("\n\n", 1)[-1]
 
 
-def create_http_app(registry: CollectorRegistry, engine: Engine) -> FastAPI:
-    """The ASGI app serving metrics and health endpoints."""
-    app = FastAPI(title="chainwatch", version=__version__)
+def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext | None = None,
+                    scheduler_state: Callable[[], dict] | None = None) -> FastAPI:
+    """The ASGI app: metrics, health, and (given ``api``) the JSON API under ``/api/v1``.
+
+    ``scheduler_state`` reports the job scheduler's role and health for ``/readyz``
+    (see :meth:`monitor.jobs.LeaderScheduler.state`).
+    """
+    app = FastAPI(title="chainwatch", version=__version__, description=_API_DESCRIPTION)
+    install_error_handlers(app)
+    install_request_ids(app)
+    if api is not None:
+        app.include_router(build_api(api))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:
@@ -27,15 +46,26 @@ def create_http_app(registry: CollectorRegistry, engine: Engine) -> FastAPI:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses={503: {"description": "not ready: database, schema or scheduler"}})
     def readyz(response: Response) -> dict:
-        """Readiness: the database answers."""
+        """Readiness: the database answers, its schema is current, and the scheduler is healthy."""
         try:
             with engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
+            schema = schema_status(engine)
         except SQLAlchemyError as err:
             response.status_code = 503
             return {"status": "unavailable", "database": type(err).__name__}
-        return {"status": "ok"}
+        body: dict = {"status": "ok", "database": "ok",
+                      "schema": {"current": schema.current, "head": schema.head, "up_to_date": schema.up_to_date}}
+        if not schema.up_to_date:
+            body["status"] = "unavailable"
+        if scheduler_state is not None:
+            body["scheduler"] = scheduler_state()
+            if not body["scheduler"].get("ok", True):
+                body["status"] = "unavailable"
+        if body["status"] != "ok":
+            response.status_code = 503
+        return body
 
     return app

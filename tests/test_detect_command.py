@@ -121,6 +121,9 @@ def test_evaluate_command_on_the_evaluation_set(capsys):
     assert ours["false_alarms_per_100_series_years"] < naive3["false_alarms_per_100_series_years"]
     assert ours["recall"] > naive2["recall"]
     assert {e["onset"] for e in doc["events"]} >= {"2005-09", "2021-02", "2012-09"}
+    sweep = {row["threshold"]: row for row in doc["threshold_sweep"]}
+    assert sweep[3.5]["caught"] == ours["caught"] and sweep[3.5]["false_alarms"] == ours["false_alarms"]
+    assert sweep[2.5]["false_alarms"] >= sweep[3.5]["false_alarms"] >= sweep[4.5]["false_alarms"]
 
 
 def test_evaluate_rejects_bad_events_file(tmp_path, capsys):

@@ -164,7 +164,7 @@ def test_per_series_threshold(engine):
     (dict(threshold=0), "threshold"),
     (dict(max_lag=0), "max_lag"),
     (dict(max_history=30), "max_history"),
-    (dict(outlier_threshold=2.0), "outlier_threshold"),
+    (dict(outlier_threshold=0.0), "outlier_threshold"),
     (dict(directions=("sideways",)), "directions"),
 ])
 def test_engine_validation(kwargs, match):
@@ -283,3 +283,17 @@ def test_winter_storm_uri_is_caught_despite_covid_in_the_window(eval_replay):
     assert by[("INDPRO", "2021-01")].status == "normal"
     covid = by[("INDPRO", "2020-03")]
     assert covid.status == "flagged" and covid.observed == pytest.approx(97.606)
+
+
+def test_one_low_threshold_replay_gives_the_flags_of_every_higher_threshold():
+    frames = {}
+    for i in range(4):
+        s = walk(n=100, seed=30 + i, noise=0.015)
+        s.iloc[60 + i] *= 0.94 - 0.02 * i
+        frames[f"s{i}"] = s
+    frame = long(**frames)
+    low = DisruptionEngine(threshold=2.5).replay(frame)
+    for tau in (3.0, 3.5, 4.0):
+        direct = {(r.series_id, r.period) for r in DisruptionEngine(threshold=tau).replay(frame) if r.status == "flagged"}
+        derived = {(r.series_id, r.period) for r in low if r.status == "flagged" and r.score <= -tau}
+        assert direct == derived

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from indicators.screening import RobustScreen, SeriesMatrix, from_scaled_log, scaled_log, transform_constants
+from indicators.screening import (
+    RobustScreen,
+    SeriesMatrix,
+    from_scaled_log,
+    scaled_log,
+    transform_constants,
+)
 
 
 def matrix_of(rows: dict[str, np.ndarray], start: str = "2000-01-01") -> SeriesMatrix:

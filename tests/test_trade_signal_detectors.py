@@ -57,6 +57,12 @@ def test_no_main_partner_no_flag():
     assert r.status == "normal" and "No main partner" in r.explanation_en
 
 
+def test_short_window_lowers_the_history_needed():
+    det = PartnerShareCollapseDetector(window=3)
+    assert det.min_periods == 3
+    assert det.detect(flows([80.0] * 4 + [10.0], [10.0] * 4 + [80.0], world=False))[0].status == "flagged"
+
+
 def test_partner_share_validation():
     with pytest.raises(ValueError, match="drop_points"):
         PartnerShareCollapseDetector(drop_points=0)

@@ -18,9 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from monitor.config.models import AlertsFile, Catalog, Config, ServiceSettings, SourcesFile
+from monitor.config.models import (
+    AlertsFile,
+    Catalog,
+    Config,
+    NodeBufferSettings,
+    ServiceSettings,
+    SourcesFile,
+)
+from monitor.config.scenarios import Scenario
 
 CONFIG_FILES: dict[str, type[BaseModel]] = {
     "chains.yaml": Catalog,
@@ -29,6 +37,8 @@ CONFIG_FILES: dict[str, type[BaseModel]] = {
     "alerts.yaml": AlertsFile,
 }
 _OPTIONAL_FILES = {"settings.yaml"}
+_UNION_TAGS = {"demo", "comtrade", "fred", "worldbank", "eurostat", "census", "file",
+               "webhook", "alertmanager", "slack", "feishu", "dingtalk", "wecom"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_]\w*|\[\d+\])(?:\.?[A-Za-z_]\w*|\[\d+\])*): (.*)$", re.S)
 
@@ -97,6 +107,7 @@ def load_config(directory: Path | str | None = None, environ: Mapping[str, str] 
             problems.extend(_format_validation(filename, err))
     if not problems:
         problems.extend(_cross_file_problems(parsed))
+        parsed["sources.yaml"] = _with_api_keys(parsed["sources.yaml"], env)  # type: ignore[arg-type]
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -105,7 +116,23 @@ def load_config(directory: Path | str | None = None, environ: Mapping[str, str] 
         settings=parsed["settings.yaml"],
         alerts=parsed["alerts.yaml"],
         config_hash=digest.hexdigest(),
+        directory=str(directory),
     )
+
+
+def _with_api_keys(sources: SourcesFile, env: Mapping[str, str]) -> SourcesFile:
+    """Fill each network source's ``api_key`` from the variable its ``api_key_env`` names.
+
+    An explicit ``api_key`` (``${VAR}`` in YAML) wins; an unset or empty variable
+    leaves the key unset (the source's key-less mode).
+    """
+    resolved = []
+    for source in sources.sources:
+        name = getattr(source, "api_key_env", None)
+        if name and getattr(source, "api_key", None) is None and env.get(name):
+            source = source.model_copy(update={"api_key": SecretStr(env[name])})
+        resolved.append(source)
+    return sources.model_copy(update={"sources": resolved})
 
 
 def _yaml_problem(err: Exception) -> str:
@@ -155,7 +182,7 @@ def _format_validation(filename: str, err: ValidationError) -> list[str]:
         for part in problem["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
-            elif part in {"demo", "webhook", "alertmanager", "slack", "feishu", "dingtalk", "wecom"} and problem["type"] != "union_tag_invalid":
+            elif part in _UNION_TAGS and problem["type"] != "union_tag_invalid":
                 continue  # discriminated-union tag, not a field the user wrote
             else:
                 path = _join(path, str(part))
@@ -188,3 +215,135 @@ def _cross_file_problems(parsed: Mapping[str, BaseModel]) -> list[str]:
                     f"chains.yaml: chains[{i}].contacts[{j}].receiver: unknown receiver {contact.receiver!r}"
                 )
     return problems
+
+
+API_TOKENS_VARIABLE = "CHAINWATCH_API_TOKENS"
+
+
+def load_api_tokens(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The HTTP API's bearer tokens: ``CHAINWATCH_API_TOKENS``, comma-separated (blanks dropped).
+
+    Kept out of the YAML files on purpose: tokens are secrets and never land in a
+    config directory or a config hash. An empty tuple disables every mutating call.
+    """
+    env = os.environ if environ is None else environ
+    return tuple(t.strip() for t in env.get(API_TOKENS_VARIABLE, "").split(",") if t.strip())
+
+
+def scenarios_directory(config: Config) -> Path:
+    """``settings.stress.scenarios_dir``, relative paths taken from the config directory."""
+    path = Path(config.settings.stress.scenarios_dir)
+    if not path.is_absolute():
+        path = Path(config.directory or default_config_dir()) / path
+    return path
+
+
+def load_scenarios(config: Config, environ: Mapping[str, str] | None = None) -> list[Scenario]:
+    """Every ``*.yaml`` scenario of the stress scenarios directory, validated, sorted by file name.
+
+    A missing directory means no scenarios, unless ``stress.scenarios_dir`` was set
+    explicitly. Raises :class:`ConfigError` with every problem of every file.
+    """
+    directory = scenarios_directory(config)
+    if not directory.is_dir():
+        if "scenarios_dir" in config.settings.stress.model_fields_set:
+            raise ConfigError([f"settings.yaml: stress.scenarios_dir: {directory} is not a directory"])
+        return []
+    scenarios, problems = [], []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        try:
+            scenario = load_scenario(path, config, environ)
+        except ConfigError as err:
+            problems.extend(err.problems)
+            continue
+        if scenario.id in seen:
+            problems.append(f"{path.name}: id: scenario id {scenario.id!r} is also used by {seen[scenario.id]}")
+        seen[scenario.id] = path.name
+        scenarios.append(scenario)
+    if problems:
+        raise ConfigError(problems)
+    return scenarios
+
+
+def load_scenario(path: Path | str, config: Config, environ: Mapping[str, str] | None = None) -> Scenario:
+    """Read and validate one stress-test scenario file against ``config``'s catalog.
+
+    Raises
+    ------
+    ConfigError
+        Each problem naming the file and the field, e.g.
+        ``embargo.yaml: shocks[0].nodes[0]: 'minerals/cobalt' is not a node of the catalog``.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise ConfigError([f"{path}: scenario file not found"])
+    try:
+        document = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise ConfigError([f"{name}: not valid YAML: {_yaml_problem(err)}"]) from None
+    if not isinstance(document, dict):
+        raise ConfigError([f"{name}: top level must be a mapping, got {type(document).__name__}"])
+    problems: list[str] = []
+    document = _interpolate(document, os.environ if environ is None else environ, name, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        scenario = Scenario.model_validate(document)
+    except ValidationError as err:
+        raise ConfigError(_format_validation(name, err)) from None
+    problems = _scenario_problems(name, scenario, config)
+    if problems:
+        raise ConfigError(problems)
+    return scenario
+
+
+def _scenario_problems(name: str, scenario: Scenario, config: Config) -> list[str]:
+    """Checks of a scenario against the catalog and the buffer settings."""
+    catalog = config.catalog
+    nodes = {f"{chain.id}/{node.id}": node for chain in catalog.chains for node in chain.nodes}
+    chains = {chain.id for chain in catalog.chains}
+    codes = {code for node in nodes.values() for code in node.hs_codes}
+    problems = []
+    for key, where in [(k, "buffers.nodes") for k in scenario.buffers.nodes] + [
+            (k, "stress.buffers.nodes") for k in config.settings.stress.buffers.nodes]:
+        if key not in nodes:
+            problems.append(f"{name if where == 'buffers.nodes' else 'settings.yaml'}: {where}.{key}: "
+                            f"{key!r} is not a node of the catalog (write chain/node)")
+    for i, shock in enumerate(scenario.shocks):
+        for j, ref in enumerate(shock.nodes):
+            if ref not in nodes:
+                problems.append(f"{name}: shocks[{i}].nodes[{j}]: {ref!r} is not a node of the catalog "
+                                f"(write chain/node; chains: {', '.join(sorted(chains))})")
+        for j, chain in enumerate(shock.chains):
+            if chain not in chains:
+                problems.append(f"{name}: shocks[{i}].chains[{j}]: {chain!r} is not a chain of the catalog")
+        for j, code in enumerate(shock.products):
+            if not any(c.startswith(code) for c in codes):
+                problems.append(f"{name}: shocks[{i}].products[{j}]: no node of the catalog has HS code "
+                                f"{code!r} or a code under it")
+        if shock.partner is not None and shock.partner == catalog.home:
+            problems.append(f"{name}: shocks[{i}].partner: {shock.partner!r} is the home economy "
+                            "(chains.yaml home); its exports are not imports of the home economy")
+        if shock.kind == "production_drop":
+            targets = list(shock.nodes) + [f"{c.id}/{n.id}" for c in catalog.chains if c.id in shock.chains
+                                           for n in c.nodes]
+            for ref in targets:
+                if ref in nodes and (node_buffers(config, scenario, ref).domestic_share or 0.0) <= 0:
+                    problems.append(f"{name}: shocks[{i}].nodes: {ref} has domestic_share 0, so a production "
+                                    "drop has no effect; set buffers.nodes.<chain/node>.domestic_share")
+    return problems
+
+
+def node_buffers(config: Config, scenario: Scenario | None, ref: str) -> NodeBufferSettings:
+    """The buffers of node ``ref`` (``chain/node``): settings default, settings node,
+    scenario default, scenario node, each overriding the fields it sets."""
+    layers = [config.settings.stress.buffers.default, config.settings.stress.buffers.nodes.get(ref)]
+    if scenario is not None:
+        layers += [scenario.buffers.default, scenario.buffers.nodes.get(ref)]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            merged.update({key: getattr(layer, key) for key in layer.model_fields_set})
+    return NodeBufferSettings(**merged)

@@ -24,6 +24,7 @@ from monitor.storage.assessments import (
     run_scores,
 )
 from monitor.storage.observations import load_observations, load_trade_flows
+from monitor.stress_runs import stress_report_section
 
 TOP_PARTNERS = 3
 TOP_RISKS = 10
@@ -167,7 +168,7 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
                        "node_name_zh": n["name_zh"], "score": n["score"], "level": n["level"],
                        "drivers": n["drivers"][:3]} for c, n in top],
         "changes": changes,
-        "stress_tests": [],  # the stress-test engine does not exist yet; the report says so
+        "stress_tests": stress_report_section(session),  # latest successful stress-test suite, [] if none
     }
     return document, plots
 

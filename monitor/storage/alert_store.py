@@ -188,7 +188,9 @@ def list_silences(session: Session, now: datetime | None = None, include_expired
     query = select(SilenceRecord).order_by(SilenceRecord.ends_at.desc(), SilenceRecord.id)
     if not include_expired and now is not None:
         query = query.where(SilenceRecord.ends_at > now)
-    return [_silence(r) for r in session.scalars(query)]
+    # A silence expired before it started ends when it starts: show it as _expired_view does.
+    return [_silence(r) if as_utc(r.ends_at) > as_utc(r.starts_at) else _expired_view(r)
+            for r in session.scalars(query)]
 
 
 def expire_silence(session: Session, silence_id: str, now: datetime) -> Silence:

@@ -6,11 +6,14 @@ The default database is the SQLite file ``chainwatch.db`` in the working directo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,11 +63,77 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with Alembic (idempotent)."""
+class SchemaVersionError(RuntimeError):
+    """The database's schema revision is unknown to this chainwatch (a newer version migrated it)."""
+
+
+#: Serialises migrations of replicas starting at once on one PostgreSQL database.
+_MIGRATION_LOCK_KEY = 0x2D5C_61A9_0B7E_4F14
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    """Where the database's schema stands relative to this chainwatch's migrations."""
+
+    current: str | None
+    """Revision stored in the database (None: empty database)."""
+    head: str
+    """Newest revision this chainwatch knows."""
+    known: bool
+    """False when ``current`` is not among this chainwatch's revisions."""
+
+    @property
+    def up_to_date(self) -> bool:
+        """True when the database is at this chainwatch's newest revision."""
+        return self.current == self.head
+
+
+def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    """Read the stored revision and compare it with the migrations shipped here."""
+    scripts = ScriptDirectory.from_config(_alembic_config())
+    head = scripts.get_current_head()
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return SchemaStatus(current, head, current is None or current in known)
+
+
+def check_schema_known(status: SchemaStatus) -> None:
+    """Refuse a database migrated by a newer chainwatch.
+
+    Raises
+    ------
+    SchemaVersionError
+        Naming both revisions and what to do.
+    """
+    if not status.known:
+        raise SchemaVersionError(
+            f"the database schema is at revision {status.current!r}, which this chainwatch does not know "
+            f"(its newest is {status.head!r}): a newer chainwatch has migrated this database. "
+            "Run the newer chainwatch, or restore a backup taken before that upgrade; chainwatch will not "
+            "touch a schema it does not know.")
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with Alembic (idempotent).
+
+    Raises
+    ------
+    SchemaVersionError
+        When the database is at a revision this chainwatch does not know.
+    """
+    check_schema_known(schema_status(engine))
+    cfg = _alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together: one migrates, the others wait and find nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

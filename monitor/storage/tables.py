@@ -211,3 +211,36 @@ class NotificationLogRecord(Base):
     first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StressRun(Base):
+    """One run of the stress-test suite: when, on which data month, which scenarios, how it went."""
+
+    __tablename__ = "stress_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    as_of: Mapped[date | None] = mapped_column(Date, comment="last data month of the baseline")
+    config_hash: Mapped[str] = mapped_column(String(64))
+    scenarios: Mapped[list] = mapped_column(JSON, default=list, comment="id, name, name_zh, horizon_months of each")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class StressResult(Base):
+    """A scenario's result for one node, or (node = "") for its chain."""
+
+    __tablename__ = "stress_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("stress_runs.id", ondelete="CASCADE"), index=True)
+    scenario: Mapped[str] = mapped_column(String(64))
+    chain: Mapped[str] = mapped_column(String(64))
+    node: Mapped[str] = mapped_column(String(64))
+    impact_score: Mapped[float] = mapped_column(Float, comment="0-100")
+    level: Mapped[str] = mapped_column(String(8))
+    peak_shortfall: Mapped[float] = mapped_column(Float, comment="share of normal demand, 0-1")
+    time_to_impact_months: Mapped[int | None] = mapped_column(Integer)
+    months_to_recovery: Mapped[int | None] = mapped_column(Integer)
+    monthly: Mapped[list | None] = mapped_column(JSON, comment="per month: shortfall, inventory_days, ...")
+
+    __table_args__ = (UniqueConstraint("run_id", "scenario", "chain", "node"),)

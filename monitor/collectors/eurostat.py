@@ -1,0 +1,149 @@
+"""Eurostat Statistics API (JSON-stat 2.0): e.g. industrial production ``sts_inpr_m``.
+
+``GET {base_url}/{dataset}?format=JSON&lang=EN&sinceTimePeriod=YYYY-MM&<dim>=<code>...``
+(``base_url`` default ``https://ec.europa.eu/eurostat/api/dissemination/statistics/1.0/data``;
+no key). The answer is a JSON-stat 2.0 dataset: ``id`` (dimension ids in order),
+``size`` (their lengths), ``dimension.<id>.category.index`` (code → position, or a list
+of codes), ``value`` (flat row-major index → number; a dict when sparse, or a list),
+``updated`` (last update of the dataset, used as the vintage). Errors come as
+``{"error": [{"status", "id", "label"}]}`` (or a single object).
+
+Every combination of the non-time dimensions becomes one observation series
+``eurostat.<dataset>.<code>.<code>...`` (codes in the dataset's dimension order);
+time codes ``2024-01``, ``2024M01`` or ``2024`` are accepted.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from monitor.clock import Clock, system_clock
+from monitor.collectors.base import (
+    CollectedBatch,
+    CollectionError,
+    CollectionWindow,
+    SeriesInfo,
+)
+from monitor.collectors.http import HttpOptions, PayloadError, client_from_settings
+from monitor.collectors.rows import RowBuilder, observation_builder, parse_period
+from monitor.config.models import Catalog, EurostatDataset, EurostatSource
+
+TIME = "time"
+
+
+class EurostatCollector:
+    """Observation series of the configured Eurostat datasets."""
+
+    incremental = True
+
+    def __init__(self, settings: EurostatSource, catalog: Catalog | None = None,
+                 options: HttpOptions | None = None, clock: Clock = system_clock):
+        self.source_id = settings.id
+        self.lookback_months = settings.lookback_months
+        self._settings = settings
+        self._clock = clock
+        self._client = client_from_settings(settings, options)
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._client.close()
+
+    def collect(self, window: CollectionWindow | None = None) -> CollectedBatch:
+        """Fetch every dataset query from the window's start."""
+        window = window or CollectionWindow()
+        first = date(*map(int, self._settings.start.split("-")), 1)
+        builder = observation_builder()
+        infos: dict[str, SeriesInfo] = {}
+        vintages: set[str] = set()
+        for spec in self._settings.datasets:
+            prefix = f"eurostat.{spec.dataset}."
+            known = [k for k in window.latest if k.startswith(prefix)]
+            start = window.start_for_all(known, first) if known else window.start_for("", first)
+            vintage = self._fetch(spec, start, builder, infos)
+            if vintage:
+                vintages.add(vintage)
+        vintage = max(vintages) if vintages else self._clock().date().isoformat()
+        return CollectedBatch(self.source_id, vintage, series=list(infos.values()), observations=builder.frame(),
+                              rejected=dict(builder.rejected), requests=len(self._settings.datasets))
+
+    def _fetch(self, spec: EurostatDataset, start: date, builder: RowBuilder,
+               infos: dict[str, SeriesInfo]) -> str | None:
+        url = f"{self._settings.base_url.rstrip('/')}/{spec.dataset}"
+        params: list[tuple[str, str]] = [("format", "JSON"), ("lang", "EN"),
+                                         ("sinceTimePeriod", f"{start.year}-{start.month:02d}")]
+        for dim, codes in spec.filters.items():
+            for code in [codes] if isinstance(codes, str) else codes:
+                params.append((dim, code))
+        document = self._client.get_json(url, params)  # type: ignore[arg-type]
+        where = f"source {self.source_id!r}: {url}"
+        if isinstance(document, dict) and "error" in document:
+            errors = document["error"] if isinstance(document["error"], list) else [document["error"]]
+            text = "; ".join(str(e.get("label", e)) if isinstance(e, dict) else str(e) for e in errors)
+            raise CollectionError(f"{where}: the API reported an error: {text[:300]}")
+        dims, sizes, codes = self._structure(document, where)
+        if TIME not in dims:
+            raise PayloadError(f"{where}: no '{TIME}' dimension (dimensions: {dims})")
+        values = document.get("value")
+        if isinstance(values, list):
+            cells = {i: v for i, v in enumerate(values) if v is not None}
+        elif isinstance(values, dict):
+            cells = {}
+            for key, v in values.items():
+                try:
+                    cells[int(key)] = v
+                except ValueError:
+                    raise PayloadError(f"{where}: value key {key!r} is not an index") from None
+        else:
+            raise PayloadError(f"{where}: 'value' is {type(values).__name__}, expected an object or a list")
+        total = 1
+        for size in sizes:
+            total *= size
+        strides = [1] * len(sizes)
+        for i in range(len(sizes) - 2, -1, -1):
+            strides[i] = strides[i + 1] * sizes[i + 1]
+        time_pos = dims.index(TIME)
+        for index, value in cells.items():
+            if not 0 <= index < total:
+                raise PayloadError(f"{where}: value index {index} outside the cube of {total} cells (truncated?)")
+            coords = [(index // strides[d]) % sizes[d] for d in range(len(dims))]
+            labels = [codes[d][coords[d]] for d in range(len(dims))]
+            period = parse_period(labels[time_pos])
+            if period is None:
+                builder.reject("bad_period")
+                continue
+            series_id = f"eurostat.{spec.dataset}." + ".".join(
+                label for d, label in enumerate(labels) if d != time_pos)
+            if series_id not in infos:
+                infos[series_id] = SeriesInfo(series_id, self.source_id, spec.unit,
+                                              f"Eurostat {spec.dataset} " + ", ".join(
+                                                  f"{dims[d]}={labels[d]}" for d in range(len(dims)) if d != time_pos),
+                                              spec.chain, spec.node)
+            builder.add({"series_id": series_id, "period": period, "value": value},
+                        allow_negative=spec.allow_negative)
+        updated = document.get("updated")
+        return str(updated) if updated else None
+
+    @staticmethod
+    def _structure(document: object, where: str) -> tuple[list[str], list[int], list[list[str]]]:
+        if not isinstance(document, dict) or document.get("class") != "dataset":
+            raise PayloadError(f"{where}: not a JSON-stat 2.0 dataset (no \"class\": \"dataset\")")
+        dims, sizes, dimension = document.get("id"), document.get("size"), document.get("dimension")
+        if not (isinstance(dims, list) and isinstance(sizes, list) and isinstance(dimension, dict)
+                and len(dims) == len(sizes)):
+            raise PayloadError(f"{where}: JSON-stat 'id', 'size' or 'dimension' missing or inconsistent")
+        codes: list[list[str]] = []
+        for dim, size in zip(dims, sizes):
+            try:
+                index = dimension[dim]["category"]["index"]
+            except (KeyError, TypeError):
+                raise PayloadError(f"{where}: dimension {dim!r} has no category index (schema changed?)") from None
+            if isinstance(index, list):
+                ordered = [str(c) for c in index]
+            elif isinstance(index, dict):
+                ordered = [str(c) for c, _ in sorted(index.items(), key=lambda item: item[1])]
+            else:
+                raise PayloadError(f"{where}: dimension {dim!r} index is {type(index).__name__}")
+            if len(ordered) != size:
+                raise PayloadError(f"{where}: dimension {dim!r} has {len(ordered)} codes but size {size}")
+            codes.append(ordered)
+        return [str(d) for d in dims], [int(s) for s in sizes], codes

@@ -1,0 +1,108 @@
+"""Incremental collection from what is stored: latest periods and unchanged values.
+
+No extra bookkeeping table: what a source already delivered is read from the
+observations and trade flows it wrote (``source`` column), and every run is recorded
+in ``collector_runs`` by :func:`~monitor.storage.observations.store_batch`.
+
+- :func:`latest_periods`: per series (``series_id``) and per trade key
+  (``reporter/product/flow``), the latest period stored from a source; collectors
+  fetch from there minus a look-back window.
+- :func:`drop_unchanged`: removes from a batch every row whose value equals the latest
+  stored vintage of the same row, so re-fetching the look-back window stores only
+  new periods and revised values. A revised value is stored under the batch's
+  vintage beside the previous one (which is kept), and being newer it is what
+  :func:`~monitor.storage.observations.load_observations` returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.collectors.base import CollectedBatch, trade_key
+from monitor.storage.tables import Observation, TradeFlow
+
+_FLOW_KEY = ["reporter", "partner", "product", "flow", "period"]
+
+
+def latest_periods(session: Session, source: str) -> dict[str, date]:
+    """Latest stored period per series id and per ``reporter/product/flow`` of ``source``."""
+    latest: dict[str, date] = {}
+    rows = session.execute(
+        select(Observation.series_id, func.max(Observation.period))
+        .where(Observation.source == source).group_by(Observation.series_id))
+    for series_id, period in rows:
+        latest[series_id] = period
+    rows = session.execute(
+        select(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow, func.max(TradeFlow.period))
+        .where(TradeFlow.source == source)
+        .group_by(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow))
+    for reporter, product, flow, period in rows:
+        latest[trade_key(reporter, product, flow)] = period
+    return latest
+
+
+def _same(a: float, b: float) -> bool:
+    if (a is None or (isinstance(a, float) and math.isnan(a))) and \
+            (b is None or (isinstance(b, float) and math.isnan(b))):
+        return True
+    if a is None or b is None:
+        return False
+    return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+
+
+def _latest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    return frame.sort_values([*key, "retrieved_at", "vintage"]).drop_duplicates(key, keep="last")
+
+
+def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBatch, int]:
+    """``batch`` without rows equal to their latest stored vintage; and how many were dropped."""
+    dropped = 0
+    observations = batch.observations
+    if len(observations):
+        periods = pd.to_datetime(observations["period"])
+        stored = pd.DataFrame(session.execute(
+            select(Observation.series_id, Observation.period, Observation.value,
+                   Observation.retrieved_at, Observation.vintage)
+            .where(Observation.series_id.in_(sorted(set(observations["series_id"]))),
+                   Observation.period >= periods.min().date())).all(),
+            columns=["series_id", "period", "stored", "retrieved_at", "vintage"])
+        if len(stored):
+            stored = _latest(stored, ["series_id", "period"])
+            stored["period"] = pd.to_datetime(stored["period"])
+            merged = observations.assign(period=periods).merge(
+                stored[["series_id", "period", "stored"]], on=["series_id", "period"], how="left")
+            unchanged = [_same(v, s) for v, s in zip(merged["value"], merged["stored"])]
+            keep = ~pd.Series(unchanged, index=observations.index)
+            dropped += int((~keep).sum())
+            observations = observations[keep.to_numpy()].reset_index(drop=True)
+    flows = batch.trade_flows
+    if len(flows):
+        periods = pd.to_datetime(flows["period"])
+        stored = pd.DataFrame(session.execute(
+            select(TradeFlow.reporter, TradeFlow.partner, TradeFlow.product, TradeFlow.flow, TradeFlow.period,
+                   TradeFlow.value, TradeFlow.quantity, TradeFlow.retrieved_at, TradeFlow.vintage)
+            .where(TradeFlow.source == batch.source,
+                   TradeFlow.reporter.in_(sorted(set(flows["reporter"]))),
+                   TradeFlow.product.in_(sorted(set(flows["product"].astype(str)))),
+                   TradeFlow.period >= periods.min().date())).all(),
+            columns=[*_FLOW_KEY, "stored", "stored_quantity", "retrieved_at", "vintage"])
+        if len(stored):
+            stored = _latest(stored, _FLOW_KEY)
+            stored["period"] = pd.to_datetime(stored["period"])
+            merged = flows.assign(period=periods, product=flows["product"].astype(str)).merge(
+                stored[[*_FLOW_KEY, "stored", "stored_quantity"]], on=_FLOW_KEY, how="left")
+            unchanged = [
+                not pd.isna(s) and _same(v, s) and _same(q, sq)
+                for v, s, q, sq in zip(merged["value"], merged["stored"], merged["quantity"],
+                                       merged["stored_quantity"])
+            ]
+            keep = ~pd.Series(unchanged, index=flows.index)
+            dropped += int((~keep).sum())
+            flows = flows[keep.to_numpy()].reset_index(drop=True)
+    return replace(batch, observations=observations, trade_flows=flows), dropped
