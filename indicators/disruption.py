@@ -132,6 +132,22 @@ def _to_month(at) -> pd.Timestamp:
     return ts.to_period("M").to_timestamp(how="start")
 
 
+def _prepare_judgement(series: pd.Series, series_id: str, at) -> tuple[pd.Series, str, pd.Timestamp]:
+    """The monthly series, the result's id (default ``series.name``) and the month to judge.
+
+    Shared by every single-series detector so they validate input and pick the judged
+    month (default: the last one) the same way.
+    """
+    monthly = _monthly(series)
+    if not series_id and series.name is not None:
+        series_id = str(series.name)
+    if at is None:
+        if monthly.empty:
+            raise ValueError("series is empty and no 'at' month was given")
+        return monthly, series_id, monthly.index[-1]
+    return monthly, series_id, _to_month(at)
+
+
 def _monthly(series: pd.Series, what: str = "series") -> pd.Series:
     """Float series on a complete month-start calendar; gaps and NaN values are NaN.
 
@@ -375,15 +391,7 @@ class StlResidualDetector:
         ValueError
             On duplicate months, non-numeric or infinite values, or an unparsable index.
         """
-        monthly = _monthly(series)
-        if not series_id and series.name is not None:
-            series_id = str(series.name)
-        if at is None:
-            if monthly.empty:
-                raise ValueError("series is empty and no 'at' month was given")
-            month = monthly.index[-1]
-        else:
-            month = _to_month(at)
+        monthly, series_id, month = _prepare_judgement(series, series_id, at)
         return self._judge_monthly(monthly, series_id, month)
 
     def _not_judged(self, series_id, month, status, observed, n_obs=None, reason=None) -> DetectionResult:

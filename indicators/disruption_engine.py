@@ -31,7 +31,7 @@ from indicators.disruption import (
     _explain,
     _fmt,
     _fmt_pct,
-    _monthly,
+    _prepare_judgement,
     _to_month,
     _zh_month,
 )
@@ -214,15 +214,7 @@ class DisruptionEngine:
         -------
         DetectionResult
         """
-        monthly = _monthly(series)
-        if not series_id and series.name is not None:
-            series_id = str(series.name)
-        if at is None:
-            if monthly.empty:
-                raise ValueError("series is empty and no 'at' month was given")
-            month = monthly.index[-1]
-        else:
-            month = _to_month(at)
+        monthly, series_id, month = _prepare_judgement(series, series_id, at)
         history = monthly.loc[:month]
         if history.empty or history.index[-1] != month:
             nan = math.nan

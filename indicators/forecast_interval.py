@@ -25,8 +25,7 @@ from indicators.disruption import (
     _explain,
     _fmt,
     _fmt_pct,
-    _monthly,
-    _to_month,
+    _prepare_judgement,
     _zh_month,
 )
 from indicators.screening import RobustScreen, SeriesMatrix, from_scaled_log
@@ -251,15 +250,7 @@ class ForecastIntervalDetector:
         -------
         DetectionResult
         """
-        monthly = _monthly(series)
-        if not series_id and series.name is not None:
-            series_id = str(series.name)
-        if at is None:
-            if monthly.empty:
-                raise ValueError("series is empty and no 'at' month was given")
-            month = monthly.index[-1]
-        else:
-            month = _to_month(at)
+        monthly, series_id, month = _prepare_judgement(series, series_id, at)
         nan = math.nan
         history = monthly.loc[:month]
         observed = float(history.iloc[-1]) if len(history) and history.index[-1] == month else nan
