@@ -26,7 +26,7 @@ from datetime import date
 from monitor.clock import Clock, system_clock
 from monitor.collectors.base import CollectedBatch, CollectionWindow, trade_key
 from monitor.collectors.codes import WORLD, iso3_from_name
-from monitor.collectors.http import HttpOptions, PayloadError, client_from_settings
+from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
 from monitor.collectors.rows import RowBuilder, parse_period, trade_flow_builder
 from monitor.config.models import Catalog, CensusSource
 
@@ -34,25 +34,17 @@ REPORTER = "USA"
 _ENDPOINTS = {"M": ("imports", "I_COMMODITY", "GEN_VAL_MO"), "X": ("exports", "E_COMMODITY", "ALL_VAL_MO")}
 
 
-class CensusCollector:
+class CensusCollector(HttpSourceCollector):
     """US imports/exports of the configured HS codes by partner country, monthly."""
 
     incremental = True
 
     def __init__(self, settings: CensusSource, catalog: Catalog, options: HttpOptions | None = None,
                  clock: Clock = system_clock):
-        self.source_id = settings.id
-        self.lookback_months = settings.lookback_months
-        self._settings = settings
-        self._clock = clock
+        super().__init__(settings, options, clock)
         self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        self._client = client_from_settings(settings, options)
         self._products = sorted(set(settings.products) or {
             code for chain in catalog.chains for node in chain.nodes for code in node.hs_codes})
-
-    def close(self) -> None:
-        """Release the HTTP connections."""
-        self._client.close()
 
     def collect(self, window: CollectionWindow | None = None) -> CollectedBatch:
         """Fetch every flow × HS code from its window start."""

@@ -24,29 +24,21 @@ from monitor.collectors.base import (
     CollectionWindow,
     SeriesInfo,
 )
-from monitor.collectors.http import HttpOptions, PayloadError, client_from_settings
+from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
 from monitor.collectors.rows import RowBuilder, observation_builder, parse_period
 from monitor.config.models import Catalog, EurostatDataset, EurostatSource
 
 TIME = "time"
 
 
-class EurostatCollector:
+class EurostatCollector(HttpSourceCollector):
     """Observation series of the configured Eurostat datasets."""
 
     incremental = True
 
     def __init__(self, settings: EurostatSource, catalog: Catalog | None = None,
                  options: HttpOptions | None = None, clock: Clock = system_clock):
-        self.source_id = settings.id
-        self.lookback_months = settings.lookback_months
-        self._settings = settings
-        self._clock = clock
-        self._client = client_from_settings(settings, options)
-
-    def close(self) -> None:
-        """Release the HTTP connections."""
-        self._client.close()
+        super().__init__(settings, options, clock)
 
     def collect(self, window: CollectionWindow | None = None) -> CollectedBatch:
         """Fetch every dataset query from the window's start."""

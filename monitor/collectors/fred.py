@@ -25,30 +25,22 @@ from datetime import date
 
 from monitor.clock import Clock, system_clock
 from monitor.collectors.base import CollectedBatch, CollectionWindow, SeriesInfo
-from monitor.collectors.http import HttpOptions, PayloadError, client_from_settings
+from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
 from monitor.collectors.rows import RowBuilder, observation_builder, parse_period
 from monitor.config.models import Catalog, FredSource, SeriesMapping
 
 _DATE_HEADERS = {"DATE", "OBSERVATION_DATE"}
 
 
-class FredCollector:
+class FredCollector(HttpSourceCollector):
     """Observations of the configured FRED series."""
 
     incremental = True
 
     def __init__(self, settings: FredSource, catalog: Catalog | None = None, options: HttpOptions | None = None,
                  clock: Clock = system_clock):
-        self.source_id = settings.id
-        self.lookback_months = settings.lookback_months
-        self._settings = settings
-        self._clock = clock
+        super().__init__(settings, options, clock)
         self._key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-        self._client = client_from_settings(settings, options)
-
-    def close(self) -> None:
-        """Release the HTTP connections."""
-        self._client.close()
 
     def series_id(self, mapping: SeriesMapping) -> str:
         """The chainwatch id of a configured FRED series."""

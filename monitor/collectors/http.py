@@ -42,6 +42,7 @@ from typing import Any
 import httpx
 
 from monitor import __version__
+from monitor.clock import Clock, system_clock
 from monitor.collectors.base import CollectionError
 
 log = logging.getLogger(__name__)
@@ -358,3 +359,23 @@ def client_from_settings(settings: Any, options: HttpOptions | None = None, *,
         observer=options.observer,
         retry_hint=retry_hint,
     )
+
+
+class HttpSourceCollector:
+    """What every API collector holds: its settings, clock and :class:`SourceClient`.
+
+    Subclasses set their own ``incremental`` flag and implement ``collect``; this
+    class only saves them the same constructor and ``close``.
+    """
+
+    def __init__(self, settings: Any, options: HttpOptions | None = None, clock: Clock = system_clock,
+                 **client_options: Any):
+        self.source_id = settings.id
+        self.lookback_months = settings.lookback_months
+        self._settings = settings
+        self._clock = clock
+        self._client = client_from_settings(settings, options, **client_options)
+
+    def close(self) -> None:
+        """Release the HTTP connections."""
+        self._client.close()

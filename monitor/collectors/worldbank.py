@@ -22,29 +22,21 @@ from monitor.collectors.base import (
     CollectionWindow,
     SeriesInfo,
 )
-from monitor.collectors.http import HttpOptions, PayloadError, client_from_settings
+from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
 from monitor.collectors.rows import RowBuilder, observation_builder, parse_period
 from monitor.config.models import Catalog, WorldBankIndicator, WorldBankSource
 
 MAX_PAGES = 1000
 
 
-class WorldBankCollector:
+class WorldBankCollector(HttpSourceCollector):
     """Annual World Bank indicators for the configured economies."""
 
     incremental = True
 
     def __init__(self, settings: WorldBankSource, catalog: Catalog | None = None,
                  options: HttpOptions | None = None, clock: Clock = system_clock):
-        self.source_id = settings.id
-        self.lookback_months = settings.lookback_months
-        self._settings = settings
-        self._clock = clock
-        self._client = client_from_settings(settings, options)
-
-    def close(self) -> None:
-        """Release the HTTP connections."""
-        self._client.close()
+        super().__init__(settings, options, clock)
 
     @staticmethod
     def series_id(indicator: str, country: str) -> str:
