@@ -27,6 +27,7 @@ import functools
 import hashlib
 import logging
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
 from importlib import metadata
 from typing import Any
@@ -93,6 +94,9 @@ def _classify_exception(exc: Exception) -> bool:
     return isinstance(exc, httpx.TransportError)
 
 
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
 class _RedactURLs(logging.Filter):
     """Reduce URLs in httpx's own log records ("HTTP Request: POST <url> ...") to their origin.
 
@@ -101,9 +105,13 @@ class _RedactURLs(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) or (isinstance(a, str) and "://" in a)
-                                else a for a in record.args)
+        # Work on the formatted message: another filter on the same logger (the collectors'
+        # key blanking) may already have folded the arguments into ``msg``.
+        message = record.getMessage()
+        if "://" in message:
+            cleaned = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), message)
+            if cleaned != message:
+                record.msg, record.args = cleaned, ()
         return True
 
 

@@ -1,9 +1,10 @@
-"""Run the benchmarks and print one table: ``python -m benchmarks [--quick] [NAME ...]``."""
+"""Run the benchmarks and print one table: ``python -m benchmarks [--quick] [--nodes N] [--months M] [NAME ...]``."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import platform
 import sys
@@ -17,7 +18,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all), e.g. concentration")
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the benchmarks run")
+    parser.add_argument("--nodes", type=int, help="ingest/assessment: synthetic catalog nodes (×100 series each)")
+    parser.add_argument("--months", type=int, help="ingest/assessment: months per series")
+    parser.add_argument("--db", help="assessment: database URL to use instead of a temporary SQLite file")
     args = parser.parse_args()
+    sizes = {k: v for k, v in (("nodes", args.nodes), ("months", args.months), ("db", args.db)) if v is not None}
     available = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))
     chosen = args.names or available
     unknown = sorted(set(chosen) - set(available))
@@ -27,7 +32,9 @@ def main() -> int:
     rows = []
     for name in chosen:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        rows += importlib.import_module(f"benchmarks.bench_{name}").run(quick=args.quick)
+        bench = importlib.import_module(f"benchmarks.bench_{name}").run
+        accepted = inspect.signature(bench).parameters
+        rows += bench(quick=args.quick, **{k: v for k, v in sizes.items() if k in accepted})
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(format_table(rows))
     return 0

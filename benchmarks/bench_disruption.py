@@ -211,7 +211,7 @@ def _quality_rows(case: str, frame: pd.DataFrame, events: pd.DataFrame, quick: b
         elapsed = time.perf_counter() - t0
         r = evaluate_flags(flags, frame, events)
         note = (f"caught {r.n_caught}/{r.n_events}, FA {r.false_alarms}, precision {r.precision:.0%}, "
-                f"mean delay {r.mean_delay:.1f} mo, {elapsed:.1f} s")
+                f"median delay {r.median_delay:.1f} mo, {elapsed:.1f} s")
         rows.append(BenchRow("disruption", f"{case}: {name} recall", 100 * r.recall, "%",
                              ">= 80" if case == "eval" else "", note))
         rows.append(BenchRow("disruption", f"{case}: {name} false alarms", r.false_alarms_per_100_series_years,

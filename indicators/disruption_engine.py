@@ -36,6 +36,7 @@ from indicators.disruption import (
     _zh_month,
 )
 from indicators.forecast_interval import ForecastFit, fit_forecast_model
+from indicators.real_time import has_vintages, latest_values, replay_by_vintage
 from indicators.screening import (
     INSUFFICIENT_REASONS,
     RobustScreen,
@@ -117,6 +118,10 @@ class DisruptionEngine:
         ``"down"`` (disruptions) and/or ``"up"`` (surges).
     seasonal_years : int, default 5
         Years of same-month changes behind the screen's seasonal effect.
+    new_year_variance : bool, default True
+        Let the seasonal confirmation model give January-February their own error
+        variance when they are significantly noisier (Lunar New Year; see
+        :func:`~indicators.forecast_interval.fit_forecast_model`).
 
     Notes
     -----
@@ -136,8 +141,9 @@ class DisruptionEngine:
     threshold means the same on every series; requiring both makes the rule robust to
     each one's weak spot: heavy tails and volatility bursts fool a Gaussian model, a
     random-walk-like slide fools the screen. For cells that are not candidates the
-    score is the screen's (a lower bound of :math:`S_t` that stays above
-    :math:`-\\tau`).
+    score is the screen's (a lower bound of :math:`S_t`; it stays above
+    :math:`-\\tau` except for a one-month drop that only undoes a spike, which the
+    base rule keeps unflagged whatever its score).
 
     ``expected``/``lower``/``upper`` of a one-month (``shock``) verdict come from the
     model's one-step forecast, with ``lower`` the smaller of the model's and the
@@ -158,7 +164,9 @@ class DisruptionEngine:
         seasonal_years: int = 5,
         base_threshold: float = 2.0,
         window: int = 60,
+        new_year_variance: bool = True,
     ) -> None:
+        self._new_year_variance = bool(new_year_variance)
         self._screen = RobustScreen(
             threshold=threshold, max_lag=max_lag, min_history=min_history, onset_threshold=onset_threshold,
             directions=directions, seasonal_years=seasonal_years, base_threshold=base_threshold, window=window,
@@ -184,6 +192,8 @@ class DisruptionEngine:
     directions = property(lambda self: self._screen.directions, doc="Directions that can be flagged.")
     screen_stage = property(lambda self: self._screen, doc="The stage-one screen.")
     outlier_threshold = property(lambda self: self._outlier_threshold, doc="|z| of past months masked for the model.")
+    new_year_variance = property(lambda self: self._new_year_variance,
+                                 doc="January-February get their own model error variance when noisier.")
 
     def __repr__(self) -> str:
         return (
@@ -232,7 +242,8 @@ class DisruptionEngine:
         Parameters
         ----------
         data : pandas.DataFrame or SeriesMatrix
-            Long table ``series_id, period, value`` or a matrix.
+            Long table ``series_id, period, value`` (with an optional ``vintage``
+            column: the newest vintage of each month is used) or a matrix.
         at : date-like, optional
             Judge this month for every series (a series without it is ``missing``).
         thresholds : Mapping[str, float], optional
@@ -254,7 +265,8 @@ class DisruptionEngine:
         Parameters
         ----------
         data : pandas.DataFrame or SeriesMatrix
-            Long table ``series_id, period, value`` or a matrix.
+            Long table ``series_id, period, value`` (optionally ``vintage``, see
+            Notes) or a matrix.
         start : date-like, optional
             First month to judge (default: each series' first observation).
         thresholds : Mapping[str, float], optional
@@ -265,7 +277,17 @@ class DisruptionEngine:
         list of DetectionResult
             Series by series, in time order. Entry (s, t) equals
             ``detect(data restricted to months <= t, at=t)`` for series s.
+
+        Notes
+        -----
+        A long table with a ``vintage`` column (values as published at several
+        dates) is replayed in real time (:mod:`indicators.real_time`): month *t* is
+        judged on the vintage that first published it, with every earlier month at
+        its latest value of that vintage or before; revisions published later never
+        change the verdict for *t*.
         """
+        if has_vintages(data):
+            return self._replay_vintages(data, start, thresholds)
         matrix = _as_matrix(data)
         rows, cols = matrix.observed_cells()
         if start is not None:
@@ -275,6 +297,21 @@ class DisruptionEngine:
             keep = cols >= max(first, 0)
             rows, cols = rows[keep], cols[keep]
         return self.run(matrix, rows, cols, thresholds).results
+
+    def _replay_vintages(self, frame: pd.DataFrame, start, thresholds) -> list[DetectionResult]:
+        first = None if start is None else _to_month(start)
+
+        def judge(snapshot: pd.DataFrame, cells: pd.DataFrame) -> list[DetectionResult]:
+            matrix = SeriesMatrix.from_long(snapshot)
+            row_of = {sid: i for i, sid in enumerate(matrix.ids)}
+            rows = np.array([row_of[str(sid)] for sid in cells["series_id"]], dtype=np.int64)
+            cols = np.array([matrix.column_of(p) for p in cells["period"]], dtype=np.int64)
+            keep = np.isfinite(matrix.values[rows, cols])  # a release without a value is no observation
+            if first is not None:
+                keep &= matrix.months[cols] >= first
+            return self.run(matrix, rows[keep], cols[keep], thresholds).results
+
+        return sorted(replay_by_vintage(frame, judge), key=lambda r: (r.series_id, r.period))
 
     # -- the shared path ---------------------------------------------------
 
@@ -368,7 +405,8 @@ class DisruptionEngine:
         u = block["u"][-self._max_history:]
         history = np.arange(len(x)) < len(x) - K
         x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
-        fit = fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K)
+        fit = fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K,
+                                 last_month=month.month if self._new_year_variance else None)
         failed = 0
         if fit is None:
             # Too little usable data for the model (e.g. a seasonal series with under
@@ -480,7 +518,8 @@ def _as_matrix(data) -> SeriesMatrix:
     if isinstance(data, SeriesMatrix):
         return data
     if isinstance(data, pd.DataFrame):
-        return SeriesMatrix.from_long(data)
+        # live detection sees the newest published value of every month
+        return SeriesMatrix.from_long(latest_values(data))
     raise TypeError(f"data must be a long DataFrame (series_id, period, value) or a SeriesMatrix, "
                     f"got {type(data).__name__}")
 

@@ -28,7 +28,8 @@ import pandas as pd
 
 from indicators.disruption import _month_start
 
-__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "read_events", "threshold_sweep"]
+__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "leave_one_series_out", "read_events",
+           "threshold_sweep"]
 
 EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
 
@@ -121,6 +122,12 @@ class EvaluationResult:
         delays = [e.delay for e in self.events if e.judged and e.caught]
         return float(np.mean(delays)) if delays else math.nan
 
+    @property
+    def median_delay(self) -> float:
+        """Median delay (months) of caught events; NaN when none is caught."""
+        delays = [e.delay for e in self.events if e.judged and e.caught]
+        return float(np.median(delays)) if delays else math.nan
+
     def summary(self) -> dict:
         """Plain dict of the headline numbers (JSON-ready, NaN as None)."""
         def num(v):
@@ -135,6 +142,7 @@ class EvaluationResult:
             "false_alarms_per_100_series_years": num(self.false_alarms_per_100_series_years),
             "precision": num(self.precision),
             "mean_delay_months": num(self.mean_delay),
+            "median_delay_months": num(self.median_delay),
             "events_not_judged": sum(not e.judged for e in self.events),
         }
 
@@ -337,10 +345,11 @@ def threshold_sweep(
     ----------
     scores : pandas.DataFrame
         ``series_id, period, score`` of every judged month from one walk-forward
-        replay (negative = below expected). For the two-stage engine a replay at the
-        lowest threshold gives the exact flags of every higher one (its score does not
-        depend on the threshold; a month it did not send to the model has a score
-        above that lowest threshold).
+        replay (negative = below expected; NaN = never flagged). For the two-stage
+        engine a replay at the lowest threshold gives the exact flags of every higher
+        one when only its flagged months carry their score (the score of a flagged
+        month does not depend on the threshold; a month not flagged at the lowest
+        threshold is flagged at none).
     observations, events, min_history, window
         As for :func:`evaluate_flags`.
     thresholds : sequence of float
@@ -371,3 +380,79 @@ def threshold_sweep(
             "precision": result.precision,
         })
     return pd.DataFrame(rows)
+
+
+def leave_one_series_out(
+    scores: pd.DataFrame,
+    observations: pd.DataFrame,
+    events: pd.DataFrame,
+    thresholds=(2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5),
+    max_false_alarm_rate: float = 6.0,
+    min_history: int = 36,
+    window: int = 2,
+) -> pd.DataFrame:
+    """Choose the threshold without a series, then score that series with it.
+
+    Parameters
+    ----------
+    scores, observations, events, min_history, window
+        As for :func:`threshold_sweep` (scores of every judged month from one
+        walk-forward replay at the lowest threshold).
+    thresholds : sequence of float
+        Candidate thresholds.
+    max_false_alarm_rate : float, default 6.0
+        False-alarm budget per 100 series-years on the training series.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out series: ``series_id, threshold, train_recall,
+        train_false_alarms_per_100_series_years, caught, events, false_alarms,
+        series_years``, then a row ``series_id = "all (held out)"`` with the totals
+        of the held-out scores (each event and each judged month counted once, with
+        a threshold chosen without its series).
+
+    Notes
+    -----
+    On the training series (all others), the threshold kept is the one with the
+    highest recall among those whose false-alarm rate is within the budget (ties: the
+    lower rate, then the higher threshold); when none is, the highest threshold.
+    If the held-out totals stay close to the in-sample ones, the threshold is not
+    fitted to particular events.
+    """
+    valid = scores[pd.to_numeric(scores["score"], errors="coerce").notna()]
+    ids = sorted(set(observations["series_id"].astype(str)))
+    rows = []
+    for held_out in ids:
+        train = [s for s in ids if s != held_out]
+        best = None  # (recall, -fa_rate, threshold)
+        for threshold in thresholds:
+            r = _scored_at(valid, observations, events, threshold, train, min_history, window)
+            recall = r.recall if r.n_events else 0.0
+            rate = r.false_alarms_per_100_series_years
+            key = (rate <= max_false_alarm_rate, recall, -rate, float(threshold))
+            if best is None or key > best[0]:
+                best = (key, float(threshold), recall, rate)
+        _, chosen, train_recall, train_rate = best
+        test = _scored_at(valid, observations, events, chosen, [held_out], min_history, window)
+        rows.append({
+            "series_id": held_out, "threshold": chosen, "train_recall": train_recall,
+            "train_false_alarms_per_100_series_years": train_rate, "caught": test.n_caught,
+            "events": test.n_events, "false_alarms": test.false_alarms, "series_years": test.series_years,
+        })
+    table = pd.DataFrame(rows, columns=["series_id", "threshold", "train_recall",
+                                        "train_false_alarms_per_100_series_years", "caught", "events",
+                                        "false_alarms", "series_years"])
+    total = {"series_id": "all (held out)", "threshold": math.nan, "train_recall": math.nan,
+             "train_false_alarms_per_100_series_years": math.nan, "caught": int(table["caught"].sum()),
+             "events": int(table["events"].sum()), "false_alarms": int(table["false_alarms"].sum()),
+             "series_years": float(table["series_years"].sum())}
+    return pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+
+
+def _scored_at(scores, observations, events, threshold, series_ids, min_history, window) -> EvaluationResult:
+    keep = scores["series_id"].astype(str).isin(series_ids)
+    flagged = scores[keep & (scores["score"].astype(float) <= -float(threshold))]
+    obs = observations[observations["series_id"].astype(str).isin(series_ids)]
+    labels = events[events["series_id"].astype(str).isin(series_ids)]
+    return evaluate_flags(flagged.assign(direction="down"), obs, labels, min_history, window)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.stats import levene, norm
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from indicators.disruption import (
+    MAD_TO_SIGMA,
     DetectionResult,
     _explain,
     _fmt,
@@ -39,6 +40,11 @@ __all__ = [
 
 #: ``DetectionResult.method`` of :class:`ForecastIntervalDetector`.
 METHOD_FORECAST_INTERVAL = "forecast_interval"
+
+#: Significance level of the test "January-February errors are more spread out".
+NEW_YEAR_ALPHA = 0.01
+#: January-February errors needed for that test (four years).
+MIN_NEW_YEAR_ERRORS = 8
 
 #: Model names as they appear in explanations.
 NONSEASONAL_MODEL = "ARIMA(1,1,0) with drift"
@@ -71,7 +77,8 @@ class ForecastFit:
     n_fit: int
 
 
-def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag: int = 1) -> ForecastFit | None:
+def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag: int = 1,
+                       last_month: int | None = None) -> ForecastFit | None:
     """Fit SARIMAX on ``x[:-holdout]`` and standardise the forecast errors of the end.
 
     Parameters
@@ -86,6 +93,10 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         does not widen its own interval).
     max_lag : int, default 1
         Return ``z`` for ``k = 1..max_lag``.
+    last_month : int, optional
+        Calendar month (1-12) of the last entry of ``x``. With it, a seasonal model
+        gets its own error variance for January-February when those months are
+        significantly noisier (see Notes); without it, one variance for all months.
 
     Returns
     -------
@@ -115,6 +126,27 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
     ``k = 1`` the forecast-interval breach, for ``k > 1`` the CUSUM of recursive
     residuals over the last *k* months (Brown, Durbin & Evans 1975, *JRSS B* 37,
     149-192), which is how a level shift shows up in one-step errors.
+
+    *New-Year variance* (seasonal model, ``last_month`` given): Lunar New Year moves
+    between January and February (and the Western New Year sits at their edge), so
+    in trade with East Asia those two months are far noisier than the rest; one
+    pooled variance then overstates the spread of every other month and hides a real
+    drop in it. The standardised errors :math:`r_s = v_s/\\sqrt{F_s}` of the
+    estimation window are split into January-February and the other months; when a
+    Brown-Forsythe test (Levene's test on deviations from the median; Brown &
+    Forsythe 1974, *JASA* 69, 364-367) rejects equal spread at ``NEW_YEAR_ALPHA``
+    (0.01) and January-February are the noisier group, each group *g* gets
+
+    .. math:: f_g = \\hat\\sigma_g^2 \\Big/ \\tfrac{1}{12}\\left(2\\hat\\sigma_{JF}^2
+        + 10\\hat\\sigma_{rest}^2\\right), \\qquad
+        \\hat\\sigma_g = 1.4826\\,\\operatorname{median}_{s \\in g}|r_s|
+
+    (robust group scale, normalised so the factors average 1 over a year and the
+    model's overall variance is kept) and :math:`F_s \\leftarrow f_{g(s)} F_s`. It is
+    the two-group form of X-11's calendar-month sigma (``calendarsigma = signif``,
+    U.S. Census Bureau, *X-13ARIMA-SEATS Reference Manual*, x11 spec): twelve
+    separate month variances from ten years of data are too noisy to use, two groups
+    are not. Series without the effect keep :math:`f = 1` (the test does not reject).
     """
     x = np.asarray(x, dtype="float64")
     if holdout < 1 or max_lag < 1 or max_lag > len(x):
@@ -155,6 +187,8 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         v[:lost] = np.nan
     if not (np.isfinite(F[-1]) and F[-1] > 0) or not math.isfinite(fitted.scale) or fitted.scale <= 0:
         return None
+    if seasonal and last_month is not None:
+        F = F * new_year_factors(v, F, len(x) - holdout, last_month)
     z = np.full(max_lag, np.nan)
     for k in range(1, max_lag + 1):
         vk, Fk = v[-k:], F[-k:]
@@ -162,6 +196,44 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
             z[k - 1] = float(vk.sum() / math.sqrt(Fk.sum()))
     expected = float(x[-1] - v[-1]) if np.isfinite(v[-1]) else math.nan
     return ForecastFit(name, z, expected, float(math.sqrt(F[-1])), int(usable.sum()))
+
+
+def new_year_factors(v: np.ndarray, F: np.ndarray, n_fit: int, last_month: int,
+                     alpha: float = NEW_YEAR_ALPHA) -> np.ndarray:
+    """Variance factor per position: New-Year months vs the rest (see :func:`fit_forecast_model`).
+
+    Parameters
+    ----------
+    v, F : numpy.ndarray
+        One-step forecast errors and their variances, one per month (NaN = none).
+    n_fit : int
+        Only the first ``n_fit`` months (the estimation window) set the factors.
+    last_month : int
+        Calendar month (1-12) of the last position.
+    alpha : float
+        Significance level of the test.
+
+    Returns
+    -------
+    numpy.ndarray
+        All ones unless the test finds January-February errors more spread out.
+    """
+    n = len(v)
+    month = (np.arange(n) - (n - 1) + (last_month - 1)) % 12  # 0 = January
+    new_year = month < 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = v / np.sqrt(F)
+    use = np.isfinite(r) & (np.arange(n) < n_fit)
+    jan_feb, rest = r[use & new_year], r[use & ~new_year]
+    ones = np.ones(n)
+    if len(jan_feb) < MIN_NEW_YEAR_ERRORS or len(rest) < 5 * MIN_NEW_YEAR_ERRORS:
+        return ones
+    s2_jan_feb = (MAD_TO_SIGMA * np.median(np.abs(jan_feb))) ** 2
+    s2_rest = (MAD_TO_SIGMA * np.median(np.abs(rest))) ** 2
+    if not (s2_jan_feb > s2_rest > 0) or not levene(jan_feb, rest, center="median").pvalue < alpha:
+        return ones  # (a degenerate test gives p = NaN: no factors either)
+    average = (2.0 * s2_jan_feb + 10.0 * s2_rest) / 12.0
+    return np.where(new_year, s2_jan_feb, s2_rest) / average
 
 
 def _seasonal_diff_ok(x: np.ndarray) -> np.ndarray:
@@ -269,7 +341,7 @@ class ForecastIntervalDetector:
         u = block["u"][-self.max_history:]
         x[:-1][np.abs(u[:-1]) > self.outlier_threshold] = np.nan
         seasonal = block["seasonal"] if self.seasonal == "auto" else bool(self.seasonal)
-        fit = fit_forecast_model(x, seasonal, holdout=1, max_lag=1)
+        fit = fit_forecast_model(x, seasonal, holdout=1, max_lag=1, last_month=month.month)
         if fit is None or not math.isfinite(fit.z[0]):
             en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
                               n_obs=int(np.isfinite(x).sum()), needed=self.min_history, reason="window")

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from indicators.real_time import has_vintages, replay_by_vintage
 from indicators.screening import SeriesMatrix
 
 __all__ = ["naive_change_flags"]
@@ -23,7 +24,9 @@ def naive_change_flags(data, threshold: float = 3.0, window: int = 60, min_chang
     Parameters
     ----------
     data : pandas.DataFrame or SeriesMatrix
-        Long table ``series_id, period, value`` (values > 0) or a matrix.
+        Long table ``series_id, period, value`` (values > 0) or a matrix; with a
+        ``vintage`` column each month is judged on the vintage that first published
+        it (:mod:`indicators.real_time`).
     threshold : float, default 3.0
         Flag when :math:`|z_t| \\ge` ``threshold`` (README: -3, and -2 as the
         sensitive variant).
@@ -54,6 +57,17 @@ def naive_change_flags(data, threshold: float = 3.0, window: int = 60, min_chang
         math.isfinite(threshold) and threshold > 0
     ):
         raise ValueError(f"threshold must be a positive number (the rule flags z <= -threshold), got {threshold!r}")
+    if has_vintages(data):
+        # each month judged on the vintage that first published it (indicators.real_time)
+        def judge(snapshot: pd.DataFrame, cells: pd.DataFrame) -> list[pd.DataFrame]:
+            flags = naive_change_flags(snapshot, threshold, window, min_changes)
+            keys = cells.assign(period=pd.to_datetime(cells["period"]), series_id=cells["series_id"].astype(str))
+            return [flags.merge(keys, on=["series_id", "period"], how="inner")]
+
+        parts = replay_by_vintage(data, judge)
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+            columns=["series_id", "period", "direction", "score"])
+        return out.sort_values(["series_id", "period"]).reset_index(drop=True)
     matrix = data if isinstance(data, SeriesMatrix) else SeriesMatrix.from_long(data)
     with np.errstate(invalid="ignore", divide="ignore"):
         logs = np.where(matrix.values > 0, np.log(np.where(matrix.values > 0, matrix.values, 1.0)), np.nan)

@@ -172,8 +172,9 @@ def trend_test(values, positions=None, last_n: int = 10, min_n: int = 5, maxlags
         fit = sm.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": lags, "use_correction": True}, use_t=True)
     slope = float(fit.params[1])
     se = float(fit.bse[1])
-    if se == 0 or not np.isfinite(se):
-        # an exact line: no residual variance, the slope is certain
+    if not np.isfinite(se) or se <= 64 * np.finfo(float).eps * abs(slope):
+        # An exact line: no residual variance beyond rounding (which differs across
+        # numpy/statsmodels builds), so the slope is certain.
         pvalue = 0.0 if slope != 0 else float("nan")
         se = 0.0
     else:

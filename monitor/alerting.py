@@ -13,7 +13,8 @@ Stages, as in Alertmanager (each is a pure function in ``alerts/``):
 3. ``deliver_due``: each due outbox message is claimed (lease + attempt, committed
    before sending), sent, and its outcome committed: delivered, retried later
    (only retryable failures; ``Retry-After`` honoured), or dead with the reason
-   (refused, attempts exhausted, or older than the receiver's ``max_age``).
+   (refused, ``max_attempts`` answered failures, or older than the receiver's
+   ``max_age``; an unreachable receiver is retried until ``max_age``).
 
 A notification leaves ``pending`` only when the receiver acknowledged it (2xx) or
 it is dead-lettered; a crash at any point re-sends it with the same key.
@@ -423,7 +424,10 @@ class AlertPipeline:
                 outcome = "delivered"
             elif not result.retryable:
                 return self._dead(session, message, f"refused: {result.error}")
-            elif message.attempts >= receiver.max_attempts:
+            elif message.attempts >= receiver.max_attempts and result.status_code is not None:
+                # max_attempts bounds a receiver that answers and keeps failing this message;
+                # an unreachable one (refused, reset, timeout) says nothing about the message,
+                # so only max_age ends those retries (a receiver down for hours loses nothing).
                 return self._dead(session, message, f"gave up after {message.attempts} attempts: {result.error}")
             else:
                 wait = backoff_seconds(message.attempts, rng=self._rng)

@@ -4,7 +4,7 @@ Conventions (also visible in ``/openapi.json``):
 
 * **Errors** always have the body ``{"error": {"code": "...", "message": "..."}}``;
   codes: ``unauthorized``, ``not_found``, ``invalid_request``, ``conflict``,
-  ``internal``.
+  ``payload_too_large`` (413: body over ``api.max_request_bytes``), ``internal``.
 * **Auth**: ``Authorization: Bearer <token>``; tokens come from the environment
   variable ``CHAINWATCH_API_TOKENS`` (comma-separated) and are compared in constant
   time. Every mutating call (POST, DELETE) needs one; GET calls need one only when
@@ -81,7 +81,7 @@ class ErrorBody(BaseModel):
 
 
 _CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 422: "invalid_request", 500: "internal", 503: "unavailable"}
+          409: "conflict", 413: "payload_too_large", 422: "invalid_request", 500: "internal", 503: "unavailable"}
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 422)}
 
 

@@ -8,9 +8,17 @@ For every node of every chain it measures:
   partners) and of its production series, with the two-stage disruption engine
   (robust screen, then a statsmodels forecast model on candidates), judging the
   latest period with data up to that period only; and a collapse of the main
-  supplier's share (the signature of an export control).
+  supplier's share (the signature of an export control);
+* **dependence**, **partner risk**, **logistics pressure** and **value** (unit-value
+  gap) from exports, partner governance scores and a pressure index where stored
+  (:mod:`monitor.dimension_measurement`).
 
-Then it judges: a node's own score is its worst dimension; risk propagates along
+Measuring is split into partitions (a chain, or a group of a big chain's nodes,
+:func:`plan_partitions`); each reads only its own data and runs where
+``assessment.executor`` says (in process, a local process pool or a Dask cluster,
+:mod:`monitor.assessment_executors`), so no process holds every observation.
+
+Then it judges, centrally: a node's own score is its worst dimension; risk propagates along
 ``depends_on`` (a red upstream node raises its dependants); the chain score is the
 criticality-weighted combination with the weakest-link floor; levels get hysteresis
 against the previous run. Scores and levels come from :mod:`indicators.scoring`;
@@ -20,10 +28,12 @@ completeness and its change since the previous run.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +41,7 @@ from indicators.concentration import concentration_table
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from indicators.partner_share import PartnerShareCollapseDetector
+from indicators.screening import SeriesMatrix
 from indicators.scoring import (
     apply_hysteresis,
     chain_score,
@@ -41,9 +52,15 @@ from indicators.scoring import (
     propagate_along_dependencies,
     weakest_link_floor,
 )
+from indicators.trade_totals import WORLD_PARTNERS, monthly_totals
+from monitor.assessment_executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
-from monitor.config.models import Chain, Config, Node
+from monitor.config.models import AssessmentSettings, Chain, Config, Node
+from monitor.dimension_inputs import load_dimension_inputs
+from monitor.dimension_measurement import DimensionInputs, measure_dimensions
+from monitor.flow_provenance import mirror_summary, with_mirror_note
 from monitor.storage.assessments import PreviousScore, complete_run, fail_run, previous_scores, start_run
+from monitor.storage.database import make_engine, session_factory
 from monitor.storage.observations import latest_trade_period, load_observations, load_trade_flows
 
 log = logging.getLogger(__name__)
@@ -86,6 +103,7 @@ class NodeAssessment:
     drivers: list[str] = field(default_factory=list)
     drivers_zh: list[str] = field(default_factory=list)
     concentration: dict | None = None
+    dimension_details: dict[str, dict] = field(default_factory=dict)
 
     @property
     def score(self) -> float | None:
@@ -157,11 +175,12 @@ class NodeMeasurement:
     findings: list[DetectionResult]
     concentration: dict | None = None
     """HHI, top share, partner count and the top partners' shares of the window, if measured."""
+    details: dict[str, dict] = field(default_factory=dict)
+    """Per exposure dimension (dependence, partner_risk, ...): the numbers behind its score, or why it is missing."""
 
 
-def build_detector(config: Config) -> DisruptionEngine:
+def build_detector(settings: AssessmentSettings) -> DisruptionEngine:
     """The two-stage disruption engine with the configured sensitivity."""
-    settings = config.settings.assessment
     return DisruptionEngine(
         threshold=settings.detector.threshold, max_lag=settings.detector.max_lag,
         min_history=settings.min_history_months,
@@ -169,19 +188,23 @@ def build_detector(config: Config) -> DisruptionEngine:
     )
 
 
-def build_share_detector(config: Config) -> PartnerShareCollapseDetector:
+def build_share_detector(settings: AssessmentSettings) -> PartnerShareCollapseDetector:
     """The partner-share-collapse detector (export-control signature) with the configured sensitivity."""
-    settings = config.settings.assessment.partner_share
+    settings = settings.partner_share
     return PartnerShareCollapseDetector(drop_points=settings.drop_points, window=settings.window_months,
                                         min_share=settings.min_share)
 
 
-def run_assessment(config: Config, sessions: sessionmaker[Session], clock: Clock) -> AssessmentResult:
-    """Assess every chain on the stored data and store the run (all or nothing)."""
+def run_assessment(config: Config, sessions: sessionmaker[Session], clock: Clock,
+                   executor: PartitionExecutor | None = None) -> AssessmentResult:
+    """Assess every chain on the stored data and store the run (all or nothing).
+
+    Nodes are measured partition by partition on ``executor`` (default: the one
+    ``assessment.executor`` configures); judgement happens here, on all of them.
+    """
     run_id = start_run(sessions, config.config_hash, clock())
     try:
-        with sessions() as session:
-            result = _assess(config, session, run_id)
+        result = _assess(config, sessions, run_id, executor or build_executor(config.settings.assessment))
         findings = [_finding_row(chain, node, r) for chain, node, r in result.findings]
         complete_run(sessions, run_id, result.as_of, findings, _score_rows(result), clock())
         return result
@@ -195,37 +218,187 @@ def _months_back(period: date, months: int) -> date:
     return date(stamp.year, stamp.month, 1)
 
 
-class _StoredData:
-    """The stored observations one assessment reads, loaded once."""
+# -- partitions: what one worker loads and measures ----------------------------
 
-    def __init__(self, config: Config, session: Session):
-        catalog = config.catalog
-        self.as_of = latest_trade_period(session, catalog.home)
-        codes = sorted({c for chain in catalog.chains for node in chain.nodes for c in node.hs_codes})
-        flows = load_trade_flows(session, catalog.home, codes if self.as_of else [], end=self.as_of)
-        self._by_product = {product: group for product, group in flows.groupby("product", sort=False)}
-        self._empty = flows.iloc[0:0]
-        ids = sorted({s for chain in catalog.chains for node in chain.nodes for s in node.production_series})
-        production = load_observations(session, ids, end=self.as_of)
-        self.production = {sid: g.set_index("period")["value"].sort_index()
-                           for sid, g in production.groupby("series_id")}
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """One unit of work: a group of one chain's nodes, with what measuring them needs.
+
+    Picklable (it travels to pool processes and Dask workers). ``database_url`` is
+    None for the in-process executor, which reuses the caller's sessions.
+    """
+
+    chain: Chain
+    nodes: tuple[Node, ...]
+    home: str
+    as_of: date | None
+    settings: AssessmentSettings
+    database_url: str | None = None
+
+
+@dataclass
+class PartitionData:
+    """The stored data of one partition, latest vintages up to ``as_of`` only."""
+
+    as_of: date | None
+    flows_by_product: dict[str, pd.DataFrame]
+    """HS code -> the home economy's import flows of it (columns of :data:`TRADE_FLOW_COLUMNS`)."""
+    production: dict[str, pd.Series]
+    """Production series id -> monthly values."""
+    empty_flows: pd.DataFrame
+    dimension_inputs: DimensionInputs | None = None
+    """Exports, partner scores and the logistics series (monitor/dimension_inputs.py)."""
 
     def node_flows(self, node: Node) -> pd.DataFrame:
         """Every import flow of the node's HS codes."""
-        return pd.concat([self._by_product.get(code, self._empty) for code in node.hs_codes], ignore_index=True)
+        parts = [self.flows_by_product[c] for c in node.hs_codes if c in self.flows_by_product]
+        return pd.concat(parts, ignore_index=True) if parts else self.empty_flows
 
 
-def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
-                  detector: DisruptionEngine, share_detector: PartnerShareCollapseDetector) -> NodeMeasurement:
-    window = config.settings.assessment.window_months
-    frame = data.node_flows(node)
+def plan_partitions(config: Config, as_of: date | None, database_url: str | None = None) -> list[PartitionTask]:
+    """Split the catalog into partitions: one per chain, big chains in groups of nodes.
+
+    Judgement across nodes (propagation, chain score) happens after all partitions
+    are measured, so a chain may be split anywhere.
+    """
+    settings = config.settings.assessment
+    size = settings.partition_max_nodes
+    return [
+        PartitionTask(chain=chain, nodes=tuple(chain.nodes[i:i + size]), home=config.catalog.home,
+                      as_of=as_of, settings=settings, database_url=database_url)
+        for chain in config.catalog.chains for i in range(0, len(chain.nodes), size)
+    ]
+
+
+def load_partition_data(session: Session, task: PartitionTask) -> PartitionData:
+    """Read the flows of the partition's HS codes, its production series and the exposure dimensions' inputs."""
+    codes = sorted({c for node in task.nodes for c in node.hs_codes})
+    flows = load_trade_flows(session, task.home, codes if task.as_of else [], end=task.as_of, with_provenance=True)
+    ids = sorted({s for node in task.nodes for s in node.production_series})
+    production = load_observations(session, ids, end=task.as_of) if ids else None
+    return PartitionData(
+        as_of=task.as_of,
+        flows_by_product={product: group for product, group in flows.groupby("product", sort=False)},
+        production={} if production is None else {
+            sid: g.set_index("period")["value"].sort_index() for sid, g in production.groupby("series_id")},
+        empty_flows=flows.iloc[0:0],
+        dimension_inputs=load_dimension_inputs(
+            session, task.home, codes, flows["partner"].unique(), task.as_of, task.chain.id,
+            [n.id for n in task.nodes], task.settings),
+    )
+
+
+def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | None = None) -> list[NodeMeasurement]:
+    """Load one partition's data and measure its nodes (in ``task.nodes`` order).
+
+    Runs in the caller's process (``sessions`` given) or in a worker, which opens its
+    own connection to ``task.database_url``.
+    """
+    sessions = sessions if sessions is not None else _worker_sessions(task.database_url)
+    with sessions() as session:
+        data = load_partition_data(session, task)
+    detector = build_detector(task.settings)
+    share_detector = build_share_detector(task.settings)
+    frames = {node.id: data.node_flows(node) for node in task.nodes}
+    bilateral = judge_bilateral_flows(task, frames, detector)
+    return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
+                          bilateral.get(node.id, []))
+            for node in task.nodes]
+
+
+@functools.cache
+def _worker_sessions(database_url: str | None) -> sessionmaker[Session]:
+    # One engine per worker process and database, reused by every partition it measures.
+    if database_url is None:
+        raise ValueError("a partition measured outside the assessing process needs a database URL")
+    return session_factory(make_engine(database_url))
+
+
+def _window_start(as_of: date, window: int) -> pd.Timestamp:
+    return pd.Timestamp(_months_back(as_of, window - 1))
+
+
+def top_partners(frame: pd.DataFrame, as_of: date | None, window: int, n: int) -> list[str]:
+    """The node's ``n`` largest partners by import value over the concentration window (World rows excluded)."""
+    if as_of is None or frame.empty or n == 0:
+        return []
+    recent = frame[(frame["period"] >= _window_start(as_of, window)) & ~frame["partner"].isin(WORLD_PARTNERS)]
+    values = recent.groupby("partner")["value"].sum()
+    # Ties broken by partner code so every executor picks the same partners.
+    ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))
+    return [str(p) for p, v in ranked[:n] if v > 0]
+
+
+def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
+                          detector: DisruptionEngine) -> dict[str, list[tuple[str, str, DetectionResult]]]:
+    """Judge every HS code x top-partner import flow of the partition's nodes in one batch.
+
+    Off unless ``bilateral_series_top_partners`` > 0. Each flow is judged at the
+    assessment's month (a flow without it is ``missing``, never risk) by
+    :meth:`DisruptionEngine.detect` on one matrix of all the partition's flows.
+    Returns node id -> (HS code, partner, verdict).
+    """
+    n = task.settings.bilateral_series_top_partners
+    if n == 0 or task.as_of is None:
+        return {}
+    keys: dict[str, tuple[str, str, str]] = {}
+    cells = []  # per node: (series ids of its rows' flows, month numbers, values)
+    for node in task.nodes:
+        frame = frames[node.id]
+        partners = top_partners(frame, task.as_of, task.settings.window_months, n)
+        if not partners:
+            continue
+        chosen = frame[frame["partner"].isin(partners)]
+        # Series ids are built once per flow, not per row (a partition has ~10^6 rows).
+        product_code, products = pd.factorize(chosen["product"].astype(str))
+        partner_code, partner_names = pd.factorize(chosen["partner"].astype(str))
+        pair, row_pair = np.unique(product_code * len(partner_names) + partner_code, return_inverse=True)
+        ids = []
+        for code in pair.tolist():
+            product, partner = products[code // len(partner_names)], partner_names[code % len(partner_names)]
+            ids.append(f"imports.{task.chain.id}.{node.id}.{product}.{partner}")
+            keys[ids[-1]] = (node.id, str(product), str(partner))
+        cells.append((np.asarray(ids, dtype=object)[row_pair],
+                      chosen["period"].to_numpy().astype("datetime64[M]").astype(np.int64),
+                      chosen["value"].to_numpy(dtype="float64")))
+    if not cells:
+        return {}
+    matrix = _series_matrix(cells)
+    judged: dict[str, list[tuple[str, str, DetectionResult]]] = {}
+    node_threshold = {node.id: task.chain.detector_threshold_of(node, detector.threshold) for node in task.nodes}
+    thresholds = {sid: node_threshold[node_id] for sid, (node_id, _, _) in keys.items()}
+    for result in detector.detect(matrix, at=pd.Timestamp(task.as_of), thresholds=thresholds):
+        node_id, product, partner = keys[result.series_id]
+        judged.setdefault(node_id, []).append((product, partner, result))
+    return judged
+
+
+def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> SeriesMatrix:
+    """The matrix :meth:`SeriesMatrix.from_long` would build (ids sorted, one calendar), from
+    (series id, month number since 1970, value) arrays, without a long string table."""
+    sids = np.concatenate([c[0] for c in cells])
+    months = np.concatenate([c[1] for c in cells])
+    values = np.concatenate([c[2] for c in cells])
+    ids, row = np.unique(sids, return_inverse=True)
+    first = int(months.min())
+    out = np.full((len(ids), int(months.max()) - first + 1), np.nan)
+    out[row, months - first] = values
+    calendar = pd.date_range(pd.Timestamp(np.datetime64(first, "M")), periods=out.shape[1], freq="MS")
+    return SeriesMatrix(tuple(str(i) for i in ids), calendar, out)
+
+
+def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: PartitionData,
+                  settings: AssessmentSettings, detector: DisruptionEngine,
+                  share_detector: PartnerShareCollapseDetector,
+                  bilateral: list[tuple[str, str, DetectionResult]]) -> NodeMeasurement:
+    window = settings.window_months
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
     conc = None
     details = None
     if data.as_of is not None and not frame.empty:
-        window_start = pd.Timestamp(_months_back(data.as_of, window - 1))
-        recent = frame[frame["period"] >= window_start].assign(chain=chain.id, node=node.id)
+        recent = frame[frame["period"] >= _window_start(data.as_of, window)].assign(chain=chain.id, node=node.id)
         table = concentration_table(recent, keys=("chain", "node")) if not recent.empty else None
         if table is not None and len(table):
             row = table.iloc[0]
@@ -236,6 +409,7 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
                 "top_partner": str(row["top_partner"]), "n_partners": int(row["n_partners"]),
                 "top_partners": [{"partner": str(p), "share": float(v / partner_values.sum())}
                                  for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
+                **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
             }
             ranked.append((
                 conc,
@@ -247,18 +421,22 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
     # series id -> (values, what the series is, in English and Chinese)
     series: dict[str, tuple[pd.Series, str, str]] = {}
     if not frame.empty:
-        series[f"imports.{chain.id}.{node.id}"] = (
-            frame.groupby("period")["value"].sum().sort_index(), "import value (USD)", "进口额（美元）")
+        # World row where the source gives one, else the partners: never both (no double count)
+        series[f"imports.{chain.id}.{node.id}"] = (monthly_totals(frame), "import value (USD)", "进口额（美元）")
     for sid in node.production_series:
         if sid in data.production:
             series[sid] = (data.production[sid], f"output index {sid}", f"产出指数 {sid}")
     disruption_scores: list[float] = []
+    # per-node sensitivity (#5): the node's own detector_threshold, else its chain's
+    threshold = chain.detector_threshold_of(node, detector.threshold)
     for sid, (values, label_en, label_zh) in series.items():
-        result = detector.judge(values, series_id=sid)
+        result = detector.judge(values, series_id=sid, threshold=threshold)
+        if sid == f"imports.{chain.id}.{node.id}":
+            result = with_mirror_note(result, frame)
         findings.append(result)
         if result.status not in ("flagged", "normal"):
             continue  # insufficient history or a missing month: no score, never risk
-        contribution = float(disruption_score(result.score, threshold=detector.threshold))
+        contribution = float(disruption_score(result.score, threshold=threshold))
         disruption_scores.append(contribution)
         if result.status == "flagged" and result.direction == "down":
             ranked.append((contribution, f"{label_en}: {result.explanation_en}", f"{label_zh}：{result.explanation_zh}"))
@@ -275,14 +453,33 @@ def _measure_node(chain: Chain, node: Node, data: _StoredData, config: Config,
             if result.status == "flagged":
                 ranked.append((contribution, f"main supplier share: {result.explanation_en}",
                                f"主要来源份额：{result.explanation_zh}"))
+    # Bilateral flows (HS code x top partner) are extra evidence for the disruption
+    # dimension; they do not count as inputs of the node's completeness.
+    bilateral_scores: list[float] = []
+    for product, partner, result in bilateral:
+        findings.append(result)
+        if result.status not in ("flagged", "normal"):
+            continue
+        contribution = float(disruption_score(result.score, threshold=threshold))
+        bilateral_scores.append(contribution)
+        if result.status == "flagged" and result.direction == "down":
+            ranked.append((contribution, f"imports of HS {product} from {partner}: {result.explanation_en}",
+                           f"自 {partner} 进口 HS {product}：{result.explanation_zh}"))
     # Inputs: the concentration window, the main-supplier share, one judged series per
     # import aggregate and per configured production series.
     expected = 3 + len(node.production_series)
     available = (conc is not None) + len(disruption_scores)
+    disruption = disruption_scores + bilateral_scores
+    # Dependence, partner risk, logistics pressure and value: one input each.
+    exposure = measure_dimensions(chain.id, node, frame, data.dimension_inputs, data.as_of, settings)
+    ranked.extend(exposure.ranked_drivers)
     return NodeMeasurement(
-        dimensions={"concentration": conc, "disruption": max(disruption_scores) if disruption_scores else None},
+        dimensions={"concentration": conc, "disruption": max(disruption) if disruption else None,
+                    **exposure.dimensions},
         ranked_drivers=sorted(ranked, key=lambda item: -item[0]),
-        inputs_expected=expected, inputs_available=available, findings=findings, concentration=details,
+        inputs_expected=expected + exposure.inputs_expected,
+        inputs_available=available + exposure.inputs_available,
+        findings=findings, concentration=details, details=exposure.details,
     )
 
 
@@ -298,18 +495,21 @@ def _judge(score: float | None, previous: PreviousScore | None, completeness: fl
                      previous_level=previous.level if previous else None)
 
 
-def _assess(config: Config, session: Session, run_id: int) -> AssessmentResult:
+def _assess(config: Config, sessions: sessionmaker[Session], run_id: int,
+            executor: PartitionExecutor) -> AssessmentResult:
     settings = config.settings.assessment
     thresholds = settings.levels.model_dump()
-    detector = build_detector(config)
-    share_detector = build_share_detector(config)
-    data = _StoredData(config, session)
-    previous = previous_scores(session)
+    with sessions() as session:
+        as_of = latest_trade_period(session, config.catalog.home)
+        previous = previous_scores(session)
+    tasks = plan_partitions(config, as_of, executor.database_url(sessions))
+    by_chain: dict[str, dict[str, NodeMeasurement]] = {}
+    for task, measurements in zip(tasks, executor.map(measure_partition, tasks, sessions)):
+        by_chain.setdefault(task.chain.id, {}).update(zip((n.id for n in task.nodes), measurements))
     chains: list[ChainAssessment] = []
     all_findings: list[tuple[str, str, DetectionResult]] = []
     for chain in config.catalog.chains:
-        measured = {node.id: _measure_node(chain, node, data, config, detector, share_detector)
-                    for node in chain.nodes}
+        measured = by_chain[chain.id]
         own = {node_id: node_score(m.dimensions) for node_id, m in measured.items()}
         propagated = propagate_along_dependencies(
             own, {n.id: n.depends_on for n in chain.nodes}, settings.propagation_factor)
@@ -334,7 +534,7 @@ def _assess(config: Config, session: Session, run_id: int) -> AssessmentResult:
                 criticality=node.criticality, own_score=own[node.id],
                 judgement=_judge(score, previous.get((chain.id, node.id)), completeness, config),
                 dimensions=m.dimensions, drivers=[en for _, en, _ in ranked], drivers_zh=[zh for _, _, zh in ranked],
-                concentration=m.concentration,
+                concentration=m.concentration, dimension_details=m.details,
             ))
         combined = chain_score([n.score for n in nodes], [n.criticality for n in nodes])
         combined = weakest_link_floor(
@@ -345,7 +545,7 @@ def _assess(config: Config, session: Session, run_id: int) -> AssessmentResult:
             chain=chain.id, name_en=chain.name.en, name_zh=chain.name.zh,
             judgement=_judge(combined, previous.get((chain.id, "")), completeness, config), nodes=nodes,
         ))
-    return AssessmentResult(run_id=run_id, as_of=data.as_of, chains=chains, findings=all_findings)
+    return AssessmentResult(run_id=run_id, as_of=as_of, chains=chains, findings=all_findings)
 
 
 def _finding_row(chain: str, node: str, r: DetectionResult) -> dict:
@@ -377,5 +577,6 @@ def _score_rows(result: AssessmentResult) -> list[dict]:
                 rows.append({"chain": chain.chain, "node": node.node, "dimension": dimension,
                              "score": value, "level": "", "raw_level": "", "runs_below": 0,
                              "completeness": 1.0 if value is not None else 0.0, "drivers": [],
-                             "details": node.concentration if dimension == "concentration" else None})
+                             "details": node.concentration if dimension == "concentration"
+                             else node.dimension_details.get(dimension)})
     return rows

@@ -14,6 +14,9 @@ import os
 import sys
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
+from monitor.assessment_executors import ExecutorError
 from monitor.config.loader import ConfigError, load_config
 from monitor.storage.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersionError
 
@@ -136,6 +139,25 @@ def main(argv: list[str] | None = None) -> int:
     except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError) as err:
         print(f"chainwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except ExecutorError as err:
+        # The configured executor cannot run (e.g. the Dask scheduler is unreachable): one line.
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    except OperationalError as err:
+        # The database is unreachable or went away: one clear line (password hidden), no traceback.
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"chainwatch: database unavailable ({_shown_db_url(args)}): {detail}", file=sys.stderr)
+        return 1
+
+
+def _shown_db_url(args: argparse.Namespace) -> str:
+    """The database URL with its password blanked (for error messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(_db_url(args)).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL was refused earlier; never echo it raw
+        return "the configured database"
 
 
 def _check_config(args: argparse.Namespace) -> int:

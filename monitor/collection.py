@@ -56,6 +56,7 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
                      clock: Clock = system_clock) -> list[Collector]:
     """One collector per configured source (``options``: injected transport, sleep, observer)."""
     from monitor.collectors.census import CensusCollector
+    from monitor.collectors.comext import ComextCollector
     from monitor.collectors.comtrade import ComtradeCollector
     from monitor.collectors.eurostat import EurostatCollector
     from monitor.collectors.files import FileCollector
@@ -63,7 +64,8 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collectors.worldbank import WorldBankCollector
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
-               "eurostat": EurostatCollector, "census": CensusCollector, "file": FileCollector}
+               "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
+               "file": FileCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":

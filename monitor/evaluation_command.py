@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -20,6 +21,7 @@ from indicators.disruption_engine import DisruptionEngine
 from indicators.evaluation import (
     EvaluationResult,
     evaluate_flags,
+    leave_one_series_out,
     read_events,
     threshold_sweep,
 )
@@ -31,7 +33,7 @@ from monitor.detection_command import (
     load_series,
 )
 
-__all__ = ["EventsFileError", "evaluate_detectors", "read_events_csv", "run_evaluate"]
+__all__ = ["Evaluation", "EventsFileError", "evaluate_detectors", "read_events_csv", "run_evaluate"]
 
 
 class EventsFileError(ValueError):
@@ -63,20 +65,43 @@ def read_events_csv(path: Path) -> pd.DataFrame:
 SWEEP_THRESHOLDS = (2.5, 3.0, 3.5, 4.0, 4.5)
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What ``chainwatch evaluate`` reports.
+
+    Attributes
+    ----------
+    scored : dict of str to EvaluationResult
+        The engine at its threshold first, then the naive rules.
+    sweep : pandas.DataFrame
+        The engine's calibration curve (:func:`indicators.evaluation.threshold_sweep`).
+    held_out : pandas.DataFrame
+        Leave-one-series-out threshold check
+        (:func:`indicators.evaluation.leave_one_series_out`).
+    """
+
+    scored: dict[str, EvaluationResult]
+    sweep: pd.DataFrame
+    held_out: pd.DataFrame
+
+
 def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: DisruptionEngine | None = None,
-                       sweep: tuple[float, ...] = SWEEP_THRESHOLDS) -> tuple[dict[str, EvaluationResult], pd.DataFrame]:
+                       sweep: tuple[float, ...] = SWEEP_THRESHOLDS) -> Evaluation:
     """Replay the engine and the naive rules on ``frame`` and score them on ``events``.
 
     The engine is replayed once, at the lowest threshold of ``sweep`` and its own:
     its score does not depend on the threshold, so ``score <= -t`` gives the exact
-    flags of every higher threshold *t* (see :func:`indicators.evaluation.threshold_sweep`).
+    flags of every higher threshold *t* (see :func:`indicators.evaluation.threshold_sweep`);
+    the leave-one-series-out check chooses among the ``sweep`` thresholds.
     """
     engine = engine or DisruptionEngine()
     lowest = min((*sweep, engine.threshold))
     probe = DisruptionEngine(**{**_engine_settings(engine), "threshold": lowest})
     results = probe.replay(frame)
+    # A month not flagged at the lowest threshold is flagged at none (a drop that only
+    # undoes a spike keeps a low screen score but is never flagged): no score for it.
     scores = pd.DataFrame(
-        [{"series_id": r.series_id, "period": r.period, "score": r.score}
+        [{"series_id": r.series_id, "period": r.period, "score": r.score if r.status == "flagged" else math.nan}
          for r in results if r.status in ("flagged", "normal")],
         columns=["series_id", "period", "score"],
     )
@@ -85,7 +110,8 @@ def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: Disrup
     for threshold in (3.0, 2.0):
         naive = naive_change_flags(frame, threshold=threshold)
         scored[f"naive rule (z <= -{threshold:g})"] = evaluate_flags(naive, frame, events)
-    return scored, threshold_sweep(scores, frame, events, thresholds=sweep)
+    return Evaluation(scored, threshold_sweep(scores, frame, events, thresholds=sweep),
+                      leave_one_series_out(scores, frame, events, thresholds=sweep))
 
 
 def _engine_settings(engine: DisruptionEngine) -> dict:
@@ -93,7 +119,7 @@ def _engine_settings(engine: DisruptionEngine) -> dict:
     return dict(max_lag=engine.max_lag, min_history=engine.min_history, max_history=engine.max_history,
                 onset_threshold=screen.onset_threshold, base_threshold=screen.base_threshold,
                 directions=("down",), seasonal_years=screen.seasonal_years, window=screen.window,
-                outlier_threshold=engine.outlier_threshold)
+                outlier_threshold=engine.outlier_threshold, new_year_variance=engine.new_year_variance)
 
 
 def _pct(value: float) -> str:
@@ -104,17 +130,18 @@ def _num(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def _table(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, series_path: Path, events_path: Path) -> str:
+def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
+    scored, sweep = result.scored, result.sweep
     main_name, main = next(iter(scored.items()))
     lines = [
         f"Walk-forward evaluation on {series_path} against {events_path}: {len(main.per_series)} series, "
         f"{main.series_years:.1f} judged series-years (ignore windows excluded), {main.n_events} judged events",
         "",
     ]
-    header = ("detector", "caught", "recall", "false alarms", "FA/100 series-years", "precision", "mean delay")
+    header = ("detector", "caught", "recall", "false alarms", "FA/100 series-years", "precision", "median delay")
     rows = [header] + [(
         name, f"{r.n_caught}/{r.n_events}", _pct(r.recall), str(r.false_alarms),
-        _num(r.false_alarms_per_100_series_years), _pct(r.precision), _num(r.mean_delay, 1),
+        _num(r.false_alarms_per_100_series_years), _pct(r.precision), _num(r.median_delay, 1),
     ) for name, r in scored.items()]
     lines += _aligned(rows)
     lines += ["", f"Events ({main_name}):"]
@@ -133,6 +160,12 @@ def _table(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, series_path
         _num(r.false_alarms_per_100_series_years), _pct(r.precision),
     ) for r in sweep.itertuples(index=False)]
     lines += _aligned(rows)
+    lines += ["", "Leave-one-series-out check (threshold chosen on the other series: best recall within "
+              "6 false alarms per 100 series-years; then scored on the held-out series):"]
+    rows = [("held out", "threshold", "caught", "false alarms", "series-years")] + [(
+        r.series_id, _num(r.threshold, 2), f"{r.caught}/{r.events}", str(r.false_alarms), _num(r.series_years, 1),
+    ) for r in result.held_out.itertuples(index=False)]
+    lines += _aligned(rows)
     return "\n".join(lines)
 
 
@@ -143,7 +176,8 @@ def _aligned(rows: list[tuple]) -> list[str]:
     return out
 
 
-def _document(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, skipped: list[str]) -> dict:
+def _document(result: Evaluation, skipped: list[str]) -> dict:
+    scored, sweep, held_out = result.scored, result.sweep, result.held_out
     _, main = next(iter(scored.items()))
     events = main.event_table().astype(object).where(lambda f: f.notna(), None).to_dict(orient="records")
     return {
@@ -153,6 +187,7 @@ def _document(scored: dict[str, EvaluationResult], sweep: pd.DataFrame, skipped:
                          for s, p in main.false_alarm_periods.itertuples(index=False)],
         "per_series": main.per_series.to_dict(orient="records"),
         "threshold_sweep": sweep.astype(object).where(sweep.notna(), None).to_dict(orient="records"),
+        "leave_one_series_out": held_out.astype(object).where(held_out.notna(), None).to_dict(orient="records"),
         "skipped_series": skipped,
     }
 
@@ -170,9 +205,9 @@ def run_evaluate(series_path: Path, events_path: Path, fmt: str = "table", engin
     data = load_series(Path(series_path), err)
     if data is None:
         return EXIT_UNUSABLE
-    scored, sweep = evaluate_detectors(data.frame, events, engine)
+    result = evaluate_detectors(data.frame, events, engine)
     if fmt == "json":
-        out.write(json.dumps(_document(scored, sweep, data.skipped), ensure_ascii=False, indent=2) + "\n")
+        out.write(json.dumps(_document(result, data.skipped), ensure_ascii=False, indent=2) + "\n")
     else:
-        out.write(_table(scored, sweep, Path(series_path), Path(events_path)) + "\n")
+        out.write(_table(result, Path(series_path), Path(events_path)) + "\n")
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK

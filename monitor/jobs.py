@@ -64,10 +64,15 @@ class JobRunner:
         self._metrics = metrics
         self._timer = timer
         self._running: dict[str, float] = {}
+        self._failing: dict[str, int] = {}  # job id -> failed runs in a row
         self._idle = threading.Condition()
 
     def __call__(self, job_id: str) -> None:
-        """Run job ``job_id``; a failure is logged and counted, never raised into the scheduler."""
+        """Run job ``job_id``; a failure is logged and counted, never raised into the scheduler.
+
+        The first failure of a streak is logged with its traceback, the following ones
+        in one line each, and the first success after them says the job recovered.
+        """
         action = self.actions.get(job_id)
         if action is None:
             log.error("job %s is stored but not configured; skipped", job_id)
@@ -80,9 +85,20 @@ class JobRunner:
         try:
             log.info("job %s started", job_id)
             action()
-        except Exception:  # a failing job must not kill the scheduler thread
+        except Exception as err:  # a failing job must not kill the scheduler thread
             outcome = "failure"
-            log.exception("job %s failed", job_id)
+            streak = self._failing.get(job_id, 0) + 1
+            self._failing[job_id] = streak
+            if streak == 1:
+                log.exception("job %s failed", job_id)
+            else:  # e.g. the database is down: one line per run, not a traceback every 30 s
+                detail = (str(err).strip().splitlines() or [""])[0][:300]
+                log.warning("job %s failed again (%d runs in a row): %s: %s", job_id, streak,
+                            type(err).__name__, detail)
+        else:
+            streak = self._failing.pop(job_id, 0)
+            if streak:
+                log.info("job %s recovered after %d failed run(s)", job_id, streak)
         finally:
             elapsed = self._timer() - start
             if self._metrics is not None:

@@ -95,7 +95,8 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         f"Node early-warning level: {_LEVEL_HELP}.", ("chain", "node"), per_run=True),
     MetricSpec(
         "chainwatch_node_dimension_score",
-        "Node risk score of one dimension (concentration, disruption), 0-100; absent when data is missing.",
+        "Node risk score of one dimension (concentration, disruption, dependence, partner_risk, logistics, value), "
+        "0-100; absent when data is missing.",
         ("chain", "node", "dimension"), per_run=True),
     MetricSpec(
         "chainwatch_node_import_hhi_ratio",
@@ -112,6 +113,12 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec(
         "chainwatch_node_data_completeness_ratio",
         "Share (0-1) of the node's inputs that had data, latest assessment.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_data_completeness_ratio",
+        "Share (0-1) of the node's expected inputs (series and trade periods) that had data, latest "
+        "assessment; missing data lowers it instead of reading as a drop. The issue's name for "
+        "chainwatch_node_data_completeness_ratio, which is kept with the same value.",
         ("chain", "node"), per_run=True),
     MetricSpec(
         "chainwatch_node_data_period_timestamp_seconds",
@@ -262,6 +269,8 @@ class RunFamilies:
             add(f"{prefix}_risk_level", labels, level_index(s.level))
             if s.completeness is not None:
                 add(f"{prefix}_data_completeness_ratio", labels, s.completeness)
+                if s.node != "":
+                    add("chainwatch_data_completeness_ratio", labels, s.completeness)
         for chain, counts in sorted(by_level.items()):
             for level, count in counts.items():
                 add("chainwatch_chain_nodes_by_level", [chain, level], count)

@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["SeriesFileError", "SeriesInput", "SeriesProblem", "parse_series_rows", "read_series_csv"]
+__all__ = ["VINTAGE_COLUMN", "SeriesFileError", "SeriesInput", "SeriesProblem", "parse_series_rows",
+           "read_series_csv"]
 
 REQUIRED_COLUMNS = ("series_id", "period", "value")
+#: Optional column: when the value was published (revisions of a month are rows
+#: with later vintages; see indicators/real_time.py).
+VINTAGE_COLUMN = "vintage"
 #: Value cells read as a missing observation (not an error).
 MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
 
@@ -58,7 +62,8 @@ class SeriesInput:
     ----------
     frame : pandas.DataFrame
         ``series_id, period, value`` of the good series: ``period`` month-start
-        Timestamps, ``value`` float (NaN = missing observation).
+        Timestamps, ``value`` float (NaN = missing observation); plus ``vintage``
+        (Timestamps) when the file has that column.
     problems : list of SeriesProblem
         One entry per skipped series (its first problem) or skipped row.
     """
@@ -97,10 +102,11 @@ def read_series_csv(path: Path) -> SeriesInput:
     body = [(number, row) for number, row in enumerate(rows[1:], start=2) if any(cell.strip() for cell in row)]
     if not body:
         raise SeriesFileError(f"{path}: no data rows after the header")
-    idx = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    columns = (*REQUIRED_COLUMNS, VINTAGE_COLUMN) if VINTAGE_COLUMN in header else REQUIRED_COLUMNS
+    idx = {name: header.index(name) for name in columns}
     records = []
     for number, row in body:
-        cells = [row[idx[name]] if idx[name] < len(row) else "" for name in REQUIRED_COLUMNS]
+        cells = [row[idx[name]] if idx[name] < len(row) else "" for name in columns]
         records.append((number, *cells))
     return parse_series_rows(records)
 
@@ -145,8 +151,8 @@ def _parse_value(text: str) -> float | None:
 _KIND_NAMES = {"M": "monthly", "D": "a date", "Q": "quarterly", "A": "annual"}
 
 
-def parse_series_rows(records: list[tuple[int, str, str, str]]) -> SeriesInput:
-    """Check ``(row number, series_id, period, value)`` records series by series.
+def parse_series_rows(records: list[tuple]) -> SeriesInput:
+    """Check ``(row number, series_id, period, value[, vintage])`` records series by series.
 
     A series is skipped (with one :class:`SeriesProblem`) for: an unparsable period,
     a non-numeric or infinite value, a period that is not later than the one before
@@ -154,27 +160,65 @@ def parse_series_rows(records: list[tuple[int, str, str, str]]) -> SeriesInput:
     month are daily or weekly data), periods of different frequencies, or quarterly /
     annual periods (monthly data are needed). A row without ``series_id`` is skipped
     on its own.
+
+    With a fifth field, ``vintage`` (the date the value was published, ``YYYY-MM-DD``
+    or ``YYYY-MM``), a series may repeat a month in different vintages (revisions);
+    the checks above apply to the rows of each vintage, and an empty or unparsable
+    vintage skips the series. The frame then has a ``vintage`` column (Timestamps).
     """
     problems: list[SeriesProblem] = []
-    by_series: dict[str, list[tuple[int, str, str]]] = {}
-    for number, sid, period, value in records:
+    with_vintage = bool(records) and len(records[0]) == 5
+    by_series: dict[str, list[tuple]] = {}
+    for number, sid, period, value, *vintage in records:
         sid = sid.strip()
         if not sid:
             problems.append(SeriesProblem(None, number, "empty series_id; row skipped"))
             continue
-        by_series.setdefault(sid, []).append((number, period, value))
+        by_series.setdefault(sid, []).append((number, period, value, *vintage))
     good = []
     for sid, rows in by_series.items():
-        problem = _check_series(sid, rows)
+        problem = _check_vintaged_series(sid, rows) if with_vintage else _check_series(sid, rows)
         if problem is not None:
             problems.append(problem)
             continue
-        for _, period, value in rows:
-            good.append((sid, _parse_period(period)[1], _parse_value(value)))
-    frame = pd.DataFrame(good, columns=list(REQUIRED_COLUMNS))
+        for _, period, value, *vintage in rows:
+            good.append((sid, _parse_period(period)[1], _parse_value(value), *(_parse_vintage(v) for v in vintage)))
+    columns = [*REQUIRED_COLUMNS, VINTAGE_COLUMN] if with_vintage else list(REQUIRED_COLUMNS)
+    frame = pd.DataFrame(good, columns=columns)
     frame["value"] = frame["value"].astype("float64")
     frame["period"] = pd.to_datetime(frame["period"])
+    if with_vintage:
+        frame[VINTAGE_COLUMN] = pd.to_datetime(frame[VINTAGE_COLUMN])
     return SeriesInput(frame, problems)
+
+
+def _parse_vintage(text: str) -> pd.Timestamp | None:
+    """The publication date of a vintage cell (``YYYY-MM-DD``, or ``YYYY-MM`` = its first day)."""
+    if m := _MONTH.match(text):
+        if 1 <= int(m.group(2)) <= 12:
+            return pd.Timestamp(year=int(m.group(1)), month=int(m.group(2)), day=1)
+        return None
+    if _DATE.match(text):
+        try:
+            stamp = pd.Timestamp(text.strip())
+        except (ValueError, TypeError):
+            return None
+        return None if stamp is pd.NaT else stamp.tz_localize(None) if stamp.tzinfo else stamp
+    return None
+
+
+def _check_vintaged_series(sid: str, rows: list[tuple[int, str, str, str]]) -> SeriesProblem | None:
+    by_vintage: dict[pd.Timestamp, list[tuple[int, str, str]]] = {}
+    for number, period, value, vintage in rows:
+        stamp = _parse_vintage(vintage)
+        if stamp is None:
+            return SeriesProblem(sid, number, f"vintage {vintage!r} is not a date (YYYY-MM-DD); series skipped")
+        by_vintage.setdefault(stamp, []).append((number, period, value))
+    for group in by_vintage.values():
+        problem = _check_series(sid, group)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _check_series(sid: str, rows: list[tuple[int, str, str]]) -> SeriesProblem | None:

@@ -16,9 +16,11 @@ from monitor import __version__
 from monitor.api import ApiContext, build_api, install_error_handlers, install_request_ids
 from monitor.api import __doc__ as _API_DOC
 from monitor.metrics import render_metrics
+from monitor.request_limits import BodySizeLimit
 from monitor.storage.database import schema_status
 
 _API_DESCRIPTION = (_API_DOC or "").split("\n\n", 1)[-1]
+DEFAULT_MAX_REQUEST_BYTES = 65536
 
 
 def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext | None = None,
@@ -29,6 +31,8 @@ def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext
     (see :meth:`monitor.jobs.LeaderScheduler.state`).
     """
     app = FastAPI(title="chainwatch", version=__version__, description=_API_DESCRIPTION)
+    max_bytes = api.config.settings.api.max_request_bytes if api is not None else DEFAULT_MAX_REQUEST_BYTES
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
     install_error_handlers(app)
     install_request_ids(app)
     if api is not None:

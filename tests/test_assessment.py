@@ -98,12 +98,15 @@ def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock):
     _collect(config, sessions, clock)
     first = run_assessment(config, sessions, clock)
     assert next(c for c in first.chains if c.chain == "critical-minerals").level == "red"
-    # The same data judged less sensitively (red from 95, a deaf detector): the raw
-    # level drops to orange, the reported one stays red for one more run
-    # (hysteresis_runs = 2), then falls.
-    levels = config.settings.assessment.levels.model_copy(update={"red": 95.0})
-    detector = config.settings.assessment.detector.model_copy(update={"threshold": 20.0})
-    assessment = config.settings.assessment.model_copy(update={"levels": levels, "detector": detector})
+    # The same data judged less sensitively (red from 95, a deaf detector, no partner
+    # risk, which puts cobalt from DR Congo at 100): the raw level drops to orange,
+    # the reported one stays red for one more run (hysteresis_runs = 2), then falls.
+    settings = config.settings.assessment
+    levels = settings.levels.model_copy(update={"red": 95.0})
+    detector = settings.detector.model_copy(update={"threshold": 20.0})
+    dimensions = settings.dimensions.model_copy(
+        update={"partner_risk": settings.dimensions.partner_risk.model_copy(update={"enabled": False})})
+    assessment = settings.model_copy(update={"levels": levels, "detector": detector, "dimensions": dimensions})
     calmer = config.model_copy(update={"settings": config.settings.model_copy(update={"assessment": assessment})})
     reported = []
     for _ in range(2):
@@ -149,3 +152,47 @@ def test_main_supplier_replaced_is_flagged_as_share_collapse(config, sessions, c
     cobalt = next(n for c in result.chains for n in c.nodes if n.node == "cobalt")
     assert cobalt.dimensions["disruption"] == 100.0  # a 60-point fall is three times the 20-point threshold
     assert any(d.startswith("main supplier share: COD's share") for d in cobalt.drivers)
+
+
+def _with_threshold(config, chain_id, value, node_id=None):
+    """The config with a detector_threshold on one node, or on a whole chain."""
+    chains = []
+    for chain in config.catalog.chains:
+        if chain.id == chain_id:
+            if node_id is None:
+                chain = chain.model_copy(update={"detector_threshold": value})
+            else:
+                chain = chain.model_copy(update={"nodes": [
+                    n.model_copy(update={"detector_threshold": value}) if n.id == node_id else n for n in chain.nodes]})
+        chains.append(chain)
+    return config.model_copy(update={"catalog": config.catalog.model_copy(update={"chains": chains})})
+
+
+def _engine_findings(result, chain, node):
+    return [f for c, n, f in result.findings
+            if (c, n) == (chain, node) and f.method not in ("partner_share_collapse",) and f.status != "missing"]
+
+
+def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessions, clock):
+    _collect(config, sessions, clock)
+    default = run_assessment(config, sessions, clock)
+    flagged = _engine_findings(default, "critical-minerals", "cobalt")
+    assert any(f.status == "flagged" for f in flagged)
+    # the cobalt drop scores far beyond the default 3.5; a node asking for an even
+    # larger departure (|score| above all of cobalt's) no longer flags it
+    blind = max(abs(f.score) for f in flagged if f.status == "flagged") + 1.0
+    insensitive = run_assessment(_with_threshold(config, "critical-minerals", blind, node_id="cobalt"), sessions, clock)
+    assert {f.status for f in _engine_findings(insensitive, "critical-minerals", "cobalt")} <= {
+        "normal", "insufficient_history"}
+    before = {(c.chain, n.node): n.dimensions["disruption"] for c in default.chains for n in c.nodes}
+    after = {(c.chain, n.node): n.dimensions["disruption"] for c in insensitive.chains for n in c.nodes}
+    assert after[("critical-minerals", "cobalt")] < before[("critical-minerals", "cobalt")]
+    assert {k: v for k, v in after.items() if k[1] != "cobalt"} == {k: v for k, v in before.items() if k[1] != "cobalt"}
+    # a chain-wide setting reaches nodes without their own; a node's own setting wins
+    chain_wide = _with_threshold(config, "critical-minerals", blind)
+    minerals = next(c for c in chain_wide.catalog.chains if c.id == "critical-minerals")
+    assert minerals.detector_threshold_of(minerals.nodes[0], 3.5) == blind
+    assert minerals.detector_threshold_of(minerals.nodes[0].model_copy(update={"detector_threshold": 2.0}), 3.5) == 2.0
+    result = run_assessment(chain_wide, sessions, clock)
+    assert {f.status for f in _engine_findings(result, "critical-minerals", "cobalt")} <= {
+        "normal", "insufficient_history"}

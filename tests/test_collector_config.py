@@ -18,7 +18,7 @@ def test_default_profile_stays_offline_demo():
 def test_live_profile_loads_and_builds_every_collector():
     config = load_config(CONFIG_DIR / "live", environ={})
     kinds = [s.kind for s in config.sources.sources]
-    assert kinds == ["comtrade", "fred", "worldbank", "eurostat", "census"]
+    assert kinds == ["comtrade", "fred", "worldbank", "eurostat", "census", "file"]
     collectors = build_collectors(config)
     try:
         comtrade = collectors[0]
@@ -26,6 +26,25 @@ def test_live_profile_loads_and_builds_every_collector():
     finally:
         for c in collectors:
             c.close()
+
+
+def test_live_catalog_names_only_production_series_the_live_sources_collect():
+    config = load_config(CONFIG_DIR / "live", environ={})
+    collected: set[str] = set()
+    for source in config.sources.sources:
+        if source.kind == "fred":
+            collected |= {m.series_id or f"{source.id}.{m.id}" for m in source.series}
+        elif source.kind == "eurostat":
+            for spec in source.datasets:  # filters are listed in the dataset's dimension order
+                combos = [[]]
+                for codes in spec.filters.values():
+                    combos = [c + [code] for c in combos for code in ([codes] if isinstance(codes, str) else codes)]
+                collected |= {f"eurostat.{spec.dataset}.M." + ".".join(c) for c in combos}
+    named = {s for chain in config.catalog.chains for node in chain.nodes for s in node.production_series}
+    assert named and not any(s.startswith("demo.") for s in named)
+    assert named <= collected, sorted(named - collected)
+    assert config.sources.sources[0].mirror.cif_fob_factor == 1.06
+    assert config.sources.sources[0].mirror.partners == []  # every reporting partner
 
 
 def test_api_key_comes_from_the_named_variable_and_never_prints():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, date, datetime
 
 import httpx
@@ -177,9 +178,9 @@ def test_eurostat_errors_and_drift():
 # -- US Census --------------------------------------------------------------------------
 
 
-def census(handler, catalog, key: str | None = None, **kw) -> CensusCollector:
+def census(handler, catalog, key: str | None = None, products=("8542",), **kw) -> CensusCollector:
     settings = CensusSource(id="census", kind="census", base_url="https://census.test/intltrade", start="2024-01",
-                            products=["8542"], api_key=SecretStr(key) if key else None, **kw)
+                            products=list(products), api_key=SecretStr(key) if key else None, **kw)
     return CensusCollector(settings, catalog, options(handler), CLOCK)
 
 
@@ -196,13 +197,38 @@ def test_census_imports_by_country(catalog):
     assert row["value"] == 2211223344.0
 
 
+def test_census_quantities_in_kilograms_for_unit_values(catalog):
+    script = Script(json_response(fixture_json("census/imports_hs_8105.json")))
+    batch = census(script, catalog, products=["8105"]).collect()
+    assert script.requests[0].url.params["get"] == "CTY_CODE,CTY_NAME,GEN_VAL_MO,GEN_QY1_MO,UNIT_QY1"
+    flows = batch.trade_flows.set_index(["partner", "period"])
+    assert flows.loc[("CHN", "2024-01-01"), "quantity"] == 21034.0          # KG as is
+    assert flows.loc[("CHN", "2024-02-01"), "quantity"] == 20543.0
+    assert flows.loc[("DEU", "2024-01-01"), "quantity"] == 35_000.0         # metric tons -> kg
+    assert math.isnan(flows.loc[("CAN", "2024-01-01"), "quantity"])        # 0: not collected
+    assert math.isnan(flows.loc[("TWN", "2024-01-01"), "quantity"])        # a count is not a mass
+    assert flows.loc[("TWN", "2024-01-01"), "value"] == 123456.0           # ... but the value is kept
+    assert batch.rejected == {}
+    # unit value (USD/kg) of the imports from China, as indicators/unit_values.py computes it
+    assert flows.loc[("CHN", "2024-01-01"), "value"] / flows.loc[("CHN", "2024-01-01"), "quantity"] == \
+        pytest.approx(712345 / 21034)
+    script = Script(json_response(fixture_json("census/exports_hs_8542.json")))
+    exports = census(script, catalog, flows=["X"]).collect()
+    assert script.requests[0].url.params["get"] == "CTY_CODE,CTY_NAME,ALL_VAL_MO,QTY_1_MO,UNIT_QY1"
+    assert math.isnan(exports.trade_flows["quantity"].iloc[0])             # HS 8542 is counted (NO)
+
+
 def test_census_exports_no_content_and_drift(catalog):
     script = Script(json_response(fixture_json("census/exports_hs_8542.json")), httpx.Response(204))
     batch = census(script, catalog, flows=["X", "M"]).collect()
     assert list(batch.trade_flows["partner"]) == ["CHN"] and list(batch.trade_flows["flow"]) == ["X"]
-    drifted = [["CTY_CODE", "CTY_NAME", "VAL", "time"], ["5700", "CHINA", "1", "2024-01"]]
+    drifted = [["CTY_CODE", "CTY_NAME", "VAL", "GEN_QY1_MO", "UNIT_QY1", "time"],
+               ["5700", "CHINA", "1", "1", "KG", "2024-01"]]
     with pytest.raises(PayloadError, match=r"header lacks \['GEN_VAL_MO'\]"):
         census(Script(json_response(drifted)), catalog).collect()
+    no_quantity = [["CTY_CODE", "CTY_NAME", "GEN_VAL_MO", "time"], ["5700", "CHINA", "1", "2024-01"]]
+    with pytest.raises(PayloadError, match=r"header lacks \['GEN_QY1_MO', 'UNIT_QY1'\]"):
+        census(Script(json_response(no_quantity)), catalog).collect()
     with pytest.raises(PayloadError, match="HTML page"):
         census(Script(html_response()), catalog).collect()
 
@@ -212,7 +238,7 @@ def test_census_exports_no_content_and_drift(catalog):
 
 def customs(location: str, **kw) -> FileSource:
     return FileSource(id="customs", kind="file", location=location, table="trade_flows",
-                      columns={"partner": "country", "product": "hs", "period": "month", "value": "usd",
+                      columns={"partner": "country", "product": "hs", "period": "year", "value": "usd",
                                "quantity": "kg"},
                       constants={"reporter": "CHN", "flow": "M"}, country_codes="name", **kw)
 
@@ -220,7 +246,9 @@ def customs(location: str, **kw) -> FileSource:
 def test_file_csv_with_mapping_and_rejections():
     batch = FileCollector(customs(str(FIXTURES / "files/china_customs_imports.csv"))).collect()
     flows = batch.trade_flows
-    assert len(flows) == 3 and set(flows["partner"]) == {"AUS", "CHL"}
+    assert len(flows) == 3 and set(flows["partner"]) == {"USA"}
+    row = flows[(flows["product"] == "253090") & (flows["period"] == "2023-01-01")].iloc[0]  # annual: January
+    assert (row["value"], row["quantity"]) == (293206952.0, 68462941.0)
     assert batch.rejected == {"unknown_country": 1, "unknown_product": 1, "non_numeric": 1}
     assert batch.vintage.startswith("sha256:")
 
@@ -244,13 +272,14 @@ def test_file_over_http_and_errors(tmp_path):
 
 def test_file_json_observations(tmp_path):
     path = tmp_path / "usgs.json"
+    # primary gallium production 2022, kg: USGS MCS 2024 (shared/data/usgs_minerals/mcs2024_world)
     path.write_text(json.dumps({"data": {"rows": [
-        {"series": "usgs.gallium.world", "year": "2022", "t": 550},
-        {"series": "usgs.gallium.world", "year": "2023", "t": 750}]}}))
+        {"series": "usgs.gallium.chn", "year": "2022", "kg": 600000},
+        {"series": "usgs.gallium.world", "year": "2022", "kg": 610000}]}}))
     settings = FileSource(id="usgs", kind="file", location=str(path), format="json", table="observations",
-                          records_path="data.rows", columns={"series_id": "series", "period": "year", "value": "t"},
-                          unit="t")
+                          records_path="data.rows", columns={"series_id": "series", "period": "year", "value": "kg"},
+                          unit="kg")
     batch = FileCollector(settings).collect()
-    assert list(batch.observations["value"]) == [550.0, 750.0] and batch.series[0].unit == "t"
+    assert list(batch.observations["value"]) == [600000.0, 610000.0] and batch.series[0].unit == "kg"
     with pytest.raises(ValueError, match="no column or constant"):
-        FileCollector(settings.model_copy(update={"columns": {"period": "year", "value": "t"}}))
+        FileCollector(settings.model_copy(update={"columns": {"period": "year", "value": "kg"}}))

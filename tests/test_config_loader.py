@@ -61,6 +61,9 @@ def _set(path, value):
         ("sources.yaml", _set(["sources", 0, "schedule"], "every day"), "sources.yaml: sources[0].schedule:"),
         ("chains.yaml", _set(["home"], "XXX"), "chains.yaml: home:"),
         ("settings.yaml", _set(["assessment", "levels", "red"], 10), "settings.yaml: assessment.levels:"),
+        ("chains.yaml", _set(["chains", 0, "nodes", 1, "detector_threshold"], 0),
+         "chains.yaml: chains[0].nodes[1].detector_threshold:"),
+        ("chains.yaml", _set(["chains", 1, "detector_threshold"], "high"), "chains.yaml: chains[1].detector_threshold:"),
     ],
 )
 def test_each_problem_names_file_and_field(config_dir, filename, change, expected):

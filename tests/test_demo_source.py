@@ -19,6 +19,9 @@ from monitor.collectors.demo import (
     EU27_MEMBERS,
     FALLBACK_PARTNER_POOL,
     PARTNER_PROFILES,
+    GOVERNANCE_INDICATORS,
+    GOVERNANCE_SERIES_PREFIX,
+    PRESSURE_SERIES,
     SIMULATED_PREFIX,
     BroadDip,
     DemoCollector,
@@ -52,6 +55,16 @@ def _partner_values(flows: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     return subset.pivot_table(index="period", columns="partner", values="value", aggfunc="sum", fill_value=0.0)
 
 
+def _imports(flows: pd.DataFrame) -> pd.DataFrame:
+    """The import rows (the demo also simulates exports, flow X, to WORLD)."""
+    return flows[flows["flow"] == "M"].reset_index(drop=True)
+
+
+def _production(observations: pd.DataFrame) -> pd.DataFrame:
+    """The output-index rows (the demo also simulates governance scores and a pressure index)."""
+    return observations[observations["series_id"].str.startswith("demo.prod.")].reset_index(drop=True)
+
+
 def _hhi(values_by_partner: pd.Series) -> float:
     shares = values_by_partner / values_by_partner.sum()
     return float((shares**2).sum())
@@ -68,8 +81,13 @@ def test_batch_is_labelled_simulated(batch, catalog):
     nodes = {(c.id, n.id): n for c in catalog.chains for n in c.nodes}
     for info in batch.series:
         assert info.description.startswith(SIMULATED_PREFIX), info
-        assert info.unit == "index" and info.source == SETTINGS.id
-        assert info.series_id in nodes[(info.chain, info.node)].production_series
+        assert info.source == SETTINGS.id
+        if info.series_id.startswith("demo.prod."):
+            assert info.unit == "index"
+            assert info.series_id in nodes[(info.chain, info.node)].production_series
+        else:
+            assert info.series_id == PRESSURE_SERIES or info.series_id.startswith(GOVERNANCE_SERIES_PREFIX + ".")
+            assert info.chain is None and info.node is None
 
 
 def test_the_same_seed_gives_the_same_batch(catalog, batch):
@@ -122,10 +140,11 @@ def test_adding_a_node_leaves_every_other_series_unchanged(raw_catalog, catalog,
     bigger = DemoCollector(Catalog.model_validate(grown), SETTINGS).collect()
     old_flows = bigger.trade_flows[bigger.trade_flows["product"] != "999999"].reset_index(drop=True)
     pd.testing.assert_frame_equal(old_flows, batch.trade_flows)
-    old_obs = bigger.observations[bigger.observations["series_id"] != "demo.prod.test-extra"]
+    old_obs = bigger.observations[bigger.observations["series_id"].isin(set(batch.observations["series_id"]))]
     pd.testing.assert_frame_equal(old_obs.reset_index(drop=True), batch.observations)
     # The unknown code got a seeded fallback profile, with real partners.
-    extra = bigger.trade_flows[bigger.trade_flows["product"] == "999999"]
+    extra = _imports(bigger.trade_flows)
+    extra = extra[extra["product"] == "999999"]
     assert len(extra) > 0 and set(extra["partner"]) <= set(FALLBACK_PARTNER_POOL)
 
 
@@ -156,25 +175,37 @@ def test_no_missing_values_and_no_duplicate_keys(batch):
     assert not obs.duplicated(["series_id", "period"]).any()
     assert not flows.duplicated(["reporter", "partner", "product", "flow", "period"]).any()
     assert (flows["value"] > 0).all() and (flows["quantity"].dropna() > 0).all()
-    assert (obs["value"] > 0).all()
+    assert (_production(obs)["value"] > 0).all()
+    governance = obs[obs["series_id"].str.startswith(GOVERNANCE_SERIES_PREFIX)]["value"]
+    assert governance.between(-2.5, 2.5).all()  # the WGI scale
 
 
 def test_covers_every_hs_code_and_every_production_series(catalog, batch):
     codes = {code for chain in catalog.chains for node in chain.nodes for code in node.hs_codes}
     series = {s for chain in catalog.chains for node in chain.nodes for s in node.production_series}
-    assert set(batch.trade_flows["product"]) == codes
-    assert set(batch.observations["series_id"]) == series
-    assert {info.series_id for info in batch.series} == series
+    imports = _imports(batch.trade_flows)
+    exports = batch.trade_flows[batch.trade_flows["flow"] == "X"]
+    assert set(imports["product"]) == codes == set(exports["product"])
+    production = _production(batch.observations)
+    assert set(production["series_id"]) == series
+    assert {info.series_id for info in batch.series if info.series_id.startswith("demo.prod.")} == series
     months = len(pd.period_range(SETTINGS.start, SETTINGS.end, freq="M"))
-    assert (batch.observations.groupby("series_id").size() == months).all()
-    # Every code is imported in every month (from its main suppliers at least).
-    assert (batch.trade_flows.groupby("product")["period"].nunique() == months).all()
+    assert (production.groupby("series_id").size() == months).all()
+    # Every code is imported and exported in every month (from its main suppliers at least).
+    assert (imports.groupby("product")["period"].nunique() == months).all()
+    assert (exports.groupby("product")["period"].nunique() == months).all()
+    # Every import partner has both simulated governance scores, once a year; the pressure index monthly.
+    stored = set(batch.observations["series_id"])
+    for partner in set(imports["partner"]):
+        assert {f"{GOVERNANCE_SERIES_PREFIX}.{i}.{partner}" for i in GOVERNANCE_INDICATORS} <= stored, partner
+    assert (batch.observations["series_id"] == PRESSURE_SERIES).sum() == months
 
 
 def test_flows_are_imports_of_the_home_economy_from_real_countries(catalog, batch):
-    flows = batch.trade_flows
-    assert set(flows["reporter"]) == {catalog.home}
-    assert set(flows["flow"]) == {"M"}
+    flows = _imports(batch.trade_flows)
+    assert set(batch.trade_flows["reporter"]) == {catalog.home}
+    assert set(batch.trade_flows["flow"]) == {"M", "X"}
+    assert set(batch.trade_flows.loc[batch.trade_flows["flow"] == "X", "partner"]) == {"WORLD"}
     assert catalog.home not in set(flows["partner"])
     for partner in set(flows["partner"]):
         assert pycountry.countries.get(alpha_3=partner) is not None, partner
@@ -224,7 +255,7 @@ def test_unit_values_are_plausible(batch):
 
 
 def test_some_nodes_are_very_concentrated_and_most_moderately(catalog, batch):
-    flows = batch.trade_flows
+    flows = _imports(batch.trade_flows)
     # Judge the twelve months before any final-period episode starts.
     before = flows["period"].max() - pd.DateOffset(months=3)
     window = flows[(flows["period"] <= before) & (flows["period"] > before - pd.DateOffset(months=12))]
@@ -298,6 +329,14 @@ def test_final_output_drop_shows_in_the_frame(catalog, batch, drop):
 def test_each_episode_changes_exactly_its_cells_by_its_factors(catalog, episode):
     plain = DemoCollector(catalog, SETTINGS, episodes=()).collect()
     hit = DemoCollector(catalog, SETTINGS, episodes=(episode,)).collect()
+    # Episodes touch imports and output indices only: exports, governance and pressure stay.
+    pd.testing.assert_frame_equal(hit.trade_flows[hit.trade_flows["flow"] == "X"],
+                                  plain.trade_flows[plain.trade_flows["flow"] == "X"])
+    pd.testing.assert_frame_equal(hit.observations[~hit.observations["series_id"].str.startswith("demo.prod.")],
+                                  plain.observations[~plain.observations["series_id"].str.startswith("demo.prod.")])
+    for batch in (plain, hit):
+        batch.trade_flows = _imports(batch.trade_flows)
+        batch.observations = _production(batch.observations)
     periods = pd.DatetimeIndex(sorted(plain.observations["period"].unique()))
     ordinals = np.asarray([p.year * 12 + p.month - 1 for p in periods])
     expected_by_period = pd.Series(episode.window.multipliers(ordinals), index=periods)
@@ -341,8 +380,8 @@ def test_final_episodes_follow_the_configured_end(catalog):
     short = SETTINGS.model_copy(update={"start": "2021-01", "end": "2023-06"})
     plain = DemoCollector(catalog, short, episodes=()).collect()
     hit = DemoCollector(catalog, short, episodes=FINAL_OUTPUT_DROPS).collect()
-    ratio = hit.observations["value"] / plain.observations["value"]
-    changed = hit.observations.loc[~np.isclose(ratio, 1.0), "period"]
+    ratio = _production(hit.observations)["value"] / _production(plain.observations)["value"]
+    changed = _production(hit.observations).loc[~np.isclose(ratio, 1.0), "period"]
     assert set(changed) == {pd.Timestamp("2023-06-01")}
 
 

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from indicators.disruption_engine import DisruptionEngine
+from monitor import evaluation_command
 from monitor.cli import main
 from monitor.detection_command import OUTPUT_COLUMNS
+from monitor.evaluation_command import evaluate_detectors
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
@@ -108,7 +111,11 @@ def test_missing_file(tmp_path, capsys):
 
 
 @needs_eval
-def test_evaluate_command_on_the_evaluation_set(capsys):
+def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
+    # one replay for both output formats (the replay is the slow part, the formats are not)
+    real, memo = evaluation_command.evaluate_detectors, {}
+    monkeypatch.setattr(evaluation_command, "evaluate_detectors",
+                        lambda *a, **k: memo["result"] if "result" in memo else memo.setdefault("result", real(*a, **k)))
     args = ["evaluate", "--input", str(EVAL / "series.csv"), "--events", str(EVAL / "events.csv")]
     assert main(args) == 0
     table = capsys.readouterr().out
@@ -124,6 +131,14 @@ def test_evaluate_command_on_the_evaluation_set(capsys):
     sweep = {row["threshold"]: row for row in doc["threshold_sweep"]}
     assert sweep[3.5]["caught"] == ours["caught"] and sweep[3.5]["false_alarms"] == ours["false_alarms"]
     assert sweep[2.5]["false_alarms"] >= sweep[3.5]["false_alarms"] >= sweep[4.5]["false_alarms"]
+    # thresholds chosen without the held-out series still meet the target on it
+    held = {row["series_id"]: row for row in doc["leave_one_series_out"]}
+    total = held.pop("all (held out)")
+    assert set(held) == {"INDPRO", "JP_EXP_CN", "SEMI"}
+    assert total["caught"] == sum(r["caught"] for r in held.values()) and total["events"] == 7
+    assert total["caught"] / total["events"] >= 0.8
+    assert 100 * total["false_alarms"] / total["series_years"] <= 6.0
+    assert "median delay" in table and "Leave-one-series-out" in table
 
 
 def test_evaluate_rejects_bad_events_file(tmp_path, capsys):
@@ -132,3 +147,22 @@ def test_evaluate_rejects_bad_events_file(tmp_path, capsys):
     assert main(["evaluate", "--input", str(series), "--events", str(events)]) == 2
     err = capsys.readouterr().err
     assert f"{events}: row 3: kind must be 'event' or 'ignore'" in err
+
+
+def test_evaluate_sweep_equals_direct_replays_even_with_a_payback_month():
+    # a one-month spike and its payback: the drop back has a very low screen score
+    # but only undoes the spike, so no threshold flags it
+    rng = np.random.default_rng(7)
+    months = pd.date_range("2010-01-01", periods=96, freq="MS")
+    values = 100 * np.exp(np.cumsum(rng.normal(0.002, 0.01, 96)))
+    values[70] *= 1.25
+    values[85:] *= 0.85  # and a real drop that lasts
+    frame = pd.DataFrame({"series_id": "s", "period": months, "value": values})
+    events = pd.DataFrame([("s", "event", "2017-02", "", "drop")], columns=["series_id", "kind", "start", "end", "cause"])
+    result = evaluate_detectors(frame, events, sweep=(2.5, 3.5))
+    payback = result.sweep.set_index("threshold")
+    for tau in (2.5, 3.5):
+        direct = next(iter(evaluate_detectors(frame, events, engine=DisruptionEngine(threshold=tau),
+                                              sweep=(tau,)).scored.values()))
+        assert (payback.loc[tau, "caught"], payback.loc[tau, "false_alarms"]) == (direct.n_caught, direct.false_alarms)
+    assert payback.loc[2.5, "caught"] == 1

@@ -17,7 +17,7 @@ from indicators.disruption_engine import (
     LevelShiftDetector,
 )
 from indicators.evaluation import evaluate_flags
-from indicators.forecast_interval import ForecastIntervalDetector, fit_forecast_model
+from indicators.forecast_interval import ForecastIntervalDetector, fit_forecast_model, new_year_factors
 from indicators.naive_change import naive_change_flags
 from indicators.screening import SeriesMatrix
 
@@ -257,17 +257,19 @@ def eval_replay():
 
 
 @needs_eval
-def test_eval_set_beats_both_naive_rules(eval_replay):
+def test_eval_set_meets_the_quality_target_and_beats_both_naive_rules(eval_replay):
+    """Issue 5's target, computed by the evaluation harness on the walk-forward replay:
+    >= 80 % caught within two months, <= 6 false alarms per 100 series-years, and better
+    than both naive rules of shared/eval/README.md on both numbers at once."""
     frame, events, results = eval_replay
     flags = pd.DataFrame([{"series_id": r.series_id, "period": r.period, "direction": r.direction}
                           for r in results if r.status == "flagged"])
     ours = evaluate_flags(flags, frame, events)
     naive3 = evaluate_flags(naive_change_flags(frame, 3.0), frame, events)
     naive2 = evaluate_flags(naive_change_flags(frame, 2.0), frame, events)
-    # 5 of 7 at 1.9 false alarms per 100 series-years when written (Tohoku and the
-    # Senkaku boycott show no signal in Japan's total exports to China)
-    assert ours.n_caught >= 5
-    assert ours.false_alarms_per_100_series_years <= 3.0
+    assert ours.n_events == 7 and ours.series_years > 100
+    assert ours.recall >= 0.8, ours.event_table()
+    assert ours.false_alarms_per_100_series_years <= 6.0, ours.false_alarm_periods
     for naive in (naive3, naive2):
         assert ours.recall > naive.recall
         assert ours.false_alarms_per_100_series_years < naive.false_alarms_per_100_series_years
@@ -283,6 +285,56 @@ def test_winter_storm_uri_is_caught_despite_covid_in_the_window(eval_replay):
     assert by[("INDPRO", "2021-01")].status == "normal"
     covid = by[("INDPRO", "2020-03")]
     assert covid.status == "flagged" and covid.observed == pytest.approx(97.606)
+
+
+@needs_eval
+def test_tohoku_is_caught_once_new_year_noise_has_its_own_variance(eval_replay):
+    """Japan's exports to China: Lunar New Year makes January-February far noisier than
+    the rest; with one pooled variance the model saw Tohoku (Mar-May 2011) at z = -2.85."""
+    _, _, results = eval_replay
+    by = {(r.series_id, r.period.strftime("%Y-%m")): r for r in results}
+    window = [by[("JP_EXP_CN", m)] for m in ("2011-04", "2011-05", "2011-06")]
+    hit = [r for r in window if r.status == "flagged"]
+    assert hit and hit[0].direction == "down" and hit[0].method == METHOD_LEVEL_SHIFT
+    assert "SARIMA(0,1,1)(0,1,1)12" in hit[0].explanation_en
+
+
+def test_new_year_factors_only_when_january_february_are_noisier():
+    rng = np.random.default_rng(4)
+    n = 120  # ten years ending in December
+    january_february = (np.arange(n) % 12) < 2
+    noisy = rng.normal(0.0, 1.0, n) * np.where(january_february, 3.0, 1.0)
+    f = new_year_factors(noisy, np.ones(n), n, last_month=12)
+    assert f[january_february].min() > 2.0 and f[~january_february].max() < 1.0
+    # the factors keep the model's average variance over a year
+    assert (2 * f[0] + 10 * f[5]) / 12 == pytest.approx(1.0)
+    assert (f[january_february] == f[0]).all() and (f[~january_february] == f[5]).all()
+    # no effect: equal spread, a noisy month other than January-February, or too few years
+    assert (new_year_factors(rng.normal(0.0, 1.0, n), np.ones(n), n, 12) == 1.0).all()
+    july = noisy.copy()
+    july[january_february] /= 3.0
+    july[np.arange(n) % 12 == 6] *= 3.0
+    assert (new_year_factors(july, np.ones(n), n, 12) == 1.0).all()
+    assert (new_year_factors(noisy[-36:], np.ones(36), 36, 12) == 1.0).all()
+    # only the estimation window (the first n_fit months) sets them
+    tail = noisy.copy()
+    tail[-12:] *= 50.0
+    assert np.allclose(new_year_factors(tail, np.ones(n), n - 12, 12), new_year_factors(noisy, np.ones(n), n - 12, 12))
+
+
+def test_model_with_new_year_variance_narrows_the_other_months():
+    rng = np.random.default_rng(0)
+    n = 124  # 2008-01 .. 2018-04
+    month = np.arange(n) % 12 + 1
+    shift = rng.normal(0.0, 0.12, n)  # volume moved between January and February
+    x = (0.002 * np.arange(n) + 0.15 * np.sin(2 * np.pi * np.arange(n) / 12) + np.cumsum(rng.normal(0, 0.015, n))
+         + np.where(month == 1, shift, 0.0) - np.where(month == 2, np.roll(shift, 1), 0.0))
+    x[-1] -= 0.08  # an 8 % drop in April
+    pooled = fit_forecast_model(x, seasonal=True)
+    split = fit_forecast_model(x, seasonal=True, last_month=4)
+    assert split.expected == pytest.approx(pooled.expected)
+    assert split.sd < 0.6 * pooled.sd
+    assert split.z[0] < -2.0 and split.z[0] < 2.0 * pooled.z[0]  # the drop stands out of April's own noise
 
 
 def test_one_low_threshold_replay_gives_the_flags_of_every_higher_threshold():

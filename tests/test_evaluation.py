@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from indicators.evaluation import evaluate_flags, read_events
+from indicators.evaluation import evaluate_flags, leave_one_series_out, read_events
 
 
 def observations(series_id: str = "S", start: str = "2000-01", n: int = 120) -> pd.DataFrame:
@@ -75,3 +75,35 @@ def test_missing_values_are_not_observations_and_short_series_are_not_judged():
 def test_read_events_errors_name_the_row(row, match):
     with pytest.raises(ValueError, match=match):
         read_events(pd.DataFrame([row], columns=["series_id", "kind", "start", "end", "cause"]))
+
+
+def test_median_delay_is_the_middle_delay_not_the_mean():
+    events = pd.DataFrame([("S", "event", m, "", "x") for m in ("2004-03", "2005-06", "2007-01")],
+                          columns=["series_id", "kind", "start", "end", "cause"])
+    r = evaluate_flags(flags(("S", "2004-03", "down"), ("S", "2005-06", "down"), ("S", "2007-03", "down")),
+                       observations(), events)
+    assert [e.delay for e in r.events] == [0, 0, 2]
+    assert r.median_delay == 0.0 and r.mean_delay == pytest.approx(2 / 3)
+    assert r.summary()["median_delay_months"] == 0.0
+
+
+def test_leave_one_series_out_chooses_the_threshold_without_the_held_out_series():
+    # A: events scored -5 (caught at every threshold), quiet elsewhere. B: one event at
+    # -3.2 and a false alarm at -3.1, so B alone would pick 3.0; held out, it gets A's choice.
+    obs = pd.concat([observations("A"), observations("B")], ignore_index=True)
+    scores = obs[["series_id", "period"]].assign(score=0.0)
+    def put(sid, period, score):
+        scores.loc[(scores["series_id"] == sid) & (scores["period"] == period), "score"] = score
+    put("A", "2005-06", -5.0)
+    put("B", "2006-01", -3.2)
+    put("B", "2004-01", -3.1)
+    events = pd.DataFrame([("A", "event", "2005-06", "", "a"), ("B", "event", "2006-01", "", "b")],
+                          columns=["series_id", "kind", "start", "end", "cause"])
+    table = leave_one_series_out(scores, obs, events, thresholds=(3.0, 3.5, 4.0)).set_index("series_id")
+    # training on A: recall 1 at every threshold, no false alarm -> the highest, 4.0
+    assert table.loc["B", "threshold"] == 4.0 and table.loc["B", "caught"] == 0
+    # training on B: 3.0 catches its event at 1 false alarm in 7 years (14 per 100) > 6,
+    # so within the budget only 3.5 and 4.0 (recall 0): the higher one
+    assert table.loc["A", "threshold"] == 4.0 and table.loc["A", "caught"] == 1
+    assert table.loc["all (held out)", "caught"] == 1 and table.loc["all (held out)", "events"] == 2
+    assert table.loc["all (held out)", "false_alarms"] == 0

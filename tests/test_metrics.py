@@ -139,6 +139,9 @@ def _month(year, month):
     ("chainwatch_chain_data_completeness_ratio", {"chain": "batteries"}, 0.75),
     ("chainwatch_node_data_completeness_ratio", {"chain": "batteries", "node": "cells"}, 0.5),
     ("chainwatch_node_data_completeness_ratio", {"chain": "batteries", "node": "lithium"}, 1.0),
+    # the name, exported beside the older one with the same value
+    ("chainwatch_data_completeness_ratio", {"chain": "batteries", "node": "cells"}, 0.5),
+    ("chainwatch_data_completeness_ratio", {"chain": "batteries", "node": "lithium"}, 1.0),
 ])
 def test_stored_state_values(populated, name, labels, expected):
     assert populated.get_sample_value(name, labels) == pytest.approx(expected)
@@ -257,6 +260,20 @@ def test_render_shows_what_collect_shows(sessions, clock, accept):
         names = [f.name for f in rendered]
         assert len(names) == len(set(names)), "a family appears twice"
         assert _samples(rendered) == _samples(expected)
+
+
+def test_completeness_ratio_under_both_names_on_the_metrics_endpoint(sessions, clock):
+    populate(sessions, clock())
+    registry, _ = build_registry(sessions, clock)
+    client = TestClient(create_http_app(registry, sessions.kw["bind"]))
+    families = {f.name: f for f in _families(client.get("/metrics").text)}
+    new = {tuple(sorted(s.labels.items())): s.value for s in families["chainwatch_data_completeness_ratio"].samples}
+    old = {tuple(sorted(s.labels.items())): s.value
+           for s in families["chainwatch_node_data_completeness_ratio"].samples}
+    assert new == old
+    assert new[(("chain", "batteries"), ("node", "cells"))] == pytest.approx(0.5)
+    # per node only: the chain's figure keeps its own family
+    assert all(dict(labels)["node"] for labels in new)
 
 
 def test_a_newer_run_replaces_the_reused_families(sessions, clock):

@@ -99,3 +99,55 @@ def test_report_renders_in_headless_chromium(assessed_app, tmp_path):
     with Image.open(screenshot) as image:
         colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
     assert colours is not None and len(colours) > 50
+
+
+def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
+    """A month the home economy has not reported, filled from partner reports, is marked in the report."""
+    import pandas as pd
+    from sqlalchemy import delete
+
+    from monitor.collectors.base import MIRROR, CollectedBatch
+    from monitor.reports.render import write_report
+    from monitor.storage.observations import store_batch
+    from monitor.storage.tables import TradeFlow
+
+    with assessed_app.sessions() as session:
+        document, _ = build_report(assessed_app.config, session, simulated=True)
+    as_of = pd.Timestamp(document["run"]["as_of"])
+    minerals = next(c for c in assessed_app.config.catalog.chains if c.id == "critical-minerals")
+    codes = next(n for n in minerals.nodes if n.id == "cobalt").hs_codes
+    with assessed_app.sessions.begin() as session:  # the reporter's own figures for the month are missing
+        session.execute(delete(TradeFlow).where(TradeFlow.product.in_(codes), TradeFlow.period == as_of.date()))
+    mirror = pd.DataFrame({"reporter": "CHN", "partner": "COD", "product": list(codes), "flow": "M",
+                           "period": as_of, "value": 1.0e8, "quantity": float("nan"), "provenance": MIRROR,
+                           "cif_fob_factor": 1.06})
+    store_batch(assessed_app.sessions, CollectedBatch(source="comtrade", vintage="mirror-v1", trade_flows=mirror),
+                assessed_app.clock())
+
+    with assessed_app.sessions() as session:
+        document, plots = build_report(assessed_app.config, session, simulated=True)
+    chain = next(c for c in document["chains"] if c["id"] == "critical-minerals")
+    concentration = next(n for n in chain["nodes"] if n["id"] == "cobalt")["concentration"]
+    assert concentration["mirror_periods"] == [as_of.strftime("%Y-%m")]
+    assert concentration["mirror_partners"] == ["COD"]
+    assert 0 < concentration["mirror_share"] < 1
+    untouched = next(n for n in chain["nodes"] if n["id"] == "nickel")["concentration"]
+    assert untouched["mirror_share"] == 0.0 and untouched["mirror_periods"] == []
+    html = write_report(document, plots, tmp_path / "out").read_text(encoding="utf-8")
+    assert f"{100 * concentration['mirror_share']:.0f}% partner-reported (mirror: COD)" in html
+
+    # the next assessment marks it too: the import finding of that month and the stored
+    # concentration details (what GET /api/v1/findings and /chains/{id} show)
+    from sqlalchemy import select
+
+    from monitor.storage.tables import Finding, RiskScore
+    assessed_app.assess()
+    with assessed_app.sessions() as session:
+        finding = session.scalars(select(Finding).where(
+            Finding.series_id == "imports.critical-minerals.cobalt", Finding.period == as_of.date())
+            .order_by(Finding.id.desc())).first()
+        details = session.scalars(select(RiskScore.details).where(
+            RiskScore.chain == "critical-minerals", RiskScore.node == "cobalt",
+            RiskScore.dimension == "concentration").order_by(RiskScore.id.desc())).first()
+    assert "partner-reported mirror data: COD" in finding.explanation_en
+    assert details["mirror_periods"] == [as_of.strftime("%Y-%m")] and details["mirror_share"] > 0

@@ -26,6 +26,14 @@ TRADE_FLOW_COLUMNS = ("reporter", "partner", "product", "flow", "period", "value
 """``reporter``/``partner`` ISO alpha-3 (``WORLD`` for the world); ``product`` an HS code;
 ``flow`` ``M`` (imports) or ``X`` (exports); ``value`` in USD; ``quantity`` in kg or NaN."""
 
+PROVENANCE_COLUMNS = ("provenance", "cif_fob_factor")
+"""Optional trade-flow columns: ``provenance`` is :data:`REPORTED` (the reporter's own
+figure; also when the column is absent) or :data:`MIRROR` (the partner's report of the
+opposite flow, standing in for a period the reporter has not reported);
+``cif_fob_factor`` the factor a mirror value was adjusted by (NaN: not adjusted)."""
+REPORTED = "reported"
+MIRROR = "mirror"
+
 
 class CollectionError(RuntimeError):
     """A source could not be collected."""

@@ -9,8 +9,18 @@ per IP). One request per flow and HS code, monthly data from 2013-01.
 
 The answer is a JSON array of arrays, the first row the header (requested variables,
 then the predicate variables, e.g. ``["CTY_CODE", "CTY_NAME", "GEN_VAL_MO",
-"I_COMMODITY", "COMM_LVL", "time"]``); HTTP 204 with an empty body means no data.
-Values are USD (general imports ``GEN_VAL_MO``, total exports ``ALL_VAL_MO``).
+"GEN_QY1_MO", "UNIT_QY1", "I_COMMODITY", "COMM_LVL", "time"]``); HTTP 204 with an empty
+body means no data. Values are USD (general imports ``GEN_VAL_MO``, total exports
+``ALL_VAL_MO``).
+
+Quantities (so unit values can be computed): general imports ``GEN_QY1_MO`` (the
+quantity of the same general-imports basis as ``GEN_VAL_MO``; ``CON_QY1_MO`` would be
+imports for consumption), exports ``QTY_1_MO``, both in the unit ``UNIT_QY1`` of the
+HS-10 statistical reporting schedule. The trade-flow model stores kilograms, so
+``KG`` is kept, ``T`` (metric tons) × 1000, ``G`` ÷ 1000; any other unit (``NO``
+number, ``M2``, ``L``, content weights ``CKG``/``CGM``, ``-`` / ``X`` none) leaves the
+quantity unknown (NaN) while the value is kept: a unit value needs a mass. A zero
+quantity is unknown too (Census writes 0 where no quantity is collected).
 
 Countries: ``CTY_CODE`` is the Census Schedule C code; ``-`` is the total of all
 countries (``WORLD``), codes starting with ``0`` or containing ``X`` are groupings
@@ -27,11 +37,24 @@ from monitor.clock import Clock, system_clock
 from monitor.collectors.base import CollectedBatch, CollectionWindow, trade_key
 from monitor.collectors.codes import WORLD, iso3_from_name
 from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
-from monitor.collectors.rows import RowBuilder, parse_period, trade_flow_builder
+from monitor.collectors.rows import RowBuilder, parse_number, parse_period, trade_flow_builder
 from monitor.config.models import Catalog, CensusSource
 
 REPORTER = "USA"
-_ENDPOINTS = {"M": ("imports", "I_COMMODITY", "GEN_VAL_MO"), "X": ("exports", "E_COMMODITY", "ALL_VAL_MO")}
+_ENDPOINTS = {"M": ("imports", "I_COMMODITY", "GEN_VAL_MO", "GEN_QY1_MO"),
+              "X": ("exports", "E_COMMODITY", "ALL_VAL_MO", "QTY_1_MO")}
+UNIT_FIELD = "UNIT_QY1"
+KG_PER_UNIT = {"KG": 1.0, "T": 1000.0, "G": 0.001}
+"""Census quantity units that are a mass, in kilograms per unit."""
+
+
+def quantity_kg(quantity: object, unit: object) -> float | None:
+    """A Census quantity in kilograms; None when its unit is not a mass or it is zero/missing."""
+    factor = KG_PER_UNIT.get(str(unit).strip().upper())
+    number = parse_number(quantity)
+    if factor is None or number is None or number <= 0:
+        return None
+    return number * factor
 
 
 class CensusCollector(HttpSourceCollector):
@@ -61,9 +84,9 @@ class CensusCollector(HttpSourceCollector):
                               trade_flows=builder.frame(), rejected=dict(builder.rejected), requests=requests)
 
     def _fetch(self, flow: str, code: str, start: date, builder: RowBuilder) -> None:
-        path, commodity, value_field = _ENDPOINTS[flow]
+        path, commodity, value_field, quantity_field = _ENDPOINTS[flow]
         url = f"{self._settings.base_url.rstrip('/')}/{path}/hs"
-        params = {"get": f"CTY_CODE,CTY_NAME,{value_field}", commodity: code,
+        params = {"get": f"CTY_CODE,CTY_NAME,{value_field},{quantity_field},{UNIT_FIELD}", commodity: code,
                   "COMM_LVL": f"HS{len(code)}", "time": f"from {start.year}-{start.month:02d}"}
         if self._key:
             params["key"] = self._key
@@ -76,7 +99,8 @@ class CensusCollector(HttpSourceCollector):
         if not (isinstance(document, list) and document and isinstance(document[0], list)):
             raise PayloadError(f"{where}: expected a JSON array of rows with a header row first")
         header = [str(h) for h in document[0]]
-        missing = [f for f in ("CTY_CODE", "CTY_NAME", value_field, "time") if f not in header]
+        missing = [f for f in ("CTY_CODE", "CTY_NAME", value_field, quantity_field, UNIT_FIELD, "time")
+                   if f not in header]
         if missing:
             raise PayloadError(f"{where}: header lacks {missing} (schema changed?); header: {header}")
         col = {name: header.index(name) for name in header}
@@ -101,6 +125,7 @@ class CensusCollector(HttpSourceCollector):
             if period is None:
                 builder.reject("bad_period")
                 continue
+            quantity = quantity_kg(row[col[quantity_field]], row[col[UNIT_FIELD]])
             builder.add({"reporter": REPORTER, "partner": partner, "product": code, "flow": flow,
-                         "period": period, "value": row[col[value_field]], "quantity": None})
+                         "period": period, "value": row[col[value_field]], "quantity": quantity})
 

@@ -44,6 +44,22 @@ known, so ``quantity`` has no NaN.
 with ``y_t`` in years from 2017-07, so 2017 averages about 100 ("2017 = 100"); ``g``
 from :data:`OUTPUT_GROWTH` by node id, else drawn in [0.01, 0.08]. Unit ``index``.
 
+**Exports** (``flow="X"``, partner ``WORLD``) of every HS code, for the import
+dependence and value dimensions, with ``(r_v, r_u)`` from :data:`EXPORT_PROFILES`::
+
+    export_t   = r_v * V / 12 * (1 + g) ** y_t * S_import[m_t] * exp(x_t)   x_t ~ N(0, 0.06²)
+    unit_x,t   = r_u * U * (1 + g_u) ** y_t * exp(w_t)          (USD/kg)    w_t ~ N(0, 0.05²)
+
+Episodes do not touch exports.
+
+**Partner governance** (``demo.wgi.<PV.EST|GE.EST>.<ISO3>``, annual at January, WGI
+scale -2.5..2.5) for every import partner: the illustrative level of
+:data:`DEMO_GOVERNANCE` plus N(0, 0.05²) per year, clipped.
+
+**Supply-chain pressure** (``demo.gscpi``, monthly, standard deviations): AR(1) noise
+(ρ = 0.7, σ = 0.2) plus the additive :data:`PRESSURE_BUMPS` (2020 lockdowns, the 2021
+shipping crunch, +0.8 to +1.2 in the last three months).
+
 **Episodes** (:data:`EPISODES`) multiply the values above in given months:
 :class:`PartnerCut` (one partner's shipments of one node's products: the
 export-control / ban signature), :class:`OutputDrop` (a node's production series) and
@@ -227,6 +243,20 @@ def fallback_profile(hs_code: str, seed: int, excluded: Iterable[str] = ()) -> P
     )
 
 
+def export_profile_for(hs_code: str, seed: int) -> tuple[float, float]:
+    """(export/import value ratio, export/import unit-value ratio) of ``hs_code``.
+
+    The longest prefix in :data:`EXPORT_PROFILES`; otherwise seeded draws, value
+    ratio log-uniform in [0.1, 3] and unit-value ratio uniform in [0.5, 1.2].
+    """
+    for length in (6, 4):
+        found = EXPORT_PROFILES.get(hs_code[:length]) if len(hs_code) >= length else None
+        if found is not None:
+            return found
+    rng = _generator(seed, "export-profile", hs_code)
+    return float(np.exp(rng.uniform(np.log(0.1), np.log(3.0)))), float(rng.uniform(0.5, 1.2))
+
+
 # ---------------------------------------------------------------------------------
 # Production profiles
 # ---------------------------------------------------------------------------------
@@ -267,6 +297,67 @@ OUTPUT_NOISE_RHO = 0.5
 OUTPUT_NOISE_SD = 0.02
 TRADE_REFERENCE_MONTH = "2019-01"
 OUTPUT_REFERENCE_MONTH = "2017-07"
+
+# ---------------------------------------------------------------------------------
+# Exports, partner governance scores, supply-chain pressure
+# ---------------------------------------------------------------------------------
+
+# (export value / import value, export unit value / import unit value) of the home
+# economy for one HS code, by the longest matching prefix. Orders of magnitude in the
+# spirit of China's trade pattern (ores imported, cells and vehicles exported, bulk
+# APIs exported cheaply, finished drugs and chips imported dear); not statistics.
+EXPORT_PROFILES: dict[str, tuple[float, float]] = {
+    "280461": (0.6, 0.9), "381800": (0.5, 0.6), "370790": (0.15, 0.4), "280429": (1.2, 0.9),
+    "281111": (3.0, 0.5), "848610": (0.15, 0.5), "848620": (0.1, 0.3), "848690": (0.3, 0.6),
+    "8542": (0.45, 0.5), "848640": (0.3, 0.5), "903082": (0.2, 0.5), "903141": (0.15, 0.5),
+    "283691": (0.1, 0.9), "282520": (4.0, 0.9), "282200": (1.5, 1.0), "283324": (0.3, 1.0),
+    "282590": (1.0, 0.8), "284190": (1.5, 0.8), "284290": (1.2, 0.7), "250410": (3.0, 1.0),
+    "380110": (4.0, 0.9), "850760": (15.0, 0.8), "850790": (2.0, 0.7),
+    "2605": (0.01, 1.0), "8105": (0.2, 1.2), "2604": (0.002, 1.0), "7501": (0.05, 1.0), "7502": (0.3, 1.0),
+    "253090": (0.01, 1.0), "250490": (2.0, 1.0), "2846": (2.0, 0.9), "280530": (3.0, 0.9),
+    "811292": (2.0, 0.8), "282560": (2.0, 0.8), "850511": (5.0, 0.6),
+    "2941": (4.0, 0.35), "2936": (5.0, 0.4), "2937": (0.6, 0.4), "2939": (0.8, 0.5), "2934": (0.7, 0.5),
+    "3003": (0.6, 0.6), "3004": (0.15, 0.3), "3002": (0.3, 0.4), "3005": (2.5, 0.6),
+    "901831": (3.0, 0.4), "901832": (1.5, 0.5),
+    "854129": (0.8, 0.4), "850152": (2.5, 0.6), "850153": (1.5, 0.7), "870380": (6.0, 0.5), "870360": (3.0, 0.6),
+}
+EXPORT_NOISE_SD = 0.06
+EXPORT_PARTNER = "WORLD"
+"""Exports are simulated as totals to the world (Comtrade's partner 0), not by destination."""
+
+# Illustrative governance estimates per partner on the WGI scale (-2.5 worst .. 2.5
+# best): (political stability / absence of violence, government effectiveness).
+# Rounded values in the spirit of the published pattern, NOT World Bank data.
+DEMO_GOVERNANCE: dict[str, tuple[float, float]] = {
+    "DEU": (0.6, 1.3), "MYS": (0.2, 0.8), "KOR": (0.6, 1.4), "USA": (0.0, 1.3), "JPN": (1.0, 1.4),
+    "NOR": (1.0, 1.8), "TWN": (0.8, 1.4), "ITA": (0.5, 0.4), "SGP": (1.5, 2.2), "BEL": (0.5, 1.0),
+    "RUS": (-0.9, -0.3), "UKR": (-2.0, -0.5), "NLD": (0.8, 1.7), "ISR": (-0.9, 1.2), "VNM": (0.0, 0.1),
+    "PHL": (-0.8, 0.1), "THA": (-0.5, 0.3), "CHL": (0.1, 0.7), "ARG": (-0.1, -0.4), "BOL": (-0.4, -0.6),
+    "AUS": (0.9, 1.5), "FIN": (0.9, 1.9), "COD": (-1.8, -1.6), "ZMB": (-0.1, -0.7), "IDN": (-0.4, 0.4),
+    "FRA": (0.3, 1.1), "GBR": (0.5, 1.2), "MOZ": (-1.3, -0.8), "MDG": (-0.4, -1.1), "TZA": (-0.5, -0.6),
+    "BRA": (-0.4, -0.5), "HUN": (0.7, 0.5), "POL": (0.6, 0.4), "MAR": (-0.3, -0.1), "ZAF": (-0.7, -0.1),
+    "NCL": (0.5, 0.5), "GTM": (-0.5, -0.7), "CIV": (-0.8, -0.5), "PNG": (-0.7, -0.8), "CAN": (0.9, 1.5),
+    "CUB": (0.4, -0.4), "ZWE": (-0.9, -1.2), "NGA": (-1.8, -1.0), "MLI": (-2.2, -1.5), "LKA": (-0.3, -0.4),
+    "MMR": (-2.1, -1.5), "LAO": (0.3, -0.8), "EST": (0.6, 1.3), "IND": (-0.6, 0.4), "ESP": (0.3, 1.0),
+    "AUT": (0.8, 1.3), "IRL": (0.9, 1.3), "CHE": (1.2, 2.0), "DNK": (0.9, 1.8), "SWE": (0.9, 1.7),
+    "MEX": (-0.7, -0.3), "SVK": (0.6, 0.6),
+}
+GOVERNANCE_INDICATORS: tuple[str, ...] = ("PV.EST", "GE.EST")
+GOVERNANCE_NOISE_SD = 0.05
+GOVERNANCE_SERIES_PREFIX = "demo.wgi"
+"""Series ``demo.wgi.<INDICATOR>.<ISO3>``: annual, stored at January, like ``wb.<INDICATOR>.<ISO3>``."""
+
+PRESSURE_SERIES = "demo.gscpi"
+PRESSURE_NOISE_RHO = 0.7
+PRESSURE_NOISE_SD = 0.2
+# (first month, additive bumps in standard deviations): the 2020 lockdowns, the
+# 2021 shipping crunch (peaking in December) and a moderate rise in the final months.
+PRESSURE_BUMPS: tuple[tuple[str, tuple[float, ...]], ...] = (
+    ("2020-03", (1.2, 2.6, 2.0, 1.0, 0.4)),
+    ("2021-01", (0.8, 1.2, 1.6, 2.0, 2.4, 2.8, 3.1, 3.4, 3.7, 3.9, 4.1, 4.3, 3.9, 3.4, 3.0, 2.5, 2.0, 1.4,
+                 0.9, 0.5, 0.2)),
+    ("end-2", (0.8, 1.0, 1.2)),
+)
 
 # ---------------------------------------------------------------------------------
 # Episodes
@@ -399,12 +490,16 @@ class DemoCollector:
     def collect(self) -> CollectedBatch:
         """Simulate the whole range for every node; no network, no clock."""
         series, observations = self._production()
+        flows = self._trade_flows()
+        partners = sorted(set(flows.loc[flows["flow"] == "M", "partner"]))
+        governance_series, governance = self._governance(partners)
+        pressure_series, pressure = self._pressure()
         return CollectedBatch(
             source=self.source_id,
             vintage=f"demo-seed{self._settings.seed}",
-            series=series,
-            observations=observations,
-            trade_flows=self._trade_flows(),
+            series=series + governance_series + pressure_series,
+            observations=pd.concat([observations, governance, pressure], ignore_index=True),
+            trade_flows=flows,
             simulated=True,
         )
 
@@ -419,11 +514,12 @@ class DemoCollector:
                 for code in node.hs_codes:
                     chains_of_code.setdefault(code, set()).add(chain.id)
         frames = [
-            self._product_flows(code, chains, excluded)
+            frame
             for code, chains in sorted(chains_of_code.items())
+            for frame in (self._product_flows(code, chains, excluded), self._product_exports(code))
         ]
         flows = pd.concat(frames, ignore_index=True)
-        return flows.sort_values(["product", "partner", "period"], ignore_index=True)
+        return flows.sort_values(["product", "flow", "partner", "period"], ignore_index=True)
 
     def _product_flows(self, code: str, chains: set[str], excluded: set[str]) -> pd.DataFrame:
         seed = self._settings.seed
@@ -486,6 +582,65 @@ class DemoCollector:
                 column = partners.index(episode.partner)
                 out[:, column] *= episode.window.multipliers(self._ordinals)
         return out
+
+    def _product_exports(self, code: str) -> pd.DataFrame:
+        """The home economy's exports of ``code`` to the world (see the module docstring)."""
+        profile = profile_for(code) or fallback_profile(code, self._settings.seed)
+        value_ratio, unit_ratio = export_profile_for(code, self._settings.seed)
+        years = (self._ordinals - _calendar_ordinal(TRADE_REFERENCE_MONTH)) / 12.0
+        # Own stream: adding exports leaves every import draw unchanged.
+        rng = _generator(self._settings.seed, "exports", code)
+        value_noise = rng.normal(0.0, EXPORT_NOISE_SD, len(self._months))
+        unit_noise = rng.normal(0.0, UNIT_VALUE_NOISE_SD, len(self._months))
+        season = IMPORT_SEASONALITY[(self._ordinals % 12)]
+        value = (value_ratio * profile.annual_value_usd / 12.0 * (1.0 + profile.annual_growth) ** years
+                 * season * np.exp(value_noise))
+        unit_value = (unit_ratio * profile.unit_value_usd_per_kg * (1.0 + UNIT_VALUE_GROWTH) ** years
+                      * np.exp(unit_noise))
+        return pd.DataFrame({
+            "reporter": self._catalog.home, "partner": EXPORT_PARTNER, "product": code, "flow": "X",
+            "period": self._months, "value": value, "quantity": value / unit_value,
+        }, columns=list(TRADE_FLOW_COLUMNS))
+
+    def _governance(self, partners: list[str]) -> tuple[list[SeriesInfo], pd.DataFrame]:
+        """Annual governance estimates (WGI scale) of every import partner, at January."""
+        years = pd.date_range(self._months[0].replace(month=1), self._months[-1], freq="YS")
+        infos, frames = [], []
+        for partner in partners:
+            base = DEMO_GOVERNANCE.get(partner)
+            if base is None:  # a partner of a fallback profile: a seeded, plausible level
+                draw = _generator(self._settings.seed, "governance", partner).normal(0.0, 0.7, 2)
+                base = tuple(float(np.clip(d, -2.5, 2.5)) for d in draw)
+            for indicator, level in zip(GOVERNANCE_INDICATORS, base):
+                series_id = f"{GOVERNANCE_SERIES_PREFIX}.{indicator}.{partner}"
+                noise = _generator(self._settings.seed, "governance", series_id).normal(
+                    0.0, GOVERNANCE_NOISE_SD, len(years))
+                infos.append(SeriesInfo(
+                    series_id=series_id, source=self.source_id, unit="WGI estimate (-2.5 worst .. 2.5 best)",
+                    description=(f"{SIMULATED_PREFIX} governance estimate {indicator} of {partner} on the World "
+                                 "Bank WGI scale; illustrative level plus seeded noise, not World Bank data")))
+                frames.append(pd.DataFrame({"series_id": series_id, "period": years,
+                                            "value": np.clip(level + noise, -2.5, 2.5)},
+                                           columns=list(OBSERVATION_COLUMNS)))
+        if not frames:
+            return infos, pd.DataFrame(columns=list(OBSERVATION_COLUMNS))
+        return infos, pd.concat(frames, ignore_index=True)
+
+    def _pressure(self) -> tuple[list[SeriesInfo], pd.DataFrame]:
+        """A monthly supply-chain pressure index in standard deviations (GSCPI-like)."""
+        rng = _generator(self._settings.seed, "pressure", PRESSURE_SERIES)
+        values = _ar1(rng.normal(0.0, PRESSURE_NOISE_SD, len(self._months))[:, None], PRESSURE_NOISE_RHO)[:, 0]
+        end = int(self._ordinals[-1])
+        for first, bumps in PRESSURE_BUMPS:
+            offsets = self._ordinals - _month_ordinal(first, end)
+            inside = (offsets >= 0) & (offsets < len(bumps))
+            values[inside] += np.asarray(bumps)[offsets[inside]]
+        info = SeriesInfo(
+            series_id=PRESSURE_SERIES, source=self.source_id, unit="standard deviations from average",
+            description=(f"{SIMULATED_PREFIX} global supply-chain pressure index in the manner of the New York "
+                         "Fed GSCPI (AR(1) noise plus the 2020 and 2021 episodes), not the published index"))
+        return [info], pd.DataFrame({"series_id": PRESSURE_SERIES, "period": self._months, "value": values},
+                                    columns=list(OBSERVATION_COLUMNS))
 
     # -- production ---------------------------------------------------------------------
 

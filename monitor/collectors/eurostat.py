@@ -68,37 +68,12 @@ class EurostatCollector(HttpSourceCollector):
                 params.append((dim, code))
         document = self._client.get_json(url, params)  # type: ignore[arg-type]
         where = f"source {self.source_id!r}: {url}"
-        if isinstance(document, dict) and "error" in document:
-            errors = document["error"] if isinstance(document["error"], list) else [document["error"]]
-            text = "; ".join(str(e.get("label", e)) if isinstance(e, dict) else str(e) for e in errors)
-            raise CollectionError(f"{where}: the API reported an error: {text[:300]}")
-        dims, sizes, codes = self._structure(document, where)
+        raise_api_error(document, where)
+        dims, cells = jsonstat_cells(document, where)
         if TIME not in dims:
             raise PayloadError(f"{where}: no '{TIME}' dimension (dimensions: {dims})")
-        values = document.get("value")
-        if isinstance(values, list):
-            cells = {i: v for i, v in enumerate(values) if v is not None}
-        elif isinstance(values, dict):
-            cells = {}
-            for key, v in values.items():
-                try:
-                    cells[int(key)] = v
-                except ValueError:
-                    raise PayloadError(f"{where}: value key {key!r} is not an index") from None
-        else:
-            raise PayloadError(f"{where}: 'value' is {type(values).__name__}, expected an object or a list")
-        total = 1
-        for size in sizes:
-            total *= size
-        strides = [1] * len(sizes)
-        for i in range(len(sizes) - 2, -1, -1):
-            strides[i] = strides[i + 1] * sizes[i + 1]
         time_pos = dims.index(TIME)
-        for index, value in cells.items():
-            if not 0 <= index < total:
-                raise PayloadError(f"{where}: value index {index} outside the cube of {total} cells (truncated?)")
-            coords = [(index // strides[d]) % sizes[d] for d in range(len(dims))]
-            labels = [codes[d][coords[d]] for d in range(len(dims))]
+        for labels, value in cells:
             period = parse_period(labels[time_pos])
             if period is None:
                 builder.reject("bad_period")
@@ -115,27 +90,68 @@ class EurostatCollector(HttpSourceCollector):
         updated = document.get("updated")
         return str(updated) if updated else None
 
-    @staticmethod
-    def _structure(document: object, where: str) -> tuple[list[str], list[int], list[list[str]]]:
-        if not isinstance(document, dict) or document.get("class") != "dataset":
-            raise PayloadError(f"{where}: not a JSON-stat 2.0 dataset (no \"class\": \"dataset\")")
-        dims, sizes, dimension = document.get("id"), document.get("size"), document.get("dimension")
-        if not (isinstance(dims, list) and isinstance(sizes, list) and isinstance(dimension, dict)
-                and len(dims) == len(sizes)):
-            raise PayloadError(f"{where}: JSON-stat 'id', 'size' or 'dimension' missing or inconsistent")
-        codes: list[list[str]] = []
-        for dim, size in zip(dims, sizes):
+
+def raise_api_error(document: object, where: str) -> None:
+    """Raise :class:`CollectionError` for Eurostat's ``{"error": [{"status", "id", "label"}]}`` body."""
+    if isinstance(document, dict) and "error" in document:
+        errors = document["error"] if isinstance(document["error"], list) else [document["error"]]
+        text = "; ".join(str(e.get("label", e)) if isinstance(e, dict) else str(e) for e in errors)
+        raise CollectionError(f"{where}: the API reported an error: {text[:300]}")
+
+
+def jsonstat_cells(document: object, where: str) -> tuple[list[str], list[tuple[list[str], object]]]:
+    """Dimension ids and every present cell (its category codes in dimension order, its value).
+
+    The flat ``value`` index is row-major over ``size`` (the last dimension fastest),
+    as JSON-stat 2.0 specifies; an index outside the cube is a :class:`PayloadError`.
+    """
+    dims, sizes, codes = _structure(document, where)
+    values = document.get("value")  # type: ignore[union-attr]
+    if isinstance(values, list):
+        cells = {i: v for i, v in enumerate(values) if v is not None}
+    elif isinstance(values, dict):
+        cells = {}
+        for key, v in values.items():
             try:
-                index = dimension[dim]["category"]["index"]
-            except (KeyError, TypeError):
-                raise PayloadError(f"{where}: dimension {dim!r} has no category index (schema changed?)") from None
-            if isinstance(index, list):
-                ordered = [str(c) for c in index]
-            elif isinstance(index, dict):
-                ordered = [str(c) for c, _ in sorted(index.items(), key=lambda item: item[1])]
-            else:
-                raise PayloadError(f"{where}: dimension {dim!r} index is {type(index).__name__}")
-            if len(ordered) != size:
-                raise PayloadError(f"{where}: dimension {dim!r} has {len(ordered)} codes but size {size}")
-            codes.append(ordered)
-        return [str(d) for d in dims], [int(s) for s in sizes], codes
+                cells[int(key)] = v
+            except ValueError:
+                raise PayloadError(f"{where}: value key {key!r} is not an index") from None
+    else:
+        raise PayloadError(f"{where}: 'value' is {type(values).__name__}, expected an object or a list")
+    total = 1
+    for size in sizes:
+        total *= size
+    strides = [1] * len(sizes)
+    for i in range(len(sizes) - 2, -1, -1):
+        strides[i] = strides[i + 1] * sizes[i + 1]
+    out: list[tuple[list[str], object]] = []
+    for index, value in sorted(cells.items()):
+        if not 0 <= index < total:
+            raise PayloadError(f"{where}: value index {index} outside the cube of {total} cells (truncated?)")
+        out.append(([codes[d][(index // strides[d]) % sizes[d]] for d in range(len(dims))], value))
+    return dims, out
+
+
+def _structure(document: object, where: str) -> tuple[list[str], list[int], list[list[str]]]:
+    if not isinstance(document, dict) or document.get("class") != "dataset":
+        raise PayloadError(f"{where}: not a JSON-stat 2.0 dataset (no \"class\": \"dataset\")")
+    dims, sizes, dimension = document.get("id"), document.get("size"), document.get("dimension")
+    if not (isinstance(dims, list) and isinstance(sizes, list) and isinstance(dimension, dict)
+            and len(dims) == len(sizes)):
+        raise PayloadError(f"{where}: JSON-stat 'id', 'size' or 'dimension' missing or inconsistent")
+    codes: list[list[str]] = []
+    for dim, size in zip(dims, sizes):
+        try:
+            index = dimension[dim]["category"]["index"]
+        except (KeyError, TypeError):
+            raise PayloadError(f"{where}: dimension {dim!r} has no category index (schema changed?)") from None
+        if isinstance(index, list):
+            ordered = [str(c) for c in index]
+        elif isinstance(index, dict):
+            ordered = [str(c) for c, _ in sorted(index.items(), key=lambda item: item[1])]
+        else:
+            raise PayloadError(f"{where}: dimension {dim!r} index is {type(index).__name__}")
+        if len(ordered) != size:
+            raise PayloadError(f"{where}: dimension {dim!r} has {len(ordered)} codes but size {size}")
+        codes.append(ordered)
+    return [str(d) for d in dims], [int(s) for s in sizes], codes

@@ -14,7 +14,8 @@ saved as CSV), USGS mineral tables, a team's own spreadsheet exports. Config::
 ``columns`` maps contract columns to the file's; ``constants`` fills contract
 columns the file lacks. ``records_path`` points into a JSON document (``data.rows``).
 Rows with an unknown country, a bad HS code, an unreadable period, a non-numeric or
-negative value, or an exact duplicate are rejected and counted; a missing column or an
+negative value (unless ``allow_negative`` for observations, e.g. an index in standard
+deviations), or an exact duplicate are rejected and counted; a missing column or an
 unreadable file is a :class:`~monitor.collectors.base.CollectionError` naming the
 file (or URL without secrets). The vintage is ``sha256:<first 16 hex digits>`` of the
 file's bytes, so an unchanged file adds nothing and a changed value is a new vintage.
@@ -127,7 +128,7 @@ class FileCollector:
                 if row["series_id"] not in series:
                     series[row["series_id"]] = SeriesInfo(row["series_id"], self.source_id, settings.unit,
                                                           f"{settings.location} ({settings.id})")
-            builder.add(row)
+            builder.add(row, allow_negative=settings.allow_negative and settings.table == "observations")
         vintage = "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
         if settings.table == "observations":
             return CollectedBatch(self.source_id, vintage, series=list(series.values()),

@@ -6,7 +6,10 @@ runner can export ``chainwatch_collector_rows_rejected_total{source,reason}``.
 Reasons: ``non_numeric`` (value missing or not a number), ``negative``,
 ``unknown_country``, ``unknown_product``, ``bad_period``, ``duplicate`` (an exact
 repeat of a row already kept), ``conflicting_duplicate`` (same key, other value:
-both are dropped since neither can be trusted).
+both are dropped since neither can be trusted). Collectors add their own:
+``breakdown_row`` and ``unknown_flow`` (Comtrade), ``no_exchange_rate`` (Comext: a month
+without a EUR→USD rate), and Comtrade's mirror rows count under ``mirror_<reason>``
+(``mirror_not_requested``: a partner record outside the gaps asked for).
 
 A response whose *structure* is wrong (a missing field, another shape) is not a row
 problem: the collector raises :class:`~monitor.collectors.http.PayloadError` instead.

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from indicators import dimension_scores
+
 LEVEL_NAMES: tuple[str, ...] = ("none", "blue", "yellow", "orange", "red")
 """Early-warning levels, lowest first; the index is the numeric level (0 none … 4 red)."""
 
@@ -99,6 +101,10 @@ class Node(StrictModel):
     hs_codes: list[HsCode] = Field(min_length=1)
     production_series: list[str] = Field(default_factory=list)
     depends_on: list[Identifier] = Field(default_factory=list)
+    detector_threshold: float | None = Field(
+        default=None, gt=0, le=20,
+        description="this node's disruption-engine threshold (z units); unset: the chain's, else "
+                    "assessment.detector.threshold")
 
 
 class Chain(StrictModel):
@@ -115,6 +121,17 @@ class Chain(StrictModel):
         default_factory=list, description="receivers (alerts.yaml) for this chain's alerts"
     )
     nodes: list[Node] = Field(min_length=1)
+    detector_threshold: float | None = Field(
+        default=None, gt=0, le=20,
+        description="disruption-engine threshold (z units) of this chain's nodes that set none; unset: "
+                    "assessment.detector.threshold")
+
+    def detector_threshold_of(self, node: Node, default: float) -> float:
+        """The threshold that judges ``node``'s series: its own, else the chain's, else ``default``."""
+        for value in (node.detector_threshold, self.detector_threshold):
+            if value is not None:
+                return value
+        return default
 
     @model_validator(mode="after")
     def _graph_is_sound(self) -> "Chain":
@@ -251,6 +268,26 @@ class SeriesMapping(StrictModel):
     allow_negative: bool = Field(default=False, description="keep negative values (growth rates, balances)")
 
 
+class MirrorSettings(StrictModel):
+    """Partner-reported (mirror) flows standing in for periods the reporter has not reported.
+
+    The home economy's imports from a partner are read from the partner's exports to it
+    (and its exports from the partner's imports). Imports are valued CIF, exports FOB, so
+    a mirror import is the partner's FOB export times ``cif_fob_factor`` (a mirror export
+    the partner's CIF import divided by it). The IMF's Direction of Trade Statistics
+    estimates non-reporters' trade from partner data with a CIF/FOB factor of 1.06
+    (DOTS Yearbook 2017, "Introduction"; 1.10 in earlier editions).
+    """
+
+    partners: list[str] = Field(
+        default_factory=list,
+        description="ISO alpha-3 partners whose reports fill the gaps; empty: every reporting partner (a "
+                    "complete month; a list gives a month covering only those partners, smaller than a reported one)")
+    cif_fob_factor: float | None = Field(
+        default=None, ge=1.0, le=1.5,
+        description="CIF/FOB adjustment of mirror values, e.g. 1.06 (IMF DOTS); unset: not adjusted")
+
+
 class ComtradeSource(_HttpSource):
     """UN Comtrade API v1: bilateral flows by HS code (preview without key, data with key)."""
 
@@ -266,6 +303,8 @@ class ComtradeSource(_HttpSource):
     periods_per_request: int = Field(default=12, ge=1, le=12)
     max_records: int | None = Field(default=None, ge=1, description="default: 500 (preview) / 100000 (key)")
     rate_per_second: float = Field(default=1.0, gt=0, le=100)
+    mirror: MirrorSettings | None = Field(
+        default=None, description="fill the reporter's missing periods from partner-reported flows (marked)")
 
 
 class FredSource(_HttpSource):
@@ -333,6 +372,28 @@ class CensusSource(_HttpSource):
     start: str = Field(default="2013-01", pattern=_MONTH_PATTERN, description="the API starts in 2013-01")
 
 
+class ComextSource(_HttpSource):
+    """Eurostat Comext (EU trade by HS code and partner), JSON-stat 2.0 from the Comext dissemination API."""
+
+    kind: Literal["comext"]
+    base_url: str = Field(default="https://ec.europa.eu/eurostat/api/comext/dissemination/statistics/1.0/data",
+                          pattern=r"^https?://[^\s]+$")
+    dataset: str = Field(default="ds-045409", pattern=r"^[A-Za-z0-9_-]+$",
+                         description="ds-045409: EU trade since 1988 by HS2-4-6 and CN8")
+    rates_base_url: str = Field(
+        default="https://ec.europa.eu/eurostat/api/dissemination/statistics/1.0/data", pattern=r"^https?://[^\s]+$",
+        description="Eurostat Statistics API serving ert_bil_eur_m (monthly average USD per EUR)")
+    reporters: list[str] = Field(default_factory=list, description="ISO alpha-3 member states or EU27; "
+                                                                   "empty: the catalog's home")
+    partners: list[str] = Field(default_factory=list, description="ISO alpha-3; empty: every partner")
+    flows: list[Literal["M", "X"]] = Field(default_factory=lambda: ["M"], min_length=1)
+    products: list[HsCode] = Field(default_factory=list, description="empty: every HS code of the catalog")
+    products_per_request: int = Field(default=5, ge=1, le=50)
+    periods_per_request: int = Field(default=12, ge=1, le=120, description="months per request")
+    start: str = Field(default="2015-01", pattern=_MONTH_PATTERN)
+    schedule: Cron = "0 6 * * 3"
+
+
 class FileSource(StrictModel):
     """A CSV or JSON file (path or http(s) URL) with a column mapping onto a chainwatch table.
 
@@ -354,12 +415,14 @@ class FileSource(StrictModel):
     value_scale: float = Field(default=1.0, gt=0, description="multiplies values, e.g. 1000 for thousands")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     unit: str = ""
+    allow_negative: bool = Field(default=False, description="observations: keep negative values (e.g. the GSCPI)")
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_attempts: int = Field(default=3, ge=1, le=20)
 
 
 SourceConfig = Annotated[
-    DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | FileSource,
+    DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | ComextSource
+    | FileSource,
     Field(discriminator="kind"),
 ]
 
@@ -405,7 +468,7 @@ class DetectorSettings(StrictModel):
         description="|score| (z units, weaker of screen and model) that flags a month; 3.5 gave 1.9 false "
                     "alarms per 100 series-years on the evaluation set")
     max_lag: int = Field(default=3, ge=1, le=12, description="longest window (months) of a level shift")
-    max_history_months: int = Field(default=120, ge=48, le=600, description="months the confirmation model sees")
+    max_history_months: int = Field(default=120, ge=48, le=120, description="months the confirmation model sees")
 
 
 class PartnerShareSettings(StrictModel):
@@ -414,6 +477,93 @@ class PartnerShareSettings(StrictModel):
     drop_points: float = Field(default=20.0, gt=0, le=100, description="fall of the main partner's share, points")
     window_months: int = Field(default=12, ge=3, le=60, description="trailing window of the average share")
     min_share: float = Field(default=0.2, gt=0, le=1, description="a main partner has at least this average share")
+
+
+def _placeholders(allowed: tuple[str, ...]):
+    """A validator: the text may use only these ``{name}`` placeholders (str.format)."""
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            value.format(**{name: "x" for name in allowed})
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"{value!r} may only use the placeholders {', '.join('{' + a + '}' for a in allowed)}") \
+                from None
+        return value
+    return AfterValidator(check)
+
+
+def _anchor_list(direction: str):
+    """A validator of ``[[value, score], ...]`` anchors (indicators.dimension_scores.check_anchors)."""
+    def check(value: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        return list(dimension_scores.check_anchors(value, "anchors", direction))
+    return AfterValidator(check)
+
+
+class DependenceSettings(StrictModel):
+    """Import dependence: net-import ratio (M - X) / (M + X) of the node's HS codes over the window."""
+
+    enabled: bool = True
+    anchors: Annotated[list[tuple[float, float]], _anchor_list("increasing")] = Field(
+        default_factory=lambda: list(dimension_scores.NET_IMPORT_RATIO_ANCHORS),
+        description="[net-import ratio, score] knots; see indicators/dimension_scores.py")
+
+
+class PartnerRiskSettings(StrictModel):
+    """Partner risk (decoupling): imports concentrated on partners with poor governance scores.
+
+    ``series`` are observation ids with ``{partner}`` (ISO alpha-3), e.g. the World
+    Bank WGI estimates ``wb.PV.EST.{partner}``; a partner's score is the mean of the
+    configured indicators' latest values not older than ``max_age_months``.
+    """
+
+    enabled: bool = True
+    series: list[Annotated[str, Field(pattern=r"\{partner\}"), _placeholders(("partner",))]] = Field(
+        default_factory=lambda: ["wb.PV.EST.{partner}", "wb.GE.EST.{partner}"], min_length=1,
+        description="observation ids holding one partner's score; {partner} = ISO alpha-3")
+    scale: Literal["wgi_estimate", "risk_score"] = Field(
+        default="wgi_estimate",
+        description="wgi_estimate: -2.5 (worst) .. 2.5, rescaled to risk 0-10; risk_score: already 0-10, 10 = riskiest")
+    reference_score: float = Field(default=dimension_scores.WGI_REFERENCE_RISK, gt=0, le=10, description="risk score (0-10) of an average supplier")
+    max_age_months: int = Field(default=36, ge=1, le=240, description="older partner scores are not used")
+    min_coverage: float = Field(
+        default=0.8, gt=0, le=1, description="share of the window's imports whose partner has a score, else missing")
+    anchors: Annotated[list[tuple[float, float]], _anchor_list("increasing")] = Field(
+        default_factory=lambda: list(dimension_scores.PARTNER_RISK_ANCHORS),
+        description="[governance-relative HHI (0-1 scale), score] knots")
+
+
+class LogisticsSettings(StrictModel):
+    """Logistics pressure: a supply-chain pressure index in standard deviations (GSCPI-like)."""
+
+    enabled: bool = True
+    series: Annotated[str | None, _placeholders(("chain", "node"))] = Field(
+        default=None, min_length=1,
+        description="observation id of the index; may hold {chain} and {node}; unset: dimension not measured")
+    max_age_months: int = Field(default=3, ge=0, le=24, description="a latest value older than this is missing")
+    anchors: Annotated[list[tuple[float, float]], _anchor_list("increasing")] = Field(
+        default_factory=lambda: list(dimension_scores.LOGISTICS_PRESSURE_ANCHORS),
+        description="[standard deviations, score] knots")
+
+
+class ValueSettings(StrictModel):
+    """Value: export/import unit-value ratio of the node's HS codes (unit-value gap, 低端锁定)."""
+
+    enabled: bool = True
+    min_coverage: float = Field(
+        default=0.5, ge=0, le=1, description="share of import and of export value that must report quantities")
+    anchors: Annotated[list[tuple[float, float]], _anchor_list("decreasing")] = Field(
+        default_factory=lambda: list(dimension_scores.UNIT_VALUE_RATIO_ANCHORS),
+        description="[export/import unit-value ratio, score] knots (falling)")
+
+
+class DimensionSettings(StrictModel):
+    """The exposure dimensions beside concentration and disruption (monitor/dimension_measurement.py)."""
+
+    dependence: DependenceSettings = DependenceSettings()
+    partner_risk: PartnerRiskSettings = PartnerRiskSettings()
+    logistics: LogisticsSettings = LogisticsSettings()
+    value: ValueSettings = ValueSettings()
 
 
 class AssessmentSettings(StrictModel):
@@ -431,11 +581,29 @@ class AssessmentSettings(StrictModel):
         default=0.8, gt=0, le=1, description="a node this critical at red puts its chain at least at orange")
     detector: DetectorSettings = DetectorSettings()
     partner_share: PartnerShareSettings = PartnerShareSettings()
+    executor: Literal["serial", "local", "dask"] = Field(
+        default="serial",
+        description="where nodes are measured: serial (in process), local (process pool), "
+                    "dask (partitions sent to the cluster at dask_scheduler)")
+    workers: int | None = Field(
+        default=None, ge=1, le=1024, description="processes of the local executor (default: the machine's cores)")
+    dask_scheduler: str | None = Field(
+        default=None, pattern=r"^(tcp|tls|inproc|ucx)://[^\s/]+$",
+        description="address of the Dask scheduler, e.g. tcp://10.0.0.5:8786 (executor: dask)")
+    partition_max_nodes: int = Field(
+        default=50, ge=1, le=100000,
+        description="largest group of one chain's nodes measured together (one database read each)")
+    bilateral_series_top_partners: int = Field(
+        default=0, ge=0, le=50,
+        description="also judge each HS code x partner import flow of a node's N largest partners (0 = off)")
+    dimensions: DimensionSettings = DimensionSettings()
 
     @model_validator(mode="after")
     def _history_fits(self) -> "AssessmentSettings":
         if self.detector.max_history_months < self.min_history_months:
             raise ValueError("detector.max_history_months must be at least min_history_months")
+        if self.executor == "dask" and self.dask_scheduler is None:
+            raise ValueError("dask_scheduler: required when executor is dask (e.g. tcp://host:8786)")
         return self
 
 
@@ -461,6 +629,9 @@ class ApiSettings(StrictModel):
     read_requires_token: bool = Field(
         default=False, description="true: GET endpoints need a bearer token too (mutating calls always do)")
     max_page_size: int = Field(default=500, ge=1, le=10000, description="largest accepted ?limit=")
+    max_request_bytes: int = Field(
+        default=65536, ge=1024, le=16 * 1024 * 1024,
+        description="largest accepted request body; larger ones are answered 413 before they are read")
 
 
 class SchedulerSettings(StrictModel):

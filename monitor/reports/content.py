@@ -14,7 +14,10 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from indicators.concentration import concentration_table
+from indicators.trade_totals import monthly_totals
 from monitor.config.models import Chain, Config, Node
+from monitor.dimension_measurement import DIMENSIONS
+from monitor.flow_provenance import mirror_summary
 from monitor.storage.assessments import (
     RunInfo,
     StoredScore,
@@ -27,6 +30,8 @@ from monitor.storage.observations import load_observations, load_trade_flows
 from monitor.stress_runs import stress_report_section
 
 TOP_PARTNERS = 3
+REPORTED_DIMENSIONS = ("concentration", "disruption", *DIMENSIONS)
+"""Dimension columns of the report, in this order; a dimension not measured in a run is left out."""
 TOP_RISKS = 10
 _TREND_DEADBAND = 0.01  # HHI change (0-1 scale) below which the trend is "flat"
 
@@ -84,6 +89,7 @@ def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int) ->
             shares = part.groupby("partner")["value"].sum().sort_values(ascending=False)
             result["top_partners"] = [
                 {"partner": p, "share": round(float(v / shares.sum()), 4)} for p, v in shares.head(TOP_PARTNERS).items()]
+            result["provenance"] = mirror_summary(part)
     current, before = result["current"], result["year_before"]
     if current is None:
         return None
@@ -95,7 +101,7 @@ def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int) ->
         "top_share": round(float(current["top_share"]), 4), "n_partners": int(current["n_partners"]),
         "hhi_year_before": None if before is None else round(float(before["hhi"]), 4),
         "hhi_change": None if hhi_change is None else round(hhi_change, 4), "trend": trend,
-        "top_partners": result["top_partners"],
+        "top_partners": result["top_partners"], **result["provenance"],
     }
 
 
@@ -121,7 +127,7 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
     catalog = config.catalog
     codes = sorted({c for chain in catalog.chains for node in chain.nodes for c in node.hs_codes})
     as_of = run.as_of
-    flows = load_trade_flows(session, catalog.home, codes if as_of else [], end=as_of)
+    flows = load_trade_flows(session, catalog.home, codes if as_of else [], end=as_of, with_provenance=True)
     production_ids = sorted({s for chain in catalog.chains for node in chain.nodes for s in node.production_series})
     production = load_observations(session, production_ids, end=as_of)
     flagged = flagged_periods(session, run.id)
@@ -135,12 +141,7 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
                 "id": node.id, "name": node.name.en, "name_zh": node.name.zh, "stage": node.stage,
                 "criticality": node.criticality, "hs_codes": list(node.hs_codes), "depends_on": list(node.depends_on),
                 **_score_fields(scores.get(key), before.get(key), language),
-                "dimensions": {
-                    dim: (None if scores.get((chain.id, node.id, dim)) is None
-                          or scores[(chain.id, node.id, dim)].score is None
-                          else round(scores[(chain.id, node.id, dim)].score, 1))
-                    for dim in ("concentration", "disruption")
-                },
+                **_dimensions(scores, chain.id, node.id),
                 "concentration": _concentration(node, flows, as_of, config.settings.assessment.window_months)
                 if as_of else None,
             }
@@ -173,6 +174,20 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
     return document, plots
 
 
+def _dimensions(scores: dict, chain: str, node: str) -> dict:
+    """``dimensions``: score per dimension measured in the run (None = missing data);
+    ``dimensions_missing``: why each missing one is missing."""
+    values, missing = {}, {}
+    for dim in REPORTED_DIMENSIONS:
+        stored = scores.get((chain, node, dim))
+        if stored is None:
+            continue  # not measured in this run (switched off, or a run from before it existed)
+        values[dim] = None if stored.score is None else round(stored.score, 1)
+        if stored.score is None:
+            missing[dim] = (stored.details or {}).get("missing") or "no data"
+    return {"dimensions": values, "dimensions_missing": missing}
+
+
 def _run_document(run: RunInfo) -> dict:
     return {"id": run.id, "as_of": _month(run.as_of), "status": run.status, "config_hash": run.config_hash,
             "finished_at": None if run.finished_at is None else run.finished_at.isoformat(),
@@ -197,8 +212,7 @@ def _node_series(chain: Chain, node: Node, flows: pd.DataFrame, production: pd.D
     imports = flows[flows["product"].isin(node.hs_codes)]
     if not imports.empty:
         sid = f"imports.{chain.id}.{node.id}"
-        series.append(NodeSeries(sid, "import value (USD)", imports.groupby("period")["value"].sum().sort_index(),
-                                 sorted(flagged.get(sid, ()))))
+        series.append(NodeSeries(sid, "import value (USD)", monthly_totals(imports), sorted(flagged.get(sid, ()))))
     for sid in node.production_series:
         values = production[production["series_id"] == sid]
         if not values.empty:

@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from monitor.reports.content import NodeSeries
-from monitor.reports.plots import LEVEL_COLOURS, level_heatmap, series_plot
+from monitor.reports.plots import LEVEL_COLOURS, chinese_labels, level_heatmap, series_plot
 
 LABELS = {
     "en": {
@@ -28,6 +28,10 @@ LABELS = {
         "score": "Score", "level": "Level", "change": "Change", "completeness": "Data", "drivers": "Why",
         "partners": "Top partners (share of imports)", "hhi": "HHI", "trend": "Concentration trend",
         "chain": "Chain", "from": "from", "to": "to", "none": "–",
+        "mirror": "%.0f%% partner-reported (mirror: %s)",
+        "dimensions": "Scores by dimension (0-100)", "missing": "missing",
+        "cjk_hint": "",
+        "plots_in_english": "",
     },
     "zh": {
         "run": "评估批次", "as_of": "数据截至", "simulated": "模拟演示数据 —— 非真实统计",
@@ -41,7 +45,19 @@ LABELS = {
         "node": "环节", "stage": "位置", "score": "风险分", "level": "等级", "change": "变化",
         "completeness": "数据完整度", "drivers": "原因", "partners": "主要来源国（进口占比）", "hhi": "HHI",
         "trend": "集中度趋势", "chain": "产业链", "from": "由", "to": "至", "none": "–",
+        "mirror": "%.0f%% 为伙伴国申报的镜像数据（%s）",
+        "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
+        "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
+                    "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",
+        "plots_in_english": "生成本报告的机器未安装中文字体，图中标签使用英文。"
+                            "The machine that wrote this report has no CJK font: plot labels are in English.",
     },
+}
+DIMENSION_NAMES = {
+    "en": {"concentration": "Concentration", "disruption": "Disruption", "dependence": "Import dependence",
+           "partner_risk": "Partner risk", "logistics": "Logistics pressure", "value": "Value gap"},
+    "zh": {"concentration": "进口集中度", "disruption": "中断", "dependence": "进口依赖", "partner_risk": "来源国风险",
+           "logistics": "物流压力", "value": "价值差距"},
 }
 TREND_ARROWS = {"up": "↑", "down": "↓", "flat": "→", "unknown": "·"}
 
@@ -58,18 +74,20 @@ def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Pa
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     zh = document["language"] == "zh"
+    zh_plots = chinese_labels(zh)  # Chinese plot labels only with a CJK font, else English (no empty boxes)
     images = {"heatmap": _data_uri(level_heatmap(document["chains"], zh=zh))}
     for chain in document["chains"]:
         for node in chain["nodes"]:
             key = f"{chain['id']}/{node['id']}"
             images[key] = [
-                _data_uri(series_plot(s, f"{node['name_zh'] if zh else node['name']} — {s.series_id}"))
+                _data_uri(series_plot(s, f"{node['name_zh'] if zh_plots else node['name']} — {s.series_id}", zh=zh))
                 for s in plots.get(key, [])
             ]
     environment = Environment(loader=PackageLoader("monitor.reports", "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
     html = environment.get_template("report.html.j2").render(
-        doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS)
+        doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
+        plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[document["language"]])
     target = out_dir / "report.html"
     _atomic_write(out_dir / "report.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"))
     _atomic_write(target, html.encode("utf-8"))

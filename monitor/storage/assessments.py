@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.clock import as_utc
@@ -25,12 +25,14 @@ class StoredScore:
     raw_level: str = ""
     completeness: float = 1.0
     drivers_zh: list | None = None
+    details: dict | None = None
+    """The numbers behind a dimension's score, or why it is missing (``{"missing": ...}``)."""
 
 
 def _stored(row: RiskScore) -> StoredScore:
     return StoredScore(row.chain, row.node, row.dimension, row.score, row.level, list(row.drivers or []),
                        row.raw_level or "", row.completeness if row.completeness is not None else 1.0,
-                       list(row.drivers_zh or []))
+                       list(row.drivers_zh or []), row.details)
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,10 @@ def complete_run(
     """Store findings and scores and mark the run succeeded, all in one transaction."""
     with sessions.begin() as session:
         run = session.get(AssessmentRun, run_id)
-        session.add_all(Finding(run_id=run_id, **f) for f in findings)
+        if findings:
+            # Core executemany: a national catalog writes 100k findings per run, which
+            # as ORM objects would cost more than judging them.
+            session.execute(insert(Finding), [{"run_id": run_id, **f} for f in findings])
         session.add_all(RiskScore(run_id=run_id, **s) for s in scores)
         run.as_of = as_of
         run.status = "succeeded"

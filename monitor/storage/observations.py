@@ -5,21 +5,42 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.collectors.base import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS, CollectedBatch
+from monitor.collectors.base import (
+    MIRROR,
+    OBSERVATION_COLUMNS,
+    PROVENANCE_COLUMNS,
+    REPORTED,
+    TRADE_FLOW_COLUMNS,
+    CollectedBatch,
+)
 from monitor.storage.tables import CollectorRun, Observation, Series, TradeFlow
-from monitor.storage.upsert import upsert
+from monitor.storage.upsert import bulk_upsert, upsert
 
 
 class BatchError(ValueError):
     """A collected batch is malformed; nothing of it was written."""
 
 
-def _as_date(value: pd.Timestamp) -> date:
-    return date(value.year, value.month, 1)
+_OBSERVATION_KEY = ["series_id", "period", "vintage"]
+_TRADE_FLOW_KEY = ["source", "reporter", "partner", "product", "flow", "period", "vintage"]
+
+
+def _month_starts(periods: pd.Series) -> np.ndarray:
+    """Any date within a month (or ``YYYY-MM``) → that month's first day, as datetime64."""
+    return pd.to_datetime(periods).to_numpy().astype("datetime64[M]").astype("datetime64[ns]")
+
+
+def _check_unique(frame: pd.DataFrame, key: list[str], what: str, source: str) -> None:
+    duplicated = frame.duplicated(key).to_numpy()
+    if duplicated.any():
+        row = int(np.flatnonzero(duplicated)[0])
+        raise BatchError(f"source {source!r}: {what} row {row} repeats the "
+                         f"{'/'.join(k for k in key if k not in ('source', 'vintage'))} of an earlier row")
 
 
 def _check_frame(frame: pd.DataFrame, columns: tuple[str, ...], what: str, source: str) -> None:
@@ -51,28 +72,36 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             for s in batch.series
         ]
         obs = batch.observations
-        obs_rows = [
-            {"series_id": sid, "period": _as_date(p), "vintage": batch.vintage, "value": float(v),
-             "source": batch.source, "retrieved_at": now}
-            for sid, p, v in zip(obs["series_id"], pd.to_datetime(obs["period"]), obs["value"])
-        ]
+        obs_frame = pd.DataFrame({
+            "series_id": obs["series_id"].astype(str).to_numpy(), "period": _month_starts(obs["period"]),
+            "vintage": batch.vintage, "value": obs["value"].astype(float).to_numpy(),
+            "source": batch.source, "retrieved_at": now,
+        })
+        _check_unique(obs_frame, _OBSERVATION_KEY, "observations", batch.source)
         flows = batch.trade_flows
-        flow_rows = [
-            {"source": batch.source, "reporter": r, "partner": pa, "product": str(pr), "flow": fl,
-             "period": _as_date(pe), "vintage": batch.vintage, "value": float(v),
-             "quantity": None if pd.isna(q) else float(q), "retrieved_at": now}
-            for r, pa, pr, fl, pe, v, q in zip(
-                flows["reporter"], flows["partner"], flows["product"], flows["flow"],
-                pd.to_datetime(flows["period"]), flows["value"], flows["quantity"],
-            )
-        ]
+        provenance = flows["provenance"] if "provenance" in flows else pd.Series(REPORTED, index=flows.index)
+        factors = flows["cif_fob_factor"] if "cif_fob_factor" in flows else pd.Series(None, index=flows.index,
+                                                                                       dtype=float)
+        unknown = sorted(set(provenance) - {REPORTED, MIRROR})
+        if unknown:
+            raise BatchError(f"source {batch.source!r}: trade flows have unknown provenance {unknown}")
+        flow_frame = pd.DataFrame({
+            "source": batch.source, "reporter": flows["reporter"].astype(str).to_numpy(),
+            "partner": flows["partner"].astype(str).to_numpy(), "product": flows["product"].astype(str).to_numpy(),
+            "flow": flows["flow"].astype(str).to_numpy(), "period": _month_starts(flows["period"]),
+            "vintage": batch.vintage, "value": flows["value"].astype(float).to_numpy(),
+            "quantity": flows["quantity"].astype(float).to_numpy(), "retrieved_at": now,
+            "provenance": provenance.astype(str).to_numpy(), "cif_fob_factor": factors.astype(float).to_numpy(),
+        })
+        _check_unique(flow_frame, _TRADE_FLOW_KEY, "trade flows", batch.source)
         with sessions.begin() as session:
             written = upsert(session, Series.__table__, series_rows, ["series_id"])
-            written += upsert(session, Observation.__table__, obs_rows, ["series_id", "period", "vintage"])
-            written += upsert(
-                session, TradeFlow.__table__, flow_rows,
-                ["source", "reporter", "partner", "product", "flow", "period", "vintage"],
-            )
+            # A stored row is rewritten only when its value changed: re-ingesting the
+            # same batch writes nothing (retrieved_at then keeps the first arrival).
+            written += bulk_upsert(session, Observation.__table__, obs_frame, _OBSERVATION_KEY,
+                                   compare=["value", "source"])
+            written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
+                                   compare=["value", "quantity", "provenance", "cif_fob_factor"])
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
                                      status="succeeded", rows_written=written))
         return written
@@ -90,24 +119,44 @@ def record_failed_collection(sessions: sessionmaker[Session], source: str, now: 
 
 def load_trade_flows(
     session: Session, reporter: str, products: Iterable[str], flow: str = "M",
-    start: date | None = None, end: date | None = None,
+    start: date | None = None, end: date | None = None, *, with_provenance: bool = False,
 ) -> pd.DataFrame:
     """Trade flows of ``reporter`` for ``products``, latest vintage of each row.
 
     Returns columns ``reporter, partner, product, flow, period, value, quantity``
-    with ``period`` as month-start Timestamps.
+    with ``period`` as month-start Timestamps (``with_provenance``: also
+    ``provenance`` and ``cif_fob_factor``, see :data:`PROVENANCE_COLUMNS`).
+
+    Reported beats mirror: where any reported flow of a reporter/product/flow/period
+    is stored, that period's mirror flows (partner-reported stand-ins) are left out,
+    whatever their vintages, so the result does not depend on arrival order and never
+    mixes the two within a period.
     """
     query = select(
         TradeFlow.reporter, TradeFlow.partner, TradeFlow.product, TradeFlow.flow, TradeFlow.period,
-        TradeFlow.value, TradeFlow.quantity, TradeFlow.retrieved_at, TradeFlow.vintage,
+        TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.cif_fob_factor,
+        TradeFlow.retrieved_at, TradeFlow.vintage,
     ).where(TradeFlow.reporter == reporter, TradeFlow.flow == flow, TradeFlow.product.in_(list(products)))
     if start is not None:
         query = query.where(TradeFlow.period >= start)
     if end is not None:
         query = query.where(TradeFlow.period <= end)
-    frame = pd.DataFrame(session.execute(query).all(),
-                         columns=[*TRADE_FLOW_COLUMNS, "retrieved_at", "vintage"])
-    return _latest_vintage(frame, ["reporter", "partner", "product", "flow", "period"])[list(TRADE_FLOW_COLUMNS)]
+    frame = _read_frame(session, query, [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS, "retrieved_at", "vintage"])
+    frame = _reported_over_mirror(frame)
+    columns = [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS] if with_provenance else list(TRADE_FLOW_COLUMNS)
+    return _latest_vintage(frame, ["reporter", "partner", "product", "flow", "period"])[columns]
+
+
+def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without the mirror rows of periods that have a reported row."""
+    mirror = frame["provenance"] == MIRROR
+    if not mirror.any():
+        return frame
+    group = ["reporter", "product", "flow", "period"]
+    reported = frame.loc[~mirror, group].drop_duplicates()
+    flagged = frame[group].merge(reported.assign(_reported=True), on=group, how="left")["_reported"]
+    shadowed = mirror.to_numpy() & flagged.notna().to_numpy()
+    return frame[~shadowed].reset_index(drop=True)
 
 
 def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None) -> pd.DataFrame:
@@ -117,14 +166,39 @@ def load_observations(session: Session, series_ids: Iterable[str], end: date | N
         Observation.series_id.in_(list(series_ids)))
     if end is not None:
         query = query.where(Observation.period <= end)
-    frame = pd.DataFrame(session.execute(query).all(),
-                         columns=[*OBSERVATION_COLUMNS, "retrieved_at", "vintage"])
+    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, "retrieved_at", "vintage"])
     return _latest_vintage(frame, ["series_id", "period"])[list(OBSERVATION_COLUMNS)]
+
+
+def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
+    """Run ``query`` on the session's connection and return its rows as a frame.
+
+    Bulk reads (an assessment partition reads a million rows) go through the driver's
+    cursor: SQLAlchemy's Row objects and per-value type processing cost several times
+    the database's own time. Dates and timestamps therefore arrive as the driver
+    gives them (ISO text from SQLite), to be parsed with pandas; ``period`` is parsed
+    by :func:`_latest_vintage`, and ``retrieved_at`` is only compared within one
+    database, where every value has the same form.
+    """
+    connection = session.connection()
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    if compiled.positiontup is not None:
+        params = [params[name] for name in compiled.positiontup]
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    values = list(zip(*rows)) if rows else [()] * len(columns)
+    return pd.DataFrame(dict(zip(columns, values)), columns=columns)
 
 
 def _latest_vintage(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     frame = frame.sort_values([*key, "retrieved_at", "vintage"]).drop_duplicates(key, keep="last")
-    frame["period"] = pd.to_datetime(frame["period"])
+    # Date objects (PostgreSQL) and ISO text (SQLite) both become second-resolution stamps.
+    frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[s]")
     return frame.reset_index(drop=True)
 
 

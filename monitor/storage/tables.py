@@ -67,6 +67,11 @@ class TradeFlow(Base):
     value: Mapped[float] = mapped_column(Float, comment="USD")
     quantity: Mapped[float | None] = mapped_column(Float, comment="kg")
     retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    provenance: Mapped[str] = mapped_column(
+        String(16), default="reported", server_default="reported",
+        comment="reported (by the reporter) or mirror (the partner's reported flow)")
+    cif_fob_factor: Mapped[float | None] = mapped_column(
+        Float, comment="factor applied to a mirror flow's FOB value (None: not adjusted)")
 
     __table_args__ = (Index("ix_trade_flows_reporter_product_period", "reporter", "product", "period"),)
 
@@ -97,6 +102,8 @@ class AssessmentRun(Base):
     config_hash: Mapped[str] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
 
+    __table_args__ = (Index("ix_assessment_runs_status_id", "status", "id"),)
+
 
 class Finding(Base):
     """One detector's verdict on one subject and period."""
@@ -119,6 +126,8 @@ class Finding(Base):
     explanation_en: Mapped[str] = mapped_column(Text)
     explanation_zh: Mapped[str] = mapped_column(Text)
 
+    __table_args__ = (Index("ix_findings_run_chain_node_series", "run_id", "chain", "node", "series_id", "period"),)
+
 
 class RiskScore(Base):
     """A 0–100 risk score of a node or (node = "") a chain, for one dimension."""
@@ -138,7 +147,8 @@ class RiskScore(Base):
     drivers_zh: Mapped[list | None] = mapped_column(JSON, default=list)
     details: Mapped[dict | None] = mapped_column(JSON, comment="measured values behind the score")
 
-    __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),)
+    __table_args__ = (UniqueConstraint("run_id", "chain", "node", "dimension"),
+                      Index("ix_risk_scores_chain_node_dimension_run", "chain", "node", "dimension", "run_id"))
 
 
 class AlertRecord(Base):

@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.collectors.base import CollectedBatch, trade_key
+from monitor.collectors.base import REPORTED, CollectedBatch, trade_key
 from monitor.storage.tables import Observation, TradeFlow
 
 _FLOW_KEY = ["reporter", "partner", "product", "flow", "period"]
@@ -38,9 +38,11 @@ def latest_periods(session: Session, source: str) -> dict[str, date]:
         .where(Observation.source == source).group_by(Observation.series_id))
     for series_id, period in rows:
         latest[series_id] = period
+    # Only the reporter's own flows count: a period filled from mirror data is asked
+    # again until the reporter reports it.
     rows = session.execute(
         select(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow, func.max(TradeFlow.period))
-        .where(TradeFlow.source == source)
+        .where(TradeFlow.source == source, TradeFlow.provenance == REPORTED)
         .group_by(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow))
     for reporter, product, flow, period in rows:
         latest[trade_key(reporter, product, flow)] = period
@@ -86,21 +88,24 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
         periods = pd.to_datetime(flows["period"])
         stored = pd.DataFrame(session.execute(
             select(TradeFlow.reporter, TradeFlow.partner, TradeFlow.product, TradeFlow.flow, TradeFlow.period,
-                   TradeFlow.value, TradeFlow.quantity, TradeFlow.retrieved_at, TradeFlow.vintage)
+                   TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.retrieved_at,
+                   TradeFlow.vintage)
             .where(TradeFlow.source == batch.source,
                    TradeFlow.reporter.in_(sorted(set(flows["reporter"]))),
                    TradeFlow.product.in_(sorted(set(flows["product"].astype(str)))),
                    TradeFlow.period >= periods.min().date())).all(),
-            columns=[*_FLOW_KEY, "stored", "stored_quantity", "retrieved_at", "vintage"])
+            columns=[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance", "retrieved_at", "vintage"])
         if len(stored):
             stored = _latest(stored, _FLOW_KEY)
             stored["period"] = pd.to_datetime(stored["period"])
-            merged = flows.assign(period=periods, product=flows["product"].astype(str)).merge(
-                stored[[*_FLOW_KEY, "stored", "stored_quantity"]], on=_FLOW_KEY, how="left")
+            provenance = flows["provenance"] if "provenance" in flows else REPORTED
+            merged = flows.assign(period=periods, product=flows["product"].astype(str), _provenance=provenance).merge(
+                stored[[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance"]], on=_FLOW_KEY, how="left")
             unchanged = [
-                not pd.isna(s) and _same(v, s) and _same(q, sq)
-                for v, s, q, sq in zip(merged["value"], merged["stored"], merged["quantity"],
-                                       merged["stored_quantity"])
+                not pd.isna(s) and _same(v, s) and _same(q, sq) and p == sp
+                for v, s, q, sq, p, sp in zip(merged["value"], merged["stored"], merged["quantity"],
+                                              merged["stored_quantity"], merged["_provenance"],
+                                              merged["stored_provenance"])
             ]
             keep = ~pd.Series(unchanged, index=flows.index)
             dropped += int((~keep).sum())

@@ -1,0 +1,36 @@
+"""A reporter's total trade per month from bilateral rows, without counting the World twice.
+
+Bilateral sources deliver both the partners and, often, the World total of the same
+reporter, HS code and month (UN Comtrade partner ``0``, Comext ``WORLD``, the Census
+``TOTAL FOR ALL COUNTRIES``). Summing every row would double the total; summing only the
+partners would lose what the source could not allocate. So, per HS code and month, the
+total is the World row where the source gave one, else the sum of the partner rows
+(the unallocated ``_X`` included: it is trade, only without a known partner). Other
+partner aggregates (EU, extra-EU) overlap their member rows and are left out.
+
+Units: those of ``value`` (USD in the trade-flow model). Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: Partner codes meaning "all partners" (matched on ``str(partner).strip().upper()``).
+WORLD_PARTNERS: frozenset[str] = frozenset({"WORLD", "W00", "0", "WLD", "WORLD TOTAL", "TOTAL"})
+#: Partner aggregates that overlap member rows: never added to a total.
+OVERLAPPING_AGGREGATES: frozenset[str] = frozenset({"EU27_2020", "EXT_EU27_2020", "INT_EU27_2020"})
+
+
+def monthly_totals(flows: pd.DataFrame) -> pd.Series:
+    """Total ``value`` per ``period`` over the HS codes in ``flows`` (index sorted by period).
+
+    ``flows`` needs the columns ``product``, ``partner``, ``period`` and ``value``.
+    """
+    if flows.empty:
+        return pd.Series(dtype=float, name="value")
+    partner = flows["partner"].astype(str).str.strip().str.upper()
+    is_world = partner.isin(WORLD_PARTNERS)
+    world = flows[is_world].groupby(["product", "period"])["value"].sum()
+    partners = flows[~is_world & ~partner.isin(OVERLAPPING_AGGREGATES)].groupby(["product", "period"])["value"].sum()
+    totals = world.combine_first(partners)  # World where given, else the partners' sum
+    return totals.groupby(level="period").sum().sort_index().rename("value")

@@ -1,0 +1,88 @@
+"""Reading the stored data the exposure dimensions need, for one partition of nodes.
+
+Export flows of the partition's HS codes over the window, the partners' governance
+scores (observations named by ``assessment.dimensions.partner_risk.series``) and the
+logistics pressure series. Everything is bounded by the assessment's month (no
+look-ahead) and read at the latest vintage; the computation itself is in
+:mod:`monitor.dimension_measurement`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from indicators.supply_risk import wgi_to_risk_score
+from monitor.config.models import AssessmentSettings
+from monitor.dimension_measurement import DimensionInputs, PartnerScore, window_start
+from monitor.storage.observations import load_observations, load_trade_flows
+from monitor.storage.tables import TradeFlow
+
+
+def exports_stored(session: Session, reporter: str, start: date, end: date) -> bool:
+    """Whether any export flow of ``reporter`` is stored for ``start``..``end``.
+
+    Trade statistics list only non-zero flows, so "no export row of this product"
+    means zero exports only when the reporter's exports are collected at all.
+    """
+    return bool(session.scalar(select(exists().where(
+        TradeFlow.reporter == reporter, TradeFlow.flow == "X", TradeFlow.period >= start, TradeFlow.period <= end))))
+
+
+def partner_scores(session: Session, partners: Iterable[str], as_of: date,
+                   settings: AssessmentSettings) -> dict[str, PartnerScore]:
+    """Governance risk (0-10) of each partner from its configured score series.
+
+    A partner's risk is the mean of its indicators' latest values within
+    ``max_age_months`` of ``as_of``; WGI estimates go through
+    :func:`indicators.supply_risk.wgi_to_risk_score`. Partners without any usable
+    value are left out (missing, never risk).
+    """
+    config = settings.dimensions.partner_risk
+    ids = {pattern.format(partner=p): (p, pattern) for p in sorted(set(map(str, partners))) for pattern in config.series}
+    if not ids:
+        return {}
+    observed = load_observations(session, sorted(ids), end=as_of)
+    oldest = pd.Timestamp(as_of) - pd.DateOffset(months=config.max_age_months)
+    observed = observed[observed["period"] >= oldest].sort_values("period")
+    latest = observed.groupby("series_id").tail(1)
+    found: dict[str, list[tuple[str, float, pd.Timestamp]]] = {}
+    for row in latest.itertuples(index=False):
+        partner, _ = ids[row.series_id]
+        found.setdefault(partner, []).append((row.series_id, float(row.value), row.period))
+    out = {}
+    for partner, values in found.items():
+        raw = float(np.mean([v for _, v, _ in values]))
+        risk = float(wgi_to_risk_score(raw)) if config.scale == "wgi_estimate" else float(np.clip(raw, 0.0, 10.0))
+        period = max(p for _, _, p in values)
+        out[partner] = PartnerScore(risk=risk, period=date(period.year, period.month, 1),
+                                    indicators=tuple((sid, v) for sid, v, _ in values))
+    return out
+
+
+def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], partners: Iterable[str],
+                          as_of: date | None, chain_id: str, node_ids: Iterable[str],
+                          settings: AssessmentSettings) -> DimensionInputs:
+    """Everything :func:`monitor.dimension_measurement.measure_dimensions` needs for these nodes."""
+    if as_of is None:
+        return DimensionInputs()
+    config = settings.dimensions
+    start = window_start(as_of, settings.window_months).date()
+    inputs = DimensionInputs()
+    if config.dependence.enabled or config.value.enabled:
+        exports = load_trade_flows(session, home, sorted(set(codes)), flow="X", start=start, end=as_of)
+        inputs.exports_by_product = {product: group for product, group in exports.groupby("product", sort=False)}
+        inputs.exports_collected = not exports.empty or exports_stored(session, home, start, as_of)
+    if config.partner_risk.enabled:
+        inputs.partner_scores = partner_scores(session, partners, as_of, settings)
+    if config.logistics.enabled and config.logistics.series:
+        ids = sorted({config.logistics.series.format(chain=chain_id, node=n) for n in node_ids})
+        observed = load_observations(session, ids, end=as_of)
+        inputs.logistics = {sid: g.set_index("period")["value"].sort_index()
+                            for sid, g in observed.groupby("series_id")}
+    return inputs

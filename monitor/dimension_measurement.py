@@ -1,0 +1,323 @@
+"""The exposure dimensions of one node: import dependence, partner risk, logistics
+pressure and value (unit-value gap).
+
+Pure computation on data handed in (no database, no config files): the assessment
+loads :class:`DimensionInputs` once per partition (``monitor/dimension_inputs.py``) and
+calls :func:`measure_dimensions` for every node beside its concentration and
+disruption measurement. Each dimension gives a 0-100 score (maps and sources in
+:mod:`indicators.dimension_scores`), the numbers behind it (``details``, stored with
+the dimension's score) and a driver sentence in English and Chinese. A dimension
+without data has score None and says why in its details: it counts against the
+node's data completeness and never as risk. A dimension switched off in
+``settings.yaml`` (or logistics without a configured series) is not measured and not
+expected.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from indicators.concentration import AGGREGATE_PARTNERS
+from indicators.dependence import strategic_dependency_test
+from indicators.dimension_scores import (
+    import_dependence_score,
+    logistics_pressure_score,
+    net_import_ratio,
+    partner_risk_score,
+    relative_weighted_hhi,
+    unit_value_gap_score,
+)
+from indicators.supply_risk import governance_weighted_concentration
+from indicators.unit_values import unit_value_table
+from monitor.config.models import AssessmentSettings, Node
+
+__all__ = [
+    "DIMENSIONS",
+    "PartnerScore",
+    "DimensionInputs",
+    "DimensionMeasurement",
+    "window_start",
+    "measure_dependence",
+    "measure_partner_risk",
+    "measure_logistics",
+    "measure_value",
+    "measure_dimensions",
+]
+
+DIMENSIONS: tuple[str, ...] = ("dependence", "partner_risk", "logistics", "value")
+"""Dimension names as stored (``risk_scores.dimension``), exported and reported."""
+
+_Driver = tuple[float, str, str]
+
+
+@dataclass(frozen=True)
+class PartnerScore:
+    """One partner's governance risk (0-10, 10 = riskiest) and where it came from."""
+
+    risk: float
+    period: date
+    """Latest period among the indicators used."""
+    indicators: tuple[tuple[str, float], ...]
+    """(series id, raw value) of each indicator averaged."""
+
+
+@dataclass
+class DimensionInputs:
+    """The stored data the exposure dimensions of one partition need (plain, picklable)."""
+
+    exports_by_product: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """HS code -> the home economy's export flows of it over the window."""
+    exports_collected: bool = False
+    """Whether any export flow of the home economy is stored for the window (else exports are unknown, not 0)."""
+    partner_scores: dict[str, PartnerScore] = field(default_factory=dict)
+    """ISO alpha-3 partner -> governance risk, for the partners that have one."""
+    logistics: dict[str, pd.Series] = field(default_factory=dict)
+    """Pressure series id -> monthly values up to the assessment's month."""
+
+
+@dataclass
+class DimensionMeasurement:
+    """Scores, details and drivers of the measured exposure dimensions of one node."""
+
+    dimensions: dict[str, float | None] = field(default_factory=dict)
+    details: dict[str, dict] = field(default_factory=dict)
+    ranked_drivers: list[_Driver] = field(default_factory=list)
+    """(score, English, Chinese)."""
+
+    @property
+    def inputs_expected(self) -> int:
+        """One input per measured dimension."""
+        return len(self.dimensions)
+
+    @property
+    def inputs_available(self) -> int:
+        """Measured dimensions that have a score."""
+        return sum(v is not None for v in self.dimensions.values())
+
+
+def window_start(as_of: date, months: int) -> pd.Timestamp:
+    """First month of the ``months``-month window ending at ``as_of`` (inclusive)."""
+    return pd.Timestamp(as_of) - pd.DateOffset(months=months - 1)
+
+
+def _in_window(frame: pd.DataFrame, as_of: date, months: int) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    start, end = window_start(as_of, months), pd.Timestamp(as_of)
+    return frame[(frame["period"] >= start) & (frame["period"] <= end)]
+
+
+def _missing(reason_en: str) -> tuple[None, dict, None]:
+    return None, {"missing": reason_en}, None
+
+
+def _node_exports(node: Node, inputs: DimensionInputs) -> pd.DataFrame | None:
+    parts = [inputs.exports_by_product[c] for c in node.hs_codes if c in inputs.exports_by_product]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
+def measure_dependence(imports: pd.DataFrame, exports: pd.DataFrame | None, exports_collected: bool,
+                       as_of: date, months: int, anchors) -> tuple[float | None, dict, _Driver | None]:
+    """Import dependence of one node: net-import ratio of its HS codes over the window.
+
+    ``imports``/``exports``: the node's flows (all HS codes; exports may be None when
+    none is stored). Returns (score, details, driver). Missing when exports of the
+    home economy are not collected at all (then a zero cannot be told from unknown)
+    or the node has no trade in the window. The EU strategic-dependency test
+    (:func:`indicators.dependence.strategic_dependency_test`, SWD(2021) 352) on the
+    same window adds whether all three of its criteria hold.
+    """
+    if not exports_collected:
+        return _missing("no export flows of the home economy are stored for the window, so exports are unknown")
+    recent = _in_window(imports, as_of, months)
+    named = recent[~recent["partner"].astype(str).str.upper().isin(AGGREGATE_PARTNERS)]
+    m = float(named["value"].sum())
+    x = 0.0 if exports is None else float(_in_window(exports, as_of, months)["value"].sum())
+    if m + x <= 0:
+        return _missing(f"no imports or exports of the node's HS codes in the last {months} months")
+    ratio = float(net_import_ratio(m, x))
+    score = float(import_dependence_score(ratio, anchors))
+    details = {"window_months": months, "imports": m, "exports": x, "net_import_ratio": ratio,
+               "import_export_ratio": None if x == 0 else m / x}
+    eu_en = eu_zh = ""
+    if not named.empty:
+        reporter = str(named["reporter"].iloc[0])
+        by_partner = named.groupby("partner", as_index=False)["value"].sum()  # the window as one period
+        test = strategic_dependency_test(
+            by_partner.assign(reporter=reporter, product="node")[["reporter", "partner", "product", "value"]],
+            pd.DataFrame({"reporter": [reporter], "product": ["node"], "value": [x]}),
+            keys=("reporter", "product"))
+        if len(test):
+            dependent = bool(test["dependent"].iloc[0])
+            details["eu_strategic_dependency"] = dependent
+            if dependent:
+                eu_en = "; meets all three EU strategic-dependency criteria (HHI > 0.4, imports > exports)"
+                eu_zh = "；符合欧盟战略依赖三项标准（HHI > 0.4，进口 > 出口）"
+    if x > 0:
+        times_en, times_zh = f"imports {m / x:.1f}× exports", f"进口额为出口额的 {m / x:.1f} 倍"
+    else:
+        times_en, times_zh = "imports and no exports", "只有进口、没有出口"
+    return score, details, (
+        score,
+        f"import dependence: {times_en} of the same HS codes in the last {months} months "
+        f"(net-import ratio {ratio:+.2f}){eu_en}",
+        f"进口依赖：近{months}个月同类商品{times_zh}（净进口比 {ratio:+.2f}）{eu_zh}",
+    )
+
+
+def measure_partner_risk(imports: pd.DataFrame, scores: dict[str, PartnerScore], as_of: date, months: int,
+                         reference_score: float, min_coverage: float,
+                         anchors) -> tuple[float | None, dict, _Driver | None]:
+    """Partner risk of one node: governance-weighted concentration of its imports.
+
+    Partners without a score count in the total but add nothing (a lower bound, see
+    :func:`indicators.supply_risk.governance_weighted_concentration`); when they hold
+    more than ``1 - min_coverage`` of the window's imports the dimension is missing.
+    """
+    recent = _in_window(imports, as_of, months)
+    named = recent[~recent["partner"].astype(str).str.upper().isin(AGGREGATE_PARTNERS)]
+    by_partner = named.groupby("partner")["value"].sum()
+    total = float(by_partner.sum())
+    if total <= 0:
+        return _missing(f"no imports of the node's HS codes in the last {months} months")
+    scored = by_partner[[p in scores for p in by_partner.index]]
+    coverage = float(scored.sum() / total)
+    unscored = sorted(by_partner.index.difference(scored.index), key=lambda p: -by_partner[p])
+    if coverage < min_coverage:
+        return None, {"missing": f"partner scores cover {coverage:.0%} of imports (< {min_coverage:.0%})",
+                      "coverage": coverage, "partners_without_score": [str(p) for p in unscored[:10]]}, None
+    frame = pd.DataFrame({"node": "node", "partner": by_partner.index.astype(str), "value": by_partner.to_numpy()})
+    table = governance_weighted_concentration(frame, {p: s.risk for p, s in scores.items()}, keys=("node",),
+                                              residual_partners=[str(p) for p in unscored])
+    row = table.iloc[0]
+    relative = float(relative_weighted_hhi(float(row["hhi_weighted"]), reference_score))
+    score = float(partner_risk_score(relative, anchors))
+    shares = by_partner / total
+    weight = {p: shares[p] ** 2 * scores[p].risk for p in scored.index}
+    worst = max(weight, key=lambda p: (weight[p], p))
+    details = {"window_months": months, "relative_weighted_hhi": relative, "hhi_weighted": float(row["hhi_weighted"]),
+               "hhi": float(row["hhi"]), "coverage": coverage, "reference_score": reference_score,
+               "main_risk_partner": str(worst), "main_risk_partner_share": float(shares[worst]),
+               "main_risk_partner_score": scores[worst].risk,
+               "score_period": max(s.period for p, s in scores.items() if p in scored.index).isoformat()}
+    return score, details, (
+        score,
+        f"partner risk: governance-weighted HHI {relative:.2f} against plain HHI {float(row['hhi']):.2f} "
+        f"(largest contribution {worst} {shares[worst]:.0%} of imports, governance risk "
+        f"{scores[worst].risk:.1f}/10; scores cover {coverage:.0%})",
+        f"来源国风险：治理加权 HHI {relative:.2f}（普通 HHI {float(row['hhi']):.2f}）；"
+        f"主要风险来源 {worst} 占进口 {shares[worst]:.0%}，治理风险 {scores[worst].risk:.1f}/10"
+        f"（评分覆盖 {coverage:.0%} 的进口）",
+    )
+
+
+def measure_logistics(series_id: str, values: pd.Series | None, as_of: date, max_age_months: int,
+                      anchors) -> tuple[float | None, dict, _Driver | None]:
+    """Logistics pressure: the index's latest value, at most ``max_age_months`` before ``as_of``."""
+    end = pd.Timestamp(as_of)
+    usable = None if values is None else values[values.index <= end].dropna()
+    if usable is None or usable.empty:
+        return _missing(f"no value of {series_id} up to {end:%Y-%m}")
+    period = usable.index.max()
+    if period < end - pd.DateOffset(months=max_age_months):
+        return None, {"missing": f"latest value of {series_id} is from {period:%Y-%m}, older than "
+                                 f"{max_age_months} months", "series_id": series_id}, None
+    value = float(usable.loc[period])
+    score = float(logistics_pressure_score(value, anchors))
+    details = {"series_id": series_id, "period": f"{period:%Y-%m}", "pressure_sd": value}
+    return score, details, (
+        score,
+        f"logistics pressure: {series_id} at {value:+.2f} standard deviations from its average in {period:%Y-%m}",
+        f"物流压力：{series_id} 在 {period:%Y-%m} 偏离均值 {value:+.2f} 个标准差",
+    )
+
+
+def measure_value(imports: pd.DataFrame, exports: pd.DataFrame | None, as_of: date, months: int,
+                  min_coverage: float, anchors) -> tuple[float | None, dict, _Driver | None]:
+    """Value: export/import unit-value ratio of the node's HS codes over the window.
+
+    Per HS code :math:`RUV_k = UV^X_k / UV^M_k`
+    (:func:`indicators.unit_values.unit_value_table`, partners summed); codes where
+    either direction reports quantities for less than ``min_coverage`` of its value
+    are left out. The node's ratio is the import-value-weighted geometric mean
+    :math:`\\exp(\\sum_k w_k \\ln RUV_k / \\sum_k w_k)` (a ratio of prices averages in
+    logs, so 0.5 and 2 cancel).
+    """
+    if exports is None:
+        return _missing("no exports of the node's HS codes are stored")
+    both = pd.concat([_in_window(imports, as_of, months), _in_window(exports, as_of, months)], ignore_index=True)
+    if both.empty:
+        return _missing(f"no trade of the node's HS codes in the last {months} months")
+    table = unit_value_table(both.drop(columns=["partner"]), keys=("reporter", "product"))
+    ratio = table["unit_value_ratio"].to_numpy(dtype="float64")
+    usable = (np.isfinite(ratio) & (ratio > 0) & (table["import_coverage"].to_numpy(dtype="float64") >= min_coverage)
+              & (table["export_coverage"].to_numpy(dtype="float64") >= min_coverage))
+    if not usable.any():
+        return _missing("no HS code of the node has import and export quantities (unit values unknown)")
+    weights = table["import_value"].to_numpy(dtype="float64")[usable]
+    logs = np.log(ratio[usable])
+    node_ratio = float(np.exp(np.average(logs, weights=weights))) if weights.sum() > 0 else float(np.exp(logs.mean()))
+    score = float(unit_value_gap_score(node_ratio, anchors))
+    details = {"window_months": months, "unit_value_ratio": node_ratio,
+               "products": {str(p): float(r) for p, r in zip(table["product"][usable], ratio[usable])},
+               "products_without_quantities": [str(p) for p in table["product"][~usable]]}
+    if math.isfinite(node_ratio) and node_ratio < 1:
+        gap_en, gap_zh = (f"exports fetch {node_ratio:.0%} of the import unit value",
+                          f"出口单价仅为进口单价的 {node_ratio:.0%}")
+    else:
+        gap_en, gap_zh = (f"exports fetch {node_ratio:.2f}× the import unit value",
+                          f"出口单价为进口单价的 {node_ratio:.2f} 倍")
+    return score, details, (
+        score,
+        f"value gap: {gap_en} of the same HS codes in the last {months} months "
+        f"(export/import unit-value ratio {node_ratio:.2f}; below 0.85 = low end)",
+        f"价值差距：近{months}个月同类商品{gap_zh}（出口/进口单价比 {node_ratio:.2f}，低于 0.85 为低端）",
+    )
+
+
+def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs: DimensionInputs | None,
+                       as_of: date | None, settings: AssessmentSettings) -> DimensionMeasurement:
+    """Every enabled exposure dimension of one node.
+
+    ``imports``: the node's import flows (``reporter, partner, product, flow, period,
+    value, quantity``); ``inputs``: the partition's :class:`DimensionInputs`;
+    ``as_of``: the assessment's month (None: nothing stored yet, every dimension missing).
+    """
+    config = settings.dimensions
+    months = settings.window_months
+    inputs = inputs or DimensionInputs()
+    out = DimensionMeasurement()
+    exports = _node_exports(node, inputs)
+    if as_of is not None:  # every dimension looks at the same window: cut it once
+        imports = _in_window(imports, as_of, months)
+        exports = None if exports is None else _in_window(exports, as_of, months)
+
+    def record(name: str, result: tuple[float | None, dict, _Driver | None]) -> None:
+        score, details, driver = result
+        out.dimensions[name] = score
+        out.details[name] = details
+        if driver is not None:
+            out.ranked_drivers.append(driver)
+
+    no_data = _missing("no trade data stored yet")
+    if config.dependence.enabled:
+        record("dependence", no_data if as_of is None else measure_dependence(
+            imports, exports, inputs.exports_collected, as_of, months, config.dependence.anchors))
+    if config.partner_risk.enabled:
+        pr = config.partner_risk
+        record("partner_risk", no_data if as_of is None else measure_partner_risk(
+            imports, inputs.partner_scores, as_of, months, pr.reference_score, pr.min_coverage, pr.anchors))
+    if config.logistics.enabled and config.logistics.series:
+        sid = config.logistics.series.format(chain=chain_id, node=node.id)
+        record("logistics", no_data if as_of is None else measure_logistics(
+            sid, inputs.logistics.get(sid), as_of, config.logistics.max_age_months, config.logistics.anchors))
+    if config.value.enabled:
+        record("value", no_data if as_of is None else measure_value(
+            imports, exports, as_of, months, config.value.min_coverage, config.value.anchors))
+    out.ranked_drivers.sort(key=lambda item: -item[0])
+    return out
