@@ -266,10 +266,8 @@ class ComtradeCollector:
         if flow not in {"M", "X"}:
             builder.reject("unknown_flow")
             return
-        try:
-            year, month = int(record["refYear"]), int(record["refMonth"])
-            period = date(year, 1 if month == 52 else month, 1)
-        except (TypeError, ValueError):
+        period = _record_period(record)
+        if period is None:
             builder.reject("bad_period")
             return
         weight = record.get("netWgt")
@@ -293,10 +291,8 @@ class ComtradeCollector:
         if str(record["flowCode"]).strip() != ("X" if flow == "M" else "M"):
             builder.reject("unknown_flow")
             return
-        try:
-            year, month = int(record["refYear"]), int(record["refMonth"])
-            period = date(year, 1 if month == 52 else month, 1)
-        except (TypeError, ValueError):
+        period = _record_period(record)
+        if period is None:
             builder.reject("bad_period")
             return
         product = str(record["cmdCode"]).strip()
@@ -326,3 +322,12 @@ def _is_breakdown(record: dict) -> bool:
 def _period_key(period: str) -> tuple[int, int]:
     """(year, month) of a requested ``YYYYMM`` or (annual, stored at January) ``YYYY``."""
     return (int(period[:4]), int(period[4:6]) if len(period) == 6 else 1)
+
+
+def _record_period(record: dict) -> date | None:
+    """The month a record is for (annual records, refMonth 52, are stored at January); None if unreadable."""
+    try:
+        year, month = int(record["refYear"]), int(record["refMonth"])
+        return date(year, 1 if month == 52 else month, 1)
+    except (TypeError, ValueError):
+        return None
