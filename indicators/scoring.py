@@ -11,8 +11,9 @@ orange (橙, grave), red (红, most severe); ``"none"`` below blue.
 
 from __future__ import annotations
 
+import graphlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +29,7 @@ __all__ = [
     "node_score",
     "chain_score",
     "propagate_along_dependencies",
+    "upstream_first",
     "weakest_link_floor",
     "apply_hysteresis",
 ]
@@ -465,23 +467,7 @@ def propagate_along_dependencies(
     """
     if not 0.0 <= factor <= 1.0:
         raise ValueError(f"factor must lie in [0, 1], got {factor!r}")
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            raise ValueError(f"dependency cycle through {node!r}")
-        state[node] = 1
-        for upstream in depends_on.get(node, ()):
-            if upstream in scores:
-                visit(upstream)
-        state[node] = 2
-        order.append(node)
-
-    for node in scores:
-        visit(node)
+    order = upstream_first({node: [j for j in depends_on.get(node, ()) if j in scores] for node in scores})
     result: dict[str, float | None] = {}
     for node in order:
         own = _checked_score(scores[node], f"scores[{node!r}]")
@@ -558,3 +544,16 @@ def apply_hysteresis(
     if below >= runs_to_fall:
         return raw_level, 0
     return previous_level, below
+
+
+def upstream_first(depends_on: Mapping[str, Iterable[str]]) -> list[str]:
+    """The nodes of a dependency graph in topological order: each after those it depends on.
+
+    ``depends_on`` maps a node to its upstream nodes. Raises ValueError naming the
+    cycle if there is one.
+    """
+    try:
+        return list(graphlib.TopologicalSorter(depends_on).static_order())
+    except graphlib.CycleError as err:
+        cycle = " -> ".join(repr(n) for n in reversed(err.args[1]))
+        raise ValueError(f"dependency cycle: {cycle}") from None

@@ -61,7 +61,7 @@ from typing import Literal
 
 import numpy as np
 
-from indicators.scoring import DEFAULT_LEVEL_THRESHOLDS, chain_score, level_for
+from indicators.scoring import DEFAULT_LEVEL_THRESHOLDS, chain_score, level_for, upstream_first
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -262,25 +262,12 @@ def _combined_cut(cuts: list[np.ndarray], horizon: int) -> np.ndarray:
 
 
 def _topological(baselines: Mapping[str, NodeBaseline]) -> list[str]:
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(node: str) -> None:
-        if state.get(node) == 2:
-            return
-        if state.get(node) == 1:
-            raise ValueError(f"dependency cycle through {node!r}")
-        state[node] = 1
-        for upstream in baselines[node].depends_on:
+    """Node ids, each after the nodes it depends on."""
+    for node, base in baselines.items():
+        for upstream in base.depends_on:
             if upstream not in baselines:
                 raise ValueError(f"node {node!r} depends on {upstream!r}, which has no baseline")
-            visit(upstream)
-        state[node] = 2
-        order.append(node)
-
-    for node in baselines:
-        visit(node)
-    return order
+    return upstream_first({node: base.depends_on for node, base in baselines.items()})
 
 
 def _summary(shortfall: np.ndarray) -> tuple[int | None, float, int | None]:

@@ -135,6 +135,7 @@ CLOCK = lambda: datetime(2026, 6, 20, tzinfo=UTC)  # noqa: E731
 
 def _collectors():
     """(name, recorded fixture, factory(handler) -> collector) for each network collector."""
+    from tests import test_collector_comext as comext
     from tests import test_collector_comtrade as comtrade
     from tests import test_collector_sources as sources
 
@@ -146,6 +147,7 @@ def _collectors():
         "worldbank": ("worldbank/manf_page1.json", lambda handler: sources.worldbank(handler)),
         "eurostat": ("eurostat/sts_inpr_m_c26.json", lambda handler: sources.eurostat(handler)),
         "census": ("census/imports_hs_8542.json", lambda handler: sources.census(handler, catalog)),
+        "comext": ("comext/ds-045409_de_2846_8105.json", lambda handler: comext.collector(handler, catalog)),
     }
 
 
