@@ -234,7 +234,8 @@ class PartitionTask:
     home: str
     as_of: date | None
     settings: AssessmentSettings
-    database_url: str | None = None
+    # Kept out of repr: the URL may carry the database password (tasks can end up in logs).
+    database_url: str | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -154,3 +154,11 @@ def test_process_executors_refuse_an_in_memory_database(clock):
     with pytest.raises(ExecutorError, match="in-memory SQLite"):
         LocalExecutor(2).database_url(session_factory(engine))
     engine.dispose()
+
+
+def test_partition_tasks_keep_the_database_password_out_of_their_repr():
+    config = load_config(CONFIG_DIR, environ={})
+    url = "postgresql+psycopg://chainwatch:s3cret-pw@db.internal:5432/chainwatch"
+    tasks = plan_partitions(config, None, url)
+    assert tasks and all(task.database_url == url for task in tasks)  # workers still get it
+    assert not any("s3cret-pw" in repr(task) for task in tasks)
