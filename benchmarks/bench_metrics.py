@@ -150,13 +150,18 @@ def run(quick: bool) -> list[BenchRow]:
                                      "<= 50 ms", note))
             samples = sum(1 for line in response.text.splitlines() if line and not line.startswith("#"))
             rows.append(BenchRow("metrics", f"samples per scrape, {case}", samples, "samples"))
-        cold = []
+        cold, cold_cpu = [], []
         for _ in range(max(3, repeats // 10)):
             fresh, _ = build_registry(sessions)
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             fresh.render(PROMETHEUS_ACCEPT)
             cold.append((time.perf_counter() - started) * 1000)
+            cold_cpu.append((time.process_time() - started_cpu) * 1000)
+        note = f"{len(cold)} fresh registries, in process"
         rows.append(BenchRow("metrics", f"first scrape after a new run (OpenMetrics), median, {case}",
-                             statistics.median(cold), "ms", "", f"{len(cold)} fresh registries, in process"))
+                             statistics.median(cold), "ms", "<= 50 ms", note))
+        # CPU time too: on a shared machine the wall time mostly measures the other load.
+        rows.append(BenchRow("metrics", f"first scrape after a new run, CPU time, median, {case}",
+                             statistics.median(cold_cpu), "ms", "", note))
         engine.dispose()
     return rows

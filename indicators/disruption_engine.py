@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from indicators.disruption import (
     DetectionResult,
@@ -110,7 +111,14 @@ class DisruptionEngine:
     max_history : int, default 120
         Months (ending at the judged month) the confirmation model sees.
     onset_threshold : float, default 2.0
-        A level shift must start with a month whose robust z reaches this.
+        A level shift must start with a month whose robust z reaches this; a base
+        month whose robust z reaches it the other way is a spike (payback rule).
+    base_threshold : float, default 2.0
+        After a spike the month must be at least this far (robust z) below the level
+        before the spike for the window to count at all (to be flagged it must be
+        ``threshold`` below it; see Notes).
+    window : int, default 60
+        Months of past changes behind the screen's robust location and scale.
     outlier_threshold : float, default 5.0
         Past months with a robust |z| above this are masked before the model is
         fitted (a past crisis must not widen every later interval).
@@ -135,15 +143,23 @@ class DisruptionEngine:
     .. math:: S^{down}_t = \\min_{k \\in A} \\max(z^{s}_k, z^{m}_k)
 
     where :math:`A` holds ``k = 1`` and every :math:`k \\ge 2` whose window started
-    with a clear drop that persisted (the screen's onset rule). Flagged down when
+    with a clear drop that persisted (the screen's onset rule), and
+    :math:`z^{s}_k` is the screen's evidence in that direction (``z_down``): its
+    robust z, or, when the window's base month was a surge (a spike the other way),
+    the weaker of that and the z of the change from before the surge (the *payback
+    rule* of :class:`~indicators.screening.RobustScreen`: a fall that only gives back
+    demand pulled forward by an incentive, a tax change or stockpiling ahead of a
+    tariff is not a disruption; one that goes well below the pre-surge level still
+    is). Flagged down when
     :math:`S^{down}_t \\le -\\tau`. Both statistics are in standard-normal units (the
     screen's via median/MAD, the model's via its forecast-error variance), so one
     threshold means the same on every series; requiring both makes the rule robust to
     each one's weak spot: heavy tails and volatility bursts fool a Gaussian model, a
     random-walk-like slide fools the screen. For cells that are not candidates the
-    score is the screen's (a lower bound of :math:`S_t`; it stays above
-    :math:`-\\tau` except for a one-month drop that only undoes a spike, which the
-    base rule keeps unflagged whatever its score).
+    score is the screen's (a lower bound of :math:`S_t`, above :math:`-\\tau` when
+    :math:`\\tau \\ge` ``base_threshold``), and the score of a flagged month does not
+    depend on :math:`\\tau`: a replay at a low threshold gives the flags of every
+    higher one (``score <= -tau``).
 
     ``expected``/``lower``/``upper`` of a one-month (``shock``) verdict come from the
     model's one-step forecast, with ``lower`` the smaller of the model's and the
@@ -336,10 +352,14 @@ class DisruptionEngine:
         results: list[DetectionResult | None] = [None] * len(rows)
         cand = np.flatnonzero(scr.candidate_down | scr.candidate_up)
         failures = 0
-        for j in cand:
-            res, failed = self._confirm(matrix, scr, int(j), float(tau[j]))
-            failures += failed
-            results[j] = res
+        # One BLAS thread: SARIMAX's matrices are tiny, so extra BLAS threads only spin
+        # and oversubscribe the cores (10k series on 2 busy cores: 102 s with
+        # OpenBLAS's default threads, 23 s with one).
+        with threadpool_limits(limits=1, user_api="blas"):
+            for j in cand:
+                res, failed = self._confirm(matrix, scr, int(j), float(tau[j]))
+                failures += failed
+                results[j] = res
         t2 = time.perf_counter()
         for j in range(len(rows)):
             if results[j] is None:
@@ -367,14 +387,17 @@ class DisruptionEngine:
         if status == 1:
             reason = INSUFFICIENT_REASONS[int(scr.reason[j])]
             return self._insufficient(sid, month, observed, reason, int(scr.n_obs[j]))
-        z = scr.z[j]
-        score = _screen_score(z, scr.onset_down[j], scr.onset_up[j], self.directions)
+        score = _screen_score(scr.z_down[j], scr.z_up[j], scr.onset_down[j], scr.onset_up[j], self.directions)
         c = float(scr.c[j])
         exp_x, half = float(scr.expected[j, 0]), tau * float(scr.spread[j, 0])
         expected = float(from_scaled_log(exp_x, c))
         lower = float(from_scaled_log(exp_x - half, c))
         upper = float(from_scaled_log(exp_x + half, c))
-        en, zh = _explain_normal(month, observed, expected, lower, upper, score)
+        payback = _payback_view(scr, j, tau, self.directions)
+        if payback is not None:
+            en, zh = _explain_payback(month, observed, *payback, score)
+        else:
+            en, zh = _explain_normal(month, observed, expected, lower, upper, score, self.directions)
         return DetectionResult(sid, self.method, month, "normal", None, observed, expected, lower, upper, score, en, zh)
 
     def _insufficient(self, sid, month, observed, reason, n_obs) -> DetectionResult:
@@ -415,27 +438,34 @@ class DisruptionEngine:
                               math.nan, math.nan, 0)
             failed = 1
         zs, zm = scr.z[j], fit.z
+        # screen evidence per direction: z, or after a spike the other way the weaker
+        # of z and the change from before the spike (payback rule, RobustScreen Notes)
+        zd, zu = scr.z_down[j], scr.z_up[j]
         best = None  # (score, k, direction), the most extreme qualifying window
         for k in range(1, K + 1):
             if not (np.isfinite(zs[k - 1]) and np.isfinite(zm[k - 1])):
                 continue
             if "down" in self.directions and scr.onset_down[j, k - 1]:
-                ev = max(zs[k - 1], zm[k - 1])
+                ev = max(zd[k - 1], zm[k - 1])
                 if ev <= -tau and (best is None or abs(ev) > abs(best[0])):
                     best = (ev, k, "down")
             if "up" in self.directions and scr.onset_up[j, k - 1]:
-                ev = min(zs[k - 1], zm[k - 1])
+                ev = min(zu[k - 1], zm[k - 1])
                 if ev >= tau and (best is None or abs(ev) > abs(best[0])):
                     best = (ev, k, "up")
         c = float(scr.c[j])
         if best is None:
-            score = _combined_score(zs, zm, scr.onset_down[j], scr.onset_up[j], self.directions)
+            score = _combined_score(zd, zu, zm, scr.onset_down[j], scr.onset_up[j], self.directions)
             exp_x = fit.expected if math.isfinite(fit.expected) else float(scr.expected[j, 0])
             sd = fit.sd if math.isfinite(fit.expected) else float(scr.spread[j, 0])
             expected = float(from_scaled_log(exp_x, c))
             lower = float(from_scaled_log(min(exp_x - tau * sd, scr.expected[j, 0] - tau * scr.spread[j, 0]), c))
             upper = float(from_scaled_log(max(exp_x + tau * sd, scr.expected[j, 0] + tau * scr.spread[j, 0]), c))
-            en, zh = _explain_rejected(month, observed, expected, lower, upper, score, zs, zm, fit.model, tau)
+            payback = _payback_view(scr, j, tau, self.directions)
+            if payback is not None:
+                en, zh = _explain_payback(month, observed, *payback, score)
+            else:
+                en, zh = _explain_rejected(month, observed, expected, lower, upper, score, zs, zm, fit.model, tau)
             return DetectionResult(sid, self.method, month, "normal", None, observed, expected, lower, upper,
                                    score, en, zh), failed
         score, k, direction = best
@@ -456,6 +486,13 @@ class DisruptionEngine:
         lower = float(from_scaled_log(lo_x, c))
         upper = float(from_scaled_log(hi_x, c))
         en, zh = _explain_flag(method, month, observed, expected, k, float(zs[k - 1]), float(zm[k - 1]), fit.model, direction)
+        walked = (scr.payback_down if direction == "down" else scr.payback_up)[j, k - 1]
+        if walked:
+            # the score is the change from before a surge, not the (larger) robust z quoted
+            ev = float((scr.z_down if direction == "down" else scr.z_up)[j, k - 1])
+            en = en[:-1] + (f"; it follows a {'surge' if direction == 'down' else 'drop'} of {int(walked)} month(s), "
+                            f"and against the level before that the change is z = {ev:.1f}.")
+            zh = zh[:-1] + f"；此前{int(walked)}个月曾{'骤升' if direction == 'down' else '骤降'}，与其之前的水平相比z值 = {ev:.1f}。"
         return DetectionResult(sid, method, month, "flagged", direction, observed, expected, lower, upper,
                                float(score), en, zh), failed
 
@@ -529,32 +566,65 @@ def _with_id(r: DetectionResult, series_id: str) -> DetectionResult:
                            r.upper, r.score, r.explanation_en, r.explanation_zh)
 
 
-def _screen_score(z, onset_down, onset_up, directions) -> float:
-    down = [z[k] for k in range(len(z)) if np.isfinite(z[k]) and (k == 0 or onset_down[k])]
-    up = [z[k] for k in range(len(z)) if np.isfinite(z[k]) and (k == 0 or onset_up[k])]
+def _screen_score(z_down, z_up, onset_down, onset_up, directions) -> float:
+    down = [z_down[k] for k in range(len(z_down)) if np.isfinite(z_down[k]) and (k == 0 or onset_down[k])]
+    up = [z_up[k] for k in range(len(z_up)) if np.isfinite(z_up[k]) and (k == 0 or onset_up[k])]
     lo = min(down) if down else math.nan
     hi = max(up) if up else math.nan
     if "up" in directions and math.isfinite(hi) and (not math.isfinite(lo) or abs(hi) > abs(lo)):
         return float(hi)
     if math.isfinite(lo):
         return float(lo)
-    return float(z[0]) if np.isfinite(z[0]) else math.nan
+    return float(z_down[0]) if np.isfinite(z_down[0]) else math.nan
 
 
-def _combined_score(zs, zm, onset_down, onset_up, directions) -> float:
+def _combined_score(z_down, z_up, zm, onset_down, onset_up, directions) -> float:
     down, up = [], []
-    for k in range(len(zs)):
-        if not (np.isfinite(zs[k]) and np.isfinite(zm[k])):
+    for k in range(len(z_down)):
+        if not (np.isfinite(z_down[k]) and np.isfinite(zm[k])):
             continue
         if k == 0 or onset_down[k]:
-            down.append(max(zs[k], zm[k]))
+            down.append(max(z_down[k], zm[k]))
         if k == 0 or onset_up[k]:
-            up.append(min(zs[k], zm[k]))
+            up.append(min(z_up[k], zm[k]))
     lo = min(down) if down else math.nan
     hi = max(up) if up else math.nan
     if "up" in directions and math.isfinite(hi) and (not math.isfinite(lo) or abs(hi) > abs(lo)):
         return float(hi)
     return float(lo) if math.isfinite(lo) else math.nan
+
+
+def _payback_view(scr: ScreenResult, j: int, tau: float, directions) -> tuple | None:
+    # (direction, spike months, robust z, payback evidence) of the one-month view when
+    # the payback rule is what keeps a month beyond the threshold unflagged
+    for direction, zdir, walked in (("down", scr.z_down, scr.payback_down), ("up", scr.z_up, scr.payback_up)):
+        if direction not in directions or not walked[j, 0]:
+            continue
+        raw, ev = float(scr.z[j, 0]), float(zdir[j, 0])
+        beyond = raw <= -tau if direction == "down" else raw >= tau
+        if beyond and math.isfinite(ev) and abs(ev) < tau:
+            return direction, int(walked[j, 0]), raw, ev
+    return None
+
+
+def _explain_payback(month, observed, direction, spikes, raw, ev, score) -> tuple[str, str]:
+    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    before_en = "the month before had" if spikes == 1 else f"the {spikes} months before had"
+    if direction == "down":
+        return (
+            f"Value {_fmt(observed)} in {ym} fell sharply in one month (robust z = {raw:.1f}), but {before_en} "
+            f"surged: against the level before the surge the change is z = {ev:.1f}, a payback, not a disruption "
+            f"(score {score:.1f}).",
+            f"{zhm}的数值{_fmt(observed)}单月骤降（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤升：与骤升之前的水平相比"
+            f"z值 = {ev:.1f}，属回吐而非中断（得分{score:.1f}）。",
+        )
+    return (
+        f"Value {_fmt(observed)} in {ym} rose sharply in one month (robust z = {raw:.1f}), but {before_en} "
+        f"dropped: against the level before the drop the change is z = {ev:.1f}, a rebound, not a surge "
+        f"(score {score:.1f}).",
+        f"{zhm}的数值{_fmt(observed)}单月骤升（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤降：与骤降之前的水平相比"
+        f"z值 = {ev:.1f}，属反弹而非骤升（得分{score:.1f}）。",
+    )
 
 
 def _gap(observed: float, expected: float) -> str:
@@ -563,8 +633,21 @@ def _gap(observed: float, expected: float) -> str:
     return _fmt(abs(observed - expected))
 
 
-def _explain_normal(month, observed, expected, lower, upper, score) -> tuple[str, str]:
+def _explain_normal(month, observed, expected, lower, upper, score, directions=("down", "up")) -> tuple[str, str]:
     ym, zm = month.strftime("%Y-%m"), _zh_month(month)
+    # Outside the range in a direction this engine does not judge (e.g. a surge when
+    # only drops are watched): say so rather than call it "within the range".
+    side = "up" if observed > upper else "down" if observed < lower else None
+    if side is not None and side not in directions:
+        word, zh_word = ("above", "高于") if side == "up" else ("below", "低于")
+        return (
+            f"Value {_fmt(observed)} in {ym} is {word} the expected range {_fmt(lower)} to {_fmt(upper)} "
+            f"(expected {_fmt(expected)}, score {score:.1f}), but only {' and '.join(directions)} moves are "
+            "judged for this series: not flagged.",
+            f"{zm}的数值{_fmt(observed)}{zh_word}预期区间{_fmt(lower)}至{_fmt(upper)}（预期值{_fmt(expected)}，"
+            f"得分{score:.1f}），但该序列只判断{'和'.join({'down': '下降', 'up': '上升'}[d] for d in directions)}"
+            "方向的变化，不预警。",
+        )
     return (
         f"Value {_fmt(observed)} in {ym} is within the expected range {_fmt(lower)} to {_fmt(upper)} "
         f"(expected {_fmt(expected)}, score {score:.1f}).",

@@ -279,7 +279,17 @@ class ScreenResult:
         ``(m, K)`` robust z-scores of the 1..K-month change (NaN when undefined).
     onset_down, onset_up : numpy.ndarray
         ``(m, K)``: for ``k >= 2``, whether the *k*-month window began with a clear
-        move in that direction that persisted (always True for ``k = 1``).
+        move in that direction that persisted; for every *k*, False when the
+        window's base was a spike the other way and the month is not even
+        ``base_threshold`` beyond the level before it (see Notes of
+        :class:`RobustScreen`).
+    z_down, z_up : numpy.ndarray
+        ``(m, K)`` evidence of window *k* in each direction: ``z``, or, when the
+        window's base month was a spike the other way (a surge before a fall), the
+        weaker of ``z`` and the z-score measured from the level before the spike
+        (the *payback* rule). Candidates and scores use these.
+    payback_down, payback_up : numpy.ndarray
+        ``(m, K)`` number of spike months the base was walked back over (0 = none).
     expected, spread : numpy.ndarray
         ``(m, K)`` expected scaled-log value of the cell under the *k*-month view and
         its robust standard deviation; the non-flagged range is
@@ -303,6 +313,10 @@ class ScreenResult:
     spread: np.ndarray
     candidate_down: np.ndarray
     candidate_up: np.ndarray
+    z_down: np.ndarray
+    z_up: np.ndarray
+    payback_down: np.ndarray
+    payback_up: np.ndarray
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -341,7 +355,12 @@ class RobustScreen:
         is seasonal.
     onset_threshold : float, default 2.0
         For ``k >= 2``: the window must contain a month whose own robust z reaches
-        this value in the direction of the move.
+        this value in the direction of the move. Also the size (robust z, other
+        direction) from which a base month counts as a spike (payback rule).
+    base_threshold : float, default 2.0
+        Payback rule: when the base was a spike, the month must be at least this far
+        (robust z of the longer window) beyond the level before the spike to count
+        at all; to be a candidate it must be ``threshold`` beyond it.
     max_gap : int, default 3
         Longest run of missing months a change may span.
     directions : tuple of str, default ("down",)
@@ -385,6 +404,22 @@ class RobustScreen:
     Expected value under view *k*: :math:`\\hat x = x_{t-k} + \\sum \\hat s + m_k`, with
     spread :math:`\\sigma_k` (the series is flagged outside
     :math:`\\hat x \\pm \\tau \\sigma_k`).
+
+    *Payback rule*: view *k* compares month *t* with its base :math:`x_{t-k}`. When
+    the base month was itself a spike the other way (its innovation
+    :math:`(e_{t-k} - m)/\\sigma \\ge` ``onset_threshold`` before a fall; walking back
+    over consecutive spikes, at most to :math:`t-K-1`), a fall may only undo it: the
+    demand pulled forward by an incentive or ahead of a tax or tariff change, the
+    second half of an additive outlier (Chen & Liu 1993). With :math:`j > k` the
+    window that starts before the spike(s), the evidence of view *k* is
+
+    .. math:: z^{down}_k = \\max(z_k, z_j), \\qquad z^{up}_k = \\min(z_k, z_j)
+
+    (both robust z, standard-normal units): the month must be unusually low both
+    against the spike and against the level before it. A disruption that follows a
+    surge still is; a payback is not. (Without a spike :math:`z^{down}_k = z_k`.)
+    The same rule with the fixed ``base_threshold`` in place of :math:`\\tau` decides
+    whether the view counts at all.
 
     Robust statistics (median/MAD) keep one crisis in the window (COVID-19 in 2020)
     from blinding the screen for five years, which is what a mean/standard-deviation
@@ -645,12 +680,14 @@ class RobustScreen:
                 onset_up[:, k - 1] = (np.nanmax(np.where(np.isfinite(w), w, -np.inf), axis=1) >= self.onset_threshold) & (
                     part > 0).all(axis=1)
 
-        # A view over k months compares the month with the base x_{t-k}. When that base
-        # was itself a spike (its own change beyond onset_threshold), the drop may only
-        # undo it (a payback after a surge, the second half of an additive outlier):
-        # walk back over such spikes and require the month to be below the base before
-        # them as well (z of that longer window <= -base_threshold).
+        # Payback rule (class Notes). A view over k months compares the month with the
+        # base x_{t-k}. When that base was itself a spike the other way, the move may
+        # only undo it: walk back over such spikes to the window j that starts before
+        # them; the view counts only when the month is base_threshold beyond that
+        # earlier level, and its evidence is the weaker of z_k and z_j.
         u_base = (e[:, S - 1 - KB: S - 1] - loc[:, None]) / sigma[:, None]  # u[:, -j] = base month t-j
+        z_dir = {-1.0: z[:, :K].copy(), 1.0: z[:, :K].copy()}
+        walked = {-1.0: np.zeros((m, K), dtype=np.int64), 1.0: np.zeros((m, K), dtype=np.int64)}
         with np.errstate(invalid="ignore"):
             for k in range(1, K + 1):
                 for sign, onset in ((-1.0, onset_down), (1.0, onset_up)):
@@ -660,20 +697,28 @@ class RobustScreen:
                         walking &= (-sign) * u_base[:, KB - j] >= self.onset_threshold
                         use[walking] = j + 1
                     zb = np.take_along_axis(z, (use - 1)[:, None], axis=1)[:, 0]
-                    ok = (use == k) | (np.isfinite(zb) & (sign * zb >= self.base_threshold))
+                    spiked = use > k
+                    ok = ~spiked | (np.isfinite(zb) & (sign * zb >= self.base_threshold))
                     onset[:, k - 1] &= ok
+                    weaker = np.fmax if sign < 0 else np.fmin
+                    z_dir[sign][:, k - 1] = np.where(spiked, weaker(z[:, k - 1], zb), z[:, k - 1])
+                    walked[sign][:, k - 1] = use - k
         z, expected, spread = z[:, :K], expected[:, :K], spread[:, :K]
+        z_down, z_up = z_dir[-1.0], z_dir[1.0]
 
         judged = status == _JUDGED
         z[~judged] = np.nan
+        z_down[~judged] = np.nan
+        z_up[~judged] = np.nan
         with np.errstate(invalid="ignore"):
-            cand_down = judged & ((z <= -tau[:, None]) & onset_down).any(axis=1) if "down" in self.directions else np.zeros(m, bool)
-            cand_up = judged & ((z >= tau[:, None]) & onset_up).any(axis=1) if "up" in self.directions else np.zeros(m, bool)
+            cand_down = judged & ((z_down <= -tau[:, None]) & onset_down).any(axis=1) if "down" in self.directions else np.zeros(m, bool)
+            cand_up = judged & ((z_up >= tau[:, None]) & onset_up).any(axis=1) if "up" in self.directions else np.zeros(m, bool)
         out = {
             "rows": rows, "cols": cols, "status": status, "reason": reason, "n_obs": n_obs.astype(np.int64),
             "observed": observed, "c": c, "seasonal": seasonal & judged, "z": z,
             "onset_down": onset_down, "onset_up": onset_up, "expected": expected, "spread": spread,
-            "candidate_down": cand_down, "candidate_up": cand_up,
+            "candidate_down": cand_down, "candidate_up": cand_up, "z_down": z_down, "z_up": z_up,
+            "payback_down": walked[-1.0], "payback_up": walked[1.0],
         }
         if keep_block:
             u_all = (e - loc[:, None]) / sigma1[:, None]

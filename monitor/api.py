@@ -356,7 +356,7 @@ def build_api(context: ApiContext) -> APIRouter:
 
     @router.get("/runs", response_model=Page[RunOut], tags=["runs"])
     def list_runs(paging: Paging,
-                  status: Annotated[Literal["running", "succeeded", "failed"] | None, Query()] = None) -> dict:
+                  status: Annotated[Literal["running", "succeeded", "failed", "abandoned"] | None, Query()] = None) -> dict:
         """Assessment runs, newest first."""
         with context.sessions() as session:
             conditions = [] if status is None else [AssessmentRun.status == status]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +19,8 @@ from monitor.collection import CollectionOutcome, CollectionRunner, build_collec
 from monitor.collectors.http import HttpOptions
 from monitor.config.loader import load_config
 from monitor.config.models import Config
-from monitor.metrics import ServiceMetrics, build_registry
+from monitor.metrics import ChainwatchRegistry, ServiceMetrics, build_registry
+from monitor.storage.assessments import abandon_stale_runs
 from monitor.storage.database import make_engine, migrate, session_factory
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class App:
     sessions: sessionmaker[Session]
     clock: Clock
     http: httpx.Client
-    registry: CollectorRegistry
+    registry: ChainwatchRegistry
     metrics: ServiceMetrics
     collection: CollectionRunner
     alerting: AlertPipeline
@@ -53,8 +54,25 @@ class App:
         return outcomes
 
     def assess(self) -> AssessmentResult:
-        """Run one assessment on the stored data."""
-        return run_assessment(self.config, self.sessions, self.clock)
+        """Run one assessment on the stored data (after marking runs a dead process left as abandoned)."""
+        self.abandon_stale_runs()
+        result = run_assessment(self.config, self.sessions, self.clock)
+        self.registry.stored.prepare()  # the next /metrics scrape of this process does not read the run
+        return result
+
+    def abandon_stale_runs(self) -> list[int]:
+        """Mark runs ``running`` for longer than ``assessment.abandon_after_hours`` as ``abandoned``.
+
+        Called at the start of every assessment: by the leader's scheduled job (one
+        at a time) or ``assess --once``. The age is the guard against marking a run
+        another live process is still executing.
+        """
+        hours = self.config.settings.assessment.abandon_after_hours
+        marked = abandon_stale_runs(self.sessions, timedelta(hours=hours), self.clock())
+        if marked:
+            log.warning("assessment run(s) %s still running %g h after they started: marked abandoned "
+                        "(their process died; they stored nothing)", ", ".join(map(str, marked)), hours)
+        return marked
 
     def assess_once(self) -> tuple[AssessmentResult, AlertEvaluation, DeliveryReport]:
         """Collect, assess, evaluate alerts and deliver: the whole path once."""

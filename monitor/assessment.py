@@ -56,8 +56,13 @@ from indicators.trade_totals import WORLD_PARTNERS, monthly_totals
 from monitor.assessment_executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
 from monitor.config.models import AssessmentSettings, Chain, Config, Node
-from monitor.dimension_inputs import load_dimension_inputs
-from monitor.dimension_measurement import DimensionInputs, measure_dimensions
+from monitor.dimension_inputs import exports_collected, load_dimension_inputs
+from monitor.dimension_measurement import (
+    DimensionInputs,
+    DimensionMeasurement,
+    measure_dimensions,
+    measure_partition_dimensions,
+)
 from monitor.flow_provenance import mirror_summary, with_mirror_note
 from monitor.storage.assessments import PreviousScore, complete_run, fail_run, previous_scores, start_run
 from monitor.storage.database import make_engine, session_factory
@@ -234,6 +239,9 @@ class PartitionTask:
     home: str
     as_of: date | None
     settings: AssessmentSettings
+    exports_collected: bool | None = None
+    """Whether the home economy's exports are stored for the window, asked once per run
+    (:func:`monitor.dimension_inputs.exports_collected`; None: each partition asks)."""
     # Kept out of repr: the URL may carry the database password (tasks can end up in logs).
     database_url: str | None = field(default=None, repr=False)
 
@@ -257,7 +265,8 @@ class PartitionData:
         return pd.concat(parts, ignore_index=True) if parts else self.empty_flows
 
 
-def plan_partitions(config: Config, as_of: date | None, database_url: str | None = None) -> list[PartitionTask]:
+def plan_partitions(config: Config, as_of: date | None, database_url: str | None = None,
+                    exports_collected: bool | None = None) -> list[PartitionTask]:
     """Split the catalog into partitions: one per chain, big chains in groups of nodes.
 
     Judgement across nodes (propagation, chain score) happens after all partitions
@@ -267,7 +276,8 @@ def plan_partitions(config: Config, as_of: date | None, database_url: str | None
     size = settings.partition_max_nodes
     return [
         PartitionTask(chain=chain, nodes=tuple(chain.nodes[i:i + size]), home=config.catalog.home,
-                      as_of=as_of, settings=settings, database_url=database_url)
+                      as_of=as_of, settings=settings, database_url=database_url,
+                      exports_collected=exports_collected)
         for chain in config.catalog.chains for i in range(0, len(chain.nodes), size)
     ]
 
@@ -286,7 +296,7 @@ def load_partition_data(session: Session, task: PartitionTask) -> PartitionData:
         empty_flows=flows.iloc[0:0],
         dimension_inputs=load_dimension_inputs(
             session, task.home, codes, flows["partner"].unique(), task.as_of, task.chain.id,
-            [n.id for n in task.nodes], task.settings),
+            [n.id for n in task.nodes], task.settings, exports_known=task.exports_collected),
     )
 
 
@@ -303,8 +313,12 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
     share_detector = build_share_detector(task.settings)
     frames = {node.id: data.node_flows(node) for node in task.nodes}
     bilateral = judge_bilateral_flows(task, frames, detector)
+    shares = judge_partner_shares(task, frames, share_detector)
+    exposures = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, data.as_of,
+                                             task.settings)
     return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
-                          bilateral.get(node.id, []))
+                          bilateral.get(node.id, []), exposures[node.id],
+                          shares=shares.get(node.id, []))
             for node in task.nodes]
 
 
@@ -344,7 +358,7 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
     if n == 0 or task.as_of is None:
         return {}
     keys: dict[str, tuple[str, str, str]] = {}
-    cells = []  # per node: (series ids of its rows' flows, month numbers, values)
+    cells = []  # per node: (its flows' series ids, each row's flow, month numbers, values)
     for node in task.nodes:
         frame = frames[node.id]
         partners = top_partners(frame, task.as_of, task.settings.window_months, n)
@@ -352,15 +366,15 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
             continue
         chosen = frame[frame["partner"].isin(partners)]
         # Series ids are built once per flow, not per row (a partition has ~10^6 rows).
-        product_code, products = pd.factorize(chosen["product"].astype(str))
-        partner_code, partner_names = pd.factorize(chosen["partner"].astype(str))
+        product_code, products = _factorize_as_text(chosen["product"])
+        partner_code, partner_names = _factorize_as_text(chosen["partner"])
         pair, row_pair = np.unique(product_code * len(partner_names) + partner_code, return_inverse=True)
         ids = []
         for code in pair.tolist():
             product, partner = products[code // len(partner_names)], partner_names[code % len(partner_names)]
             ids.append(f"imports.{task.chain.id}.{node.id}.{product}.{partner}")
             keys[ids[-1]] = (node.id, str(product), str(partner))
-        cells.append((np.asarray(ids, dtype=object)[row_pair],
+        cells.append((np.asarray(ids, dtype=object), row_pair,
                       chosen["period"].to_numpy().astype("datetime64[M]").astype(np.int64),
                       chosen["value"].to_numpy(dtype="float64")))
     if not cells:
@@ -375,13 +389,44 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
     return judged
 
 
-def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> SeriesMatrix:
+def judge_partner_shares(task: PartitionTask, frames: dict[str, pd.DataFrame],
+                         share_detector: PartnerShareCollapseDetector) -> dict[str, list[DetectionResult]]:
+    """The main-supplier share verdicts of each of the partition's nodes (node id -> verdicts).
+
+    A node's flows over all its HS codes are summed per reporter, partner and month
+    (product = the node id) in one groupby for the whole partition, then each node is
+    judged on its own rows: the same sums and verdicts as one groupby per node, without
+    its per-call overhead. (One detector call on all nodes would let a node's row totals
+    include other nodes' partner columns, which moves them by a rounding error.)
+    """
+    nodes = [node for node in task.nodes if not frames[node.id].empty]
+    if task.as_of is None or not nodes:
+        return {}
+    flows = pd.concat([frames[node.id].assign(product=node.id) for node in nodes], ignore_index=True)
+    summed = flows.groupby(["reporter", "partner", "product", "period"], as_index=False)["value"].sum()
+    at = pd.Timestamp(task.as_of)
+    return {str(node_id): share_detector.detect(rows.reset_index(drop=True), at=at)
+            for node_id, rows in summed.groupby("product", sort=False)}
+
+
+def _factorize_as_text(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(column.astype(str))``, converting only the distinct values to text."""
+    codes, uniques = pd.factorize(column)
+    text_codes, names = pd.factorize(pd.Index(uniques).astype(str))
+    return np.where(codes >= 0, text_codes[codes], codes), names
+
+
+def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> SeriesMatrix:
     """The matrix :meth:`SeriesMatrix.from_long` would build (ids sorted, one calendar), from
-    (series id, month number since 1970, value) arrays, without a long string table."""
-    sids = np.concatenate([c[0] for c in cells])
-    months = np.concatenate([c[1] for c in cells])
-    values = np.concatenate([c[2] for c in cells])
-    ids, row = np.unique(sids, return_inverse=True)
+    (series ids, each row's index into them, month number since 1970, value) arrays, without a
+    long string table."""
+    ids = np.concatenate([c[0] for c in cells])
+    offsets = np.cumsum([0, *(len(c[0]) for c in cells[:-1])])
+    flow_of_row = np.concatenate([c[1] + offset for c, offset in zip(cells, offsets)])
+    months = np.concatenate([c[2] for c in cells])
+    values = np.concatenate([c[3] for c in cells])
+    ids, row_of_flow = np.unique(ids, return_inverse=True)
+    row = row_of_flow[flow_of_row]
     first = int(months.min())
     out = np.full((len(ids), int(months.max()) - first + 1), np.nan)
     out[row, months - first] = values
@@ -392,7 +437,9 @@ def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Se
 def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: PartitionData,
                   settings: AssessmentSettings, detector: DisruptionEngine,
                   share_detector: PartnerShareCollapseDetector,
-                  bilateral: list[tuple[str, str, DetectionResult]]) -> NodeMeasurement:
+                  bilateral: list[tuple[str, str, DetectionResult]],
+                  exposure: DimensionMeasurement | None = None, *,
+                  shares: list[DetectionResult] | None = None) -> NodeMeasurement:
     window = settings.window_months
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
@@ -443,9 +490,11 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
             ranked.append((contribution, f"{label_en}: {result.explanation_en}", f"{label_zh}：{result.explanation_zh}"))
     if data.as_of is not None and not frame.empty:
         # The node's partners across all its HS codes: does its main supplier's share collapse?
-        node_partners = (frame.assign(product=node.id)
-                         .groupby(["reporter", "partner", "product", "period"], as_index=False)["value"].sum())
-        for result in share_detector.detect(node_partners, at=pd.Timestamp(data.as_of)):
+        if shares is None:  # measure_partition judges every node's main-supplier share at once
+            node_partners = (frame.assign(product=node.id)
+                             .groupby(["reporter", "partner", "product", "period"], as_index=False)["value"].sum())
+            shares = share_detector.detect(node_partners, at=pd.Timestamp(data.as_of))
+        for result in shares:
             findings.append(result)
             if result.status not in ("flagged", "normal") or pd.isna(result.score):
                 continue
@@ -472,7 +521,8 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     available = (conc is not None) + len(disruption_scores)
     disruption = disruption_scores + bilateral_scores
     # Dependence, partner risk, logistics pressure and value: one input each.
-    exposure = measure_dimensions(chain.id, node, frame, data.dimension_inputs, data.as_of, settings)
+    if exposure is None:  # measure_partition measures every node's exposure dimensions at once
+        exposure = measure_dimensions(chain.id, node, frame, data.dimension_inputs, data.as_of, settings)
     ranked.extend(exposure.ranked_drivers)
     return NodeMeasurement(
         dimensions={"concentration": conc, "disruption": max(disruption) if disruption else None,
@@ -503,7 +553,8 @@ def _assess(config: Config, sessions: sessionmaker[Session], run_id: int,
     with sessions() as session:
         as_of = latest_trade_period(session, config.catalog.home)
         previous = previous_scores(session)
-    tasks = plan_partitions(config, as_of, executor.database_url(sessions))
+        exports = exports_collected(session, config.catalog.home, as_of, settings)
+    tasks = plan_partitions(config, as_of, executor.database_url(sessions), exports)
     by_chain: dict[str, dict[str, NodeMeasurement]] = {}
     for task, measurements in zip(tasks, executor.map(measure_partition, tasks, sessions)):
         by_chain.setdefault(task.chain.id, {}).update(zip((n.id for n in task.nodes), measurements))

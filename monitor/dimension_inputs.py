@@ -65,10 +65,25 @@ def partner_scores(session: Session, partners: Iterable[str], as_of: date,
     return out
 
 
+def exports_collected(session: Session, home: str, as_of: date | None, settings: AssessmentSettings) -> bool | None:
+    """Whether ``home``'s exports are stored for the dimension window (None: no dimension needs it).
+
+    Asked once per assessment and handed to every partition: without an index on
+    the flow, the question scans every stored row of the reporter.
+    """
+    config = settings.dimensions
+    if as_of is None or not (config.dependence.enabled or config.value.enabled):
+        return None
+    return exports_stored(session, home, window_start(as_of, settings.window_months).date(), as_of)
+
+
 def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], partners: Iterable[str],
                           as_of: date | None, chain_id: str, node_ids: Iterable[str],
-                          settings: AssessmentSettings) -> DimensionInputs:
-    """Everything :func:`monitor.dimension_measurement.measure_dimensions` needs for these nodes."""
+                          settings: AssessmentSettings, *, exports_known: bool | None = None) -> DimensionInputs:
+    """Everything :func:`monitor.dimension_measurement.measure_dimensions` needs for these nodes.
+
+    ``exports_known``: :func:`exports_collected` if the caller asked it already (else it is asked here).
+    """
     if as_of is None:
         return DimensionInputs()
     config = settings.dimensions
@@ -77,7 +92,8 @@ def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], par
     if config.dependence.enabled or config.value.enabled:
         exports = load_trade_flows(session, home, sorted(set(codes)), flow="X", start=start, end=as_of)
         inputs.exports_by_product = {product: group for product, group in exports.groupby("product", sort=False)}
-        inputs.exports_collected = not exports.empty or exports_stored(session, home, start, as_of)
+        inputs.exports_collected = not exports.empty or (
+            exports_known if exports_known is not None else exports_stored(session, home, start, as_of))
     if config.partner_risk.enabled:
         inputs.partner_scores = partner_scores(session, partners, as_of, settings)
     if config.logistics.enabled and config.logistics.series:

@@ -98,8 +98,8 @@ def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: Disrup
     lowest = min((*sweep, engine.threshold))
     probe = DisruptionEngine(**{**_engine_settings(engine), "threshold": lowest})
     results = probe.replay(frame)
-    # A month not flagged at the lowest threshold is flagged at none (a drop that only
-    # undoes a spike keeps a low screen score but is never flagged): no score for it.
+    # A month not flagged at the lowest threshold is flagged at none (its evidence,
+    # payback rule included, never reaches that threshold): no score for it.
     scores = pd.DataFrame(
         [{"series_id": r.series_id, "period": r.period, "score": r.score if r.status == "flagged" else math.nan}
          for r in results if r.status in ("flagged", "normal")],

@@ -36,6 +36,8 @@ from monitor.dimension_measurement import (
     measure_dependence,
     measure_logistics,
     measure_partner_risk,
+    measure_dimensions,
+    measure_partition_dimensions,
     measure_value,
 )
 from monitor.metrics import StoredStateCollector, build_registry
@@ -200,6 +202,32 @@ def _with_dimension(config, name: str, **changes):
 
 def _nodes(result):
     return {(c.chain, n.node): n for c in result.chains for n in c.nodes}
+
+
+@SQLITE_ONLY
+def test_a_partition_measured_at_once_equals_its_nodes_measured_one_by_one(config, sessions, clock):
+    from monitor.assessment import load_partition_data, plan_partitions
+
+    _collect(config, sessions, clock)
+    # Drop one partner's governance scores so some nodes miss partner risk while others in
+    # the same batch have it, and give a node no imports at all.
+    config = _with_dimension(config, "partner_risk", min_coverage=0.95)
+    measured = 0
+    for task in plan_partitions(config, AS_OF):
+        with sessions() as session:
+            data = load_partition_data(session, task)
+        data.dimension_inputs.partner_scores.pop(sorted(data.dimension_inputs.partner_scores)[0], None)
+        frames = {node.id: data.node_flows(node) for node in task.nodes}
+        frames[task.nodes[-1].id] = data.empty_flows
+        together = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, AS_OF,
+                                                config.settings.assessment)
+        for node in task.nodes:
+            alone = measure_dimensions(task.chain.id, node, frames[node.id], data.dimension_inputs, AS_OF,
+                                       config.settings.assessment)
+            assert (together[node.id].dimensions, together[node.id].details, together[node.id].ranked_drivers) == (
+                alone.dimensions, alone.details, alone.ranked_drivers), node.id
+            measured += 1
+    assert measured == sum(len(chain.nodes) for chain in config.catalog.chains)
 
 
 def test_every_new_dimension_is_scored_with_drivers_and_stored(config, sessions, clock):

@@ -7,6 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 import monitor.assessment as assessment
+import monitor.dimension_inputs as dimension_inputs
 from benchmarks.synthetic import SyntheticCatalog
 from monitor.assessment import plan_partitions, run_assessment, top_partners
 from monitor.assessment_executors import ExecutorError, LocalExecutor
@@ -123,6 +124,23 @@ def test_each_partition_loads_only_its_own_flows(synthetic_db, clock, monkeypatc
     assert len(partitions) == 4  # two chains of three nodes, at most two nodes each
     assert calls == [sorted(c for node in p.nodes for c in node.hs_codes) for p in partitions]
     assert max(len(c) for c in calls) == 4  # never the whole catalog's 12 codes
+
+
+def test_whether_exports_are_collected_is_asked_once_per_run_not_per_partition(synthetic_db, clock, monkeypatch):
+    # Without an index on the flow the question scans every stored row of the reporter.
+    config, sessions = synthetic_db
+    calls = []
+    real = dimension_inputs.exports_stored
+
+    def recording(*args, **kwargs):
+        calls.append(args[1:])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dimension_inputs, "exports_stored", recording)
+    result = run_assessment(config, sessions, clock)
+    assert len(plan_partitions(config, None)) == 4 and len(calls) == 1
+    # The synthetic catalog stores no exports: dependence stays missing, never zero risk.
+    assert all(n.dimensions["dependence"] is None for c in result.chains for n in c.nodes)
 
 
 def test_top_partners_rank_by_window_value_with_stable_ties():

@@ -93,6 +93,29 @@ def test_payback_after_a_surge_is_not_a_disruption(engine):
     s.iloc[-2] *= 1.12  # a one-month surge (e.g. an incentive programme) ...
     r = engine.judge(s)  # ... and the month after it returns to normal: -11 % m/m
     assert r.status == "normal"
+    # the score is the evidence against the level before the surge, so it agrees
+    # with the verdict (it was the -11 % one-month z before the payback rule)
+    assert -engine.threshold < r.score < 0
+    assert "payback, not a disruption" in r.explanation_en and "回吐" in r.explanation_zh
+
+
+def test_payback_after_a_two_month_surge_is_not_a_disruption(engine):
+    # e.g. sales pulled forward ahead of a tax change: two strong months, then back
+    s = walk(seed=5, noise=0.01)
+    s.iloc[-3:-1] *= np.array([1.08, 1.18])
+    r = engine.judge(s)
+    assert r.status == "normal" and r.score > -engine.threshold
+    assert "the 2 months before had surged" in r.explanation_en
+
+
+def test_fall_well_below_the_level_before_a_surge_is_still_a_disruption(engine):
+    s = walk(seed=3, noise=0.01)
+    s.iloc[-2] *= 1.12
+    s.iloc[-1] *= 0.75  # a strike right after an incentive month: 25 % below the pre-surge path
+    r = engine.judge(s)
+    assert (r.status, r.direction) == ("flagged", "down")
+    assert r.score <= -engine.threshold
+    assert "follows a surge of 1 month(s)" in r.explanation_en and f"z = {r.score:.1f}" in r.explanation_en
 
 
 def test_flow_that_stops_is_flagged(engine):
@@ -343,9 +366,84 @@ def test_one_low_threshold_replay_gives_the_flags_of_every_higher_threshold():
         s = walk(n=100, seed=30 + i, noise=0.015)
         s.iloc[60 + i] *= 0.94 - 0.02 * i
         frames[f"s{i}"] = s
+    for i in range(3):
+        # a surge followed by a fall somewhat below the pre-surge level: the payback
+        # evidence decides, and must not depend on the threshold either
+        s = walk(n=100, seed=40 + i, noise=0.015)
+        s.iloc[70] *= 1.15
+        s.iloc[71:] *= 0.96 - 0.015 * i
+        frames[f"p{i}"] = s
     frame = long(**frames)
     low = DisruptionEngine(threshold=2.5).replay(frame)
     for tau in (3.0, 3.5, 4.0):
         direct = {(r.series_id, r.period) for r in DisruptionEngine(threshold=tau).replay(frame) if r.status == "flagged"}
         derived = {(r.series_id, r.period) for r in low if r.status == "flagged" and r.score <= -tau}
         assert direct == derived
+
+
+@pytest.fixture(scope="module")
+def check_replay():
+    from benchmarks.bench_disruption import CHECK_EVENTS, _check_series
+
+    frame = _check_series()
+    if frame is None:
+        pytest.skip("check-set series not found under shared/data")
+    return frame, CHECK_EVENTS, DisruptionEngine().replay(frame)
+
+
+def test_vehicle_sales_paybacks_are_not_flagged(check_replay):
+    """US light-vehicle sales (TOTALSA): GM's 2.9 % financing (Sep 1985), the 1986
+    incentive war (Aug-Sep 1986) and the rush ahead of the 1986 Tax Reform Act
+    (Dec 1986) pulled sales forward; the month after each falls back, not a disruption."""
+    _, _, results = check_replay
+    by = {(r.series_id, r.period.strftime("%Y-%m")): r for r in results}
+    for month in ("1985-10", "1986-10", "1987-01"):
+        r = by[("VEHICLE_SALES", month)]
+        assert r.status == "normal", (month, r.explanation_en)
+        assert "payback" in r.explanation_en
+    assert by[("VEHICLE_SALES", "2020-03")].status == "flagged"  # COVID-19 still is
+
+
+def test_check_set_within_the_false_alarm_budget_and_beats_both_naive_rules(check_replay):
+    """The series and labels not tuned on (benchmarks/bench_disruption.py CHECK_EVENTS)."""
+    frame, events, results = check_replay
+    flags = pd.DataFrame([{"series_id": r.series_id, "period": r.period, "direction": r.direction}
+                          for r in results if r.status == "flagged"])
+    ours = evaluate_flags(flags, frame, events)
+    assert ours.false_alarms_per_100_series_years <= 6.0, ours.false_alarm_periods
+    for threshold in (3.0, 2.0):
+        naive = evaluate_flags(naive_change_flags(frame, threshold), frame, events)
+        assert ours.recall > naive.recall
+        assert ours.false_alarms_per_100_series_years < naive.false_alarms_per_100_series_years
+
+
+
+def test_surge_outside_the_judged_direction_is_not_called_within_range():
+    down_only = DisruptionEngine(directions=("down",))
+    s = walk(seed=2)
+    s.iloc[-1] *= 1.25
+    r = down_only.judge(s, series_id="X")
+    assert r.status == "normal" and r.observed > r.upper
+    assert "above the expected range" in r.explanation_en and "within" not in r.explanation_en
+    assert "only down moves are judged" in r.explanation_en
+    assert "高于预期区间" in r.explanation_zh and "之内" not in r.explanation_zh
+
+
+def test_confirmation_models_run_with_one_blas_thread(monkeypatch):
+    # Tiny SARIMAX matrices: more BLAS threads only oversubscribe the cores.
+    from threadpoolctl import threadpool_info
+
+    import indicators.disruption_engine as engine_module
+
+    seen = []
+    real_fit = engine_module.fit_forecast_model
+
+    def spying_fit(*args, **kwargs):
+        seen.append(max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module, "fit_forecast_model", spying_fit)
+    s = walk(seed=1)
+    s.iloc[-1] *= 0.85
+    assert DisruptionEngine().judge(s).status == "flagged"
+    assert seen and set(seen) == {1}

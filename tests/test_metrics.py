@@ -327,3 +327,58 @@ def test_partner_shares_only_when_opted_in(sessions, clock, top_partners):
         assert set(shares.values()) == {None}
     else:
         assert shares == {"COD": 0.75, "ZMB": 0.2, "AUS": None}
+
+
+def test_the_exposition_is_byte_for_byte_what_prometheus_client_writes(sessions, clock):
+    """/metrics writes plain gauges itself (speed); its bytes must equal the library's, in every format."""
+    from prometheus_client.exposition import choose_encoder
+
+    from monitor.metrics import _Families, _EOF, encode_families
+
+    populate(sessions, clock())
+    run = start_run(sessions, "hash", clock())
+    odd = 'quote " backslash \\ newline \n 中文 é'
+    scores = [{"chain": "batteries", "node": "", "dimension": "overall", "score": 70.0, "level": "orange",
+               "drivers": []},
+              {"chain": "batteries", "node": odd, "dimension": "overall", "score": float("nan"), "level": "red",
+               "drivers": []},
+              {"chain": "batteries", "node": odd, "dimension": "concentration", "score": 1e21, "level": "",
+               "drivers": [], "details": {"hhi": 1 / 3, "top_share": 5e-324, "top_partners": [
+                   {"partner": odd, "share": 0.123456789012345678}]}}]
+    complete_run(sessions, run, date(2025, 12, 1), [], scores, clock() + timedelta(seconds=1))
+    registry, metrics = build_registry(sessions, clock, top_partners=3)
+    metrics.jobs.labels("assess", "success").inc()  # counters and histograms go through the library
+    metrics.job_seconds.labels("assess").observe(float("inf"))
+    accepts = ("", "application/openmetrics-text", "application/openmetrics-text;version=1.0.0;escaping=underscores",
+               "text/plain;version=0.0.4", "text/plain;version=1.0.0;escaping=allow-utf-8",
+               "application/openmetrics-text;version=1.0.0;escaping=dots")
+    for accept in accepts:
+        body, content_type = registry.render(accept)
+        encoder, expected_type = choose_encoder(accept)
+        snapshot = registry.stored.snapshot()
+        rest = [snapshot.up, *snapshot.live, *snapshot.stress, *CollectorRegistry.collect(registry)]
+        assert content_type == expected_type
+        assert body == encoder(_Families(snapshot.run.families)).removesuffix(_EOF) + encoder(_Families(rest)), accept
+        assert encode_families(rest, content_type, encoder) + (
+            _EOF if "openmetrics" in content_type else b"") == encoder(_Families(rest)), accept
+    assert 'node="quote \\" backslash \\\\ newline \\n 中文 é"' in registry.render("")[0].decode()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_process_that_assessed_serves_the_next_scrape_without_reading_the_run(db_url, clock):
+    from sqlalchemy import event
+
+    from monitor.app import build_app
+    from tests.conftest import CONFIG_DIR
+
+    app = build_app(CONFIG_DIR, db_url, clock)
+    try:
+        result = app.assess()
+        statements = []
+        event.listen(app.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        body, _ = app.registry.render("application/openmetrics-text; version=1.0.0")
+        assert f"chainwatch_assessment_runs_total{{status=\"succeeded\"}} 1.0".encode() in body
+        assert statements and not any("risk_scores" in sql for sql in statements), statements
+        assert result.run_id == app.registry.stored.snapshot().run.key.run_id
+    finally:
+        app.close()

@@ -13,7 +13,10 @@ reference database runs the same cycles without crashes. At the end:
   exactly once (re-sends after a crash mid-delivery are dropped as duplicates);
 * alert states and the notification log equal the reference's;
 * no orphan rows: no findings or scores of a run that did not succeed, no alert
-  of an unknown run, no outbox message without its notification-log entry.
+  of an unknown run, no outbox message without its notification-log entry;
+* a run killed mid-assessment is marked ``abandoned`` by the next assessment that
+  starts more than ``assessment.abandon_after_hours`` after it (only the last
+  trial's may still read ``running``).
 
 CI runs 5 trials on SQLite; ``pytest -m soak`` runs 50 on each backend.
 """
@@ -131,6 +134,7 @@ class CrashTrials:
     duplicates_accepted: int = 0
     orphans: int = 0
     runs_left_running: int = 0
+    runs_abandoned: int = 0
 
 
 @contextmanager
@@ -192,6 +196,11 @@ def crash_trials(tmp_path: Path, db_url: str, trials: int, seed: int) -> CrashTr
         figures.duplicates_sent = sum(receiver.duplicates.values())
         figures.duplicates_accepted = sum(n - 1 for n in receiver.acknowledged.values())
         figures.runs_left_running = _rows(db_url, "SELECT count(*) FROM assessment_runs WHERE status = 'running'")[0][0]
+        figures.runs_abandoned = _rows(db_url, "SELECT count(*) FROM assessment_runs WHERE status = 'abandoned'")[0][0]
+        # A run killed mid-assessment is marked abandoned by the first assessment more than
+        # assessment.abandon_after_hours (6 h) after its start: here the next trial's (8 days later).
+        # Only the last trial's run, 10 minutes old at the final restart, may still be running.
+        assert figures.runs_left_running <= 1, figures
         assert len(keys) >= trials  # every cycle notified something
         assert {row[2] for row in got["outbox"]} == {"delivered"}
         assert got == expected

@@ -77,6 +77,41 @@ def test_seasonality_is_detected_from_two_years_and_removed():
     assert abs(res.z[0, 0]) < 3 and not res.candidate_down.any()
 
 
+def test_payback_rule_judges_a_fall_after_a_surge_against_the_level_before_it():
+    rng = np.random.default_rng(11)
+    noise = rng.normal(0.0, 0.01, 80)  # 1 % a month, no seasonality
+    plain, payback, deeper, two_month, rebound = (noise.copy() for _ in range(5))
+    plain[-1] = -0.08            # an 8 % fall after an ordinary month
+    payback[-2:] = 0.08, -0.085  # +8 % surge, then back to where it was
+    deeper[-2:] = 0.08, -0.25    # +8 % surge, then far below the level before it
+    two_month[-3:] = 0.06, 0.06, -0.125  # two surge months, then back
+    rebound[-2:] = -0.08, 0.085  # a dip and its rebound (the upward mirror image)
+    rows = {name: 100 * np.exp(np.cumsum(d)) for name, d in
+            (("plain", plain), ("payback", payback), ("deeper", deeper), ("two_month", two_month),
+             ("rebound", rebound))}
+    m = matrix_of(rows)
+    res = RobustScreen(directions=("down", "up")).screen(m, np.arange(5), np.full(5, 79))
+    plain_, payback_, deeper_, two_, rebound_ = range(5)
+    # no spike before the fall: the evidence is the robust z itself
+    assert res.payback_down[plain_, 0] == 0 and res.z_down[plain_, 0] == res.z[plain_, 0] <= -3.5
+    assert res.candidate_down[plain_]
+    # a fall that only undoes a surge: z of one month is extreme, the evidence is the
+    # two-month change from before the surge, which is ordinary
+    assert res.z[payback_, 0] <= -5 and res.payback_down[payback_, 0] == 1
+    assert res.z_down[payback_, 0] == pytest.approx(max(res.z[payback_, 0], res.z[payback_, 1]))
+    assert abs(res.z_down[payback_, 0]) < 2 and not res.candidate_down[payback_]
+    # a fall far below the pre-surge level is still a candidate
+    assert res.payback_down[deeper_, 0] == 1 and res.z_down[deeper_, 0] <= -3.5 and res.candidate_down[deeper_]
+    # two surge months are walked back over: the base is three months back
+    assert res.payback_down[two_, 0] == 2
+    assert res.z_down[two_, 0] == pytest.approx(max(res.z[two_, 0], res.z[two_, 2]))
+    assert not res.candidate_down[two_]
+    # the mirror image: a rebound after a dip is no surge
+    assert res.z[rebound_, 0] >= 5 and res.payback_up[rebound_, 0] == 1
+    assert res.z_up[rebound_, 0] == pytest.approx(min(res.z[rebound_, 0], res.z[rebound_, 1]))
+    assert not res.candidate_up[rebound_]
+
+
 def test_statuses_history_gap_missing():
     y = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 60)))
     y[50:55] = np.nan
@@ -99,6 +134,8 @@ def test_screen_is_the_same_on_truncated_data():
         cut = matrix_of({"s": y[: t + 1]})
         one = sc.screen(cut, np.array([0]), np.array([t]))
         np.testing.assert_array_equal(one.z[0], all_cells.z[t])
+        np.testing.assert_array_equal(one.z_down[0], all_cells.z_down[t])
+        np.testing.assert_array_equal(one.payback_down[0], all_cells.payback_down[t])
         assert one.status[0] == all_cells.status[t]
 
 

@@ -108,3 +108,49 @@ def test_upgrade_keeps_rows_written_by_an_older_schema(db_url, clock):
     with session_factory(engine)() as session:
         assert previous_scores(session) == {("c", ""): PreviousScore(50.0, "yellow", 0)}
     engine.dispose()
+
+
+def _trade_flow_key_and_indexes(engine):
+    found = inspect(engine)
+    return (found.get_pk_constraint("trade_flows")["constrained_columns"],
+            sorted(i["name"] for i in found.get_indexes("trade_flows")))
+
+
+def _downgrade(engine, revision):
+    from alembic import command
+
+    from monitor.storage.database import _alembic_config
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def test_trade_flow_key_migration_keeps_rows_and_downgrades(db_url, clock):
+    engine = make_engine(db_url)
+    migrate(engine, "0007")
+    sessions = session_factory(engine)
+    store_batch(sessions, _batch(), clock())
+    assert _trade_flow_key_and_indexes(engine) == (
+        ["source", "reporter", "partner", "product", "flow", "period", "vintage"],
+        ["ix_trade_flows_reporter_product_period"])
+    with sessions() as session:
+        before = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
+
+    migrate(engine)
+    # One index left: the key, led by the columns every reader filters on.
+    assert _trade_flow_key_and_indexes(engine) == (
+        ["reporter", "product", "flow", "period", "partner", "source", "vintage"], [])
+    with sessions() as session:
+        pd.testing.assert_frame_equal(load_trade_flows(session, "CHN", ["2605"], with_provenance=True), before)
+    clock.now += timedelta(hours=1)
+    # The same key after the migration: an identical batch writes no flow or observation
+    # (the series row is always upserted), a rescaled one rewrites 12 flows and 5 observations.
+    assert store_batch(sessions, _batch(), clock()) == 1
+    assert store_batch(sessions, _batch(scale=2.0), clock()) == 1 + 12 + 5
+
+    _downgrade(engine, "0007")
+    assert _trade_flow_key_and_indexes(engine)[1] == ["ix_trade_flows_reporter_product_period"]
+    assert _trade_flow_key_and_indexes(engine)[0][0] == "source"
+    assert _count(sessions, TradeFlow) == 12
+    engine.dispose()

@@ -123,3 +123,35 @@ def test_duplicate_ids_and_a_missing_explicit_directory_are_errors(tmp_path):
     (target / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
     with pytest.raises(ConfigError, match="settings.yaml: stress.scenarios_dir: .*nowhere is not a directory"):
         load_scenarios(load_config(target, environ={}))
+
+
+def test_check_config_names_each_unknown_buffer_node_of_the_settings_once(tmp_path, capsys):
+    from monitor.cli import main
+
+    target = tmp_path / "config"
+    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
+    settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
+    settings["stress"]["buffers"]["nodes"].update({"minerals/nope": {"domestic_share": 0.1},
+                                                   "batteries/ghost": {"inventory_days": 5}})
+    (target / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    config = load_config(target, environ={})
+    assert len(list((target / "scenarios").glob("*.yaml"))) > 1  # it was printed once per scenario file
+
+    assert main(["check-config", "--config", str(target)]) == 2
+    lines = sorted(line.strip() for line in capsys.readouterr().err.splitlines() if "stress.buffers.nodes" in line)
+    assert lines == [
+        "settings.yaml: stress.buffers.nodes.batteries/ghost: 'batteries/ghost' is not a node of the catalog "
+        "(write chain/node)",
+        "settings.yaml: stress.buffers.nodes.minerals/nope: 'minerals/nope' is not a node of the catalog "
+        "(write chain/node)",
+    ]
+    # once also for one scenario file (chainwatch stress --scenario), and with no scenario at all
+    with pytest.raises(ConfigError) as one:
+        load_scenario(target / "scenarios" / "port-disruption-30pct.yaml", config)
+    assert sorted(p for p in one.value.problems if "stress.buffers.nodes" in p) == lines
+    shutil.rmtree(target / "scenarios")
+    del settings["stress"]["scenarios_dir"]
+    (target / "settings.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    with pytest.raises(ConfigError) as none:
+        load_scenarios(load_config(target, environ={}))
+    assert sorted(none.value.problems) == lines

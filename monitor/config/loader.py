@@ -245,15 +245,18 @@ def load_scenarios(config: Config, environ: Mapping[str, str] | None = None) -> 
     explicitly. Raises :class:`ConfigError` with every problem of every file.
     """
     directory = scenarios_directory(config)
+    problems = _settings_buffer_problems(config)  # once, not once per scenario file
     if not directory.is_dir():
         if "scenarios_dir" in config.settings.stress.model_fields_set:
-            raise ConfigError([f"settings.yaml: stress.scenarios_dir: {directory} is not a directory"])
+            problems.append(f"settings.yaml: stress.scenarios_dir: {directory} is not a directory")
+        if problems:
+            raise ConfigError(problems)
         return []
-    scenarios, problems = [], []
+    scenarios = []
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            scenario = load_scenario(path, config, environ)
+            scenario = _load_scenario_file(path, config, environ)
         except ConfigError as err:
             problems.extend(err.problems)
             continue
@@ -273,8 +276,21 @@ def load_scenario(path: Path | str, config: Config, environ: Mapping[str, str] |
     ------
     ConfigError
         Each problem naming the file and the field, e.g.
-        ``embargo.yaml: shocks[0].nodes[0]: 'minerals/cobalt' is not a node of the catalog``.
+        ``embargo.yaml: shocks[0].nodes[0]: 'minerals/cobalt' is not a node of the catalog``,
+        and those of the buffer settings (``settings.yaml: stress.buffers.nodes...``).
     """
+    problems = _settings_buffer_problems(config)
+    try:
+        scenario = _load_scenario_file(path, config, environ)
+    except ConfigError as err:
+        raise ConfigError(problems + err.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return scenario
+
+
+def _load_scenario_file(path: Path | str, config: Config, environ: Mapping[str, str] | None) -> Scenario:
+    """:func:`load_scenario` without the checks of the buffer settings (shared by every scenario)."""
     path = Path(path)
     name = path.name
     if not path.is_file():
@@ -305,12 +321,8 @@ def _scenario_problems(name: str, scenario: Scenario, config: Config) -> list[st
     nodes = {f"{chain.id}/{node.id}": node for chain in catalog.chains for node in chain.nodes}
     chains = {chain.id for chain in catalog.chains}
     codes = {code for node in nodes.values() for code in node.hs_codes}
-    problems = []
-    for key, where in [(k, "buffers.nodes") for k in scenario.buffers.nodes] + [
-            (k, "stress.buffers.nodes") for k in config.settings.stress.buffers.nodes]:
-        if key not in nodes:
-            problems.append(f"{name if where == 'buffers.nodes' else 'settings.yaml'}: {where}.{key}: "
-                            f"{key!r} is not a node of the catalog (write chain/node)")
+    problems = [f"{name}: buffers.nodes.{key}: {key!r} is not a node of the catalog (write chain/node)"
+                for key in scenario.buffers.nodes if key not in nodes]
     for i, shock in enumerate(scenario.shocks):
         for j, ref in enumerate(shock.nodes):
             if ref not in nodes:
@@ -334,6 +346,13 @@ def _scenario_problems(name: str, scenario: Scenario, config: Config) -> list[st
                     problems.append(f"{name}: shocks[{i}].nodes: {ref} has domestic_share 0, so a production "
                                     "drop has no effect; set buffers.nodes.<chain/node>.domestic_share")
     return problems
+
+
+def _settings_buffer_problems(config: Config) -> list[str]:
+    """``stress.buffers.nodes`` entries of settings.yaml that name no node of the catalog."""
+    nodes = {f"{chain.id}/{node.id}" for chain in config.catalog.chains for node in chain.nodes}
+    return [f"settings.yaml: stress.buffers.nodes.{key}: {key!r} is not a node of the catalog (write chain/node)"
+            for key in config.settings.stress.buffers.nodes if key not in nodes]
 
 
 def node_buffers(config: Config, scenario: Scenario | None, ref: str) -> NodeBufferSettings:

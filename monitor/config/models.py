@@ -597,6 +597,10 @@ class AssessmentSettings(StrictModel):
         default=0, ge=0, le=50,
         description="also judge each HS code x partner import flow of a node's N largest partners (0 = off)")
     dimensions: DimensionSettings = DimensionSettings()
+    abandon_after_hours: float = Field(
+        default=6, gt=0, le=720,
+        description="a run still 'running' this long after it started is marked abandoned (its process died); "
+                    "keep it well above the longest run")
 
     @model_validator(mode="after")
     def _history_fits(self) -> "AssessmentSettings":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.clock import as_utc
 from monitor.storage.tables import AssessmentRun, Finding, RiskScore
+
+log = logging.getLogger(__name__)
+
+RUN_STATUSES: tuple[str, ...] = ("running", "succeeded", "failed", "abandoned")
+"""Every status an assessment run can have (``abandoned``: its process died mid-run)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,10 @@ def complete_run(
     """Store findings and scores and mark the run succeeded, all in one transaction."""
     with sessions.begin() as session:
         run = session.get(AssessmentRun, run_id)
+        if run.status == "abandoned":
+            # It outlived assessment.abandon_after_hours; its results are still whole and valid.
+            log.warning("assessment run %d finished after it had been marked abandoned; stored as succeeded", run_id)
+            run.error = None
         if findings:
             # Core executemany: a national catalog writes 100k findings per run, which
             # as ORM objects would cost more than judging them.
@@ -90,6 +100,29 @@ def fail_run(sessions: sessionmaker[Session], run_id: int, error: str, now: date
         run.error = error[:2000]
         run.finished_at = now
         run.duration_seconds = (now - as_utc(run.started_at)).total_seconds()
+
+
+def abandon_stale_runs(sessions: sessionmaker[Session], max_age: timedelta, now: datetime) -> list[int]:
+    """Mark runs still ``running`` that started more than ``max_age`` before ``now`` as ``abandoned``.
+
+    A process killed mid-assessment (SIGKILL, power loss) leaves its run ``running``
+    with no findings or scores. This is one conditional ``UPDATE``, so two instances
+    doing it at once mark each run once, and a run that finishes meanwhile keeps its
+    status. A run younger than ``max_age`` is never touched: with ``max_age`` well
+    above the longest run, a run still being executed elsewhere keeps ``running``.
+    ``finished_at`` is when it was marked and ``error`` says why; its duration stays
+    empty (when the process died is unknown). Returns the ids marked, ascending.
+    """
+    reason = (f"still running {max_age.total_seconds() / 3600:g} h after it started: its process presumably "
+              "died mid-run (no findings or scores were stored)")
+    with sessions.begin() as session:
+        ids = session.scalars(
+            update(AssessmentRun)
+            .where(AssessmentRun.status == "running", AssessmentRun.started_at < now - max_age)
+            .values(status="abandoned", finished_at=now, error=reason)
+            .returning(AssessmentRun.id),
+            execution_options={"synchronize_session": False}).all()
+    return sorted(ids)
 
 
 def latest_assessment(session: Session) -> LatestAssessment | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, null, select
 from sqlalchemy.orm import Session
 
 from monitor.clock import as_utc
@@ -41,7 +41,8 @@ class ScoreRow:
     level: str
     completeness: float | None
     details: dict | None = None
-    """Measured values behind the score (concentration: hhi, top_share, top_partners)."""
+    """Measured values behind the score (concentration: hhi, top_share, top_partners); only
+    the concentration dimension's are read by :func:`read_run_state`."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,14 @@ def read_run_state(session: Session, key: RunKey) -> RunState:
     """Read the scores, data periods and finding counts of the completed run ``key``."""
     as_of, duration = session.execute(
         select(AssessmentRun.as_of, AssessmentRun.duration_seconds).where(AssessmentRun.id == key.run_id)).one()
-    scores = [ScoreRow(*row) for row in session.execute(
+    # Core rows, not ORM ones (thousands of rows per run); metrics use the details of
+    # the concentration dimension only, so the others' JSON is neither sent nor parsed.
+    connection = session.connection()
+    details = case((RiskScore.dimension == "concentration", RiskScore.details), else_=null()).label("details")
+    scores = [ScoreRow(*row) for row in connection.execute(
         select(RiskScore.chain, RiskScore.node, RiskScore.dimension, RiskScore.score, RiskScore.level,
-               RiskScore.completeness, RiskScore.details)
-        .where(RiskScore.run_id == key.run_id))]
+               RiskScore.completeness, details)
+        .where(RiskScore.run_id == key.run_id)).all()]
     periods = {(chain, node): period for chain, node, period in session.execute(
         select(Finding.chain, Finding.node, func.max(Finding.period))
         # A "missing" verdict judged a month without an observation: not data.

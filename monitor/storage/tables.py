@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -54,7 +55,12 @@ class Observation(Base):
 
 
 class TradeFlow(Base):
-    """A bilateral trade flow: reporter's imports (M) or exports (X) of a product."""
+    """A bilateral trade flow: reporter's imports (M) or exports (X) of a product.
+
+    The primary key leads with ``(reporter, product, flow, period)``, the columns
+    every reader filters on (migration 0008), so it is the table's only index: each
+    further index costs bulk ingest about as much as the key itself.
+    """
 
     __tablename__ = "trade_flows"
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -73,7 +79,8 @@ class TradeFlow(Base):
     cif_fob_factor: Mapped[float | None] = mapped_column(
         Float, comment="factor applied to a mirror flow's FOB value (None: not adjusted)")
 
-    __table_args__ = (Index("ix_trade_flows_reporter_product_period", "reporter", "product", "period"),)
+    __table_args__ = (PrimaryKeyConstraint("reporter", "product", "flow", "period", "partner", "source", "vintage",
+                                           name="trade_flows_pkey"),)
 
 
 class CollectorRun(Base):
