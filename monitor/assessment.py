@@ -60,7 +60,6 @@ from monitor.dimension_inputs import exports_collected, load_dimension_inputs
 from monitor.dimension_measurement import (
     DimensionInputs,
     DimensionMeasurement,
-    measure_dimensions,
     measure_partition_dimensions,
 )
 from monitor.flow_provenance import mirror_summary, with_mirror_note
@@ -438,8 +437,9 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
                   settings: AssessmentSettings, detector: DisruptionEngine,
                   share_detector: PartnerShareCollapseDetector,
                   bilateral: list[tuple[str, str, DetectionResult]],
-                  exposure: DimensionMeasurement | None = None, *,
-                  shares: list[DetectionResult] | None = None) -> NodeMeasurement:
+                  exposure: DimensionMeasurement, shares: list[DetectionResult]) -> NodeMeasurement:
+    """One node's dimensions and drivers; ``bilateral``, ``exposure`` and ``shares`` are
+    judged for the whole partition at once by :func:`measure_partition`."""
     window = settings.window_months
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
@@ -490,10 +490,6 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
             ranked.append((contribution, f"{label_en}: {result.explanation_en}", f"{label_zh}：{result.explanation_zh}"))
     if data.as_of is not None and not frame.empty:
         # The node's partners across all its HS codes: does its main supplier's share collapse?
-        if shares is None:  # measure_partition judges every node's main-supplier share at once
-            node_partners = (frame.assign(product=node.id)
-                             .groupby(["reporter", "partner", "product", "period"], as_index=False)["value"].sum())
-            shares = share_detector.detect(node_partners, at=pd.Timestamp(data.as_of))
         for result in shares:
             findings.append(result)
             if result.status not in ("flagged", "normal") or pd.isna(result.score):
@@ -521,8 +517,6 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     available = (conc is not None) + len(disruption_scores)
     disruption = disruption_scores + bilateral_scores
     # Dependence, partner risk, logistics pressure and value: one input each.
-    if exposure is None:  # measure_partition measures every node's exposure dimensions at once
-        exposure = measure_dimensions(chain.id, node, frame, data.dimension_inputs, data.as_of, settings)
     ranked.extend(exposure.ranked_drivers)
     return NodeMeasurement(
         dimensions={"concentration": conc, "disruption": max(disruption) if disruption else None,
