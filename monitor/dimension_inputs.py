@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from indicators.supply_risk import wgi_to_risk_score
 from monitor.config.models import AssessmentSettings
 from monitor.dimension_measurement import DimensionInputs, PartnerScore, window_start
+from monitor.storage.key_scan import distinct_values
 from monitor.storage.observations import load_observations, load_trade_flows
 from monitor.storage.tables import TradeFlow
 
@@ -30,8 +31,13 @@ def exports_stored(session: Session, reporter: str, start: date, end: date) -> b
     Trade statistics list only non-zero flows, so "no export row of this product"
     means zero exports only when the reporter's exports are collected at all.
     """
-    return bool(session.scalar(select(exists().where(
-        TradeFlow.reporter == reporter, TradeFlow.flow == "X", TradeFlow.period >= start, TradeFlow.period <= end))))
+    # Asked per stored product (monitor.storage.key_scan): one seek each instead of
+    # reading every row of the reporter, which is what a national catalog without
+    # exports would cost.
+    products = distinct_values(TradeFlow.__table__, {"reporter": reporter}, "product", "reporter_products")
+    exported = exists().where(TradeFlow.reporter == reporter, TradeFlow.product == products.c.product,
+                              TradeFlow.flow == "X", TradeFlow.period >= start, TradeFlow.period <= end)
+    return bool(session.scalar(select(exists().where(products.c.product.is_not(None), exported))))
 
 
 def partner_scores(session: Session, partners: Iterable[str], as_of: date,

@@ -154,3 +154,40 @@ def test_trade_flow_key_migration_keeps_rows_and_downgrades(db_url, clock):
     assert _trade_flow_key_and_indexes(engine)[0][0] == "source"
     assert _count(sessions, TradeFlow) == 12
     engine.dispose()
+
+
+def test_findings_are_stored_exactly_as_judged(sessions, clock):
+    """Findings go in bulk through the driver (COPY on PostgreSQL): every field reads back as given."""
+    from datetime import date
+
+    from monitor.storage.assessments import complete_run, start_run
+    from monitor.storage.tables import Finding
+
+    fields = ["chain", "node", "series_id", "method", "period", "status", "direction", "observed", "expected",
+              "lower", "upper", "score", "explanation_en", "explanation_zh"]
+    findings = [
+        dict(zip(fields, ["batteries", "cells", "trade.CHN.M.850760.COD", "screen", date(2025, 11, 1), "flagged",
+                          "down", 1.5e9, 2.25e9, 1.9e9, 2.6e9, -4.75, "Imports fell 's \"quoted\"\\ \t tab",
+                          "进口下降 33%，低于预期区间"])),
+        dict(zip(fields, ["batteries", "cells", "trade.CHN.M.850760.ZMB", "screen", None, "insufficient_history",
+                          None, None, None, None, None, None, "Only 5 months", "只有 5 个月"])),
+        *(dict(zip(fields, ["semis", "fab", f"s{i}", "seasonal", date(2024, 1 + i % 12, 1), "ok", "down",
+                            float(i), float(i) + 0.5, None, float("nan"), 0.0, "", ""])) for i in range(30)),
+    ]
+    run = start_run(sessions, "hash", clock())
+    complete_run(sessions, run, date(2025, 12, 1), findings, [], clock() + timedelta(seconds=1))
+    with sessions() as session:
+        stored = session.scalars(select(Finding).where(Finding.run_id == run).order_by(Finding.id)).all()
+    assert len(stored) == len(findings)
+    for given, row in zip(findings, stored):
+        expected = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in given.items()}
+        assert {k: getattr(row, k) for k in fields} == expected
+
+
+def test_trade_flow_outside_imports_and_exports_is_rejected(sessions, clock):
+    flows = pd.DataFrame([{"reporter": "CHN", "partner": "COD", "product": "2605", "flow": f, "period": "2025-01",
+                           "value": 1.0, "quantity": np.nan} for f in ("M", "X", "RX")])
+    with pytest.raises(BatchError, match="row 2 has flow 'RX'"):
+        store_batch(sessions, CollectedBatch(source="src", vintage="v1", trade_flows=flows), clock())
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(TradeFlow)) == 0

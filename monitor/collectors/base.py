@@ -33,6 +33,8 @@ opposite flow, standing in for a period the reporter has not reported);
 ``cif_fob_factor`` the factor a mirror value was adjusted by (NaN: not adjusted)."""
 REPORTED = "reported"
 MIRROR = "mirror"
+FLOWS = ("M", "X")
+"""Trade flows: imports and exports (re-exports and re-imports are not collected)."""
 
 
 class CollectionError(RuntimeError):

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.collectors.base import (
+    FLOWS,
     MIRROR,
     OBSERVATION_COLUMNS,
     PROVENANCE_COLUMNS,
@@ -18,6 +19,7 @@ from monitor.collectors.base import (
     TRADE_FLOW_COLUMNS,
     CollectedBatch,
 )
+from monitor.storage.key_scan import distinct_values
 from monitor.storage.tables import CollectorRun, Observation, Series, TradeFlow
 from monitor.storage.upsert import bulk_upsert, key_order, upsert
 
@@ -100,6 +102,12 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
         unknown = sorted(set(provenance.categories) - {REPORTED, MIRROR})
         if unknown:
             raise BatchError(f"source {batch.source!r}: trade flows have unknown provenance {unknown}")
+        # Readers ask per flow (latest_trade_period): a third kind would go unseen.
+        odd = ~flows["flow"].astype(str).isin(FLOWS).to_numpy()
+        if odd.any():
+            row = int(odd.nonzero()[0][0])
+            raise BatchError(f"source {batch.source!r}: trade flows row {row} has flow {flows['flow'].iloc[row]!r}, "
+                             f"not one of {', '.join(FLOWS)}")
         flow_frame = pd.DataFrame({
             "source": _labels(batch.source, count), "reporter": _labels(flows["reporter"]),
             "partner": _labels(flows["partner"]), "product": _labels(flows["product"]),
@@ -239,8 +247,19 @@ def _latest_vintage(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
 
 
 def latest_trade_period(session: Session, reporter: str) -> date | None:
-    """The most recent period with any trade flow of ``reporter``."""
-    return session.scalar(select(func.max(TradeFlow.period)).where(TradeFlow.reporter == reporter))
+    """The most recent period with any trade flow of ``reporter``.
+
+    Asked per stored product and flow, where the key orders the periods
+    (:mod:`monitor.storage.key_scan`): one seek each, not a read of every row.
+    """
+    products = distinct_values(TradeFlow.__table__, {"reporter": reporter}, "product", "reporter_products")
+    latest = [select(func.max(TradeFlow.period)).where(TradeFlow.reporter == reporter,
+                                                       TradeFlow.product == products.c.product,
+                                                       TradeFlow.flow == flow).scalar_subquery()
+              for flow in FLOWS]
+    per_flow = session.execute(select(*(func.max(each) for each in latest))
+                               .where(products.c.product.is_not(None))).one()
+    return max((period for period in per_flow if period is not None), default=None)
 
 
 def collector_last_success(session: Session) -> dict[str, datetime]:

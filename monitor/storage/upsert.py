@@ -225,6 +225,12 @@ def _copy_upsert(session: Session, table: Table, frame: pd.DataFrame, keys: list
 
 def _sqlite_upsert(session: Session, table: Table, frame: pd.DataFrame, keys: list[str],
                    compare: Sequence[str], updates: list[str]) -> int:
+    return _sqlite_executemany(session, table, frame,
+                               _conflict_clause(table, keys, compare, updates, "IS NOT"))
+
+
+def _sqlite_executemany(session: Session, table: Table, frame: pd.DataFrame, suffix: str = "") -> int:
+    """``INSERT`` the rows of ``frame`` (``suffix``: an ``ON CONFLICT`` clause) through the driver, in chunks."""
     columns = list(frame.columns)
     # SQLAlchemy's SQLite types store dates as 'YYYY-MM-DD' and timestamps as
     # 'YYYY-MM-DD HH:MM:SS.ffffff' text; bind the same text so both paths read alike.
@@ -236,8 +242,7 @@ def _sqlite_upsert(session: Session, table: Table, frame: pd.DataFrame, keys: li
             values.append(_each_distinct(frame[c], lambda v, text=text: v.strftime(text)))
         else:
             values.append(_python_values(frame[c]))
-    statement = (f'INSERT INTO "{table.name}" ({_quoted(columns)}) VALUES ({", ".join("?" * len(columns))}) '
-                 + _conflict_clause(table, keys, compare, updates, "IS NOT"))
+    statement = f'INSERT INTO "{table.name}" ({_quoted(columns)}) VALUES ({", ".join("?" * len(columns))}) {suffix}'
     cursor = session.connection().connection.driver_connection.cursor()
     written = 0
     rows = list(zip(*values))
@@ -248,6 +253,23 @@ def _sqlite_upsert(session: Session, table: Table, frame: pd.DataFrame, keys: li
     finally:
         cursor.close()
     return written
+
+
+def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
+    """Insert the rows of ``frame`` (columns named as ``table``'s, no key stored yet) in bulk; returns rows.
+
+    For rows that are new by construction (the findings of a new run): PostgreSQL's
+    binary ``COPY``, SQLite's ``executemany`` through the driver, skipping
+    SQLAlchemy's per-row parameter handling. Value conventions as
+    :func:`bulk_upsert`; runs inside the caller's transaction.
+    """
+    if frame.empty:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        types = [_PG_COPY_TYPES[type(table.c[c].type).__name__.upper()] for c in frame.columns]
+        with session.connection().connection.driver_connection.cursor() as cursor:
+            return _copy_rows(cursor, table.name, frame, types)
+    return _sqlite_executemany(session, table, frame)
 
 
 def _python_values(column: pd.Series) -> list:

@@ -24,7 +24,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.collectors.base import REPORTED, CollectedBatch, trade_key
+from monitor.collectors.base import FLOWS, REPORTED, CollectedBatch, trade_key
+from monitor.storage.key_scan import distinct_values
 from monitor.storage.tables import Observation, TradeFlow
 
 _FLOW_KEY = ["reporter", "partner", "product", "flow", "period"]
@@ -40,12 +41,21 @@ def latest_periods(session: Session, source: str) -> dict[str, date]:
         latest[series_id] = period
     # Only the reporter's own flows count: a period filled from mirror data is asked
     # again until the reporter reports it.
-    rows = session.execute(
-        select(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow, func.max(TradeFlow.period))
-        .where(TradeFlow.source == source, TradeFlow.provenance == REPORTED)
-        .group_by(TradeFlow.reporter, TradeFlow.product, TradeFlow.flow))
-    for reporter, product, flow, period in rows:
-        latest[trade_key(reporter, product, flow)] = period
+    # Per stored reporter, product and flow (monitor.storage.key_scan), newest period
+    # first: the walk back through a group stops at the first row of this source, so
+    # a collection does not read every stored trade flow.
+    reporters = distinct_values(TradeFlow.__table__, {}, "reporter", "reporters")
+    for reporter in session.scalars(select(reporters.c.reporter).where(reporters.c.reporter.is_not(None))).all():
+        products = distinct_values(TradeFlow.__table__, {"reporter": reporter}, "product", "reporter_products")
+        newest = [select(TradeFlow.period)
+                  .where(TradeFlow.reporter == reporter, TradeFlow.product == products.c.product,
+                         TradeFlow.flow == flow, TradeFlow.source == source, TradeFlow.provenance == REPORTED)
+                  .order_by(TradeFlow.period.desc()).limit(1).scalar_subquery() for flow in FLOWS]
+        rows = session.execute(select(products.c.product, *newest).where(products.c.product.is_not(None)))
+        for product, *periods in rows:
+            for flow, period in zip(FLOWS, periods):
+                if period is not None:
+                    latest[trade_key(reporter, product, flow)] = period
     return latest
 
 
