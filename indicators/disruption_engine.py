@@ -36,7 +36,7 @@ from indicators.disruption import (
     _to_month,
     _zh_month,
 )
-from indicators.forecast_interval import ForecastFit, fit_forecast_model
+from indicators.forecast_interval import NONSEASONAL_CHOICES, ForecastFit, fit_forecast_model
 from indicators.real_time import has_vintages, latest_values, replay_by_vintage
 from indicators.screening import (
     INSUFFICIENT_REASONS,
@@ -130,6 +130,11 @@ class DisruptionEngine:
         Let the seasonal confirmation model give January-February their own error
         variance when they are significantly noisier (Lunar New Year; see
         :func:`~indicators.forecast_interval.fit_forecast_model`).
+    nonseasonal_model : {"auto", "ar", "ma"}, default "auto"
+        Confirmation model of a non-seasonal series: ARIMA(1,1,0) or ARIMA(0,1,1)
+        with drift, whichever has the higher likelihood on the months before the
+        window (``"auto"``, the AIC choice between two models with as many
+        parameters), or always one of them (``"ar"``: the engine before this choice).
 
     Notes
     -----
@@ -151,7 +156,12 @@ class DisruptionEngine:
     demand pulled forward by an incentive, a tax change or stockpiling ahead of a
     tariff is not a disruption; one that goes well below the pre-surge level still
     is). Flagged down when
-    :math:`S^{down}_t \\le -\\tau`. Both statistics are in standard-normal units (the
+    :math:`S^{down}_t \\le -\\tau`. The model of a non-seasonal series is chosen per
+    cell on the same months it is fitted on (``nonseasonal_model="auto"``):
+    ARIMA(1,1,0) for changes that carry momentum, ARIMA(0,1,1) for a level observed
+    with noise (one-month blips made up the next month, as in vehicle output with its
+    strikes and retooling), whose one-step errors an AR(1) leaves autocorrelated and
+    too wide. Both statistics are in standard-normal units (the
     screen's via median/MAD, the model's via its forecast-error variance), so one
     threshold means the same on every series; requiring both makes the rule robust to
     each one's weak spot: heavy tails and volatility bursts fool a Gaussian model, a
@@ -181,8 +191,12 @@ class DisruptionEngine:
         base_threshold: float = 2.0,
         window: int = 60,
         new_year_variance: bool = True,
+        nonseasonal_model: str = "auto",
     ) -> None:
         self._new_year_variance = bool(new_year_variance)
+        if nonseasonal_model not in NONSEASONAL_CHOICES:
+            raise ValueError(f"nonseasonal_model must be one of {NONSEASONAL_CHOICES}, got {nonseasonal_model!r}")
+        self._nonseasonal_model = nonseasonal_model
         self._screen = RobustScreen(
             threshold=threshold, max_lag=max_lag, min_history=min_history, onset_threshold=onset_threshold,
             directions=directions, seasonal_years=seasonal_years, base_threshold=base_threshold, window=window,
@@ -210,6 +224,8 @@ class DisruptionEngine:
     outlier_threshold = property(lambda self: self._outlier_threshold, doc="|z| of past months masked for the model.")
     new_year_variance = property(lambda self: self._new_year_variance,
                                  doc="January-February get their own model error variance when noisier.")
+    nonseasonal_model = property(lambda self: self._nonseasonal_model,
+                                 doc="Confirmation model of non-seasonal series: 'auto', 'ar' or 'ma'.")
 
     def __repr__(self) -> str:
         return (
@@ -429,7 +445,8 @@ class DisruptionEngine:
         history = np.arange(len(x)) < len(x) - K
         x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
         fit = fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K,
-                                 last_month=month.month if self._new_year_variance else None)
+                                 last_month=month.month if self._new_year_variance else None,
+                                 nonseasonal=self._nonseasonal_model)
         failed = 0
         if fit is None:
             # Too little usable data for the model (e.g. a seasonal series with under

@@ -48,7 +48,10 @@ MIN_NEW_YEAR_ERRORS = 8
 
 #: Model names as they appear in explanations.
 NONSEASONAL_MODEL = "ARIMA(1,1,0) with drift"
+NONSEASONAL_MA_MODEL = "ARIMA(0,1,1) with drift"
 SEASONAL_MODEL = "SARIMA(0,1,1)(0,1,1)12"
+#: ``nonseasonal`` choices of :func:`fit_forecast_model`.
+NONSEASONAL_CHOICES = ("ar", "ma", "auto")
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class ForecastFit:
 
 
 def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag: int = 1,
-                       last_month: int | None = None) -> ForecastFit | None:
+                       last_month: int | None = None, nonseasonal: str = "ar") -> ForecastFit | None:
     """Fit SARIMAX on ``x[:-holdout]`` and standardise the forecast errors of the end.
 
     Parameters
@@ -97,6 +100,9 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         Calendar month (1-12) of the last entry of ``x``. With it, a seasonal model
         gets its own error variance for January-February when those months are
         significantly noisier (see Notes); without it, one variance for all months.
+    nonseasonal : {"ar", "ma", "auto"}, default "ar"
+        Non-seasonal model: ARIMA(1,1,0), ARIMA(0,1,1), or whichever of the two fits
+        the estimation window better (see Notes).
 
     Returns
     -------
@@ -109,7 +115,19 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
     Models (on the transformed scale, so errors are relative):
 
     * non-seasonal: ARIMA(1,1,0) with drift,
-      :math:`\\Delta x_t = \\mu + \\phi(\\Delta x_{t-1} - \\mu) + \\varepsilon_t`;
+      :math:`\\Delta x_t = \\mu + \\phi(\\Delta x_{t-1} - \\mu) + \\varepsilon_t`
+      (``nonseasonal="ar"``), or ARIMA(0,1,1) with drift,
+      :math:`\\Delta x_t = \\mu + \\varepsilon_t + \\theta\\varepsilon_{t-1}` (``"ma"``: a
+      level observed with noise, forecast by an exponentially weighted level; Muth
+      1960, *JASA* 55, 299-306). With ``"auto"`` both are estimated on the same window
+      and the one with the higher maximised log-likelihood is used: they have the
+      same number of parameters (:math:`\\mu`, one coefficient, the variance), so this
+      is the choice by AIC (Akaike 1974, *IEEE TAC* 19, 716-723), as in automatic
+      ARIMA identification (Hyndman & Khandakar 2008, *J. Stat. Softw.* 27(3)); a tie
+      keeps ARIMA(1,1,0). Output hit now and then by one-month blips that are made up
+      the next month (strikes, retooling, storms) is a level plus noise, an MA(1) in
+      differences: an AR(1) fitted to it leaves autocorrelated one-step errors and a
+      larger error variance, and understates a drop that lasts two months;
     * seasonal: the airline model SARIMA(0,1,1)(0,1,1)\\ :sub:`12`,
       :math:`\\Delta\\Delta_{12} x_t = (1+\\theta B)(1+\\Theta B^{12})\\varepsilon_t`
       (Box & Jenkins 1970), the standard model for seasonal trade series.
@@ -151,12 +169,16 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
     x = np.asarray(x, dtype="float64")
     if holdout < 1 or max_lag < 1 or max_lag > len(x):
         raise ValueError("holdout and max_lag must be >= 1 and max_lag at most len(x)")
+    if nonseasonal not in NONSEASONAL_CHOICES:
+        raise ValueError(f"nonseasonal must be one of {NONSEASONAL_CHOICES}, got {nonseasonal!r}")
     if seasonal:
-        spec = dict(order=(0, 1, 1), seasonal_order=(0, 1, 1, 12), trend="n")
-        name, lost = SEASONAL_MODEL, 13
+        specs = [(SEASONAL_MODEL, dict(order=(0, 1, 1), seasonal_order=(0, 1, 1, 12), trend="n"))]
+        lost = 13
     else:
-        spec = dict(order=(1, 1, 0), seasonal_order=(0, 0, 0, 0), trend="c")
-        name, lost = NONSEASONAL_MODEL, 1
+        models = ((NONSEASONAL_MODEL, (1, 1, 0), "ar"), (NONSEASONAL_MA_MODEL, (0, 1, 1), "ma"))
+        specs = [(label, dict(order=order, seasonal_order=(0, 0, 0, 0), trend="c"))
+                 for label, order, kind in models if nonseasonal in (kind, "auto")]
+        lost = 1
     fit_part = x[:-holdout]
     usable = np.isfinite(fit_part[lost:]) & np.isfinite(fit_part[:-lost] if lost else fit_part)
     if seasonal:
@@ -167,9 +189,20 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
+        best = None  # (log-likelihood, fitted, name, spec) of the best fit, the first on a tie
+        for label, candidate in specs:
+            try:
+                fitted = SARIMAX(fit_part, simple_differencing=True, concentrate_scale=True, **candidate).fit(
+                    disp=False, maxiter=100)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            llf = float(fitted.llf) if math.isfinite(fitted.llf) else -math.inf
+            if best is None or llf > best[0]:
+                best = (llf, fitted, label, candidate)
+        if best is None:
+            return None
+        _, fitted, name, spec = best
         try:
-            fitted = SARIMAX(fit_part, simple_differencing=True, concentrate_scale=True, **spec).fit(
-                disp=False, maxiter=100)
             params = np.r_[fitted.params, fitted.scale]
             # Gaps near the end make simple differencing lose the judged months; the
             # undifferenced state space handles missing values exactly.
