@@ -63,8 +63,9 @@ class App:
     def abandon_stale_runs(self) -> list[int]:
         """Mark runs ``running`` for longer than ``assessment.abandon_after_hours`` as ``abandoned``.
 
-        Called at the start of every assessment: by the leader's scheduled job (one
-        at a time) or ``assess --once``. The age is the guard against marking a run
+        Called at the start of every assessment (by the leader's scheduled job or
+        ``assess --once``) and by the leader's ``abandon-stale-runs`` job every
+        ``scheduler.stale_run_check_minutes``. The age is the guard against marking a run
         another live process is still executing.
         """
         hours = self.config.settings.assessment.abandon_after_hours

@@ -1,8 +1,9 @@
 """The job schedule of ``chainwatch run`` (APScheduler 3.x).
 
 Jobs: one collection per source (its cron), the assessment with alert evaluation
-(its cron), the report (its cron) and the notification dispatcher (every
-``scheduler.dispatch_interval_seconds``, default 30 s). ``coalesce`` and
+(its cron), the report (its cron), the notification dispatcher (every
+``scheduler.dispatch_interval_seconds``, default 30 s) and the stale-run check (every
+``scheduler.stale_run_check_minutes``, default 60). ``coalesce`` and
 ``max_instances=1`` mean a job that fell behind runs once, never twice at a time.
 How they run (persisted next runs, one leader among replicas, graceful stop):
 :mod:`monitor.jobs`.
@@ -79,6 +80,10 @@ def configured_jobs(app: App) -> list[JobSpec]:
                         lambda: run_stress_suite(app.config, app.sessions, app.clock)))
     jobs.append(JobSpec("dispatch", IntervalTrigger(seconds=settings.scheduler.dispatch_interval_seconds),
                         app.alerting.deliver_due, misfire_grace_time=60))
+    # Between assessments (daily, or rarer), a run whose process died would show as
+    # running until the next one: the metrics and the API would say "in progress".
+    jobs.append(JobSpec("abandon-stale-runs", IntervalTrigger(minutes=settings.scheduler.stale_run_check_minutes),
+                        app.abandon_stale_runs, misfire_grace_time=60))
     return jobs
 
 

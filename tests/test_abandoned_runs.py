@@ -82,3 +82,27 @@ def test_each_assessment_first_abandons_stale_runs_and_metrics_and_api_show_it(d
         assert listed["items"][0]["finished_at"] is not None and "presumably died" in listed["items"][0]["error"]
     finally:
         app.close()
+
+
+def test_the_leaders_stale_run_job_marks_dead_runs_between_assessments(db_url, clock):
+    """Between assessments (daily by default) an hourly job marks a dead process's run."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from monitor.scheduler import configured_jobs
+
+    app = build_app(CONFIG_DIR, db_url, clock)
+    try:
+        job = {j.id: j for j in configured_jobs(app)}["abandon-stale-runs"]
+        assert isinstance(job.trigger, IntervalTrigger)
+        assert job.trigger.interval == timedelta(minutes=app.config.settings.scheduler.stale_run_check_minutes)
+        killed = start_run(app.sessions, "hash", clock() - AGE - timedelta(minutes=5))
+        young = start_run(app.sessions, "hash", clock() - timedelta(minutes=5))
+        assert app.registry.get_sample_value("chainwatch_assessment_in_progress") == 1
+
+        job.action()
+
+        runs = _runs(app.sessions)
+        assert (runs[killed].status, runs[young].status) == ("abandoned", "running")
+        assert app.registry.get_sample_value("chainwatch_assessment_runs_total", {"status": "abandoned"}) == 1
+    finally:
+        app.close()
