@@ -28,10 +28,13 @@ import pandas as pd
 
 from indicators.disruption import _month_start
 
-__all__ = ["EvaluationResult", "EventOutcome", "evaluate_flags", "leave_one_series_out", "read_events",
-           "threshold_sweep"]
+__all__ = ["EVENT_WINDOW_MONTHS", "EvaluationResult", "EventOutcome", "evaluate_flags", "leave_one_series_out",
+           "read_events", "threshold_sweep"]
 
 EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
+
+EVENT_WINDOW_MONTHS = 2
+"""An onset counts as caught by a flag in ``[onset, onset + 2]`` months (shared/eval/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -224,7 +227,7 @@ def evaluate_flags(
     observations: pd.DataFrame,
     events: pd.DataFrame,
     min_history: int = 36,
-    window: int = 2,
+    window: int = EVENT_WINDOW_MONTHS,
 ) -> EvaluationResult:
     """Score walk-forward flags with the evaluation set's rules.
 
@@ -337,7 +340,7 @@ def threshold_sweep(
     events: pd.DataFrame,
     thresholds=(2.5, 3.0, 3.5, 4.0, 4.5),
     min_history: int = 36,
-    window: int = 2,
+    window: int = EVENT_WINDOW_MONTHS,
 ) -> pd.DataFrame:
     """Recall and false-alarm rate of the rule ``score <= -threshold`` for several thresholds.
 
@@ -389,7 +392,7 @@ def leave_one_series_out(
     thresholds=(2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.5),
     max_false_alarm_rate: float = 6.0,
     min_history: int = 36,
-    window: int = 2,
+    window: int = EVENT_WINDOW_MONTHS,
 ) -> pd.DataFrame:
     """Choose the threshold without a series, then score that series with it.
 

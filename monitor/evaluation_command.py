@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -19,6 +19,7 @@ import pandas as pd
 
 from indicators.disruption_engine import DisruptionEngine
 from indicators.evaluation import (
+    EVENT_WINDOW_MONTHS,
     EvaluationResult,
     evaluate_flags,
     leave_one_series_out,
@@ -78,11 +79,16 @@ class Evaluation:
     held_out : pandas.DataFrame
         Leave-one-series-out threshold check
         (:func:`indicators.evaluation.leave_one_series_out`).
+    strongest : dict of (str, str) to float
+        Per event (series id, onset ``YYYY-MM``): the engine's strongest flagged score
+        in the event window at the lowest threshold replayed, i.e. the highest
+        threshold that would have caught it (NaN: caught at none of them).
     """
 
     scored: dict[str, EvaluationResult]
     sweep: pd.DataFrame
     held_out: pd.DataFrame
+    strongest: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: DisruptionEngine | None = None,
@@ -111,7 +117,19 @@ def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: Disrup
         naive = naive_change_flags(frame, threshold=threshold)
         scored[f"naive rule (z <= -{threshold:g})"] = evaluate_flags(naive, frame, events)
     return Evaluation(scored, threshold_sweep(scores, frame, events, thresholds=sweep),
-                      leave_one_series_out(scores, frame, events, thresholds=sweep))
+                      leave_one_series_out(scores, frame, events, thresholds=sweep),
+                      _strongest_in_window(scores, next(iter(scored.values()))))
+
+
+def _strongest_in_window(scores: pd.DataFrame, result: EvaluationResult) -> dict[tuple[str, str], float]:
+    """Each event's most negative flagged score in ``[onset, onset + 2]`` (NaN: none), for misses' "how close"."""
+    out = {}
+    for e in result.events:
+        own = scores[(scores["series_id"] == e.series_id) & (scores["period"] >= e.onset)
+                     & (scores["period"] <= e.onset + pd.DateOffset(months=EVENT_WINDOW_MONTHS))]
+        out[(e.series_id, e.onset.strftime("%Y-%m"))] = float(own["score"].min()) if own["score"].notna().any() \
+            else math.nan
+    return out
 
 
 def _engine_settings(engine: DisruptionEngine) -> dict:
@@ -119,7 +137,8 @@ def _engine_settings(engine: DisruptionEngine) -> dict:
     return dict(max_lag=engine.max_lag, min_history=engine.min_history, max_history=engine.max_history,
                 onset_threshold=screen.onset_threshold, base_threshold=screen.base_threshold,
                 directions=("down",), seasonal_years=screen.seasonal_years, window=screen.window,
-                outlier_threshold=engine.outlier_threshold, new_year_variance=engine.new_year_variance)
+                outlier_threshold=engine.outlier_threshold, new_year_variance=engine.new_year_variance,
+                nonseasonal_model=engine.nonseasonal_model)
 
 
 def _pct(value: float) -> str:
@@ -146,9 +165,11 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     lines += _aligned(rows)
     lines += ["", f"Events ({main_name}):"]
     ev = main.event_table()
-    rows = [("series", "onset", "caught", "delay", "first flag", "cause")] + [(
+    lowest = min(result.sweep["threshold"]) if len(result.sweep) else math.nan
+    rows = [("series", "onset", "caught", "delay", "first flag", "caught up to threshold", "cause")] + [(
         e.series_id, e.onset, "yes" if e.caught else ("no" if e.judged else "not judged"),
-        "" if pd.isna(e.delay) else str(int(e.delay)), e.first_flag if isinstance(e.first_flag, str) else "", e.cause,
+        "" if pd.isna(e.delay) else str(int(e.delay)), e.first_flag if isinstance(e.first_flag, str) else "",
+        _reach(result.strongest.get((e.series_id, e.onset), math.nan), lowest) if e.judged else "", e.cause,
     ) for e in ev.itertuples(index=False)]
     lines += _aligned(rows)
     fa = main.false_alarm_periods
@@ -169,6 +190,11 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     return "\n".join(lines)
 
 
+def _reach(score: float, lowest: float) -> str:
+    """The highest threshold that catches an event with this strongest score, or that none down to ``lowest`` does."""
+    return f"< {lowest:g} (none)" if math.isnan(score) else f"{-score:.2f}"
+
+
 def _aligned(rows: list[tuple]) -> list[str]:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     out = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
@@ -180,6 +206,9 @@ def _document(result: Evaluation, skipped: list[str]) -> dict:
     scored, sweep, held_out = result.scored, result.sweep, result.held_out
     _, main = next(iter(scored.items()))
     events = main.event_table().astype(object).where(lambda f: f.notna(), None).to_dict(orient="records")
+    for event in events:
+        score = result.strongest.get((event["series_id"], event["onset"]), math.nan)
+        event["caught_up_to_threshold"] = None if math.isnan(score) else round(-score, 4)
     return {
         "detectors": [{"name": name, **r.summary()} for name, r in scored.items()],
         "events": events,

@@ -139,6 +139,14 @@ def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
     assert total["caught"] / total["events"] >= 0.8
     assert 100 * total["false_alarms"] / total["series_years"] <= 6.0
     assert "median delay" in table and "Leave-one-series-out" in table
+    # "caught up to threshold": the highest threshold at which each event is caught, the sweep's answer per event
+    reach = [e["caught_up_to_threshold"] for e in doc["events"]]
+    for threshold, row in sweep.items():
+        assert sum(r is not None and r >= threshold for r in reach) == row["caught"], threshold
+    senkaku = next(e for e in doc["events"] if e["onset"] == "2012-09")
+    assert not senkaku["caught"] and (senkaku["caught_up_to_threshold"] is None
+                                      or senkaku["caught_up_to_threshold"] < 3.5)
+    assert "caught up to threshold" in table
 
 
 def test_evaluate_rejects_bad_events_file(tmp_path, capsys):
@@ -166,3 +174,11 @@ def test_evaluate_sweep_equals_direct_replays_even_with_a_payback_month():
                                               sweep=(tau,)).scored.values()))
         assert (payback.loc[tau, "caught"], payback.loc[tau, "false_alarms"]) == (direct.n_caught, direct.false_alarms)
     assert payback.loc[2.5, "caught"] == 1
+
+
+def test_evaluation_replays_the_engine_with_its_own_confirmation_model():
+    from monitor.evaluation_command import _engine_settings
+
+    for model in ("ar", "ma", "auto"):
+        settings = _engine_settings(DisruptionEngine(nonseasonal_model=model))
+        assert DisruptionEngine(**settings).nonseasonal_model == model
