@@ -19,6 +19,7 @@ from tests.conftest import POSTGRES_URL, _PG_SKIP
 def _check(figures, days: int, rss_growth_mb: float) -> None:
     assert sum(figures.jobs_run.values()) >= days * 24  # hourly dispatch at least
     assert figures.jobs_run.get("assess", 0) == days
+    assert figures.jobs_run.get("abandon-stale-runs", 0) >= days * 24  # the hourly stale-run check
     assert figures.notifications > 0 and figures.delivered == figures.notifications, figures
     assert figures.lost == 0 and figures.dead == 0 and figures.duplicates_accepted == 0, figures
     assert figures.partial_writes == 0 and figures.orphans == 0, figures

@@ -40,10 +40,10 @@ def latest_periods(session: Session, source: str) -> dict[str, date]:
     for series_id, period in rows:
         latest[series_id] = period
     # Only the reporter's own flows count: a period filled from mirror data is asked
-    # again until the reporter reports it.
-    # Per stored reporter, product and flow (monitor.storage.key_scan), newest period
-    # first: the walk back through a group stops at the first row of this source, so
-    # a collection does not read every stored trade flow.
+    # again until the reporter reports it. Asked per stored reporter, product and flow
+    # (monitor.storage.key_scan), newest period first: the walk back through a group
+    # stops at its newest reported row of this source, so a collection does not read
+    # every stored trade flow (only groups this source never reported are read whole).
     reporters = distinct_values(TradeFlow.__table__, {}, "reporter", "reporters")
     for reporter in session.scalars(select(reporters.c.reporter).where(reporters.c.reporter.is_not(None))).all():
         products = distinct_values(TradeFlow.__table__, {"reporter": reporter}, "product", "reporter_products")
