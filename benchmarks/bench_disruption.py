@@ -95,6 +95,36 @@ CHECK_EVENTS = pd.DataFrame([
 ], columns=["series_id", "kind", "start", "end", "cause"])
 
 
+#: Holdout set (release 2026-11 #5): total industrial production (the eval set's INDPRO)
+#: with the months where a Federal Reserve G.17 release put a fall in *total* output down
+#: to a named disruption. Pre-registered: labelled from the releases' text and committed
+#: before the engine or any peer was run on these months; kept whatever they score. Onsets
+#: are the first month the release says was held down, or the strike's first month. The
+#: eval set's own INDPRO events and windows are ignored here (they are scored there), so
+#: false alarms are the eval set's; the point of this set is recall on unseen events.
+HOLDOUT_EVENTS = pd.DataFrame([
+    # GM strikes at Flint, 5 June - 29 July 1998: IP -1.1 % in June (revised), -0.6 % in July.
+    ("INDPRO", "event", "1998-06", "", "GM Flint parts-plant strikes"),
+    # Hurricane Sandy, landfall 29 Oct 2012: IP -0.4 % in October, the storm "nearly 1 pp".
+    ("INDPRO", "event", "2012-10", "", "Hurricane Sandy"),
+    # Severe winter weather: IP -0.3 % in January 2014, "partly because of the severe weather".
+    ("INDPRO", "event", "2014-01", "", "severe winter weather"),
+    # Hurricane Harvey, landfall 25 Aug 2017: IP -0.9 % in August, about 3/4 pp from the storm.
+    ("INDPRO", "event", "2017-08", "", "Hurricane Harvey"),
+    # GM UAW strike from 16 Sep 2019: IP -0.4 % in September, -0.8 % in October.
+    ("INDPRO", "event", "2019-09", "", "GM UAW strike"),
+    # Hurricane Ida, landfall 29 Aug 2021: August held down 0.3 pp, September -1.3 % (0.6 pp Ida).
+    ("INDPRO", "event", "2021-08", "", "Hurricane Ida"),
+    # UAW stand-up strike from 15 Sep 2023: IP -0.6 % in October (motor vehicles and parts -10 %).
+    ("INDPRO", "event", "2023-09", "", "UAW stand-up strike"),
+    ("INDPRO", "ignore", "1919-01", "1984-12", "not evaluated (pre-1985 volatility regime, as in the eval set)"),
+    ("INDPRO", "ignore", "2005-09", "2005-11", "eval-set event (Katrina and Rita)"),
+    ("INDPRO", "ignore", "2008-09", "2009-06", "eval-set event (Gustav and Ike) and financial crisis"),
+    ("INDPRO", "ignore", "2020-03", "2020-09", "eval-set event (COVID-19) and recovery"),
+    ("INDPRO", "ignore", "2021-02", "2021-04", "eval-set event (winter storm Uri)"),
+], columns=["series_id", "kind", "start", "end", "cause"])
+
+
 # --------------------------------------------------------------------------- data
 
 
