@@ -10,7 +10,10 @@ Quality (walk-forward replay, scoring rules of ``shared/eval/README.md`` via
   threshold or parameter is tuned on it; the labels are ours, not the evaluation
   set's; two were added after the engine flagged them, three more were
   pre-registered (dated from the documented cause before anything was run on them; see
-  the comments).
+  the comments);
+* a holdout set: the eval set's total industrial production with seven disruptions a
+  G.17 release named as the cause of a fall in total output, all pre-registered
+  (``HOLDOUT_EVENTS``).
 
 Peers: the engine with its former AR(1)-only confirmation model, the naive
 month-over-month z rule (-3 and -2), the existing STL residual
@@ -332,12 +335,14 @@ def _throughput_rows(quick: bool) -> list[BenchRow]:
 
 
 def run(quick: bool) -> list[BenchRow]:
-    """Quality on the evaluation and check sets, then throughput."""
+    """Quality on the evaluation, holdout and check sets, then throughput."""
     rows: list[BenchRow] = []
     if (EVAL / "series.csv").is_file():
         frame = pd.read_csv(EVAL / "series.csv")
         events = pd.read_csv(EVAL / "events.csv", dtype=str, keep_default_na=False)
         rows += _quality_rows("eval", frame, events, quick, peers=True)
+        indpro = frame[frame["series_id"] == "INDPRO"]
+        rows += _quality_rows("holdout", indpro, HOLDOUT_EVENTS, quick, peers=not quick)
     else:
         rows.append(BenchRow("disruption", "eval", float("nan"), "", "", f"{EVAL} not found"))
     check = _check_series()

@@ -501,6 +501,29 @@ def test_check_set_within_the_false_alarm_budget_and_beats_both_naive_rules(chec
 
 
 
+def test_holdout_events_are_all_judged_and_outside_their_ignore_windows():
+    """The pre-registered holdout labels (benchmarks/bench_disruption.py HOLDOUT_EVENTS)
+    must each be scoreable on the eval set's INDPRO: a label that fell before the
+    36-month burn-in, past the data or inside an ignore window would silently leave
+    the recall it is meant to measure."""
+    from benchmarks.bench_disruption import EVAL, HOLDOUT_EVENTS
+    from indicators.evaluation import read_events
+
+    if not (EVAL / "series.csv").is_file():
+        pytest.skip(f"{EVAL / 'series.csv'} not found")
+    frame = pd.read_csv(EVAL / "series.csv")
+    frame = frame[frame["series_id"] == "INDPRO"]
+    labels = read_events(HOLDOUT_EVENTS)
+    ignores = labels[labels["kind"] == "ignore"]
+    for onset in labels.loc[labels["kind"] == "event", "start"]:
+        assert not ((ignores["start"] <= onset + pd.DateOffset(months=2)) & (ignores["end"] >= onset)).any(), onset
+    empty = pd.DataFrame(columns=["series_id", "period", "direction"])
+    outcome = evaluate_flags(empty, frame, HOLDOUT_EVENTS)
+    assert outcome.n_events == 7
+    assert all(e.judged and not e.caught for e in outcome.events)
+    assert outcome.false_alarms == 0
+
+
 def test_surge_outside_the_judged_direction_is_not_called_within_range():
     down_only = DisruptionEngine(directions=("down",))
     s = walk(seed=2)
