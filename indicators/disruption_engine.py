@@ -383,6 +383,36 @@ class DisruptionEngine:
         flagged = sum(r.status == "flagged" for r in results)
         return EngineRun(results, len(rows), len(cand), flagged, t1 - t0, t2 - t1, failures)
 
+    def evidence(self, matrix: SeriesMatrix, rows, cols) -> np.ndarray:
+        """The strongest downward evidence each statistic gives, whatever the verdict.
+
+        For cells ``(rows[j], cols[j])``, column 0 is the screen's most negative robust
+        z over the 1..K-month changes (every window, onset rule or not), column 1 the
+        confirmation model's most negative z over the same windows, fitted even where
+        the screen would not have asked it (NaN: not judged, or no model could be
+        fitted). Each cell reads the matrix up to its own column only, as :meth:`run`.
+
+        It answers how far a month was from being flaggable by *any* rule built on these
+        statistics, not what the engine decided: ``chainwatch evaluate`` compares it per
+        event with the z a normal-calibrated statistic needs to stay within a false-alarm
+        budget.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.full((len(rows), 2), np.nan)
+        if not len(rows):
+            return out
+        scr = self._screen.screen(matrix, rows, cols)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for j in np.flatnonzero(scr.status == 0):
+                # raw z: the payback view (z_down) is never stronger than it
+                if np.isfinite(scr.z[j]).any():
+                    out[j, 0] = np.nanmin(scr.z[j])
+                fit = self._fit_confirmation(matrix, scr, int(j))
+                if fit is not None and np.isfinite(fit.z).any():
+                    out[j, 1] = np.nanmin(fit.z)
+        return out
+
     # -- verdicts ----------------------------------------------------------
 
     def _month(self, matrix: SeriesMatrix, col: int) -> pd.Timestamp:
@@ -433,20 +463,26 @@ class DisruptionEngine:
         return DetectionResult(sid, self.method, month, "insufficient_history", None, observed,
                                nan, nan, nan, nan, en, zh)
 
-    def _confirm(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> tuple[DetectionResult, int]:
+    def _fit_confirmation(self, matrix: SeriesMatrix, scr: ScreenResult, j: int) -> ForecastFit | None:
+        """The confirmation model of cell ``j``, fitted on the months before its 1..K-month window."""
         row, col = int(scr.rows[j]), int(scr.cols[j])
-        sid = matrix.ids[row]
-        month = self._month(matrix, col)
-        observed = float(scr.observed[j])
         block = self._screen.block_innovations(matrix, row, col)
         K = self.max_lag
         x = block["x"][-self._max_history:].copy()
         u = block["u"][-self._max_history:]
         history = np.arange(len(x)) < len(x) - K
         x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
-        fit = fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K,
-                                 last_month=month.month if self._new_year_variance else None,
-                                 nonseasonal=self._nonseasonal_model)
+        return fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K,
+                                  last_month=self._month(matrix, col).month if self._new_year_variance else None,
+                                  nonseasonal=self._nonseasonal_model)
+
+    def _confirm(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> tuple[DetectionResult, int]:
+        row, col = int(scr.rows[j]), int(scr.cols[j])
+        sid = matrix.ids[row]
+        month = self._month(matrix, col)
+        observed = float(scr.observed[j])
+        fit = self._fit_confirmation(matrix, scr, j)
+        K = self.max_lag
         failed = 0
         if fit is None:
             # Too little usable data for the model (e.g. a seasonal series with under

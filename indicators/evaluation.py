@@ -25,16 +25,37 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from indicators.disruption import _month_start
 
-__all__ = ["EVENT_WINDOW_MONTHS", "EvaluationResult", "EventOutcome", "evaluate_flags", "leave_one_series_out",
-           "read_events", "threshold_sweep"]
+__all__ = ["EVENT_WINDOW_MONTHS", "FALSE_ALARM_BUDGET", "EvaluationResult", "EventOutcome", "budget_critical_z",
+           "evaluate_flags", "leave_one_series_out", "read_events", "threshold_sweep"]
 
 EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
 
 EVENT_WINDOW_MONTHS = 2
 """An onset counts as caught by a flag in ``[onset, onset + 2]`` months (shared/eval/README.md)."""
+
+FALSE_ALARM_BUDGET = 6.0
+"""False alarms per 100 series-years the quality target allows (issue #5)."""
+
+
+def budget_critical_z(false_alarms_per_100_series_years: float = FALSE_ALARM_BUDGET) -> float:
+    """The z a one-sided statistic must reach to stay within a false-alarm budget on Gaussian noise.
+
+    A budget of :math:`r` false alarms per 100 series-years allows a share
+    :math:`q = r / 1200` of judged months to be flagged; a statistic calibrated to the
+    standard normal flags a share :math:`\\Phi(z^*)` of ordinary months at threshold
+    :math:`z^*`, so :math:`z^* = \\Phi^{-1}(q)` (6 per 100 series-years: q = 0.5 %,
+    z* = -2.576). Heavier tails than Gaussian need a stricter threshold, so an event
+    whose every statistic stays above :math:`z^*` is out of reach of any rule on those
+    statistics within the budget. Unitless (z).
+    """
+    if not 0 < false_alarms_per_100_series_years < 1200:
+        raise ValueError(f"budget must lie in (0, 1200) false alarms per 100 series-years, "
+                         f"got {false_alarms_per_100_series_years!r}")
+    return float(norm.ppf(false_alarms_per_100_series_years / 1200.0))
 
 
 @dataclass(frozen=True)

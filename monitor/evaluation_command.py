@@ -15,18 +15,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from indicators.disruption_engine import DisruptionEngine
 from indicators.evaluation import (
     EVENT_WINDOW_MONTHS,
+    FALSE_ALARM_BUDGET,
     EvaluationResult,
+    budget_critical_z,
     evaluate_flags,
     leave_one_series_out,
     read_events,
     threshold_sweep,
 )
 from indicators.naive_change import naive_change_flags
+from indicators.real_time import has_vintages
+from indicators.screening import SeriesMatrix
 from monitor.detection_command import (
     EXIT_OK,
     EXIT_SOME_SKIPPED,
@@ -83,12 +88,23 @@ class Evaluation:
         Per event (series id, onset ``YYYY-MM``): the engine's strongest flagged score
         in the event window at the lowest threshold replayed, i.e. the highest
         threshold that would have caught it (NaN: caught at none of them).
+    evidence : dict of (str, str) to (float, float)
+        Per judged event: the most negative z the screen and the confirmation model
+        give in the event window, every window and month, whatever the verdict
+        (:meth:`~indicators.disruption_engine.DisruptionEngine.evidence`; NaN: none).
+        Not computed for series with vintages (it would read revised values).
+    critical_z : float
+        :func:`~indicators.evaluation.budget_critical_z` of the 6-per-100-series-years
+        budget: an event whose evidence never reaches it is out of reach of any rule on
+        these statistics within the budget.
     """
 
     scored: dict[str, EvaluationResult]
     sweep: pd.DataFrame
     held_out: pd.DataFrame
     strongest: dict[tuple[str, str], float] = field(default_factory=dict)
+    evidence: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    critical_z: float = field(default_factory=budget_critical_z)
 
 
 def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: DisruptionEngine | None = None,
@@ -116,9 +132,30 @@ def evaluate_detectors(frame: pd.DataFrame, events: pd.DataFrame, engine: Disrup
     for threshold in (3.0, 2.0):
         naive = naive_change_flags(frame, threshold=threshold)
         scored[f"naive rule (z <= -{threshold:g})"] = evaluate_flags(naive, frame, events)
+    main = next(iter(scored.values()))
     return Evaluation(scored, threshold_sweep(scores, frame, events, thresholds=sweep),
                       leave_one_series_out(scores, frame, events, thresholds=sweep),
-                      _strongest_in_window(scores, next(iter(scored.values()))))
+                      _strongest_in_window(scores, main), _evidence_in_window(probe, frame, main))
+
+
+def _evidence_in_window(engine: DisruptionEngine, frame: pd.DataFrame,
+                        result: EvaluationResult) -> dict[tuple[str, str], tuple[float, float]]:
+    """Each judged event's strongest screen and model z in ``[onset, onset + 2]`` (see ``Evaluation.evidence``)."""
+    judged = [e for e in result.events if e.judged]
+    if not judged or has_vintages(frame):
+        return {}
+    matrix = SeriesMatrix.from_long(frame)
+    row_of = {sid: i for i, sid in enumerate(matrix.ids)}
+    cells = [(e, row_of[e.series_id], matrix.column_of(e.onset + pd.DateOffset(months=k)))
+             for e in judged if e.series_id in row_of for k in range(EVENT_WINDOW_MONTHS + 1)]
+    cells = [(e, r, c) for e, r, c in cells if c >= 0]
+    z = engine.evidence(matrix, [r for _, r, _ in cells], [c for _, _, c in cells])
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for (e, _, _), (screen, model) in zip(cells, z):
+        key = (e.series_id, e.onset.strftime("%Y-%m"))
+        old = out.get(key, (math.nan, math.nan))
+        out[key] = (float(np.fmin(old[0], screen)), float(np.fmin(old[1], model)))
+    return out
 
 
 def _strongest_in_window(scores: pd.DataFrame, result: EvaluationResult) -> dict[tuple[str, str], float]:
@@ -166,12 +203,17 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     lines += ["", f"Events ({main_name}):"]
     ev = main.event_table()
     lowest = min(result.sweep["threshold"]) if len(result.sweep) else math.nan
-    rows = [("series", "onset", "caught", "delay", "first flag", "caught up to threshold", "cause")] + [(
+    rows = [("series", "onset", "caught", "delay", "first flag", "caught up to threshold",
+             "strongest z screen / model", f"reachable (z <= {result.critical_z:.2f})", "cause")] + [(
         e.series_id, e.onset, "yes" if e.caught else ("no" if e.judged else "not judged"),
         "" if pd.isna(e.delay) else str(int(e.delay)), e.first_flag if isinstance(e.first_flag, str) else "",
-        _reach(result.strongest.get((e.series_id, e.onset), math.nan), lowest) if e.judged else "", e.cause,
+        _reach(result.strongest.get((e.series_id, e.onset), math.nan), lowest) if e.judged else "",
+        *_evidence_cells(result, (e.series_id, e.onset)), e.cause,
     ) for e in ev.itertuples(index=False)]
     lines += _aligned(rows)
+    lines += [f"(strongest z: the most negative z the screen and the confirmation model give in the event window, "
+              f"whatever the verdict; an event is reachable when one reaches {result.critical_z:.2f}, the normal "
+              f"quantile of a {FALSE_ALARM_BUDGET:g}-per-100-series-years false-alarm budget, 0.5 % of months)"]
     fa = main.false_alarm_periods
     listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in fa.itertuples(index=False)) or "none"
     lines += ["", f"False alarms ({main_name}): {listed}"]
@@ -188,6 +230,15 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     ) for r in result.held_out.itertuples(index=False)]
     lines += _aligned(rows)
     return "\n".join(lines)
+
+
+def _evidence_cells(result: Evaluation, key: tuple[str, str]) -> tuple[str, str]:
+    if key not in result.evidence:
+        return "", ""
+    screen, model = result.evidence[key]
+    strongest = float(np.fmin(screen, model))
+    return f"{_num(screen)} / {_num(model)}", "n/a" if math.isnan(strongest) else (
+        "yes" if strongest <= result.critical_z else "no")
 
 
 def _reach(score: float, lowest: float) -> str:
@@ -209,8 +260,15 @@ def _document(result: Evaluation, skipped: list[str]) -> dict:
     for event in events:
         score = result.strongest.get((event["series_id"], event["onset"]), math.nan)
         event["caught_up_to_threshold"] = None if math.isnan(score) else round(-score, 4)
+        screen, model = result.evidence.get((event["series_id"], event["onset"]), (math.nan, math.nan))
+        strongest = float(np.fmin(screen, model))
+        event["strongest_screen_z"] = None if math.isnan(screen) else round(screen, 4)
+        event["strongest_model_z"] = None if math.isnan(model) else round(model, 4)
+        event["reachable_within_budget"] = None if math.isnan(strongest) else bool(strongest <= result.critical_z)
     return {
         "detectors": [{"name": name, **r.summary()} for name, r in scored.items()],
+        "false_alarm_budget": {"per_100_series_years": FALSE_ALARM_BUDGET,
+                               "critical_z": round(result.critical_z, 4)},
         "events": events,
         "false_alarms": [{"series_id": s, "period": f"{p:%Y-%m}"}
                          for s, p in main.false_alarm_periods.itertuples(index=False)],

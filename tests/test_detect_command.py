@@ -147,6 +147,16 @@ def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
     assert not senkaku["caught"] and (senkaku["caught_up_to_threshold"] is None
                                       or senkaku["caught_up_to_threshold"] < 3.5)
     assert "caught up to threshold" in table
+    # strongest evidence per event against the budget's critical z: a caught event had
+    # both statistics at or below -3.5 in one window, so it was reachable
+    assert doc["false_alarm_budget"] == {"per_100_series_years": 6.0, "critical_z": -2.5758}
+    for e in doc["events"]:
+        strongest = min(e["strongest_screen_z"], e["strongest_model_z"])
+        assert e["reachable_within_budget"] == (strongest <= -2.5758)
+        if e["caught"]:
+            assert max(e["strongest_screen_z"], e["strongest_model_z"]) <= -3.5
+    assert senkaku["reachable_within_budget"] is False
+    assert "reachable (z <= -2.58)" in table
 
 
 def test_evaluate_rejects_bad_events_file(tmp_path, capsys):

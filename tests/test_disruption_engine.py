@@ -524,6 +524,44 @@ def test_holdout_events_are_all_judged_and_outside_their_ignore_windows():
     assert outcome.false_alarms == 0
 
 
+def test_evidence_bounds_the_verdict_and_never_reads_ahead():
+    """``evidence`` is the strongest each statistic says in the window, whatever the verdict:
+    a flagged month's score is never stronger than the weaker of the two (the score is
+    the weaker statistic of its best window), and a cell's evidence does not change when
+    later months are appended (or wildly revised)."""
+    engine = DisruptionEngine()
+    s = walk(n=100, seed=11)
+    s.iloc[80] *= 0.85  # a clear one-month break
+    s.iloc[90] *= 0.97  # a small dip, within the noise
+    frame = long(a=s)
+    matrix = SeriesMatrix.from_long(frame)
+    cols = np.array([matrix.column_of(s.index[i]) for i in (10, 80, 90)])
+    z = engine.evidence(matrix, np.zeros(3, dtype=np.int64), cols)
+    assert np.isnan(z[0]).all()  # 11 months: insufficient history, no evidence
+    verdict = engine.judge(s.iloc[:81])
+    assert verdict.status == "flagged" and verdict.score >= max(z[1]) - 1e-9
+    assert z[1].max() <= -engine.threshold
+    assert z[2].min() > -engine.threshold  # the dip stays within the noise on both statistics
+    later = s.copy()
+    later.iloc[91:] *= 0.5  # a future collapse must not move month 90's evidence
+    moved = engine.evidence(SeriesMatrix.from_long(long(a=later)), np.zeros(3, dtype=np.int64), cols)
+    np.testing.assert_array_equal(np.isnan(moved), np.isnan(z))
+    np.testing.assert_allclose(moved[1:], z[1:])
+
+
+def test_budget_critical_z_is_the_normal_quantile_of_the_allowed_share_of_months():
+    from scipy.stats import norm
+
+    from indicators.evaluation import budget_critical_z
+
+    assert budget_critical_z() == pytest.approx(-2.5758, abs=1e-4)  # 6 per 100 series-years = 0.5 % of months
+    for budget in (1.0, 6.0, 60.0):
+        assert 1200 * norm.cdf(budget_critical_z(budget)) == pytest.approx(budget)
+    assert budget_critical_z(1.0) < budget_critical_z(6.0) < budget_critical_z(60.0)
+    with pytest.raises(ValueError, match="budget"):
+        budget_critical_z(0.0)
+
+
 def test_surge_outside_the_judged_direction_is_not_called_within_range():
     down_only = DisruptionEngine(directions=("down",))
     s = walk(seed=2)

@@ -163,3 +163,5 @@ def test_evaluate_accepts_vintaged_series(tmp_path, capsys):
     assert main(["evaluate", "--input", str(path), "--events", str(events), "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["detectors"][0]["events"] == 1 and doc["per_series"][0]["judged_months"] == N - 36
+    # the evidence diagnostic would read revised values: not given for vintaged series
+    assert doc["events"][0]["strongest_screen_z"] is None and doc["events"][0]["reachable_within_budget"] is None
