@@ -213,7 +213,8 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     lines += _aligned(rows)
     lines += [f"(strongest z: the most negative z the screen and the confirmation model give in the event window, "
               f"whatever the verdict; an event is reachable when one reaches {result.critical_z:.2f}, the normal "
-              f"quantile of a {FALSE_ALARM_BUDGET:g}-per-100-series-years false-alarm budget, 0.5 % of months)"]
+              f"quantile of a {FALSE_ALARM_BUDGET:g}-per-100-series-years false-alarm budget, "
+              f"{FALSE_ALARM_BUDGET / 12:g} % of months)"]
     fa = main.false_alarm_periods
     listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in fa.itertuples(index=False)) or "none"
     lines += ["", f"False alarms ({main_name}): {listed}"]
@@ -232,13 +233,19 @@ def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
     return "\n".join(lines)
 
 
+def _reachable(result: Evaluation, key: tuple[str, str]) -> bool | None:
+    """Whether either statistic reached the budget's critical z in the event window (None: no evidence)."""
+    screen, model = result.evidence.get(key, (math.nan, math.nan))
+    strongest = float(np.fmin(screen, model))
+    return None if math.isnan(strongest) else bool(strongest <= result.critical_z)
+
+
 def _evidence_cells(result: Evaluation, key: tuple[str, str]) -> tuple[str, str]:
     if key not in result.evidence:
         return "", ""
     screen, model = result.evidence[key]
-    strongest = float(np.fmin(screen, model))
-    return f"{_num(screen)} / {_num(model)}", "n/a" if math.isnan(strongest) else (
-        "yes" if strongest <= result.critical_z else "no")
+    reachable = _reachable(result, key)
+    return f"{_num(screen)} / {_num(model)}", "n/a" if reachable is None else ("yes" if reachable else "no")
 
 
 def _reach(score: float, lowest: float) -> str:
@@ -260,11 +267,11 @@ def _document(result: Evaluation, skipped: list[str]) -> dict:
     for event in events:
         score = result.strongest.get((event["series_id"], event["onset"]), math.nan)
         event["caught_up_to_threshold"] = None if math.isnan(score) else round(-score, 4)
-        screen, model = result.evidence.get((event["series_id"], event["onset"]), (math.nan, math.nan))
-        strongest = float(np.fmin(screen, model))
+        key = (event["series_id"], event["onset"])
+        screen, model = result.evidence.get(key, (math.nan, math.nan))
         event["strongest_screen_z"] = None if math.isnan(screen) else round(screen, 4)
         event["strongest_model_z"] = None if math.isnan(model) else round(model, 4)
-        event["reachable_within_budget"] = None if math.isnan(strongest) else bool(strongest <= result.critical_z)
+        event["reachable_within_budget"] = _reachable(result, key)
     return {
         "detectors": [{"name": name, **r.summary()} for name, r in scored.items()],
         "false_alarm_budget": {"per_100_series_years": FALSE_ALARM_BUDGET,
