@@ -13,7 +13,9 @@ Quality (walk-forward replay, scoring rules of ``shared/eval/README.md`` via
   the comments);
 * a holdout set: the eval set's total industrial production with seven disruptions a
   G.17 release named as the cause of a fall in total output, all pre-registered
-  (``HOLDOUT_EVENTS``).
+  (``HOLDOUT_EVENTS``);
+* a trade-policy set: US-China and Japan-China trade with eight tariff rounds and
+  export controls, all pre-registered (``POLICY_EVENTS``).
 
 Peers: the engine with its former AR(1)-only confirmation model, the naive
 month-over-month z rule (-3 and -2), the existing STL residual
@@ -125,6 +127,51 @@ HOLDOUT_EVENTS = pd.DataFrame([
     ("INDPRO", "ignore", "2008-09", "2009-06", "eval-set event (Gustav and Ike) and financial crisis"),
     ("INDPRO", "ignore", "2020-03", "2020-09", "eval-set event (COVID-19) and recovery"),
     ("INDPRO", "ignore", "2021-02", "2021-04", "eval-set event (winter storm Uri)"),
+], columns=["series_id", "kind", "start", "end", "cause"])
+
+
+#: Trade-policy set (release 2026-11 #6): the kind of disruption the quality target names
+#: and the other sets do not test as events, tariff shocks and export controls on a
+#: bilateral flow. Pre-registered: labelled from the measures' dates and committed before
+#: the engine or any peer was run on these months; kept whatever they score. Rule for
+#: picking them (written first): every tariff round or export control one government aimed
+#: at the other's goods in these series' span (2001-2019, judged from 2004), onset = the
+#: month the measure took effect; rounds that fall inside an earlier round's two-month
+#: window are merged into it; months of a trade war between its windows are ignored (a
+#: continuation, as the eval set ignores COVID-19's). Left out by the same rule: China's
+#: 2017 THAAD retaliation (aimed at tourism and at Korean firms' sales inside China, not
+#: at Korea's exports) and the US Section 232 tariffs (aimed at every country).
+POLICY_EVENTS = pd.DataFrame([
+    # China's 15-25 % tariffs on $3 bn of US goods (pork, fruit, aluminium scrap) from
+    # 2 Apr 2018; the US denial order against ZTE (no US components) from 16 Apr 2018.
+    ("US_EXP_CN", "event", "2018-04", "", "China's retaliation for Section 232; US export ban on ZTE"),
+    # China's 25 % tariffs on $34 bn (soybeans, cars, pork) from 6 Jul 2018, on $16 bn
+    # from 23 Aug, 5-10 % on $60 bn from 24 Sep (merged: inside the July window).
+    ("US_EXP_CN", "event", "2018-07", "", "China's retaliatory tariffs, rounds 1-3"),
+    # Huawei on the Entity List from 16 May 2019; China raised the $60 bn list to up to
+    # 25 % from 1 Jun 2019 (merged).
+    ("US_EXP_CN", "event", "2019-05", "", "Huawei Entity List; China raises tariffs on $60 bn"),
+    # China's 5-10 % tariffs on the first part of the $75 bn list from 1 Sep 2019.
+    ("US_EXP_CN", "event", "2019-09", "", "China's tariffs on $75 bn list, part 1"),
+    ("US_EXP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+    ("US_EXP_CN", "ignore", "2018-10", "2019-04", "US-China trade war continues"),
+    ("US_EXP_CN", "ignore", "2019-08", "2019-08", "US-China trade war continues"),
+    ("US_EXP_CN", "ignore", "2019-12", "2019-12", "US-China trade war continues"),
+    # Section 301 List 1: 25 % on $34 bn from 6 Jul 2018; List 2 (23 Aug) and List 3
+    # (10 % on $200 bn, 24 Sep) merged.
+    ("US_IMP_CN", "event", "2018-07", "", "US Section 301 tariffs, lists 1-3"),
+    # List 3 raised from 10 % to 25 % for goods exported from 10 May 2019.
+    ("US_IMP_CN", "event", "2019-05", "", "US tariff on $200 bn raised to 25 %"),
+    # List 4A: 15 % on about $112 bn from 1 Sep 2019.
+    ("US_IMP_CN", "event", "2019-09", "", "US Section 301 list 4A"),
+    ("US_IMP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
+    ("US_IMP_CN", "ignore", "2018-10", "2019-04", "US-China trade war continues"),
+    ("US_IMP_CN", "ignore", "2019-08", "2019-08", "US-China trade war continues"),
+    ("US_IMP_CN", "ignore", "2019-12", "2019-12", "US-China trade war continues"),
+    # China's customs held rare-earth shipments to Japan after the trawler collision of
+    # 7 Sep 2010 (reported from late September into November).
+    ("JP_IMP_CN", "event", "2010-09", "", "China halts rare-earth exports to Japan"),
+    ("JP_IMP_CN", "ignore", "2008-10", "2009-06", "global trade collapse"),
 ], columns=["series_id", "kind", "start", "end", "cause"])
 
 
@@ -335,7 +382,7 @@ def _throughput_rows(quick: bool) -> list[BenchRow]:
 
 
 def run(quick: bool) -> list[BenchRow]:
-    """Quality on the evaluation, holdout and check sets, then throughput."""
+    """Quality on the evaluation, holdout, check and trade-policy sets, then throughput."""
     rows: list[BenchRow] = []
     if (EVAL / "series.csv").is_file():
         frame = pd.read_csv(EVAL / "series.csv")
@@ -348,5 +395,7 @@ def run(quick: bool) -> list[BenchRow]:
     check = _check_series()
     if check is not None:
         rows += _quality_rows("check", check, CHECK_EVENTS, quick, peers=not quick)
+        policy = check[check["series_id"].isin(POLICY_EVENTS["series_id"])]
+        rows += _quality_rows("policy", policy, POLICY_EVENTS, quick, peers=not quick)
     rows += _throughput_rows(quick)
     return rows

@@ -501,25 +501,37 @@ def test_check_set_within_the_false_alarm_budget_and_beats_both_naive_rules(chec
 
 
 
-def test_holdout_events_are_all_judged_and_outside_their_ignore_windows():
-    """The pre-registered holdout labels (benchmarks/bench_disruption.py HOLDOUT_EVENTS)
-    must each be scoreable on the eval set's INDPRO: a label that fell before the
-    36-month burn-in, past the data or inside an ignore window would silently leave
-    the recall it is meant to measure."""
-    from benchmarks.bench_disruption import EVAL, HOLDOUT_EVENTS
+@pytest.mark.parametrize("label_set, n_events", [("HOLDOUT_EVENTS", 7), ("POLICY_EVENTS", 8)])
+def test_preregistered_events_are_all_judged_and_outside_their_ignore_windows(label_set, n_events):
+    """The pre-registered labels (benchmarks/bench_disruption.py HOLDOUT_EVENTS on the
+    eval set's INDPRO, POLICY_EVENTS on the check set's trade series) must each be
+    scoreable: a label that fell before the 36-month burn-in, past the data or inside an
+    ignore window would silently leave the recall it is meant to measure, and two
+    events of one series whose windows overlap would share a flag."""
+    import benchmarks.bench_disruption as bench
     from indicators.evaluation import read_events
 
-    if not (EVAL / "series.csv").is_file():
-        pytest.skip(f"{EVAL / 'series.csv'} not found")
-    frame = pd.read_csv(EVAL / "series.csv")
-    frame = frame[frame["series_id"] == "INDPRO"]
-    labels = read_events(HOLDOUT_EVENTS)
-    ignores = labels[labels["kind"] == "ignore"]
-    for onset in labels.loc[labels["kind"] == "event", "start"]:
-        assert not ((ignores["start"] <= onset + pd.DateOffset(months=2)) & (ignores["end"] >= onset)).any(), onset
+    events = getattr(bench, label_set)
+    if label_set == "HOLDOUT_EVENTS":
+        if not (bench.EVAL / "series.csv").is_file():
+            pytest.skip(f"{bench.EVAL / 'series.csv'} not found")
+        frame = pd.read_csv(bench.EVAL / "series.csv")
+    else:
+        frame = bench._check_series()
+        if frame is None:
+            pytest.skip(f"trade series under {bench.DATA} not found")
+    frame = frame[frame["series_id"].isin(events["series_id"])]
+    labels = read_events(events)
+    for sid, own in labels.groupby("series_id"):
+        ignores = own[own["kind"] == "ignore"]
+        onsets = own.loc[own["kind"] == "event", "start"].sort_values()
+        assert (onsets.iloc[1:].to_numpy() > (onsets.iloc[:-1] + pd.DateOffset(months=2)).to_numpy()).all(), sid
+        for onset in onsets:
+            window_end = onset + pd.DateOffset(months=2)
+            assert not ((ignores["start"] <= window_end) & (ignores["end"] >= onset)).any(), (sid, onset)
     empty = pd.DataFrame(columns=["series_id", "period", "direction"])
-    outcome = evaluate_flags(empty, frame, HOLDOUT_EVENTS)
-    assert outcome.n_events == 7
+    outcome = evaluate_flags(empty, frame, events)
+    assert outcome.n_events == n_events
     assert all(e.judged and not e.caught for e in outcome.events)
     assert outcome.false_alarms == 0
 
