@@ -533,7 +533,6 @@ def test_preregistered_events_are_all_judged_and_outside_their_ignore_windows(la
     outcome = evaluate_flags(empty, frame, events)
     assert outcome.n_events == n_events
     assert all(e.judged and not e.caught for e in outcome.events)
-    assert outcome.false_alarms == 0
 
 
 def test_evidence_bounds_the_verdict_and_never_reads_ahead():
