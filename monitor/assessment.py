@@ -550,6 +550,10 @@ def measure_concentration(recent: pd.DataFrame, window: int,
         **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
     }
     if coverage < min_coverage:
+        # No point values: on this coverage only the bounds are supported by the data.
+        for key in ("hhi", "top_share", "top_partner"):
+            details.pop(key)
+        details["largest_named_partner"] = partner
         details["missing"] = (f"partner coverage {coverage:.0%} of World imports "
                               f"(needs {min_coverage:.0%}): concentration unknown")
         return None, details, (

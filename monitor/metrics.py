@@ -48,7 +48,7 @@ RUN_STATUSES = ("succeeded", "failed")
 ASSESSMENT_RUN_STATUSES = (*RUN_STATUSES, "abandoned")
 #: Outbox statuses, exported for every receiver that has messages.
 OUTBOX_STATUSES = ("pending", "delivered", "dead")
-_LEVEL_HELP = "0 none, 1 blue, 2 yellow, 3 orange, 4 red"
+_LEVEL_HELP = "-1 unknown (too little data), 0 none, 1 blue, 2 yellow, 3 orange, 4 red"
 
 #: Names that every exposition format writes as they are (Prometheus data model without
 #: ":", which prometheus_client rewrites in OpenMetrics sample lines; label names starting
@@ -110,12 +110,19 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         "0-100; absent when data is missing.",
         ("chain", "node", "dimension"), per_run=True),
     MetricSpec(
+        "chainwatch_node_partner_coverage_ratio",
+        "Named partners' share (0-1) of the node's World imports, trailing window; below "
+        "assessment.min_partner_coverage the concentration is unknown.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
         "chainwatch_node_import_hhi_ratio",
-        "Herfindahl-Hirschman index (0-1) of the node's imports across partner countries, trailing window.",
+        "Herfindahl-Hirschman index (0-1) of the node's imports across partner countries, trailing window "
+        "(lower bound where part of the World total is unallocated; absent below the partner-coverage gate).",
         ("chain", "node"), per_run=True),
     MetricSpec(
         "chainwatch_node_top_partner_share_ratio",
-        "Share (0-1) of the node's imports from its largest partner, trailing window.",
+        "Share (0-1) of the node's World imports from its largest named partner, trailing window "
+        "(lower bound; absent below the partner-coverage gate).",
         ("chain", "node"), per_run=True),
     MetricSpec(
         "chainwatch_node_partner_share_ratio",
@@ -349,8 +356,11 @@ class RunFamilies:
                 if s.score is not None:
                     add("chainwatch_node_dimension_score", [s.chain, s.node, s.dimension], s.score)
                 if s.dimension == "concentration" and s.details:
-                    add("chainwatch_node_import_hhi_ratio", [s.chain, s.node], s.details["hhi"])
-                    add("chainwatch_node_top_partner_share_ratio", [s.chain, s.node], s.details["top_share"])
+                    if "partner_coverage" in s.details:
+                        add("chainwatch_node_partner_coverage_ratio", [s.chain, s.node], s.details["partner_coverage"])
+                    if "hhi" in s.details:  # not where coverage is too low for a point value
+                        add("chainwatch_node_import_hhi_ratio", [s.chain, s.node], s.details["hhi"])
+                        add("chainwatch_node_top_partner_share_ratio", [s.chain, s.node], s.details["top_share"])
                     for partner in s.details.get("top_partners", [])[:top_partners]:
                         add("chainwatch_node_partner_share_ratio", [s.chain, s.node, partner["partner"]],
                             partner["share"])

@@ -13,7 +13,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from indicators.concentration import concentration_table
+from indicators.concentration import AGGREGATE_PARTNERS, concentration_against_totals
+from indicators.trade_totals import WORLD_PARTNERS
 from indicators.trade_totals import monthly_totals
 from monitor.config.models import Chain, Config, Node
 from monitor.dimension_measurement import DIMENSIONS
@@ -70,8 +71,13 @@ def _score_fields(score: StoredScore | None, previous: StoredScore | None, langu
     }
 
 
-def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int) -> dict | None:
-    """Top partners over the trailing window, and the HHI one year earlier for the trend arrow."""
+def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int, min_coverage: float) -> dict | None:
+    """Top partners over the trailing window, and the HHI one year earlier for the trend arrow.
+
+    Shares are of the World total where the source gives one; below ``min_coverage``
+    of it named, the HHI and its trend are unknown (None) and only the coverage and the
+    named partners' shares of the World total are shown.
+    """
     frame = flows[flows["product"].isin(node.hs_codes)]
     if frame.empty:
         return None
@@ -84,22 +90,40 @@ def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int) ->
         if part.empty:
             result[label] = None
             continue
-        result[label] = concentration_table(part, keys=("node",)).iloc[0]
+        table = concentration_against_totals(part, keys=("node",))
+        if not len(table):
+            result[label] = None
+            continue
+        result[label] = table.iloc[0]
         if label == "current":
-            shares = part.groupby("partner")["value"].sum().sort_values(ascending=False)
+            named = part[~part["partner"].isin(WORLD_PARTNERS) & ~part["partner"].isin(AGGREGATE_PARTNERS)]
+            shares = named.groupby("partner")["value"].sum().sort_values(ascending=False)
+            total = float(table["total"].iloc[0])
             result["top_partners"] = [
-                {"partner": p, "share": round(float(v / shares.sum()), 4)} for p, v in shares.head(TOP_PARTNERS).items()]
+                {"partner": p, "share": round(float(v / total), 4)} for p, v in shares.head(TOP_PARTNERS).items()]
             result["provenance"] = mirror_summary(part)
     current, before = result["current"], result["year_before"]
     if current is None:
         return None
-    hhi_change = None if before is None else float(current["hhi"] - before["hhi"])
+
+    def known(row) -> bool:
+        return row is not None and float(row["partner_coverage"]) >= min_coverage
+
+    coverage = round(float(current["partner_coverage"]), 4)
+    if not known(current):
+        return {"window_months": window, "hhi": None, "hhi_bounds": None, "top_share": None,
+                "n_partners": int(current["n_partners"]), "partner_coverage": coverage,
+                "hhi_year_before": None, "hhi_change": None, "trend": "unknown",
+                "top_partners": result["top_partners"], **result["provenance"]}
+    hhi_change = float(current["hhi"] - before["hhi"]) if known(before) else None
     trend = "unknown" if hhi_change is None else (
         "up" if hhi_change > _TREND_DEADBAND else "down" if hhi_change < -_TREND_DEADBAND else "flat")
     return {
         "window_months": window, "hhi": round(float(current["hhi"]), 4),
+        "hhi_bounds": [round(float(current["hhi"]), 4), round(float(current["hhi_upper"]), 4)],
         "top_share": round(float(current["top_share"]), 4), "n_partners": int(current["n_partners"]),
-        "hhi_year_before": None if before is None else round(float(before["hhi"]), 4),
+        "partner_coverage": coverage,
+        "hhi_year_before": round(float(before["hhi"]), 4) if known(before) else None,
         "hhi_change": None if hhi_change is None else round(hhi_change, 4), "trend": trend,
         "top_partners": result["top_partners"], **result["provenance"],
     }
@@ -142,7 +166,8 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
                 "criticality": node.criticality, "hs_codes": list(node.hs_codes), "depends_on": list(node.depends_on),
                 **_score_fields(scores.get(key), before.get(key), language),
                 **_dimensions(scores, chain.id, node.id),
-                "concentration": _concentration(node, flows, as_of, config.settings.assessment.window_months)
+                "concentration": _concentration(node, flows, as_of, config.settings.assessment.window_months,
+                                                config.settings.assessment.min_partner_coverage)
                 if as_of else None,
             }
             chain_doc["nodes"].append(node_doc)
