@@ -153,6 +153,12 @@ def import_dependence(
     return out
 
 
+#: ISO 3166-1 alpha-3 codes of the 27 EU member states (since 1 February 2020): the
+#: bloc of an ``EU27`` home economy, whose trade among them is intra-bloc.
+EU27_MEMBERS: frozenset[str] = frozenset({
+    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN", "IRL",
+    "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP", "SWE"})
+
 #: Status of one criterion of the strategic-dependency test.
 MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not met", "unknown", "not applicable"
 #: Status of a product-period (all criteria): dependent / not dependent / unknown.
