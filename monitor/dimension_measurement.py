@@ -576,7 +576,9 @@ def measure_value(imports: pd.DataFrame, exports: pd.DataFrame | None, as_of: da
     """Value: export/import unit-value ratio of the node's HS codes over the window.
 
     Per HS code :math:`RUV_k = UV^X_k / UV^M_k`
-    (:func:`indicators.unit_values.unit_value_table`, partners summed); codes where
+    (:func:`indicators.unit_values.unit_value_table`), both flows of a code on one
+    basis (World totals, else partner sums; a code with one flow only as World totals and
+    the other only as partners is left out, see ``_same_basis``); codes where
     either direction reports quantities for less than ``min_coverage`` of its value
     are left out. The node's ratio is the import-value-weighted geometric mean
     :math:`\\exp(\\sum_k w_k \\ln RUV_k / \\sum_k w_k)` (a ratio of prices averages in
@@ -595,6 +597,11 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
     both = pd.concat([recent, exports], ignore_index=True)
     if both.empty:
         return _missing(f"no trade of the node's HS codes in the last {months} months")
+    both, bases, different = _same_basis(both)
+    if both.empty:
+        return None, {"missing": "imports and exports of the node's HS codes are on different bases "
+                                 "(one only as World totals, the other only by partner)",
+                      "products_on_different_bases": different}, None
 
     def finish(table: pd.DataFrame) -> _Result:
         ratio = table["unit_value_ratio"].to_numpy(dtype="float64")
@@ -602,7 +609,8 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
                   & (table["import_coverage"].to_numpy(dtype="float64") >= min_coverage)
                   & (table["export_coverage"].to_numpy(dtype="float64") >= min_coverage))
         if not usable.any():
-            return _missing("no HS code of the node has import and export quantities (unit values unknown)")
+            return None, {"missing": "no HS code of the node has import and export quantities (unit values unknown)",
+                          "bases": bases, "products_on_different_bases": different}, None
         weights = table["import_value"].to_numpy(dtype="float64")[usable]
         logs = np.log(ratio[usable])
         node_ratio = (float(np.exp(np.average(logs, weights=weights))) if weights.sum() > 0
@@ -610,7 +618,9 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
         score = float(unit_value_gap_score(node_ratio, anchors))
         details = {"window_months": months, "unit_value_ratio": node_ratio,
                    "products": {str(p): float(r) for p, r in zip(table["product"][usable], ratio[usable])},
-                   "products_without_quantities": [str(p) for p in table["product"][~usable]]}
+                   "products_without_quantities": [str(p) for p in table["product"][~usable]],
+                   "bases": {p: b for p, b in bases.items() if p in set(map(str, table["product"][usable]))},
+                   "products_on_different_bases": different}
         if math.isfinite(node_ratio) and node_ratio < 1:
             gap_en, gap_zh = (f"exports fetch {node_ratio:.0%} of the import unit value",
                               f"出口单价仅为进口单价的 {node_ratio:.0%}")
@@ -625,6 +635,37 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
         )
 
     return _IndicatorCall("value", token, (both.drop(columns=["partner"]).assign(node=token),), finish)
+
+
+def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """Rows for unit values with imports and exports of each HS code on one basis.
+
+    Per HS code: World totals when both flows have a World row in every month they
+    appear, else the partner rows of both (World rows dropped) when both have partner
+    rows; otherwise the code is left out (one flow only as World totals, the other only
+    as partners: their unit values would compare different partner mixes). Returns the
+    rows, HS code -> ``world_total`` | ``partner_sum``, and the codes left out.
+    """
+    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    frame = flows.assign(_world=is_world)[~is_overlapping]
+    flow = frame["flow"].astype(str).str.strip().str.upper()
+    frame = frame.assign(_flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
+    keep, bases, different = [], {}, []
+    for product, rows in frame.groupby("product", sort=True):
+        months = rows.groupby(["_flow", "period"])["_world"].agg(["any", "all"])
+        world_everywhere = {f: bool(months.loc[f, "any"].all()) if f in months.index.get_level_values(0) else False
+                            for f in ("M", "X")}
+        partners = {f: bool((~rows.loc[rows["_flow"] == f, "_world"]).any()) for f in ("M", "X")}
+        if world_everywhere["M"] and world_everywhere["X"]:
+            keep.append(rows[rows["_world"]])
+            bases[str(product)] = "world_total"
+        elif partners["M"] and partners["X"]:
+            keep.append(rows[~rows["_world"]])
+            bases[str(product)] = "partner_sum"
+        else:
+            different.append(str(product))
+    kept = pd.concat(keep, ignore_index=True) if keep else flows.iloc[0:0]
+    return kept.drop(columns=["_world", "_flow"], errors="ignore"), bases, different
 
 
 def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs: DimensionInputs | None,
