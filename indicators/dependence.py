@@ -296,12 +296,21 @@ def strategic_dependency_test(
     -------
     pandas.DataFrame
         One row per group with imports, sorted by keys: ``keys``, ``total_imports``,
-        ``extra_imports``, ``exports``, ``hhi`` (of extra-bloc imports by partner),
-        ``top_partner`` and ``top_share`` (of extra-bloc imports), ``extra_share``,
-        ``import_export_ratio``, the criteria ``crit_concentration``,
-        ``crit_extra_share``, ``crit_substitutability``, ``dependent`` (all three),
-        ``periods_dependent`` (periods in the window ending here, this one included,
-        where ``dependent``) and ``persistent`` (``periods_dependent >= min_periods``).
+        ``extra_imports`` (residual partners included), ``exports``, ``hhi`` (of
+        extra-bloc imports by partner, the residual as negligible suppliers: the lower
+        bound), ``top_partner`` and ``top_share`` (of extra-bloc imports),
+        ``extra_share`` (upper bound) and ``extra_share_lower``, ``unallocated_share``
+        (residual share of extra-bloc imports), ``hhi_upper``, ``import_export_ratio``
+        (upper bound) and ``import_export_ratio_lower``; the criteria as statuses
+        ``c1_concentration``, ``c2_extra_share``, ``c3_imports_over_exports`` (each
+        ``"met"``, ``"not met"``, ``"unknown"`` or ``"not applicable"``) and as booleans
+        ``crit_concentration``, ``crit_extra_share``, ``crit_substitutability``
+        (status ``"met"``); ``status`` (``"dependent"``: every criterion met or not
+        applicable; ``"not dependent"``: one not met; else ``"unknown"``),
+        ``dependent`` (status ``"dependent"``), ``periods_dependent`` and
+        ``periods_unknown`` (periods in the window ending here, this one included),
+        ``persistent`` (``periods_dependent >= min_periods``) and ``persistence``
+        (met / not met / unknown, see :func:`persistence_status`).
 
     Raises
     ------
@@ -312,8 +321,10 @@ def strategic_dependency_test(
 
     Notes
     -----
-    For product :math:`k` and period :math:`t`, with extra-bloc imports
-    :math:`M^{ext}` by partner, total imports :math:`M` and bloc exports :math:`X`:
+    For product :math:`k` (an HS6 subheading in the method) and period :math:`t` (a
+    year in the method), with extra-bloc imports :math:`M^{ext}` by partner, total
+    imports :math:`M` (World total) and exports :math:`X` (all in one value unit, e.g.
+    USD; the ratios are dimensionless):
 
     .. math::
 
@@ -322,15 +333,43 @@ def strategic_dependency_test(
         C_3: M^{ext} / X > 1
 
     with :math:`M^{ext} / X = +\\infty` when :math:`X = 0 < M^{ext}` (CEPII GeoDep
-    imposes 9999, which decides the same way) and NaN (criterion false) when
-    :math:`M^{ext} = 0`. A product is dependent when :math:`C_1 \\wedge C_2 \\wedge
-    C_3`, and persistently so when that holds in at least ``min_periods`` of the
-    ``window`` periods :math:`t-w+1 \\dots t` (a missing period counts as not
-    holding). Sources: European Commission SWD(2021) 352, annex on methodology
-    (criteria and thresholds); Lefebvre & Wibaux (2024), CEPII Policy Brief 47,
-    GeoDep (two years out of three; exports = 0 case). GeoDep also requires world
-    exports of the product to be concentrated (HHI > 0.4); that criterion needs
-    world trade data and is not part of this function.
+    imposes 9999, which decides the same way) and undefined (not met) when
+    :math:`M^{ext} = 0`.
+
+    *Partial partner coverage.* When the named partners cover only part of the World
+    total, the remainder :math:`R` (a residual partner, share :math:`u = R / M^{ext}`)
+    is unallocated. With named shares :math:`s_i` of :math:`M^{ext}` and the largest
+    :math:`s_{top}`:
+
+    .. math::
+
+        \\sum_i s_i^2 \\;\\le\\; HHI \\;\\le\\; \\sum_i s_i^2 + 2 s_{top} u + u^2
+
+    (lower: :math:`R` spread over many negligible suppliers; upper: :math:`R` all from
+    the largest partner). With a bloc, :math:`R` may also be intra-bloc, so
+    :math:`M^{ext} \\in [M^{ext}(1-u), M^{ext}]` and the HHI upper bound is also at
+    least that of the named partners alone, :math:`\\sum_i s_i^2 / (1-u)^2`. A
+    criterion on a value :math:`v \\in [v_{lo}, v_{hi}]` is *met* when
+    :math:`v_{lo} >` threshold, *not met* when :math:`v_{hi} \\le` threshold, else
+    *unknown*. Without a bloc (``bloc`` empty: a single economy) :math:`C_2` is *not
+    applicable*: every import is extra-bloc and the share 1 says nothing.
+
+    A product-period is dependent when every applicable criterion is met (not
+    dependent when one is not met, unknown otherwise), and persistently so when it
+    is dependent in at least ``min_periods`` of the ``window`` periods
+    :math:`t-w+1 \\dots t` (a missing period counts as not dependent: no trade);
+    persistence is unknown when the unknown periods could still decide it.
+
+    Sources: European Commission SWD(2021) 352, *Strategic dependencies and
+    capacities*, methodology annex (HS6 products; the three criteria and their
+    thresholds; the 2021 analysis used one year of data); Lefebvre, K. and Wibaux, P.
+    (2024), "Import dependencies: where does the EU stand?", CEPII Policy Brief 47,
+    and the GeoDep database documentation (the criteria per country, HS6 product and
+    year; persistence: all criteria hold in at least two years of a three-year
+    window; exports = 0 case). GeoDep also requires world exports of the product to
+    be concentrated (HHI > 0.4); that criterion needs world trade data and is not part
+    of this function. The bounds on the HHI are algebra on the shares, not part of
+    either method (both work on complete bilateral data, BACI or Comext).
     """
     keys = _check_keys(keys)
     if "partner" in exports.columns:

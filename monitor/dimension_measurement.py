@@ -576,9 +576,10 @@ def measure_value(imports: pd.DataFrame, exports: pd.DataFrame | None, as_of: da
     """Value: export/import unit-value ratio of the node's HS codes over the window.
 
     Per HS code :math:`RUV_k = UV^X_k / UV^M_k`
-    (:func:`indicators.unit_values.unit_value_table`), both flows of a code on one
-    basis (World totals, else partner sums; a code with one flow only as World totals and
-    the other only as partners is left out, see ``_same_basis``); codes where
+    (:func:`indicators.unit_values.unit_value_table`); per HS code, flow and month the
+    World row where given, else the partner rows, never both (``_same_basis``); the
+    bases are in ``details["bases"]``, and codes whose two flows differ in basis are
+    named in details and driver; codes where
     either direction reports quantities for less than ``min_coverage`` of its value
     are left out. The node's ratio is the import-value-weighted geometric mean
     :math:`\\exp(\\sum_k w_k \\ln RUV_k / \\sum_k w_k)` (a ratio of prices averages in
@@ -598,10 +599,6 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
     if both.empty:
         return _missing(f"no trade of the node's HS codes in the last {months} months")
     both, bases, different = _same_basis(both)
-    if both.empty:
-        return None, {"missing": "imports and exports of the node's HS codes are on different bases "
-                                 "(one only as World totals, the other only by partner)",
-                      "products_on_different_bases": different}, None
 
     def finish(table: pd.DataFrame) -> _Result:
         ratio = table["unit_value_ratio"].to_numpy(dtype="float64")
@@ -619,53 +616,55 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
         details = {"window_months": months, "unit_value_ratio": node_ratio,
                    "products": {str(p): float(r) for p, r in zip(table["product"][usable], ratio[usable])},
                    "products_without_quantities": [str(p) for p in table["product"][~usable]],
-                   "bases": {p: b for p, b in bases.items() if p in set(map(str, table["product"][usable]))},
-                   "products_on_different_bases": different}
+                   "bases": bases, "products_on_different_bases": different}
         if math.isfinite(node_ratio) and node_ratio < 1:
             gap_en, gap_zh = (f"exports fetch {node_ratio:.0%} of the import unit value",
                               f"出口单价仅为进口单价的 {node_ratio:.0%}")
         else:
             gap_en, gap_zh = (f"exports fetch {node_ratio:.2f}× the import unit value",
                               f"出口单价为进口单价的 {node_ratio:.2f} 倍")
+        used = [p for p in different if p in details["products"]]
+        caveat_en = caveat_zh = ""
+        if used:
+            caveat_en = (f"; for {', '.join(used)} one flow is a World total and the other a sum over the "
+                         "partners reported, so the unit values cover different partners")
+            caveat_zh = f"；{'、'.join(used)}的进出口口径不同（一方为世界总额，另一方为伙伴合计）"
         return score, details, (
             score,
             f"value gap: {gap_en} of the same HS codes in the last {months} months "
-            f"(export/import unit-value ratio {node_ratio:.2f}; below 0.85 = low end)",
-            f"价值差距：近{months}个月同类商品{gap_zh}（出口/进口单价比 {node_ratio:.2f}，低于 0.85 为低端）",
+            f"(export/import unit-value ratio {node_ratio:.2f}; below 0.85 = low end){caveat_en}",
+            f"价值差距：近{months}个月同类商品{gap_zh}（出口/进口单价比 {node_ratio:.2f}，低于 0.85 为低端）{caveat_zh}",
         )
 
     return _IndicatorCall("value", token, (both.drop(columns=["partner"]).assign(node=token),), finish)
 
 
-def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
-    """Rows for unit values with imports and exports of each HS code on one basis.
+def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, str | None]], list[str]]:
+    """Rows for unit values: per HS code, flow and month the World rows where the source
+    gives one, else the partner rows (never both: that would count the value twice).
 
-    Per HS code: World totals when both flows have a World row in every month they
-    appear, else the partner rows of both (World rows dropped) when both have partner
-    rows; otherwise the code is left out (one flow only as World totals, the other only
-    as partners: their unit values would compare different partner mixes). Returns the
-    rows, HS code -> ``world_total`` | ``partner_sum``, and the codes left out.
+    Returns the rows, HS code -> {"imports": basis, "exports": basis} (``world_total``,
+    ``partner_sum`` or ``mixed``; None without rows) and the codes whose two flows are on
+    different bases: their unit values average over different partner coverage, which
+    details and the driver say.
     """
     is_world, is_overlapping = _partner_kinds(flows["partner"])
-    frame = flows.assign(_world=is_world)[~is_overlapping]
-    flow = frame["flow"].astype(str).str.strip().str.upper()
-    frame = frame.assign(_flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
-    keep, bases, different = [], {}, []
-    for product, rows in frame.groupby("product", sort=True):
-        months = rows.groupby(["_flow", "period"])["_world"].agg(["any", "all"])
-        world_everywhere = {f: bool(months.loc[f, "any"].all()) if f in months.index.get_level_values(0) else False
-                            for f in ("M", "X")}
-        partners = {f: bool((~rows.loc[rows["_flow"] == f, "_world"]).any()) for f in ("M", "X")}
-        if world_everywhere["M"] and world_everywhere["X"]:
-            keep.append(rows[rows["_world"]])
-            bases[str(product)] = "world_total"
-        elif partners["M"] and partners["X"]:
-            keep.append(rows[~rows["_world"]])
-            bases[str(product)] = "partner_sum"
-        else:
+    flow = flows["flow"].astype(str).str.strip().str.upper()
+    frame = flows.assign(_world=is_world, _flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
+    frame = frame[~is_overlapping]
+    has_world = frame.groupby(["product", "_flow", "period"])["_world"].transform("any").to_numpy()
+    kept = frame[np.where(has_world, frame["_world"].to_numpy(), ~frame["_world"].to_numpy())]
+    bases, different = {}, []
+    for product, rows in kept.groupby("product", sort=True):
+        per = {}
+        for name, code in (("imports", "M"), ("exports", "X")):
+            months = rows[rows["_flow"] == code].groupby("period")["_world"].any()
+            per[name] = (None if months.empty else "world_total" if months.all()
+                         else "partner_sum" if not months.any() else "mixed")
+        bases[str(product)] = per
+        if per["imports"] and per["exports"] and per["imports"] != per["exports"]:
             different.append(str(product))
-    kept = pd.concat(keep, ignore_index=True) if keep else flows.iloc[0:0]
-    return kept.drop(columns=["_world", "_flow"], errors="ignore"), bases, different
+    return kept.drop(columns=["_world", "_flow"]), bases, different
 
 
 def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs: DimensionInputs | None,

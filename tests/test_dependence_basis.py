@@ -162,11 +162,14 @@ def test_unit_values_do_not_add_world_and_partner_rows():
     x = _monthly([("WORLD", "2941", "X", 50.0, 1.0)], MONTHS)
     _, details, _ = measure_value(m, x, AS_OF, 12, 0.5, UNIT_VALUE_RATIO_ANCHORS)
     assert details["unit_value_ratio"] == pytest.approx(0.5)  # 50/kg against the World's 100/kg
-    assert details["bases"] == {"2941": "world_total"}
+    assert details["bases"] == {"2941": {"imports": "world_total", "exports": "world_total"}}
+    assert details["products_on_different_bases"] == []
 
 
-def test_unit_values_on_different_bases_are_left_out():
+def test_unit_values_on_different_bases_are_named():
     m = _monthly([("JPN", "2941", "M", 300.0, 3.0)], MONTHS)
     x = _monthly([("WORLD", "2941", "X", 50.0, 1.0)], MONTHS)
-    score, details, _ = measure_value(m, x, AS_OF, 12, 0.5, UNIT_VALUE_RATIO_ANCHORS)
-    assert score is None and details["products_on_different_bases"] == ["2941"]
+    _, details, driver = measure_value(m, x, AS_OF, 12, 0.5, UNIT_VALUE_RATIO_ANCHORS)
+    assert details["products_on_different_bases"] == ["2941"]
+    assert details["bases"]["2941"] == {"imports": "partner_sum", "exports": "world_total"}
+    assert "cover different partners" in driver[1] and "口径不同" in driver[2]
