@@ -32,6 +32,9 @@ from alerts.model import AlertCandidate
 LEVEL_ORDER = ("none", "blue", "yellow", "orange", "red")
 """Early-warning levels from harmless to worst."""
 
+UNKNOWN_LEVEL = "unknown"
+"""Level of a subject with too little data to judge: below every level, so it never alerts."""
+
 RISK_LEVEL_KIND = "risk_level"
 """``kind`` label of alerts raised by :func:`evaluate_level_rules`."""
 
@@ -42,11 +45,13 @@ Scope = Literal["chain", "node"]
 
 
 def level_rank(level: str) -> int:
-    """Return the position of ``level`` in :data:`LEVEL_ORDER` (``none`` is 0).
+    """Return the position of ``level`` in :data:`LEVEL_ORDER` (``none`` is 0, ``unknown`` -1).
 
     Raises:
-        ValueError: for a level not in :data:`LEVEL_ORDER`, naming it.
+        ValueError: for a level not in :data:`LEVEL_ORDER` nor ``unknown``, naming it.
     """
+    if level == UNKNOWN_LEVEL:
+        return -1
     try:
         return LEVEL_ORDER.index(level)
     except ValueError:

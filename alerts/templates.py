@@ -29,7 +29,8 @@ _WORDS = {
         "expected": "baseline", "detector": "detector", "drivers": "drivers", "data_period": "data period",
         "vintage": "vintage", "since": "since", "ended": "resolved at", "report": "Report",
         "omitted": "… {n} more alert(s) not shown (message size limit); see the report.",
-        "levels": {"none": "none", "blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red"},
+        "levels": {"none": "none", "blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red",
+                   "unknown": "unknown (too little data)"},
     },
     "zh": {
         "firing": "告警", "resolved": "已恢复", "chain": "产业链", "node": "环节", "chain_level": "全链",
@@ -37,7 +38,8 @@ _WORDS = {
         "expected": "基线", "detector": "检测方法", "drivers": "主要因素", "data_period": "数据期",
         "vintage": "数据版本", "since": "开始于", "ended": "恢复于", "report": "查看报告",
         "omitted": "……另有 {n} 条告警因消息长度限制未显示，详见报告。",
-        "levels": {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"},
+        "levels": {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色",
+                   "unknown": "未知（数据不足）"},
     },
 }
 

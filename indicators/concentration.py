@@ -44,6 +44,7 @@ from indicators.periods import (
     lagged_values,
     period_ordinals,
 )
+from indicators.trade_totals import WORLD_PARTNERS
 
 __all__ = [
     "AGGREGATE_PARTNERS",
@@ -56,7 +57,10 @@ __all__ = [
     "concentration_table",
     "concentration_changes",
     "residual_from_totals",
+    "concentration_bounds",
+    "concentration_against_totals",
     "concentration_findings",
+    "UNALLOCATED",
 ]
 
 #: Group keys used when the caller gives none: one group per reporter, product, period.
@@ -118,6 +122,12 @@ RESIDUAL_PARTNERS: frozenset[str] = frozenset({"OTHER COUNTRIES", "REST OF WORLD
 
 #: Partner label of the row :func:`residual_from_totals` creates.
 DEFAULT_RESIDUAL = "REST OF WORLD"
+
+#: Partner label for the part of a World total that no named partner accounts for
+#: (a source that lists only some partners beside its World row). Pass it to
+#: :func:`residual_from_totals` as ``residual`` and to :func:`concentration_table` in
+#: ``residual_partners``: it is not a supplier, only the gap in what is known.
+UNALLOCATED = "UNALLOCATED"
 
 _REQUIRED = ("partner", "value")
 
@@ -682,6 +692,158 @@ def residual_from_totals(
     rest_rows = rest.rename("value").reset_index()
     rest_rows.insert(len(keys), "partner", residual)
     return pd.concat([named, rest_rows[keys + ["partner", "value"]]], ignore_index=True)
+
+
+def concentration_bounds(table: pd.DataFrame) -> pd.DataFrame:
+    """Coverage and bounds of the top share and the HHI when part of the total is unallocated.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`concentration_table` output. With a ``residual_share`` column (the part
+        of each group's total that no named partner accounts for: the World row minus
+        the named partners, see :func:`residual_from_totals` and :data:`UNALLOCATED`,
+        or USGS "Other countries"), the bounds widen by it; without one, the named
+        partners are the whole total and the bounds are the values themselves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``table`` with four columns appended:
+
+        - ``partner_coverage``: named partners' share of the total, 0-1
+          (:math:`1 - u`);
+        - ``top_share_upper``: the largest share any one supplier can have (0-1);
+          the lower bound is ``top_share``;
+        - ``hhi_upper``: the largest HHI (0-1) consistent with the data; the lower
+          bound is ``hhi``;
+        - ``unallocated_share``: :math:`u`, equal to ``residual_share`` (0 without it).
+
+    Notes
+    -----
+    With named shares :math:`s_i` of the true total (so :math:`\\sum_i s_i = 1 - u`)
+    and an unallocated remainder :math:`u` that may belong to anyone (unnamed
+    partners, or named ones whose rows are incomplete: confidential lines,
+    partner not stated), every way of distributing :math:`u` gives
+
+    .. math::
+
+        s_{(1)} \\le CR_1 \\le \\min(s_{(1)} + u, 1), \\qquad
+        \\sum_i s_i^2 \\le HHI \\le \\min\\Big(\\sum_i s_i^2 + 2 s_{(1)} u + u^2,\\ 1\\Big).
+
+    The lower bounds hold because adding mass to any supplier never lowers a square
+    or the maximum; the HHI upper bound because :math:`\\sum_i (s_i + a_i)^2 +
+    \\sum_j b_j^2` is convex in the allocation :math:`(a, b)` with :math:`\\sum a +
+    \\sum b = u`, so it is largest at a vertex: all of :math:`u` on one supplier,
+    best the largest named one, :math:`(s_{(1)} + u)^2 - s_{(1)}^2 = 2 s_{(1)} u + u^2`.
+    The same bounds are the "share of known trade" caveat of CEPII GeoDep and the
+    coverage rule of European Commission SWD(2021) 352 made explicit. Dimensionless.
+    """
+    out = table.copy()
+    top = out["top_share"].to_numpy(dtype="float64")
+    hhi = out["hhi"].to_numpy(dtype="float64")
+    if "residual_share" in out.columns:
+        u = np.nan_to_num(out["residual_share"].to_numpy(dtype="float64"), nan=0.0)
+    else:
+        u = np.zeros(len(out))
+    out["partner_coverage"] = np.where(np.isnan(top), np.nan, 1.0 - u)
+    out["top_share_upper"] = np.minimum(top + u, 1.0)
+    out["hhi_upper"] = np.minimum(hhi + 2.0 * top * u + u * u, 1.0)
+    out["unallocated_share"] = np.where(np.isnan(top), np.nan, u)
+    return out
+
+
+def concentration_against_totals(
+    flows: pd.DataFrame,
+    keys: Sequence[str],
+    slices: Sequence[str] = ("product", "period"),
+    residual_partners: Collection[str] = (),
+    include_zero_total: bool = False,
+) -> pd.DataFrame:
+    """Concentration of each group against its World totals, with coverage and bounds.
+
+    A source that lists only some partners beside its World row (Comtrade extracts
+    with partners World and USA, say) must not have its shares stated against the
+    named partners' sum: the USA would be "100 %" of what is 1 % of China's imports.
+    Here, per group and slice (e.g. HS code and month), the denominator is the World
+    row where the source gives one, else the named partners' sum (the source is then
+    taken to list every partner); the part of a World row no named partner accounts
+    for is the :data:`UNALLOCATED` remainder: in the total, not a supplier.
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        Long table with ``keys``, ``slices``, ``partner`` and ``value`` (one unit).
+        World rows are those whose partner is in
+        :data:`indicators.trade_totals.WORLD_PARTNERS` (more than one World row of a
+        slice, e.g. from two sources, counts once: the largest). Other aggregates
+        (:data:`AGGREGATE_PARTNERS`: EU groupings, Comtrade ``_X`` "areas n.e.s.") are
+        inside the World row and are never a supplier, so they end up in the remainder.
+    keys : sequence of str
+        Group keys of the result (e.g. ``("chain", "node")``).
+    slices : sequence of str, default ``("product", "period")``
+        Columns inside a group at which a World row applies.
+    residual_partners : collection of str, default ()
+        Further partners that are many unnamed suppliers (e.g. USGS "Other
+        countries", :data:`RESIDUAL_PARTNERS`): in the total and the remainder, not
+        suppliers.
+    include_zero_total : bool, default False
+        As in :func:`concentration_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`concentration_bounds` of :func:`concentration_table` (with
+        ``residual_share``) per group, plus ``world_total_share``: the part of the
+        group's total taken from World rows (0: no source gave a total, so coverage
+        is complete by assumption; 1: every slice had a World row).
+
+    Notes
+    -----
+    For slice :math:`j` with World row :math:`W_j` and named partners :math:`v_{j,i}`:
+
+    .. math::
+
+        T_j = \\max\\Big(W_j, \\sum_i v_{j,i}\\Big)\\ \\text{(or } \\sum_i v_{j,i}
+        \\text{ without } W_j), \\qquad
+        U_j = T_j - \\sum_i v_{j,i}, \\qquad
+        u = \\sum_j U_j \\big/ \\sum_j T_j
+
+    Shares are :math:`\\sum_j v_{j,i} / \\sum_j T_j` in the input unit's ratio
+    (dimensionless); the bounds are those of :func:`concentration_bounds`.
+    """
+    keys = _check_keys(keys)
+    slice_cols = [c for c in slices if c not in keys]
+    _check_columns(flows, keys + slice_cols)
+    values = _validated_values(flows)
+    partner = _normalised(flows["partner"]) if len(flows) else flows["partner"].astype(str)
+    is_world = partner.isin(WORLD_PARTNERS).to_numpy()
+    is_other_aggregate = _is_aggregate(flows["partner"]) & ~is_world
+    frame = flows[keys + slice_cols + ["partner"]].assign(value=values.to_numpy())
+    named = frame.loc[~is_world & ~is_other_aggregate]
+    group = keys + slice_cols
+    world = frame.loc[is_world].groupby(group, dropna=False, observed=True)["value"].max()
+    named_sum = named.groupby(group, dropna=False, observed=True)["value"].sum()
+    gap = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
+    unallocated = gap.rename("value").reset_index()
+    unallocated["partner"] = UNALLOCATED
+    rows = pd.concat([named[keys + ["partner", "value"]], unallocated[keys + ["partner", "value"]]],
+                     ignore_index=True)
+    table = concentration_bounds(concentration_table(
+        rows, keys, residual_partners=[UNALLOCATED, *_residual_set(residual_partners)],
+        include_zero_total=include_zero_total))
+    # The part of each group's total that stood on a World row (the rest on partner sums).
+    world_total = named_sum.reindex(world.index).fillna(0.0).clip(upper=world) + gap
+    by_group = world_total.groupby(level=list(range(len(keys))), dropna=False).sum()
+    if len(table):
+        index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
+        covered = by_group.reindex(index).fillna(0.0).to_numpy() if len(by_group) else np.zeros(len(table))
+        total = table["total"].to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["world_total_share"] = np.where(total > 0, np.minimum(covered / total, 1.0), np.nan)
+    else:
+        table["world_total_share"] = pd.Series(dtype="float64")
+    return table
 
 
 @dataclass(frozen=True)

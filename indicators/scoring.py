@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "LEVELS",
+    "UNKNOWN",
     "DEFAULT_LEVEL_THRESHOLDS",
     "HHI_POINT_ANCHORS",
     "TOP_SHARE_ANCHORS",
@@ -36,6 +37,11 @@ __all__ = [
 
 #: Early-warning levels in increasing order of severity; ``level_index`` is the position.
 LEVELS: tuple[str, ...] = ("none", "blue", "yellow", "orange", "red")
+
+#: The level of a subject with too little data to judge: neither safe ("none") nor at
+#: risk. Outside the severity ladder: ``level_index`` gives -1, so it reaches no
+#: threshold and raises no alert.
+UNKNOWN = "unknown"
 
 #: Suggested level thresholds (score >= threshold -> level). The concentration and
 #: disruption anchors below are placed so that each regulatory threshold starts a level
@@ -291,13 +297,15 @@ def level_for(score: float | None, thresholds: Mapping[str, float]) -> str:
 
 
 def level_index(level: str) -> int:
-    """Position of ``level`` in :data:`LEVELS` (0 = none ... 4 = red).
+    """Position of ``level`` in :data:`LEVELS` (0 = none ... 4 = red; -1 for :data:`UNKNOWN`).
 
     Raises
     ------
     ValueError
-        If ``level`` is not one of :data:`LEVELS`.
+        If ``level`` is not one of :data:`LEVELS` or :data:`UNKNOWN`.
     """
+    if level == UNKNOWN:
+        return -1
     try:
         return LEVELS.index(level)
     except ValueError:
@@ -538,7 +546,8 @@ def apply_hysteresis(
     if runs_to_fall < 1:
         raise ValueError(f"runs_to_fall must be >= 1, got {runs_to_fall!r}")
     raw = level_index(raw_level)
-    if previous_level is None or raw >= level_index(previous_level):
+    # Unknown holds no level to keep, and nothing is kept while the data are unknown.
+    if previous_level in (None, UNKNOWN) or raw_level == UNKNOWN or raw >= level_index(previous_level):
         return raw_level, 0
     below = previous_runs_below + 1
     if below >= runs_to_fall:

@@ -99,7 +99,7 @@ class DeliveryReport:
     dead: int
 
 
-_LEVEL_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
+_LEVEL_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色", "unknown": "未知"}
 
 
 def risk_subjects(result: AssessmentResult, config: Config | None = None) -> list[RiskSubject]:
@@ -109,8 +109,10 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
     if config is not None:
         common["report_url"] = config.settings.external_url
 
-    def extra(level: str, drivers_zh: list[str]) -> dict[str, str]:
+    def extra(level: str, drivers_zh: list[str], completeness: float) -> dict[str, str]:
         out = dict(common)
+        # How much of the subject's data the level stands on (a partial picture is said so).
+        out["completeness"] = f"{completeness:.0%}"
         if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
             out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
         if drivers_zh:
@@ -125,7 +127,8 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
                 summary_en=f"Chain {chain.name_en} is at {chain.level} (risk score {chain.score:.0f}/100)",
                 summary_zh=f"产业链「{chain.name_zh}」预警等级：{_LEVEL_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
                 drivers=chain.drivers, previous_level=getattr(chain.judgement, "previous_level", None),
-                annotations=extra(chain.level, list(getattr(chain, "drivers_zh", []))),
+                annotations=extra(chain.level, list(getattr(chain, "drivers_zh", [])),
+                                  chain.judgement.completeness),
             ))
         for node in chain.nodes:
             if node.score is None:
@@ -135,7 +138,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
                 summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
                 summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
                 drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
-                annotations=extra(node.level, list(node.drivers_zh)),
+                annotations=extra(node.level, list(node.drivers_zh), node.judgement.completeness),
             ))
     return subjects
 
@@ -150,7 +153,8 @@ def finding_events(result: AssessmentResult) -> list[FindingEvent]:
         level = levels.get((chain, node), "none")
         events.append(FindingEvent(
             chain=chain, node=node, kind=f"{finding.method}_{finding.direction or 'flagged'}",
-            series=finding.series_id, level=level if level != "none" else "blue",
+            # A flagged finding is evidence of its own even where the node's level is none or unknown.
+            series=finding.series_id, level=level if level not in ("none", "unknown") else "blue",
             summary_en=finding.explanation_en, summary_zh=finding.explanation_zh,
             observed=_finite(finding.observed), expected=_finite(finding.expected), score=_finite(finding.score),
             period=finding.period.strftime("%Y-%m") if finding.period is not None else "",

@@ -37,12 +37,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from indicators.concentration import concentration_table
+from indicators.concentration import AGGREGATE_PARTNERS, concentration_against_totals
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from indicators.partner_share import PartnerShareCollapseDetector
 from indicators.screening import SeriesMatrix
 from indicators.scoring import (
+    UNKNOWN,
     apply_hysteresis,
     chain_score,
     concentration_score,
@@ -445,27 +446,13 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     findings: list[DetectionResult] = []
     conc = None
     details = None
+    gated = False
     if data.as_of is not None and not frame.empty:
-        recent = frame[frame["period"] >= _window_start(data.as_of, window)].assign(chain=chain.id, node=node.id)
-        table = concentration_table(recent, keys=("chain", "node")) if not recent.empty else None
-        if table is not None and len(table):
-            row = table.iloc[0]
-            conc = float(concentration_score(float(row["hhi"]), float(row["top_share"])))
-            partner_values = recent.groupby("partner")["value"].sum().sort_values(ascending=False, kind="stable")
-            details = {
-                "window_months": window, "hhi": float(row["hhi"]), "top_share": float(row["top_share"]),
-                "top_partner": str(row["top_partner"]), "n_partners": int(row["n_partners"]),
-                "top_partners": [{"partner": str(p), "share": float(v / partner_values.sum())}
-                                 for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
-                **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
-            }
-            ranked.append((
-                conc,
-                f"imports concentrated: top partner {row['top_partner']} {row['top_share']:.0%} "
-                f"of the last {window} months, HHI {row['hhi']:.2f} ({int(row['n_partners'])} partners)",
-                f"进口集中：近{window}个月最大来源国 {row['top_partner']} 占 {row['top_share']:.0%}，"
-                f"HHI {row['hhi']:.2f}（{int(row['n_partners'])} 个来源国）",
-            ))
+        recent = frame[frame["period"] >= _window_start(data.as_of, window)]
+        conc, details, driver = measure_concentration(recent, window, settings.min_partner_coverage)
+        gated = conc is None and details is not None
+        if driver is not None:
+            ranked.append(driver)
     # series id -> (values, what the series is, in English and Chinese)
     series: dict[str, tuple[pd.Series, str, str]] = {}
     if not frame.empty:
@@ -492,7 +479,7 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         # The node's partners across all its HS codes: does its main supplier's share collapse?
         for result in shares:
             findings.append(result)
-            if result.status not in ("flagged", "normal") or pd.isna(result.score):
+            if gated or result.status not in ("flagged", "normal") or pd.isna(result.score):
                 continue
             contribution = float(disruption_score(result.score, threshold=share_detector.drop_points))
             disruption_scores.append(contribution)
@@ -528,10 +515,80 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     )
 
 
+def measure_concentration(recent: pd.DataFrame, window: int,
+                          min_coverage: float) -> tuple[float | None, dict | None, tuple[float, str, str] | None]:
+    """The concentration dimension of one node's imports over the window: (score, details, driver).
+
+    Shares are of the World total where the source gives one
+    (:func:`indicators.concentration.concentration_against_totals`): the part no named
+    partner accounts for is unallocated, and the top share and HHI are given as bounds.
+    When named partners cover less than ``min_coverage`` of that total the dimension is
+    missing (score None, the reason in ``details["missing"]``) and the driver states only
+    what the totals support. Scored on the lower bounds (what is known for sure).
+    """
+    if recent.empty:
+        return None, None, None
+    table = concentration_against_totals(recent.assign(node="node"), keys=("node",))
+    if not len(table):
+        return None, None, None
+    row = table.iloc[0]
+    coverage, unallocated = float(row["partner_coverage"]), float(row["unallocated_share"])
+    hhi, hhi_hi = float(row["hhi"]), float(row["hhi_upper"])
+    top, top_hi = float(row["top_share"]), float(row["top_share_upper"])
+    partner, n = str(row["top_partner"]), int(row["n_partners"])
+    total = float(row["total"])
+    named = recent[~recent["partner"].isin(WORLD_PARTNERS) & ~recent["partner"].isin(AGGREGATE_PARTNERS)]
+    partner_values = named.groupby("partner")["value"].sum().sort_values(ascending=False, kind="stable")
+    world_share = float(row["world_total_share"])
+    details = {
+        "window_months": window, "hhi": hhi, "hhi_bounds": [hhi, hhi_hi], "top_share": top,
+        "top_share_bounds": [top, top_hi], "top_partner": partner, "n_partners": n,
+        "partner_coverage": coverage, "unallocated_share": unallocated, "min_partner_coverage": min_coverage,
+        "total_basis": "world_total" if world_share >= 0.999 else "partner_sum" if world_share <= 0.001 else "mixed",
+        "top_partners": [{"partner": str(p), "share": float(v / total)}
+                         for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
+        **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
+    }
+    if coverage < min_coverage:
+        details["missing"] = (f"partner coverage {coverage:.0%} of World imports "
+                              f"(needs {min_coverage:.0%}): concentration unknown")
+        return None, details, (
+            0.0,
+            f"concentration unknown: the named partners cover {coverage:.0%} of World imports in the last "
+            f"{window} months (needs {min_coverage:.0%}); the top supplier holds between {top:.0%} "
+            f"({partner}) and {top_hi:.0%}",
+            f"集中度未知：近{window}个月已列明来源国仅占全球进口的 {coverage:.0%}（需 {min_coverage:.0%}）；"
+            f"最大来源国份额在 {top:.0%}（{partner}）至 {top_hi:.0%} 之间",
+        )
+    score = float(concentration_score(hhi, top))
+    if unallocated > 0.0005:
+        top_en, top_zh = f"{top:.0%}–{top_hi:.0%}", f"{top:.0%}–{top_hi:.0%}"
+        hhi_en = f"HHI {hhi:.2f}–{hhi_hi:.2f}"
+        cover_en = f"; named partners cover {coverage:.0%} of World imports"
+        cover_zh = f"；已列明来源国占全球进口 {coverage:.0%}"
+    else:
+        top_en = top_zh = f"{top:.0%}"
+        hhi_en, cover_en, cover_zh = f"HHI {hhi:.2f}", "", ""
+    return score, details, (
+        score,
+        f"imports concentrated: top partner {partner} {top_en} of the last {window} months, "
+        f"{hhi_en} ({n} partners{cover_en})",
+        f"进口集中：近{window}个月最大来源国 {partner} 占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）",
+    )
+
+
+def _completeness(m: NodeMeasurement) -> float:
+    """Share of the node's expected inputs that had data (0-1)."""
+    return m.inputs_available / m.inputs_expected if m.inputs_expected else 0.0
+
+
 def _judge(score: float | None, previous: PreviousScore | None, completeness: float, config: Config) -> Judgement:
     settings = config.settings.assessment
     thresholds = settings.levels.model_dump()
-    raw = level_for(score, thresholds) if score is not None else "none"
+    if completeness < settings.min_completeness:
+        raw = UNKNOWN  # too little data: neither safe nor at risk, and no alert
+    else:
+        raw = level_for(score, thresholds) if score is not None else "none"
     level, below = apply_hysteresis(
         raw, previous.level if previous else None, previous.runs_below if previous else 0,
         settings.hysteresis_runs)
@@ -556,7 +613,9 @@ def _assess(config: Config, sessions: sessionmaker[Session], run_id: int,
     all_findings: list[tuple[str, str, DetectionResult]] = []
     for chain in config.catalog.chains:
         measured = by_chain[chain.id]
-        own = {node_id: node_score(m.dimensions) for node_id, m in measured.items()}
+        # A node with too little data is unknown: its partial score neither alarms nor propagates.
+        own = {node_id: node_score(m.dimensions) if _completeness(m) >= settings.min_completeness else None
+               for node_id, m in measured.items()}
         propagated = propagate_along_dependencies(
             own, {n.id: n.depends_on for n in chain.nodes}, settings.propagation_factor)
         nodes: list[NodeAssessment] = []
@@ -574,7 +633,7 @@ def _assess(config: Config, sessions: sessionmaker[Session], run_id: int,
                     f"{settings.propagation_factor:g})",
                     f"上游环节 {source} 风险传导（风险分 {propagated[source]:.0f} × {settings.propagation_factor:g}）",
                 ))
-            completeness = m.inputs_available / m.inputs_expected
+            completeness = _completeness(m)
             nodes.append(NodeAssessment(
                 chain=chain.id, node=node.id, name_en=node.name.en, name_zh=node.name.zh,
                 criticality=node.criticality, own_score=own[node.id],
@@ -582,7 +641,8 @@ def _assess(config: Config, sessions: sessionmaker[Session], run_id: int,
                 dimensions=m.dimensions, drivers=[en for _, en, _ in ranked], drivers_zh=[zh for _, _, zh in ranked],
                 concentration=m.concentration, dimension_details=m.details,
             ))
-        combined = chain_score([n.score for n in nodes], [n.criticality for n in nodes])
+        combined = chain_score([n.score if n.level != UNKNOWN else None for n in nodes],
+                               [n.criticality for n in nodes])
         combined = weakest_link_floor(
             combined, [n.level for n in nodes], [n.criticality for n in nodes], thresholds,
             settings.weakest_link_min_criticality)

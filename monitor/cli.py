@@ -365,14 +365,16 @@ def _read_flows_csv(path: Path):
 def _concentration(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from indicators.concentration import RESIDUAL_PARTNERS, concentration_changes, concentration_table
+    from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals, concentration_changes
 
     frame, annual = _read_flows_csv(args.input)
     keys = ("reporter", "product", "period")
     try:
-        # every group is reported: one without a positive total gets status zero_total
-        # and empty indicators instead of a division by zero
-        table = concentration_table(frame, keys=keys, residual_partners=RESIDUAL_PARTNERS, include_zero_total=True)
+        # Shares are of the WORLD row where the file has one (the rest is unallocated, with
+        # bounds); every group is reported: one without a positive total gets status
+        # zero_total and empty indicators instead of a division by zero.
+        table = concentration_against_totals(frame, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
+                                             include_zero_total=True)
         table = concentration_changes(table, keys=keys, freq="Y" if annual else "M")
     except ValueError as err:
         raise InputFileError(f"{args.input}: {err}") from None

@@ -25,7 +25,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL
+from indicators.concentration import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED
 from indicators.dependence import (
     CRITERIA,
     DEPENDENT,
@@ -49,7 +49,7 @@ from indicators.dimension_scores import (
     unit_value_gap_score,
 )
 from indicators.supply_risk import governance_weighted_concentration
-from indicators.trade_totals import OVERLAPPING_AGGREGATES, WORLD_PARTNERS, _partner_kinds
+from indicators.trade_totals import OVERLAPPING_AGGREGATES, WORLD_PARTNERS, _partner_kinds, monthly_totals
 from indicators.unit_values import unit_value_table
 from monitor.config.models import AssessmentSettings, Node
 
@@ -512,6 +512,11 @@ def _partner_risk(recent: pd.DataFrame, scores: dict[str, PartnerScore], months:
     """:func:`measure_partner_risk` on flows already cut to the window."""
     named = recent[~recent["partner"].astype(str).str.upper().isin(AGGREGATE_PARTNERS)]
     by_partner = named.groupby("partner")["value"].sum()
+    # The World total where the source gives one: what no named partner accounts for is
+    # an unscored remainder (it lowers coverage), never left out of the denominator.
+    unallocated = max(float(monthly_totals(recent).sum()) - float(by_partner.sum()), 0.0) if len(recent) else 0.0
+    if unallocated > 0:
+        by_partner = pd.concat([by_partner, pd.Series({UNALLOCATED: unallocated})])
     total = float(by_partner.sum())
     if total <= 0:
         return _missing(f"no imports of the node's HS codes in the last {months} months")

@@ -66,7 +66,7 @@ def _score_cells(j: Judgement) -> str:
     return f"{score:>5} {change:>6}  {j.level:<7} {j.completeness:>4.0%}"
 
 
-_LEVEL_MARK = {"none": "  ", "blue": "B ", "yellow": "Y ", "orange": "O ", "red": "R "}
+_LEVEL_MARK = {"none": "  ", "blue": "B ", "yellow": "Y ", "orange": "O ", "red": "R ", "unknown": "? "}
 
 
 def assessment_table(result: AssessmentResult, alerts: Sequence[Alert], simulated: bool) -> str:

@@ -72,10 +72,12 @@ def test_short_history_is_missing_not_risk(config, sessions, clock):
             assert node.own_score == max(v for v in node.dimensions.values() if v is not None)
 
 
-def test_no_data_at_all_gives_no_scores(config, sessions, clock):
+def test_no_data_at_all_gives_no_scores_and_says_unknown(config, sessions, clock):
     result = run_assessment(config, sessions, clock)
     assert result.as_of is None
-    assert all(c.score is None and c.level == "none" for c in result.chains)
+    # No data is unknown, not safe ("none") and not at risk.
+    assert all(c.score is None and c.level == "unknown" for c in result.chains)
+    assert all(n.level == "unknown" for c in result.chains for n in c.nodes)
 
 
 def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, monkeypatch):

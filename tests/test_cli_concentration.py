@@ -47,13 +47,22 @@ def test_json_output_contract_and_values(tmp_path):
     by_key = {(r["reporter"], r["product"], r["period"]): r for r in records}
     assert sorted(by_key) == [("USA", "2846", "2022"), ("USA", "2846", "2023"), ("USA", "8105", "2023"),
                               ("WORLD", "cobalt", "2023")]
+    r = by_key[("USA", "2846", "2022")]  # no WORLD row: the partners are the total
+    assert r["total"] == 100 and r["partner_coverage"] == 1.0 and r["residual_share"] == 0.0
+    assert r["hhi"] == pytest.approx(0.52) and r["top_share_upper"] == pytest.approx(0.6)
     r = by_key[("USA", "2846", "2023")]
-    # CHN 80, NA (Namibia, not a missing value) 20; the WORLD row is an aggregate and left out
-    assert r["total"] == 100 and r["n_partners"] == 2 and r["top_partner"] == "CHN"
-    assert r["hhi"] == pytest.approx(0.68) and r["hhi_points"] == pytest.approx(6800)
-    assert r["cr1"] == r["top_share"] == pytest.approx(0.8) and r["cr3"] == pytest.approx(1.0)
-    assert r["effective_n"] == pytest.approx(1 / 0.68, rel=1e-9)
-    assert r["hhi_change_prev"] == pytest.approx(0.68 - 0.52) and r["top_share_change_yoy"] == pytest.approx(0.2)
+    # CHN 80, NA (Namibia, not a missing value) 20 of a WORLD total of 999: the WORLD row is the
+    # denominator and the 899 no partner accounts for is unallocated, so shares come with bounds
+    assert r["total"] == 999 and r["n_partners"] == 2 and r["top_partner"] == "CHN"
+    assert r["top_share"] == pytest.approx(80 / 999) and r["residual_share"] == pytest.approx(899 / 999)
+    assert r["partner_coverage"] == pytest.approx(100 / 999)
+    assert r["top_share_upper"] == pytest.approx((80 + 899) / 999)
+    hhi = (80 / 999) ** 2 + (20 / 999) ** 2
+    assert r["hhi"] == pytest.approx(hhi) and r["hhi_points"] == pytest.approx(hhi * 10_000)
+    assert r["hhi_upper"] == pytest.approx(hhi + 2 * (80 / 999) * (899 / 999) + (899 / 999) ** 2)
+    assert r["cr3"] == pytest.approx(100 / 999)
+    assert r["effective_n"] == pytest.approx(1 / hhi, rel=1e-9)
+    assert r["hhi_change_prev"] == pytest.approx(hhi - 0.52) and r["top_share_change_yoy"] == pytest.approx(80 / 999 - 0.6)
     assert r["status"] == "ok"
     zero = by_key[("USA", "8105", "2023")]  # a zero total is reported as such, nothing divided by zero
     assert zero["status"] == "zero_total" and zero["total"] == 0 and zero["n_partners"] == 0

@@ -13,6 +13,22 @@ saved as CSV), USGS mineral tables, a team's own spreadsheet exports. Config::
 
 ``columns`` maps contract columns to the file's; ``constants`` fills contract
 columns the file lacks. ``records_path`` points into a JSON document (``data.rows``).
+
+Periods: a month (``2024-03``, ``202403``, ``2024M03``, ``2024-03-01``) or a bare year
+(``2024``): an annual value, stored at January of its year as the Comtrade and World
+Bank collectors store theirs (so a 12-month assessment window holds one annual value).
+``country_codes: m49`` reads numeric codes as UN Comtrade writes them: ``0`` is World
+(stored as ``WORLD``, the total the indicators use instead of summing partners),
+``842`` the USA, the "n.e.s." areas ``_X`` (see :mod:`monitor.collectors.codes`); in
+any scheme ``World``/``WLD``/``0`` is World. A Comtrade CSV download maps as::
+
+      columns: {reporter: reporterCode, partner: partnerCode, product: cmdCode, flow: flowCode,
+                period: period, value: primaryValue, quantity: netWgt}
+      country_codes: m49
+
+(keep only the totals over transport mode and customs procedure: a file with
+``motCode``/``customsCode`` breakdowns repeats each key with other values, and such
+conflicting duplicates are all rejected).
 Rows with an unknown country, a bad HS code, an unreadable period, a non-numeric or
 negative value (unless ``allow_negative`` for observations, e.g. an index in standard
 deviations), or an exact duplicate are rejected and counted; a missing column or an

@@ -25,10 +25,6 @@ from pydantic import (
 
 from indicators import dimension_scores
 
-LEVEL_NAMES: tuple[str, ...] = ("none", "blue", "yellow", "orange", "red")
-"""Early-warning levels, lowest first; the index is the numeric level (0 none … 4 red)."""
-
-Level = Literal["none", "blue", "yellow", "orange", "red"]
 _HS_CODE = re.compile(r"^(\d{4}|\d{6})$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -575,6 +571,14 @@ class AssessmentSettings(StrictModel):
 
     schedule: Cron = "30 3 * * *"
     window_months: int = Field(default=12, ge=1, le=60, description="concentration window")
+    min_partner_coverage: float = Field(
+        default=0.8, gt=0, le=1,
+        description="named partners' least share of the World total for a concentration score; below it the "
+                    "dimension is missing (unknown), never risk")
+    min_completeness: float = Field(
+        default=0.5, ge=0, le=1,
+        description="least share of a node's inputs with data for a level; below it the node is 'unknown' "
+                    "(neither safe nor at risk) and raises no alert")
     min_history_months: int = Field(default=36, ge=24, le=240)
     levels: LevelThresholds = LevelThresholds()
     hysteresis_runs: int = Field(

@@ -66,7 +66,8 @@ def font_settings() -> dict:
     # Fallback needs the families named in font.family itself (a generic "sans-serif" resolves to one font).
     return {"font.family": ["DejaVu Sans", *([cjk] if cjk else [])]}
 
-LEVEL_COLOURS = {"none": "#e8e8e8", "blue": "#4a90d9", "yellow": "#f2c94c", "orange": "#f2994a", "red": "#d64545"}
+LEVEL_COLOURS = {"none": "#e8e8e8", "blue": "#4a90d9", "yellow": "#f2c94c", "orange": "#f2994a", "red": "#d64545",
+                 "unknown": "#9e9e9e"}  # unknown: too little data, neither safe nor at risk
 _LEVELS = list(LEVEL_COLOURS)
 
 
