@@ -16,7 +16,7 @@ Each has a ``*_findings`` function that turns the rows crossing the thresholds i
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,9 @@ __all__ = [
     "DependencyThresholds",
     "import_dependence",
     "strategic_dependency_test",
+    "combine_criteria",
+    "persistence_status",
+    "criteria_met",
     "single_point_of_failure",
     "import_dependence_findings",
     "dependency_findings",
@@ -150,6 +153,58 @@ def import_dependence(
     return out
 
 
+#: ISO 3166-1 alpha-3 codes of the 27 EU member states (since 1 February 2020): the
+#: bloc of an ``EU27`` home economy, whose trade among them is intra-bloc.
+EU27_MEMBERS: frozenset[str] = frozenset({
+    "AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN", "IRL",
+    "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK", "SVN", "ESP", "SWE"})
+
+#: Status of one criterion of the strategic-dependency test.
+MET, NOT_MET, UNKNOWN, NOT_APPLICABLE = "met", "not met", "unknown", "not applicable"
+#: Status of a product-period (all criteria): dependent / not dependent / unknown.
+DEPENDENT, NOT_DEPENDENT = "dependent", "not dependent"
+
+
+def _status(lower: np.ndarray, upper: np.ndarray, threshold: float) -> np.ndarray:
+    """Criterion ``value > threshold`` for a value known to lie in [lower, upper].
+
+    met when ``lower > threshold``; not met when ``upper <= threshold`` or the value is
+    undefined (NaN, e.g. no imports); unknown in between.
+    """
+    lower = np.asarray(lower, dtype="float64")
+    upper = np.asarray(upper, dtype="float64")
+    out = np.full(lower.shape, UNKNOWN, dtype=object)
+    out[~(upper > threshold)] = NOT_MET  # NaN included
+    out[lower > threshold] = MET
+    return out
+
+
+def combine_criteria(*criteria: np.ndarray) -> np.ndarray:
+    """Per row: ``dependent`` when every criterion is met or not applicable, ``not dependent``
+    when one is not met, else ``unknown``."""
+    stacked = np.vstack([np.asarray(c, dtype=object) for c in criteria]) if criteria else np.zeros((1, 0), object)
+    out = np.full(stacked.shape[1], UNKNOWN, dtype=object)
+    out[np.all((stacked == MET) | (stacked == NOT_APPLICABLE), axis=0)] = DEPENDENT
+    out[np.any(stacked == NOT_MET, axis=0)] = NOT_DEPENDENT
+    return out
+
+
+def persistence_status(dependent: np.ndarray, unknown: np.ndarray, min_periods: int) -> np.ndarray:
+    """Persistence from counts of dependent and unknown periods in the window.
+
+    met when ``dependent >= min_periods``; not met when even counting every unknown
+    period as dependent stays below ``min_periods``; else unknown. Periods without data
+    are passed as unknown by the caller when the data cannot tell (history too short),
+    as not dependent when there was no trade.
+    """
+    dependent = np.asarray(dependent)
+    unknown = np.asarray(unknown)
+    out = np.full(dependent.shape, UNKNOWN, dtype=object)
+    out[dependent + unknown < min_periods] = NOT_MET
+    out[dependent >= min_periods] = MET
+    return out
+
+
 @dataclass(frozen=True)
 class DependencyThresholds:
     """Thresholds of the strategic-dependency test (all strict ``>``).
@@ -241,12 +296,21 @@ def strategic_dependency_test(
     -------
     pandas.DataFrame
         One row per group with imports, sorted by keys: ``keys``, ``total_imports``,
-        ``extra_imports``, ``exports``, ``hhi`` (of extra-bloc imports by partner),
-        ``top_partner`` and ``top_share`` (of extra-bloc imports), ``extra_share``,
-        ``import_export_ratio``, the criteria ``crit_concentration``,
-        ``crit_extra_share``, ``crit_substitutability``, ``dependent`` (all three),
-        ``periods_dependent`` (periods in the window ending here, this one included,
-        where ``dependent``) and ``persistent`` (``periods_dependent >= min_periods``).
+        ``extra_imports`` (residual partners included), ``exports``, ``hhi`` (of
+        extra-bloc imports by partner, the residual as negligible suppliers: the lower
+        bound), ``top_partner`` and ``top_share`` (of extra-bloc imports),
+        ``extra_share`` (upper bound) and ``extra_share_lower``, ``unallocated_share``
+        (residual share of extra-bloc imports), ``hhi_upper``, ``import_export_ratio``
+        (upper bound) and ``import_export_ratio_lower``; the criteria as statuses
+        ``c1_concentration``, ``c2_extra_share``, ``c3_imports_over_exports`` (each
+        ``"met"``, ``"not met"``, ``"unknown"`` or ``"not applicable"``) and as booleans
+        ``crit_concentration``, ``crit_extra_share``, ``crit_substitutability``
+        (status ``"met"``); ``status`` (``"dependent"``: every criterion met or not
+        applicable; ``"not dependent"``: one not met; else ``"unknown"``),
+        ``dependent`` (status ``"dependent"``), ``periods_dependent`` and
+        ``periods_unknown`` (periods in the window ending here, this one included),
+        ``persistent`` (``periods_dependent >= min_periods``) and ``persistence``
+        (met / not met / unknown, see :func:`persistence_status`).
 
     Raises
     ------
@@ -257,8 +321,10 @@ def strategic_dependency_test(
 
     Notes
     -----
-    For product :math:`k` and period :math:`t`, with extra-bloc imports
-    :math:`M^{ext}` by partner, total imports :math:`M` and bloc exports :math:`X`:
+    For product :math:`k` (an HS6 subheading in the method) and period :math:`t` (a
+    year in the method), with extra-bloc imports :math:`M^{ext}` by partner, total
+    imports :math:`M` (World total) and exports :math:`X` (all in one value unit, e.g.
+    USD; the ratios are dimensionless):
 
     .. math::
 
@@ -267,15 +333,43 @@ def strategic_dependency_test(
         C_3: M^{ext} / X > 1
 
     with :math:`M^{ext} / X = +\\infty` when :math:`X = 0 < M^{ext}` (CEPII GeoDep
-    imposes 9999, which decides the same way) and NaN (criterion false) when
-    :math:`M^{ext} = 0`. A product is dependent when :math:`C_1 \\wedge C_2 \\wedge
-    C_3`, and persistently so when that holds in at least ``min_periods`` of the
-    ``window`` periods :math:`t-w+1 \\dots t` (a missing period counts as not
-    holding). Sources: European Commission SWD(2021) 352, annex on methodology
-    (criteria and thresholds); Lefebvre & Wibaux (2024), CEPII Policy Brief 47,
-    GeoDep (two years out of three; exports = 0 case). GeoDep also requires world
-    exports of the product to be concentrated (HHI > 0.4); that criterion needs
-    world trade data and is not part of this function.
+    imposes 9999, which decides the same way) and undefined (not met) when
+    :math:`M^{ext} = 0`.
+
+    *Partial partner coverage.* When the named partners cover only part of the World
+    total, the remainder :math:`R` (a residual partner, share :math:`u = R / M^{ext}`)
+    is unallocated. With named shares :math:`s_i` of :math:`M^{ext}` and the largest
+    :math:`s_{top}`:
+
+    .. math::
+
+        \\sum_i s_i^2 \\;\\le\\; HHI \\;\\le\\; \\sum_i s_i^2 + 2 s_{top} u + u^2
+
+    (lower: :math:`R` spread over many negligible suppliers; upper: :math:`R` all from
+    the largest partner). With a bloc, :math:`R` may also be intra-bloc, so
+    :math:`M^{ext} \\in [M^{ext}(1-u), M^{ext}]` and the HHI upper bound is also at
+    least that of the named partners alone, :math:`\\sum_i s_i^2 / (1-u)^2`. A
+    criterion on a value :math:`v \\in [v_{lo}, v_{hi}]` is *met* when
+    :math:`v_{lo} >` threshold, *not met* when :math:`v_{hi} \\le` threshold, else
+    *unknown*. Without a bloc (``bloc`` empty: a single economy) :math:`C_2` is *not
+    applicable*: every import is extra-bloc and the share 1 says nothing.
+
+    A product-period is dependent when every applicable criterion is met (not
+    dependent when one is not met, unknown otherwise), and persistently so when it
+    is dependent in at least ``min_periods`` of the ``window`` periods
+    :math:`t-w+1 \\dots t` (a missing period counts as not dependent: no trade);
+    persistence is unknown when the unknown periods could still decide it.
+
+    Sources: European Commission SWD(2021) 352, *Strategic dependencies and
+    capacities*, methodology annex (HS6 products; the three criteria and their
+    thresholds; the 2021 analysis used one year of data); Lefebvre, K. and Wibaux, P.
+    (2024), "Import dependencies: where does the EU stand?", CEPII Policy Brief 47,
+    and the GeoDep database documentation (the criteria per country, HS6 product and
+    year; persistence: all criteria hold in at least two years of a three-year
+    window; exports = 0 case). GeoDep also requires world exports of the product to
+    be concentrated (HHI > 0.4); that criterion needs world trade data and is not part
+    of this function. The bounds on the HHI are algebra on the shares, not part of
+    either method (both work on complete bilateral data, BACI or Comext).
     """
     keys = _check_keys(keys)
     if "partner" in exports.columns:
@@ -312,28 +406,63 @@ def strategic_dependency_test(
     m_tot = out["total_imports"].to_numpy(dtype="float64")
     x_val = out["exports"].to_numpy(dtype="float64")
     hhi = out["hhi"].to_numpy(dtype="float64")
+    top = np.nan_to_num(out["top_share"].to_numpy(dtype="float64"), nan=0.0)
+    # the unallocated remainder (residual partners) of the extra-bloc imports: u = R / M_ext
+    if "residual_share" in extra.columns:
+        u = out[keys].merge(extra[keys + ["residual_share"]], on=keys, how="left", sort=False)["residual_share"]
+        u = np.nan_to_num(u.to_numpy(dtype="float64"), nan=0.0)
+    else:
+        u = np.zeros(len(out))
+    has_bloc = bool(bloc_set)
     with np.errstate(divide="ignore", invalid="ignore"):
+        # C1 bounds: the residual as many negligible suppliers (lower) or all one partner, the
+        # largest (upper); with a bloc the residual may also be intra-bloc: HHI of the named only
+        hhi_upper = hhi + 2.0 * top * u + u * u
+        if has_bloc:
+            named_only = np.where(u < 1, hhi / np.where(u < 1, (1 - u) ** 2, 1.0), np.nan)
+            hhi_upper = np.fmax(hhi_upper, named_only)
+        hhi_upper = np.minimum(hhi_upper, 1.0)
+        m_ext_lo = m_ext * (1 - u) if has_bloc else m_ext  # with a bloc the residual may be intra-bloc
         out["extra_share"] = np.where(m_tot > 0, m_ext / np.where(m_tot > 0, m_tot, 1.0), np.nan)
+        out["extra_share_lower"] = np.where(m_tot > 0, m_ext_lo / np.where(m_tot > 0, m_tot, 1.0), np.nan)
         ratio = np.where(x_val > 0, m_ext / np.where(x_val > 0, x_val, 1.0), np.inf)
+        ratio_lo = np.where(x_val > 0, m_ext_lo / np.where(x_val > 0, x_val, 1.0), np.where(m_ext_lo > 0, np.inf, 0.0))
+    out["unallocated_share"] = np.where(m_ext > 0, u, np.nan)
+    out["hhi_upper"] = hhi_upper
     out["import_export_ratio"] = np.where(m_ext > 0, ratio, np.nan)
-    out["crit_concentration"] = hhi > thresholds.hhi
-    out["crit_extra_share"] = out["extra_share"].to_numpy(dtype="float64") > thresholds.extra_share
-    out["crit_substitutability"] = out["import_export_ratio"].to_numpy(dtype="float64") > thresholds.import_export_ratio
-    dependent = (out["crit_concentration"] & out["crit_extra_share"] & out["crit_substitutability"]).to_numpy()
+    out["import_export_ratio_lower"] = np.where(m_ext > 0, ratio_lo, np.nan)
+    c1 = _status(hhi, hhi_upper, thresholds.hhi)
+    c2 = (_status(out["extra_share_lower"].to_numpy(dtype="float64"), out["extra_share"].to_numpy(dtype="float64"),
+                  thresholds.extra_share) if has_bloc else np.full(len(out), NOT_APPLICABLE, dtype=object))
+    c3 = _status(out["import_export_ratio_lower"].to_numpy(dtype="float64"),
+                 out["import_export_ratio"].to_numpy(dtype="float64"), thresholds.import_export_ratio)
+    out["c1_concentration"], out["c2_extra_share"], out["c3_imports_over_exports"] = c1, c2, c3
+    out["crit_concentration"] = c1 == MET
+    out["crit_extra_share"] = c2 == MET
+    out["crit_substitutability"] = c3 == MET
+    status = combine_criteria(c1, c2, c3)
+    out["status"] = status
+    dependent = status == DEPENDENT
+    unknown = status == UNKNOWN
     out["dependent"] = dependent
 
     if period in keys:
         series_keys = [k for k in keys if k != period]
         ordinals, _ = period_ordinals(out[period], freq, name=period)
         count = dependent.astype("int64")
-        flags = out[series_keys].assign(_dep=dependent.astype("float64"))
+        open_count = unknown.astype("int64")
+        flags = out[series_keys].assign(_dep=dependent.astype("float64"), _unk=unknown.astype("float64"))
         for lag in range(1, thresholds.window):
-            earlier = lagged_values(flags, series_keys, ordinals, ["_dep"], lag)["_dep"].to_numpy()
-            count = count + np.nan_to_num(earlier, nan=0.0).astype("int64")
+            earlier = lagged_values(flags, series_keys, ordinals, ["_dep", "_unk"], lag)
+            count = count + np.nan_to_num(earlier["_dep"].to_numpy(), nan=0.0).astype("int64")
+            open_count = open_count + np.nan_to_num(earlier["_unk"].to_numpy(), nan=0.0).astype("int64")
     else:
         count = dependent.astype("int64")
+        open_count = unknown.astype("int64")
     out["periods_dependent"] = count
+    out["periods_unknown"] = open_count
     out["persistent"] = count >= thresholds.min_periods
+    out["persistence"] = persistence_status(count, open_count, thresholds.min_periods)
     # sort like concentration_table (keys order), stable
     return out.reset_index(drop=True)
 
@@ -486,6 +615,38 @@ def import_dependence_findings(
     return out
 
 
+#: Criterion key -> (English label, Chinese label) as drivers and findings name them.
+CRITERIA: dict[str, tuple[str, str]] = {
+    "c1_concentration": ("import HHI > 0.4", "进口HHI > 0.4"),
+    "c2_extra_share": ("extra-bloc share of imports > 50%", "区外进口占比 > 50%"),
+    "c3_imports_over_exports": ("imports/exports > 1", "进口/出口 > 1"),
+}
+
+
+def criteria_met(row: Mapping[str, object], thresholds: DependencyThresholds = DependencyThresholds()
+                 ) -> list[tuple[str, str, str]]:
+    """The criteria a row of :func:`strategic_dependency_test` meets: (column, English, Chinese).
+
+    Exactly those with status ``met``, in criterion order; labels carry the thresholds.
+    """
+    labels = {
+        "c1_concentration": (f"import HHI > {thresholds.hhi:g}", f"进口HHI > {thresholds.hhi:g}"),
+        "c2_extra_share": (f"extra-bloc share of imports > {percent(thresholds.extra_share)}",
+                           f"区外进口占比 > {percent(thresholds.extra_share)}"),
+        "c3_imports_over_exports": (f"imports/exports > {thresholds.import_export_ratio:g}",
+                                    f"进口/出口 > {thresholds.import_export_ratio:g}"),
+    }
+    return [(c, *labels[c]) for c in CRITERIA if row.get(c) == MET]
+
+
+def _held_phrase(row: pd.Series) -> tuple[str, str]:
+    """'all three' only when three criteria apply; otherwise names the one not applicable."""
+    if row.get("c2_extra_share") == NOT_APPLICABLE:
+        return ("both applicable criteria (the extra-bloc share is not applicable: no bloc)",
+                "两项适用标准（无经济集团，区外进口占比不适用）")
+    return "all three", "三项标准"
+
+
 def dependency_findings(
     table: pd.DataFrame,
     thresholds: DependencyThresholds = DependencyThresholds(),
@@ -518,21 +679,31 @@ def dependency_findings(
         now_zh = "" if row["dependent"] else "（最新一期未满足）"
         c1, c2 = _cmp(row["hhi"], thresholds.hhi), _cmp(row["extra_share"], thresholds.extra_share)
         c3 = _cmp(ratio, thresholds.import_export_ratio)
+        held_en, held_zh = _held_phrase(row)
+        hhi_en = hhi_zh = f"{number(row['hhi'])} {c1} {thresholds.hhi:g}"
+        if row.get("c1_concentration") == UNKNOWN:
+            hhi_en = (f"{number(row['hhi'])}-{number(row['hhi_upper'])} (unknown against {thresholds.hhi:g}: "
+                      f"{percent(row['unallocated_share'])} of imports without a partner)")
+            hhi_zh = (f"{number(row['hhi'])}-{number(row['hhi_upper'])}（相对{thresholds.hhi:g}未知："
+                      f"{percent(row['unallocated_share'])}的进口未分配来源）")
+        if row.get("c2_extra_share") == NOT_APPLICABLE:
+            share_en, share_zh = "extra-bloc share not applicable (no bloc)", "区外进口占比不适用（无经济集团）"
+        else:
+            share_en = f"extra-bloc share {percent(row['extra_share'])} {c2} {percent(thresholds.extra_share)}"
+            share_zh = f"区外进口占比{percent(row['extra_share'])} {c2} {percent(thresholds.extra_share)}"
         out.append(IndicatorFinding(
             kind="strategic_dependency",
             subject=tuple((k, str(row[k])) for k in keys if k != period), period=when,
             observed=float(row["hhi"]), threshold=thresholds.hhi,
             explanation_en=(f"{en}{rep_en} is strategically dependent on imports of {prod_en}: "
-                            f"HHI of imports {number(row['hhi'])} {c1} {thresholds.hhi:g} (top "
-                            f"{name_en(names, top)} {percent(row['top_share'])}), extra-bloc share "
-                            f"{percent(row['extra_share'])} {c2} {percent(thresholds.extra_share)}, "
+                            f"HHI of imports {hhi_en} (top "
+                            f"{name_en(names, top)} {percent(row['top_share'])}), {share_en}, "
                             f"imports/exports {number(ratio)} {c3} {thresholds.import_export_ratio:g}; "
-                            f"all three held in {held} of the last {thresholds.window} periods{now_en}."),
-            explanation_zh=(f"{zh}{rep_zh}对{prod_zh}进口存在战略依赖：进口HHI {number(row['hhi'])} {c1} "
-                            f"{thresholds.hhi:g}（最大来源{name_zh(names, top)}占{percent(row['top_share'])}），"
-                            f"区外进口占比{percent(row['extra_share'])} {c2} {percent(thresholds.extra_share)}，"
+                            f"{held_en} held in {held} of the last {thresholds.window} periods{now_en}."),
+            explanation_zh=(f"{zh}{rep_zh}对{prod_zh}进口存在战略依赖：进口HHI {hhi_zh}"
+                            f"（最大来源{name_zh(names, top)}占{percent(row['top_share'])}），{share_zh}，"
                             f"进口/出口 {number(ratio)} {c3} {thresholds.import_export_ratio:g}；"
-                            f"近{thresholds.window}期中有{held}期三项标准同时满足{now_zh}。"),
+                            f"近{thresholds.window}期中有{held}期{held_zh}同时满足{now_zh}。"),
             details=(("top_partner", str(top)), ("top_share", float(row["top_share"])),
                      ("extra_share", float(row["extra_share"])), ("import_export_ratio", ratio),
                      ("periods_dependent", held), ("dependent", bool(row["dependent"]))),

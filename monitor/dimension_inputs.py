@@ -96,9 +96,11 @@ def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], par
     start = window_start(as_of, settings.window_months).date()
     inputs = DimensionInputs()
     if config.dependence.enabled or config.value.enabled:
-        exports = load_trade_flows(session, home, sorted(set(codes)), flow="X", start=start, end=as_of)
+        # three 12-month years at least: the EU strategic-dependency test's persistence window
+        since = window_start(as_of, max(settings.window_months, 36)).date() if config.dependence.enabled else start
+        exports = load_trade_flows(session, home, sorted(set(codes)), flow="X", start=since, end=as_of)
         inputs.exports_by_product = {product: group for product, group in exports.groupby("product", sort=False)}
-        inputs.exports_collected = not exports.empty or (
+        inputs.exports_collected = bool((exports["period"] >= pd.Timestamp(start)).any()) or (
             exports_known if exports_known is not None else exports_stored(session, home, start, as_of))
     if config.partner_risk.enabled:
         inputs.partner_scores = partner_scores(session, partners, as_of, settings)

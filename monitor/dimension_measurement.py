@@ -25,8 +25,21 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import AGGREGATE_PARTNERS, UNALLOCATED
-from indicators.dependence import strategic_dependency_test
+from indicators.concentration import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED
+from indicators.dependence import (
+    CRITERIA,
+    DEPENDENT,
+    EU27_MEMBERS,
+    MET,
+    NOT_APPLICABLE,
+    NOT_DEPENDENT,
+    NOT_MET,
+    UNKNOWN,
+    DependencyThresholds,
+    combine_criteria,
+    persistence_status,
+    strategic_dependency_test,
+)
 from indicators.dimension_scores import (
     import_dependence_score,
     logistics_pressure_score,
@@ -36,7 +49,7 @@ from indicators.dimension_scores import (
     unit_value_gap_score,
 )
 from indicators.supply_risk import governance_weighted_concentration
-from indicators.trade_totals import monthly_totals
+from indicators.trade_totals import OVERLAPPING_AGGREGATES, WORLD_PARTNERS, _partner_kinds, monthly_totals
 from indicators.unit_values import unit_value_table
 from monitor.config.models import AssessmentSettings, Node
 
@@ -146,12 +159,15 @@ class _IndicatorCall:
     residual_partners: tuple[str, ...] = ()
     risk: dict[str, float] = field(default_factory=dict)
     """Partner -> governance risk (partner risk only; the same dict for every node of a partition)."""
+    bloc: tuple[str, ...] = ()
+    """Partners inside the home economy's bloc (dependence only; the same for every node of a partition)."""
 
 
 #: kind -> (the group-key column that holds the node's token, the indicator on the concatenated frames)
 _INDICATORS: dict[str, tuple[str, Callable[..., pd.DataFrame]]] = {
     "dependence": ("product", lambda calls, imports, exports: strategic_dependency_test(
-        imports, exports, keys=("reporter", "product"))),
+        imports, exports, bloc=calls[0].bloc, keys=("reporter", "product", "hs", "period"),
+        residual_partners=(DEFAULT_RESIDUAL,), freq="Y")),
     "partner_risk": ("node", lambda calls, frame: governance_weighted_concentration(
         frame, calls[0].risk, keys=("node",),
         residual_partners=sorted({p for call in calls for p in call.residual_partners}))),
@@ -180,44 +196,124 @@ def _run_batch(calls: list[_IndicatorCall]) -> list[_Result]:
 
 
 def measure_dependence(imports: pd.DataFrame, exports: pd.DataFrame | None, exports_collected: bool,
-                       as_of: date, months: int, anchors) -> tuple[float | None, dict, _Driver | None]:
+                       as_of: date, months: int, anchors,
+                       bloc: Sequence[str] | None = None) -> tuple[float | None, dict, _Driver | None]:
     """Import dependence of one node: net-import ratio of its HS codes over the window.
 
-    ``imports``/``exports``: the node's flows (all HS codes; exports may be None when
-    none is stored). Returns (score, details, driver). Missing when exports of the
-    home economy are not collected at all (then a zero cannot be told from unknown)
-    or the node has no trade in the window. The EU strategic-dependency test
-    (:func:`indicators.dependence.strategic_dependency_test`, SWD(2021) 352) on the
-    same window adds whether all three of its criteria hold.
+    ``imports``/``exports``: the node's flows (all HS codes, history up to ``as_of``;
+    exports may be None when none is stored). Per HS code and month each flow is the
+    World row where the source gives one, else the sum of the partner rows
+    (:mod:`indicators.trade_totals`); ``imports_basis``/``exports_basis`` say which. Where
+    the two flows are on different bases the partner sum is a lower bound, and
+    ``net_import_ratio_is`` says which bound the ratio is. Missing when exports of the
+    home economy are not collected at all (then a zero cannot be told from unknown) or
+    the node has no trade in the window. The EU strategic-dependency test
+    (:func:`indicators.dependence.strategic_dependency_test`, SWD(2021) 352) runs per HS6
+    product on the last three 12-month years ending at ``as_of`` with CEPII GeoDep's
+    persistence rule; ``bloc``: partners inside the home's bloc (None or empty: no bloc).
     """
     return _resolved(_dependence(_in_window(imports, as_of, months),
                                  None if exports is None else _in_window(exports, as_of, months),
-                                 exports_collected, months, anchors))
+                                 exports_collected, months, anchors, history=imports, export_history=exports,
+                                 as_of=as_of, bloc=bloc))
+
+
+#: Partner codes of trade without a known partner: counted in totals, never a supplier.
+_UNALLOCATED = frozenset(AGGREGATE_PARTNERS - WORLD_PARTNERS - OVERLAPPING_AGGREGATES)
+_EU_YEARS = DependencyThresholds().window  # 12-month years the EU test looks at (persistence window)
+PERSISTENCE_MIN = DependencyThresholds().min_periods
+
+
+def home_bloc(setting: Sequence[str] | None, home: str | None) -> tuple[str, ...]:
+    """The home economy's bloc: the configured partners, else the EU members for an ``EU27`` home, else none."""
+    if setting is not None:
+        return tuple(str(p).strip().upper() for p in setting)
+    return tuple(sorted(EU27_MEMBERS)) if str(home or "").strip().upper() == "EU27" else ()
+
+
+def _flow_totals(flows: pd.DataFrame | None) -> pd.DataFrame:
+    """Per (product, period): ``total`` (the World row where given, else the partner sum),
+    ``named`` (single partners only) and ``basis`` (``world_total`` | ``partner_sum``)."""
+    columns = ["product", "period", "total", "named", "basis"]
+    if flows is None or flows.empty:
+        return pd.DataFrame(columns=columns)
+    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    unallocated = flows["partner"].astype(str).str.strip().str.upper().isin(_UNALLOCATED).to_numpy()
+    value = flows["value"].to_numpy(dtype="float64")
+    single = ~is_world & ~is_overlapping
+    frame = flows[["product", "period"]].assign(
+        _world=np.where(is_world, value, 0.0), _has_world=is_world, _partners=np.where(single, value, 0.0),
+        named=np.where(single & ~unallocated, value, 0.0))
+    g = frame.groupby(["product", "period"], sort=True).agg(
+        _world=("_world", "sum"), _has_world=("_has_world", "any"), _partners=("_partners", "sum"),
+        named=("named", "sum")).reset_index()
+    g["total"] = np.where(g["_has_world"], g["_world"], g["_partners"])
+    g["basis"] = np.where(g["_has_world"], "world_total", "partner_sum")
+    return g[columns]
+
+
+def _basis(cells: pd.DataFrame) -> str | None:
+    kinds = set(cells["basis"]) if len(cells) else set()
+    return None if not kinds else kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def _bound(imports_basis: str | None, exports_basis: str | None) -> str:
+    """What a ratio of the two flows is: ``exact`` on the same basis (or a flow without rows, i.e. 0),
+    else the flow that is not a World total is a lower bound."""
+    if imports_basis == exports_basis or imports_basis is None or exports_basis is None:
+        return "exact"
+    if imports_basis == "world_total":
+        return "upper_bound"  # exports (the denominator's growing part) are a lower bound
+    if exports_basis == "world_total":
+        return "lower_bound"
+    return "undetermined"
+
+
+_BASIS_EN = {"world_total": "World totals", "partner_sum": "sums over the partners reported",
+             "mixed": "World totals in some months and partner sums in others"}
+
+
+def _year_of(periods: pd.Series, as_of: date) -> np.ndarray:
+    """0 for the 12 months ending at ``as_of``, 1 for the 12 before, ..."""
+    p = pd.DatetimeIndex(periods)
+    back = (as_of.year * 12 + as_of.month) - (p.year * 12 + p.month)
+    return np.asarray(back // 12)
 
 
 def _dependence(recent: pd.DataFrame, exports: pd.DataFrame | None, exports_collected: bool, months: int,
-                anchors, token: str = "node") -> _Result | _IndicatorCall:
-    """:func:`measure_dependence` on flows already cut to the window."""
+                anchors, token: str = "node", *, history: pd.DataFrame | None = None,
+                export_history: pd.DataFrame | None = None, as_of: date | None = None,
+                bloc: Sequence[str] | None = None) -> _Result | _IndicatorCall:
+    """:func:`measure_dependence` on flows already cut to the window (``history``: uncut, for the EU test)."""
     if not exports_collected:
         return _missing("no export flows of the home economy are stored for the window, so exports are unknown")
-    named = recent[~recent["partner"].astype(str).str.upper().isin(AGGREGATE_PARTNERS)]
-    m = float(named["value"].sum())
-    x = 0.0 if exports is None else float(exports["value"].sum())
+    imp, exp = _flow_totals(recent), _flow_totals(exports)
+    m, x = float(imp["total"].sum()), float(exp["total"].sum())
     if m + x <= 0:
         return _missing(f"no imports or exports of the node's HS codes in the last {months} months")
     ratio = float(net_import_ratio(m, x))
     score = float(import_dependence_score(ratio, anchors))
-    details = {"window_months": months, "imports": m, "exports": x, "net_import_ratio": ratio,
+    m_basis, x_basis = _basis(imp), _basis(exp)
+    bound = _bound(m_basis, x_basis)
+    details = {"window_months": months, "imports": m, "exports": x, "imports_basis": m_basis,
+               "exports_basis": x_basis, "net_import_ratio": ratio, "net_import_ratio_is": bound,
                "import_export_ratio": None if x == 0 else m / x}
+    if bound == "exact":
+        basis_en = basis_zh = ""
+    else:
+        which = {"upper_bound": ("at most", "上限"), "lower_bound": ("at least", "下限"),
+                 "undetermined": ("of unknown direction", "方向未知")}[bound]
+        basis_en = (f"; imports are {_BASIS_EN.get(m_basis, 'none')}, exports {_BASIS_EN.get(x_basis, 'none')}: "
+                    f"a partner sum is a lower bound, so the ratio is a bound ({which[0]} {ratio:+.2f})")
+        basis_zh = f"；进出口口径不同（伙伴合计为下限），该比值为{which[1]}"
+
+    years = _eu_years(history if history is not None else recent,
+                      export_history if export_history is not None else exports, as_of, token)
 
     def finish(test: pd.DataFrame | None) -> _Result:
-        eu_en = eu_zh = ""
-        if test is not None and len(test):
-            dependent = bool(test["dependent"].iloc[0])
-            details["eu_strategic_dependency"] = dependent
-            if dependent:
-                eu_en = "; meets all three EU strategic-dependency criteria (HHI > 0.4, imports > exports)"
-                eu_zh = "；符合欧盟战略依赖三项标准（HHI > 0.4，进口 > 出口）"
+        eu = _eu_summary(test, years, bloc)
+        details["eu_strategic_dependency"] = eu["status"]
+        details["eu_test"] = eu
         if x > 0:
             times_en, times_zh = f"imports {m / x:.1f}× exports", f"进口额为出口额的 {m / x:.1f} 倍"
         else:
@@ -225,20 +321,177 @@ def _dependence(recent: pd.DataFrame, exports: pd.DataFrame | None, exports_coll
         return score, details, (
             score,
             f"import dependence: {times_en} of the same HS codes in the last {months} months "
-            f"(net-import ratio {ratio:+.2f}){eu_en}",
-            f"进口依赖：近{months}个月同类商品{times_zh}（净进口比 {ratio:+.2f}）{eu_zh}",
+            f"(net-import ratio {ratio:+.2f}){basis_en}{eu['driver_en']}",
+            f"进口依赖：近{months}个月同类商品{times_zh}（净进口比 {ratio:+.2f}）{basis_zh}{eu['driver_zh']}",
         )
 
-    if named.empty:
+    if years is None or years["imports"].empty:
         return finish(None)
-    reporter = str(named["reporter"].iloc[0])
-    by_partner = named.groupby("partner", as_index=False)["value"].sum()  # the window as one period
-    # The node is the test's "product"; its exports are one total.
-    return _IndicatorCall(
-        "dependence", token,
-        (by_partner.assign(reporter=reporter, product=token)[["reporter", "partner", "product", "value"]],
-         pd.DataFrame({"reporter": [reporter], "product": [token], "value": [x]})),
-        finish)
+    return _IndicatorCall("dependence", token, (years["imports"], years["exports"]), finish,
+                          residual_partners=(DEFAULT_RESIDUAL,), bloc=tuple(bloc or ()))
+
+
+def _is_hs6(code: object) -> bool:
+    text = str(code).strip()
+    return len(text) == 6 and text.isdigit()
+
+
+def _eu_years(history: pd.DataFrame, exports: pd.DataFrame | None, as_of: date | None, token: str) -> dict | None:
+    """The EU test's inputs: per HS6 product and 12-month year, imports by partner (the
+    unallocated remainder of the total as one residual partner) and total exports."""
+    if as_of is None or history is None or history.empty:
+        return None
+    products = sorted({str(p) for p in history["product"].unique()} | (
+        set() if exports is None or exports.empty else {str(p) for p in exports["product"].unique()}))
+    hs6 = [p for p in products if _is_hs6(p)]
+    first = pd.Timestamp(history["period"].min())
+    observed = [k for k in range(_EU_YEARS)
+                if first <= pd.Timestamp(as_of) - pd.DateOffset(months=12 * k + 11)]
+    out = {"hs6": hs6, "not_hs6": [p for p in products if not _is_hs6(p)], "observed": observed,
+           "as_of": as_of, "imports": pd.DataFrame(), "exports": pd.DataFrame(), "bases": {}}
+    if not hs6:
+        return out
+    flows = history[history["product"].astype(str).isin(hs6)]
+    flows = flows[flows["period"] <= pd.Timestamp(as_of)]
+    flows = flows.assign(_year=_year_of(flows["period"], as_of))
+    flows = flows[flows["_year"] < _EU_YEARS]
+    if flows.empty:
+        return out
+    reporter = str(flows["reporter"].iloc[0])
+    totals = _flow_totals(flows)
+    totals["_year"] = _year_of(totals["period"], as_of)
+    totals["residual"] = (totals["total"] - totals["named"]).clip(lower=0.0)
+    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    single = flows[~is_world & ~is_overlapping
+                   & ~flows["partner"].astype(str).str.strip().str.upper().isin(_UNALLOCATED).to_numpy()]
+    named = single.groupby(["product", "_year", "partner"], as_index=False)["value"].sum()
+    rest = totals.groupby(["product", "_year"], as_index=False)["residual"].sum().rename(
+        columns={"residual": "value"}).assign(partner=DEFAULT_RESIDUAL)
+    rows = pd.concat([named, rest[rest["value"] > 0]], ignore_index=True)
+    year_label = as_of.year - rows["_year"].astype(int)
+    out["imports"] = pd.DataFrame({"reporter": reporter, "product": token, "hs": rows["product"].astype(str),
+                                   "period": year_label, "partner": rows["partner"].astype(str),
+                                   "value": rows["value"].astype(float)})
+    xt = _flow_totals(None if exports is None else exports[exports["product"].astype(str).isin(hs6)])
+    if len(xt):
+        xt["_year"] = _year_of(xt["period"], as_of)
+        xt = xt[(xt["_year"] >= 0) & (xt["_year"] < _EU_YEARS)]
+    xsum = xt.groupby(["product", "_year"], as_index=False)["total"].sum() if len(xt) else xt
+    out["exports"] = pd.DataFrame({"reporter": reporter, "product": token,
+                                   "hs": xsum["product"].astype(str) if len(xsum) else [],
+                                   "period": (as_of.year - xsum["_year"].astype(int)) if len(xsum) else [],
+                                   "value": xsum["total"].astype(float) if len(xsum) else []})
+    for (product, year), cells in totals.groupby(["product", "_year"]):
+        out["bases"][(str(product), as_of.year - int(year))] = [_basis(cells), None]
+    for (product, year), cells in (xt.groupby(["product", "_year"]) if len(xt) else []):
+        out["bases"].setdefault((str(product), as_of.year - int(year)), [None, None])[1] = _basis(cells)
+    return out
+
+
+_C3_LABEL = ("imports/exports > 1", "进口/出口 > 1")
+
+
+def _eu_summary(test: pd.DataFrame | None, years: dict | None, bloc: Sequence[str] | None) -> dict:
+    """Per HS6 product: the criteria of the latest year, the years dependent and persistence;
+    the node's status and the driver clause (which names exactly the criteria met)."""
+    summary = {"method": "EU SWD(2021) 352 criteria per HS6 product and 12-month year; persistence: "
+                         f"{PERSISTENCE_MIN} of the last {_EU_YEARS} years (CEPII GeoDep)",
+               "bloc": sorted(bloc) if bloc else None, "products": {}, "not_applicable": {},
+               "dependent_products": [], "status": NOT_APPLICABLE, "driver_en": "", "driver_zh": ""}
+    if years is None:
+        summary["not_applicable"]["node"] = "no imports stored"
+        return summary
+    for code in years["not_hs6"]:
+        summary["not_applicable"][code] = "the test is defined on HS6 subheadings; this code is not one"
+    if not years["hs6"]:
+        return summary
+    as_of = years["as_of"]
+    latest = as_of.year
+    by_hs = {} if test is None or test.empty else {str(h): g.set_index("period") for h, g in test.groupby("hs")}
+    statuses = []
+    for hs in years["hs6"]:
+        rows = by_hs.get(hs)
+        per_year = {}
+        for k in range(_EU_YEARS):
+            label = latest - k
+            if k not in years["observed"]:
+                per_year[label] = (UNKNOWN, None)
+                continue
+            if rows is None or label not in rows.index:
+                per_year[label] = (NOT_DEPENDENT, None)  # no imports that year
+                continue
+            row = rows.loc[label]
+            c = {name: row[name] for name in ("c1_concentration", "c2_extra_share", "c3_imports_over_exports")}
+            m_basis, x_basis = years["bases"].get((hs, label), [None, None])
+            bound = _bound(m_basis, x_basis)
+            # imports over exports on different bases: the computed ratio is only a bound
+            if (bound == "upper_bound" and c["c3_imports_over_exports"] == MET) or (
+                    bound == "lower_bound" and c["c3_imports_over_exports"] == NOT_MET) or (
+                    bound == "undetermined" and c["c3_imports_over_exports"] != NOT_APPLICABLE):
+                c["c3_imports_over_exports"] = UNKNOWN
+            status = combine_criteria(*(np.array([v], dtype=object) for v in c.values()))[0]
+            per_year[label] = (status, {**c, "row": row, "imports_basis": m_basis, "exports_basis": x_basis,
+                                        "ratio_is": bound})
+        dependent = sum(s == DEPENDENT for s, _ in per_year.values())
+        unknown = sum(s == UNKNOWN for s, _ in per_year.values())
+        persistence = persistence_status(np.array([dependent]), np.array([unknown]), PERSISTENCE_MIN)[0]
+        status, info = per_year[latest]
+        record = {"year": f"{(pd.Timestamp(as_of) - pd.DateOffset(months=11)):%Y-%m}..{as_of:%Y-%m}",
+                  "status": status, "years_dependent": dependent, "years_unknown": unknown,
+                  "persistence": persistence,
+                  "years": {str(y): s for y, (s, _) in per_year.items()}}
+        if info is not None:
+            row = info["row"]
+            record.update({
+                "imports_basis": info["imports_basis"], "exports_basis": info["exports_basis"],
+                "criteria": {"c1_concentration": info["c1_concentration"],
+                             "c2_extra_share": info["c2_extra_share"],
+                             "c3_imports_over_exports": info["c3_imports_over_exports"]},
+                "criteria_met": [c for c in CRITERIA if info[c] == MET],
+                "hhi_lower": _num(row["hhi"]), "hhi_upper": _num(row["hhi_upper"]),
+                "unallocated_share": _num(row["unallocated_share"]), "top_partner": _str(row["top_partner"]),
+                "extra_share": None if info["c2_extra_share"] == NOT_APPLICABLE else _num(row["extra_share"]),
+                "import_export_ratio": _num(row["import_export_ratio"])})
+        else:
+            record["criteria_met"] = []
+        summary["products"][hs] = record
+        statuses.append(persistence)
+    dependent_products = [hs for hs, r in summary["products"].items() if r["persistence"] == MET]
+    summary["dependent_products"] = dependent_products
+    summary["status"] = MET if dependent_products else UNKNOWN if UNKNOWN in statuses else NOT_MET
+    if dependent_products:
+        parts_en, parts_zh = [], []
+        for hs in dependent_products:
+            r = summary["products"][hs]
+            met = [CRITERIA[c] for c in r["criteria_met"]]
+            met_en = ", ".join(en for en, _ in met) or "none"
+            met_zh = "、".join(zh for _, zh in met) or "无"
+            na = r.get("criteria", {}).get("c2_extra_share") == NOT_APPLICABLE
+            parts_en.append(f"{hs} (dependent in {r['years_dependent']} of the last {_EU_YEARS} years; "
+                            f"latest year meets {met_en}" + ("; extra-bloc share not applicable: no bloc" if na else "")
+                            + ")")
+            parts_zh.append(f"{hs}（近{_EU_YEARS}年中{r['years_dependent']}年满足；最近一年满足{met_zh}"
+                            + ("；无经济集团，区外进口占比不适用" if na else "") + "）")
+        summary["driver_en"] = "; EU strategic-dependency test (SWD(2021) 352) met for " + ", ".join(parts_en)
+        summary["driver_zh"] = "；符合欧盟战略依赖判定（SWD(2021) 352）的产品：" + "，".join(parts_zh)
+    elif summary["status"] == UNKNOWN:
+        undecided = [hs for hs, r in summary["products"].items() if r["persistence"] == UNKNOWN]
+        summary["driver_en"] = (f"; EU strategic-dependency test undecided for {', '.join(undecided)} "
+                                "(partial partner coverage, different bases or under three years of data)")
+        summary["driver_zh"] = f"；欧盟战略依赖判定无法确定：{'、'.join(undecided)}（来源覆盖不全、口径不同或数据不足三年）"
+    return summary
+
+
+def _num(value) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else (f if f == math.inf else None)
+
+
+def _str(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def measure_partner_risk(imports: pd.DataFrame, scores: dict[str, PartnerScore], as_of: date, months: int,
@@ -328,7 +581,10 @@ def measure_value(imports: pd.DataFrame, exports: pd.DataFrame | None, as_of: da
     """Value: export/import unit-value ratio of the node's HS codes over the window.
 
     Per HS code :math:`RUV_k = UV^X_k / UV^M_k`
-    (:func:`indicators.unit_values.unit_value_table`, partners summed); codes where
+    (:func:`indicators.unit_values.unit_value_table`); per HS code, flow and month the
+    World row where given, else the partner rows, never both (``_same_basis``); the
+    bases are in ``details["bases"]``, and codes whose two flows differ in basis are
+    named in details and driver; codes where
     either direction reports quantities for less than ``min_coverage`` of its value
     are left out. The node's ratio is the import-value-weighted geometric mean
     :math:`\\exp(\\sum_k w_k \\ln RUV_k / \\sum_k w_k)` (a ratio of prices averages in
@@ -347,6 +603,7 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
     both = pd.concat([recent, exports], ignore_index=True)
     if both.empty:
         return _missing(f"no trade of the node's HS codes in the last {months} months")
+    both, bases, different = _same_basis(both)
 
     def finish(table: pd.DataFrame) -> _Result:
         ratio = table["unit_value_ratio"].to_numpy(dtype="float64")
@@ -354,7 +611,8 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
                   & (table["import_coverage"].to_numpy(dtype="float64") >= min_coverage)
                   & (table["export_coverage"].to_numpy(dtype="float64") >= min_coverage))
         if not usable.any():
-            return _missing("no HS code of the node has import and export quantities (unit values unknown)")
+            return None, {"missing": "no HS code of the node has import and export quantities (unit values unknown)",
+                          "bases": bases, "products_on_different_bases": different}, None
         weights = table["import_value"].to_numpy(dtype="float64")[usable]
         logs = np.log(ratio[usable])
         node_ratio = (float(np.exp(np.average(logs, weights=weights))) if weights.sum() > 0
@@ -362,21 +620,56 @@ def _value(recent: pd.DataFrame, exports: pd.DataFrame | None, months: int, min_
         score = float(unit_value_gap_score(node_ratio, anchors))
         details = {"window_months": months, "unit_value_ratio": node_ratio,
                    "products": {str(p): float(r) for p, r in zip(table["product"][usable], ratio[usable])},
-                   "products_without_quantities": [str(p) for p in table["product"][~usable]]}
+                   "products_without_quantities": [str(p) for p in table["product"][~usable]],
+                   "bases": bases, "products_on_different_bases": different}
         if math.isfinite(node_ratio) and node_ratio < 1:
             gap_en, gap_zh = (f"exports fetch {node_ratio:.0%} of the import unit value",
                               f"出口单价仅为进口单价的 {node_ratio:.0%}")
         else:
             gap_en, gap_zh = (f"exports fetch {node_ratio:.2f}× the import unit value",
                               f"出口单价为进口单价的 {node_ratio:.2f} 倍")
+        used = [p for p in different if p in details["products"]]
+        caveat_en = caveat_zh = ""
+        if used:
+            caveat_en = (f"; for {', '.join(used)} one flow is a World total and the other a sum over the "
+                         "partners reported, so the unit values cover different partners")
+            caveat_zh = f"；{'、'.join(used)}的进出口口径不同（一方为世界总额，另一方为伙伴合计）"
         return score, details, (
             score,
             f"value gap: {gap_en} of the same HS codes in the last {months} months "
-            f"(export/import unit-value ratio {node_ratio:.2f}; below 0.85 = low end)",
-            f"价值差距：近{months}个月同类商品{gap_zh}（出口/进口单价比 {node_ratio:.2f}，低于 0.85 为低端）",
+            f"(export/import unit-value ratio {node_ratio:.2f}; below 0.85 = low end){caveat_en}",
+            f"价值差距：近{months}个月同类商品{gap_zh}（出口/进口单价比 {node_ratio:.2f}，低于 0.85 为低端）{caveat_zh}",
         )
 
     return _IndicatorCall("value", token, (both.drop(columns=["partner"]).assign(node=token),), finish)
+
+
+def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, str | None]], list[str]]:
+    """Rows for unit values: per HS code, flow and month the World rows where the source
+    gives one, else the partner rows (never both: that would count the value twice).
+
+    Returns the rows, HS code -> {"imports": basis, "exports": basis} (``world_total``,
+    ``partner_sum`` or ``mixed``; None without rows) and the codes whose two flows are on
+    different bases: their unit values average over different partner coverage, which
+    details and the driver say.
+    """
+    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    flow = flows["flow"].astype(str).str.strip().str.upper()
+    frame = flows.assign(_world=is_world, _flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
+    frame = frame[~is_overlapping]
+    has_world = frame.groupby(["product", "_flow", "period"])["_world"].transform("any").to_numpy()
+    kept = frame[np.where(has_world, frame["_world"].to_numpy(), ~frame["_world"].to_numpy())]
+    bases, different = {}, []
+    for product, rows in kept.groupby("product", sort=True):
+        per = {}
+        for name, code in (("imports", "M"), ("exports", "X")):
+            months = rows[rows["_flow"] == code].groupby("period")["_world"].any()
+            per[name] = (None if months.empty else "world_total" if months.all()
+                         else "partner_sum" if not months.any() else "mixed")
+        bases[str(product)] = per
+        if per["imports"] and per["exports"] and per["imports"] != per["exports"]:
+            different.append(str(product))
+    return kept.drop(columns=["_world", "_flow"]), bases, different
 
 
 def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs: DimensionInputs | None,
@@ -415,8 +708,11 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
             exports = None if exports is None else _in_window(exports, as_of, months)
         measured: dict[str, _Result | _IndicatorCall] = {}
         if config.dependence.enabled:
+            full = imports[node.id]
+            bloc = home_bloc(config.dependence.bloc, str(full["reporter"].iloc[0]) if len(full) else None)
             measured["dependence"] = no_data if as_of is None else _dependence(
-                frame, exports, inputs.exports_collected, months, config.dependence.anchors, token)
+                frame, exports, inputs.exports_collected, months, config.dependence.anchors, token,
+                history=full, export_history=_node_exports(node, inputs), as_of=as_of, bloc=bloc)
         if config.partner_risk.enabled:
             pr = config.partner_risk
             measured["partner_risk"] = no_data if as_of is None else _partner_risk(

@@ -90,10 +90,17 @@ def test_dependence_is_the_net_import_ratio_over_the_window(imports, exports, co
 
 
 def test_dependence_says_when_the_eu_strategic_dependency_criteria_hold():
-    m = _flows([("JPN", "370790", "M", 90.0, None), ("KOR", "370790", "M", 10.0, None)])
-    x = _flows([("WORLD", "370790", "X", 10.0, None)])
+    # Three years of data: the test's persistence (2 of 3 years) can be judged. With one
+    # year only it is "unknown" (tests/test_dependence_basis.py).
+    years = pd.date_range("2023-01-01", "2025-12-01", freq="MS")
+    rows = [("JPN", 90.0), ("KOR", 10.0)]
+    m = pd.DataFrame([{"reporter": "CHN", "partner": p, "product": "370790", "flow": "M", "period": t,
+                       "value": v, "quantity": np.nan} for p, v in rows for t in years])
+    x = pd.DataFrame([{"reporter": "CHN", "partner": "WORLD", "product": "370790", "flow": "X", "period": t,
+                       "value": 10.0, "quantity": np.nan} for t in years])
     _, details, driver = measure_dependence(m, x, True, AS_OF, 12, NET_IMPORT_RATIO_ANCHORS)
-    assert details["eu_strategic_dependency"] is True and "EU strategic-dependency" in driver[1]
+    assert details["eu_strategic_dependency"] == "met" and "EU strategic-dependency" in driver[1]
+    assert details["eu_test"]["dependent_products"] == ["370790"]
     assert "欧盟战略依赖" in driver[2]
 
 

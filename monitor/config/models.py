@@ -503,6 +503,10 @@ class DependenceSettings(StrictModel):
     anchors: Annotated[list[tuple[float, float]], _anchor_list("increasing")] = Field(
         default_factory=lambda: list(dimension_scores.NET_IMPORT_RATIO_ANCHORS),
         description="[net-import ratio, score] knots; see indicators/dimension_scores.py")
+    bloc: list[str] | None = Field(
+        default=None,
+        description="ISO alpha-3 partners inside the home economy's bloc (intra-bloc trade, EU test criterion 2); "
+                    "unset: the 27 EU members when home is EU27, else no bloc (criterion 2 not applicable)")
 
 
 class PartnerRiskSettings(StrictModel):
