@@ -401,21 +401,32 @@ def _levels(run: Run, without: set[tuple[str, str]]) -> dict[tuple[str, str], st
     settings = run.config.settings.assessment
     thresholds = settings.levels.model_dump()
     levels = {}
+    stated = {(c["id"], n["id"]): n for c in run.document[CHAINS] for n in c[NODES]}
+
+    def known(completeness: float) -> bool:  # below it a subject is 'unknown' (neither safe nor at risk)
+        return completeness >= settings.min_completeness
+
     for chain in run.config.catalog.chains:
         own = {}
+        completeness = {n.id: stated[(chain.id, n.id)]["completeness"] for n in chain.nodes}
         for node in chain.nodes:
             dims = dict(run.nodes[(chain.id, node.id)].dimensions)
             if (chain.id, node.id) in without:
                 dims.pop(CONCENTRATION, None)
-            own[node.id] = node_score(dims)
+            own[node.id] = node_score(dims) if known(completeness[node.id]) else None
         scores = propagate_along_dependencies(own, {n.id: n.depends_on for n in chain.nodes},
                                               settings.propagation_factor)
-        node_levels = [level_for(scores[n.id], thresholds) if scores[n.id] is not None else "none"
+        node_levels = [("unknown" if not known(completeness[n.id]) else
+                        level_for(scores[n.id], thresholds) if scores[n.id] is not None else "none")
                        for n in chain.nodes]
         weights = [n.criticality for n in chain.nodes]
-        combined = weakest_link_floor(chain_score([scores[n.id] for n in chain.nodes], weights), node_levels,
-                                      weights, thresholds, settings.weakest_link_min_criticality)
-        levels[(chain.id, "")] = level_for(combined, thresholds) if combined is not None else "none"
+        combined = weakest_link_floor(
+            chain_score([s if lv != "unknown" else None for s, lv in zip((scores[n.id] for n in chain.nodes),
+                                                                          node_levels)], weights),
+            node_levels, weights, thresholds, settings.weakest_link_min_criticality)
+        chain_known = known(sum(completeness.values()) / len(completeness))
+        levels[(chain.id, "")] = ("unknown" if not chain_known else
+                                  level_for(combined, thresholds) if combined is not None else "none")
         levels.update({(chain.id, n.id): lv for n, lv in zip(chain.nodes, node_levels)})
     return levels
 
