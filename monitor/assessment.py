@@ -28,6 +28,7 @@ completeness and its change since the previous run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -478,8 +479,14 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     if data.as_of is not None and not frame.empty:
         # The node's partners across all its HS codes: does its main supplier's share collapse?
         for result in shares:
+            if gated:
+                # On a partial partner list the share of the named part says nothing: never an alert.
+                result = dataclasses.replace(
+                    result, status="missing",
+                    explanation_en="not judged: named partners cover too little of World imports",
+                    explanation_zh="未判断：已列明来源国占全球进口比重过低")
             findings.append(result)
-            if gated or result.status not in ("flagged", "normal") or pd.isna(result.score):
+            if result.status not in ("flagged", "normal") or pd.isna(result.score):
                 continue
             contribution = float(disruption_score(result.score, threshold=share_detector.drop_points))
             disruption_scores.append(contribution)
