@@ -42,7 +42,7 @@ def test_a_node_without_baskets_has_no_note():
 def test_one_basket_among_other_codes_is_measured_partly_through_it():
     en, zh = _node(baskets={"811292": GERMANIUM_ETC}).basket_note()
     assert en == "measured partly through basket HS 811292 (also indium, niobium and vanadium)"
-    assert zh == "部分通过HS 811292（还包括铟、铌、钒）篮子税目测度"
+    assert zh == "部分通过 HS 811292（还包括铟、铌、钒）篮子税目测度"
 
 
 def test_all_codes_baskets_are_listed_in_catalog_order():
@@ -51,7 +51,7 @@ def test_all_codes_baskets_are_listed_in_catalog_order():
     en, zh = node.basket_note()
     assert en == ("measured through baskets HS 811292 (also indium, niobium and vanadium); "
                   "HS 282560 (also zirconium dioxide)")
-    assert zh == "通过HS 811292（还包括铟、铌、钒）、HS 282560（还包括二氧化锆）篮子税目测度"
+    assert zh == "通过 HS 811292（还包括铟、铌、钒）、HS 282560（还包括二氧化锆）篮子税目测度"
 
 
 def test_a_basket_text_needs_both_languages():

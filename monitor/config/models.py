@@ -123,7 +123,7 @@ class Node(StrictModel):
         zh_parts = [f"HS {code}（{self.baskets[code].zh}）" for code in codes]
         en_how = f"measured {'partly ' if partly else ''}through basket{'s' if len(codes) > 1 else ''}"
         zh_how = "部分通过" if partly else "通过"
-        return f"{en_how} {'; '.join(en_parts)}", f"{zh_how}{'、'.join(zh_parts)}篮子税目测度"
+        return f"{en_how} {'; '.join(en_parts)}", f"{zh_how} {'、'.join(zh_parts)}篮子税目测度"
 
 
 class Chain(StrictModel):
