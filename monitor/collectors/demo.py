@@ -150,6 +150,7 @@ PARTNER_PROFILES: dict[str, PartnerProfile] = {
     "848640": _profile(3.0e9, 300, 0.07, JPN=.34, SGP=.18, NLD=.12, MYS=.10, KOR=.10, USA=.10, DEU=.06),
     "903082": _profile(2.0e9, 800, 0.08, JPN=.38, USA=.30, SGP=.12, KOR=.10, DEU=.05, TWN=.05),
     "903141": _profile(3.0e9, 1000, 0.09, USA=.42, JPN=.28, ISR=.10, SGP=.10, KOR=.05, DEU=.05),
+    "250610": _profile(1.5e8, 0.5, 0.08, USA=.35, NOR=.15, IND=.15, BRA=.10, VNM=.10, MYS=.08, MDG=.07),
     # batteries
     "283691": _profile(1.5e9, 12, 0.15, CHL=.65, ARG=.28, BOL=.03, USA=.02, AUS=.02),
     "282520": _profile(1.0e8, 15, 0.10, CHL=.30, ARG=.20, USA=.20, KOR=.15, JPN=.10, RUS=.05),
@@ -160,6 +161,12 @@ PARTNER_PROFILES: dict[str, PartnerProfile] = {
     "284290": _profile(4.0e8, 8, 0.04, JPN=.30, KOR=.20, DEU=.20, USA=.15, FRA=.10, BEL=.05),
     "250410": _profile(1.5e8, 0.6, 0.10, MOZ=.45, MDG=.25, TZA=.10, BRA=.10, RUS=.05, NOR=.05),
     "380110": _profile(2.0e8, 3, 0.04, JPN=.35, KOR=.20, DEU=.15, USA=.15, GBR=.08, FRA=.07),
+    "380190": _profile(5.0e7, 8, 0.05, JPN=.40, KOR=.20, USA=.15, DEU=.15, GBR=.10),
+    "282690": _profile(5.0e7, 15, 0.05, JPN=.40, KOR=.35, USA=.10, DEU=.10, FRA=.05),
+    "382499": _profile(1.0e10, 5, 0.04, JPN=.25, USA=.18, KOR=.15, DEU=.14, TWN=.08, SGP=.06, FRA=.05, NLD=.05,
+                       BEL=.04),
+    "392010": _profile(1.5e9, 4, 0.02, KOR=.25, JPN=.25, TWN=.12, USA=.10, DEU=.08, THA=.08, MYS=.07, SGP=.05),
+    "392020": _profile(1.0e9, 5, 0.02, JPN=.35, KOR=.20, TWN=.12, DEU=.10, USA=.08, THA=.08, ITA=.07),
     "850760": _profile(3.0e9, 25, 0.05, KOR=.35, JPN=.20, VNM=.12, MYS=.10, DEU=.08, USA=.05, HUN=.05,
                        POL=.05),
     "850790": _profile(1.0e9, 15, 0.06, KOR=.35, JPN=.35, USA=.10, DEU=.10, VNM=.10),
@@ -170,6 +177,8 @@ PARTNER_PROFILES: dict[str, PartnerProfile] = {
     "7501": _profile(3.0e9, 12, 0.20, IDN=.50, AUS=.12, PNG=.12, CAN=.10, FIN=.08, RUS=.05, CUB=.03),
     "7502": _profile(2.5e9, 18, 0.02, RUS=.35, AUS=.15, CAN=.12, NOR=.10, JPN=.08, ZAF=.05, FIN=.05,
                      BRA=.05, MDG=.05),
+    "720260": _profile(8.0e9, 1.5, 0.20, IDN=.85, NCL=.05, MMR=.03, BRA=.03, COL=.02, GTM=.02),
+    "2602": _profile(5.0e9, 0.2, 0.05, ZAF=.45, AUS=.18, GAB=.15, GHA=.08, BRA=.05, CIV=.04, MYS=.03, NAM=.02),
     "253090": _profile(3.0e9, 0.9, 0.15, AUS=.78, BRA=.06, ZWE=.06, CAN=.03, NGA=.03, MLI=.02, USA=.02),
     "250490": _profile(2.0e7, 0.5, 0.02, MOZ=.35, MDG=.25, BRA=.15, LKA=.10, RUS=.10, TZA=.05),
     "2846": _profile(6.0e8, 30, 0.05, MMR=.55, MYS=.20, LAO=.10, VNM=.06, USA=.03, JPN=.03, EST=.03),
@@ -183,6 +192,11 @@ PARTNER_PROFILES: dict[str, PartnerProfile] = {
     "2937": _profile(2.0e9, 2000, 0.05, DNK=.25, DEU=.22, USA=.15, FRA=.12, IRL=.08, CHE=.08, ITA=.05, IND=.05),
     "2939": _profile(4.0e8, 500, 0.03, CHE=.20, IND=.20, USA=.15, DEU=.15, ITA=.10, GBR=.10, FRA=.10),
     "2934": _profile(6.0e9, 100, 0.05, IRL=.20, CHE=.18, USA=.15, DEU=.12, JPN=.10, IND=.10, ITA=.08, SGP=.07),
+    "293329": _profile(6.0e8, 50, 0.04, DEU=.25, JPN=.20, USA=.15, IND=.12, KOR=.10, CHE=.10, ITA=.08),
+    "293339": _profile(8.0e8, 40, 0.04, JPN=.25, USA=.20, DEU=.15, IND=.15, CHE=.10, KOR=.10, GBR=.05),
+    "293349": _profile(3.0e8, 60, 0.04, IND=.25, DEU=.20, JPN=.15, USA=.15, ITA=.10, CHE=.10, KOR=.05),
+    "293359": _profile(2.0e9, 150, 0.05, IRL=.18, USA=.18, CHE=.15, DEU=.14, IND=.12, JPN=.10, ITA=.08, SGP=.05),
+    "293399": _profile(3.0e9, 200, 0.05, USA=.20, IRL=.16, CHE=.16, DEU=.14, JPN=.10, IND=.10, ITA=.08, SGP=.06),
     "3003": _profile(6.0e8, 80, 0.03, DEU=.25, FRA=.15, USA=.15, CHE=.12, IRL=.10, ITA=.08, GBR=.08, JPN=.07),
     "3004": _profile(3.0e10, 200, 0.06, DEU=.20, USA=.14, FRA=.10, IRL=.10, ITA=.09, CHE=.08, GBR=.07, SWE=.06,
                      JPN=.05, BEL=.05, DNK=.03, IND=.03),
@@ -198,6 +212,7 @@ PARTNER_PROFILES: dict[str, PartnerProfile] = {
     "850153": _profile(5.0e8, 12, 0.03, DEU=.35, JPN=.20, USA=.12, FIN=.10, ITA=.08, CHE=.08, SWE=.07),
     "870380": _profile(5.0e9, 30, 0.05, DEU=.35, USA=.30, GBR=.08, SVK=.08, JPN=.07, SWE=.06, KOR=.03, AUT=.03),
     "870360": _profile(2.0e9, 30, 0.00, DEU=.45, SWE=.15, GBR=.12, JPN=.10, USA=.08, SVK=.05, BEL=.05),
+    "870370": _profile(2.0e7, 30, 0.00, DEU=.60, SWE=.20, GBR=.10, JPN=.10),
 }
 
 FALLBACK_PARTNER_POOL: tuple[str, ...] = (
@@ -319,6 +334,10 @@ EXPORT_PROFILES: dict[str, tuple[float, float]] = {
     "2941": (4.0, 0.35), "2936": (5.0, 0.4), "2937": (0.6, 0.4), "2939": (0.8, 0.5), "2934": (0.7, 0.5),
     "3003": (0.6, 0.6), "3004": (0.15, 0.3), "3002": (0.3, 0.4), "3005": (2.5, 0.6),
     "901831": (3.0, 0.4), "901832": (1.5, 0.5),
+    "250610": (1.0, 0.8), "380190": (5.0, 0.9), "282690": (3.0, 0.8), "382499": (1.5, 0.7),
+    "392010": (1.0, 0.9), "392020": (1.2, 0.9), "720260": (0.05, 1.0), "2602": (0.01, 1.0),
+    "293329": (1.5, 0.6), "293339": (2.0, 0.6), "293349": (1.5, 0.6), "293359": (1.0, 0.5), "293399": (1.0, 0.5),
+    "870370": (0.5, 0.6),
     "854129": (0.8, 0.4), "850152": (2.5, 0.6), "850153": (1.5, 0.7), "870380": (6.0, 0.5), "870360": (3.0, 0.6),
 }
 EXPORT_NOISE_SD = 0.06
@@ -340,7 +359,8 @@ DEMO_GOVERNANCE: dict[str, tuple[float, float]] = {
     "CUB": (0.4, -0.4), "ZWE": (-0.9, -1.2), "NGA": (-1.8, -1.0), "MLI": (-2.2, -1.5), "LKA": (-0.3, -0.4),
     "MMR": (-2.1, -1.5), "LAO": (0.3, -0.8), "EST": (0.6, 1.3), "IND": (-0.6, 0.4), "ESP": (0.3, 1.0),
     "AUT": (0.8, 1.3), "IRL": (0.9, 1.3), "CHE": (1.2, 2.0), "DNK": (0.9, 1.8), "SWE": (0.9, 1.7),
-    "MEX": (-0.7, -0.3), "SVK": (0.6, 0.6),
+    "MEX": (-0.7, -0.3), "SVK": (0.6, 0.6), "GAB": (-0.1, -0.8), "GHA": (0.0, -0.2), "NAM": (0.6, 0.0),
+    "COL": (-0.8, 0.0),
 }
 GOVERNANCE_INDICATORS: tuple[str, ...] = ("PV.EST", "GE.EST")
 GOVERNANCE_NOISE_SD = 0.05

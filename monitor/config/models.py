@@ -101,6 +101,29 @@ class Node(StrictModel):
         default=None, gt=0, le=20,
         description="this node's disruption-engine threshold (z units); unset: the chain's, else "
                     "assessment.detector.threshold")
+    description: Names | None = Field(
+        default=None, description="what the node's HS codes measure, and through which baskets")
+    baskets: dict[str, Names] = Field(
+        default_factory=dict,
+        description="basket codes among hs_codes -> what else each carries besides the node's product, "
+                    "as a phrase starting 'also ...' / '还包括…'")
+
+    def basket_note(self) -> tuple[str, str] | None:
+        """A short English and Chinese phrase saying the node is measured through basket codes.
+
+        None when no code is a basket. "partly" when some of the node's codes are not
+        baskets. The lead engineer appends it to the node's drivers, so a reader of an
+        assessment sees the caveat next to the number it qualifies.
+        """
+        if not self.baskets:
+            return None
+        codes = [code for code in self.hs_codes if code in self.baskets]  # catalog order, not dict order
+        partly = len(codes) < len(self.hs_codes)
+        en_parts = [f"HS {code} ({self.baskets[code].en})" for code in codes]
+        zh_parts = [f"HS {code}（{self.baskets[code].zh}）" for code in codes]
+        en_how = f"measured {'partly ' if partly else ''}through basket{'s' if len(codes) > 1 else ''}"
+        zh_how = "部分通过" if partly else "通过"
+        return f"{en_how} {'; '.join(en_parts)}", f"{zh_how} {'、'.join(zh_parts)}篮子税目测度"
 
 
 class Chain(StrictModel):
@@ -145,6 +168,12 @@ class Chain(StrictModel):
                     )
                 if dep == node.id:
                     raise ValueError(f"nodes[{i}].depends_on[{j}]: node {dep!r} depends on itself")
+            for code in node.baskets:
+                # A note on a code the node does not measure would put a caveat on the wrong number.
+                if code not in node.hs_codes:
+                    raise ValueError(
+                        f"nodes[{i}].baskets: HS {code!r} is not one of the hs_codes of node {node.id!r} "
+                        f"in chain {self.id!r} ({', '.join(node.hs_codes)})")
         cycle = _find_cycle({n.id: n.depends_on for n in self.nodes})
         if cycle:
             raise ValueError("dependency cycle: " + " -> ".join(cycle))
