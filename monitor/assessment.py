@@ -453,7 +453,7 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         conc, details, driver = measure_concentration(recent, window, settings.min_partner_coverage)
         gated = conc is None and details is not None
         if driver is not None:
-            ranked.append(driver)
+            ranked.append(_with_basket_caveat(driver, node))
     # series id -> (values, what the series is, in English and Chinese)
     series: dict[str, tuple[pd.Series, str, str]] = {}
     if not frame.empty:
@@ -512,6 +512,10 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     disruption = disruption_scores + bilateral_scores
     # Dependence, partner risk, logistics pressure and value: one input each.
     ranked.extend(exposure.ranked_drivers)
+    note = node.basket_note()
+    if note is not None and not frame.empty:
+        # Last and adding no risk: what the trade figures above actually measure.
+        ranked.append((0.0, f"caveat: {note[0]}", f"注意：{note[1]}"))
     return NodeMeasurement(
         dimensions={"concentration": conc, "disruption": max(disruption) if disruption else None,
                     **exposure.dimensions},
@@ -520,6 +524,16 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         inputs_available=available + exposure.inputs_available,
         findings=findings, concentration=details, details=exposure.details,
     )
+
+
+def _with_basket_caveat(driver: tuple[float, str, str], node: Node) -> tuple[float, str, str]:
+    """The driver with a short note naming the node's basket codes (full note: the last driver)."""
+    codes = [code for code in node.hs_codes if code in node.baskets]
+    if not codes:
+        return driver
+    listed = ", ".join(codes)
+    return (driver[0], f"{driver[1]} [basket code{'s' if len(codes) > 1 else ''} {listed}: not only this product]",
+            f"{driver[2]}［{listed} 为篮子税目，不只含本产品］")
 
 
 def measure_concentration(recent: pd.DataFrame, window: int,
