@@ -119,7 +119,7 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             "series_id": _labels(obs["series_id"]), "period": _month_starts(obs["period"]),
             "vintage": _labels(batch.vintage, count), "value": obs["value"].astype(float).to_numpy(),
             "source": _labels(batch.source, count), "retrieved_at": now,
-            "released_at": _released(batch, count),
+            "released_at": _released(batch, count), ESTIMATE_FLAGS: _flag_column(obs, batch.source),
         })
         obs_frame = _in_key_order(obs_frame, _OBSERVATION_KEY, "observations", batch.source)
         flows = batch.trade_flows
@@ -152,7 +152,7 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             # A stored row is rewritten only when its value changed: re-ingesting the
             # same batch writes nothing (retrieved_at then keeps the first arrival).
             written += bulk_upsert(session, Observation.__table__, obs_frame, _OBSERVATION_KEY,
-                                   compare=["value", "source", "released_at"])
+                                   compare=["value", "source", ESTIMATE_FLAGS, "released_at"])
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
@@ -224,15 +224,21 @@ def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~shadowed].reset_index(drop=True)
 
 
-def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None) -> pd.DataFrame:
-    """Observations of ``series_ids`` (newest vintage, as :func:`load_trade_flows`), columns ``series_id, period, value``."""
-    query = select(Observation.series_id, Observation.period, Observation.value,
+def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None, *,
+                      with_provenance: bool = False) -> pd.DataFrame:
+    """Observations of ``series_ids`` (newest vintage, as :func:`load_trade_flows`), columns ``series_id, period, value``.
+
+    ``with_provenance``: also ``estimate_flags`` (None: a reported figure; docs/provenance.md).
+    """
+    query = select(Observation.series_id, Observation.period, Observation.value, Observation.estimate_flags,
                    Observation.retrieved_at, Observation.released_at, Observation.vintage).where(
         Observation.series_id.in_(list(series_ids)))
     if end is not None:
         query = query.where(Observation.period <= end)
-    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, "retrieved_at", "released_at", "vintage"])
-    return _latest_vintage(frame, ["series_id", "period"])[list(OBSERVATION_COLUMNS)]
+    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS, "retrieved_at", "released_at",
+                                         "vintage"])
+    columns = [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS] if with_provenance else list(OBSERVATION_COLUMNS)
+    return _latest_vintage(frame, ["series_id", "period"])[columns]
 
 
 def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:

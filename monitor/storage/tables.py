@@ -57,6 +57,8 @@ class Observation(Base):
     retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     released_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), comment="publication time of the release (NULL: unknown, retrieved_at counts)")
+    estimate_flags: Mapped[str | None] = mapped_column(
+        String(128), comment="comma-separated estimate kinds the source flagged (NULL: reported figure)")
 
 
 class TradeFlow(Base):

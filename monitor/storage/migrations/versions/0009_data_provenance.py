@@ -8,6 +8,7 @@
   the source flagged for the value (``not_reported``, ``estimated``,
   ``netwgt_estimated``, ``qty_estimated``, ``provisional``, ``confidential``...;
   NULL: a reported figure). Contract: docs/provenance.md.
+- ``observations.estimate_flags``: the same, for observations (Eurostat ``status``).
 - ``observations.released_at`` and ``trade_flows.released_at`` (nullable timestamp):
   when the release a row comes from was published, where the source says so (a
   file source's ``released``). The newest vintage of a row is the one with the
@@ -46,6 +47,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column(
             "released_at", sa.DateTime(timezone=True), nullable=True,
             comment="publication time of the release (NULL: unknown, retrieved_at counts)"))
+        batch_op.add_column(sa.Column(
+            "estimate_flags", sa.String(length=128), nullable=True,
+            comment="comma-separated estimate kinds the source flagged (NULL: reported figure)"))
     op.create_index(_SIMULATED_INDEX, "trade_flows", ["reporter"], unique=False,
                     sqlite_where=sa.text("simulated = 1"), postgresql_where=sa.text("simulated"))
 
@@ -53,6 +57,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(_SIMULATED_INDEX, table_name="trade_flows")
     with op.batch_alter_table("observations", schema=None) as batch_op:
+        batch_op.drop_column("estimate_flags")
         batch_op.drop_column("released_at")
     with op.batch_alter_table("trade_flows", schema=None) as batch_op:
         batch_op.drop_column("released_at")
