@@ -29,6 +29,7 @@ LABELS = {
         "partners": "Top partners (share of imports)", "hhi": "HHI", "trend": "Concentration trend",
         "chain": "Chain", "from": "from", "to": "to", "none": "–",
         "mirror": "%.0f%% partner-reported (mirror: %s)",
+        "estimate": "%.0f%% estimated, not reported (%s)",
         "dimensions": "Scores by dimension (0-100)", "missing": "missing",
         "cjk_hint": "",
         "plots_in_english": "",
@@ -46,6 +47,7 @@ LABELS = {
         "completeness": "数据完整度", "drivers": "原因", "partners": "主要来源国（进口占比）", "hhi": "HHI",
         "trend": "集中度趋势", "chain": "产业链", "from": "由", "to": "至", "none": "–",
         "mirror": "%.0f%% 为伙伴国申报的镜像数据（%s）",
+        "estimate": "%.0f%% 为估计而非申报数据（%s）",
         "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
         "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
                     "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",

@@ -209,7 +209,7 @@ def load_trade_flows(
     frame = _reported_over_mirror(frame)
     columns = [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS] if with_provenance else list(TRADE_FLOW_COLUMNS)
     # Sorted by (partner, product, period): the same order as with the constant reporter and flow.
-    return _latest_vintage(frame, ["partner", "product", "period"])[columns]
+    return _flags_as_none(_latest_vintage(frame, ["partner", "product", "period"])[columns])
 
 
 def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
@@ -238,7 +238,15 @@ def load_observations(session: Session, series_ids: Iterable[str], end: date | N
     frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS, "retrieved_at", "released_at",
                                          "vintage"])
     columns = [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS] if with_provenance else list(OBSERVATION_COLUMNS)
-    return _latest_vintage(frame, ["series_id", "period"])[columns]
+    return _flags_as_none(_latest_vintage(frame, ["series_id", "period"])[columns])
+
+
+def _flags_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """``estimate_flags`` with None (not NaN) for a reported figure, as stored."""
+    if ESTIMATE_FLAGS in frame:
+        flags = frame[ESTIMATE_FLAGS].astype(object)
+        frame[ESTIMATE_FLAGS] = flags.where(flags.notna(), None)
+    return frame
 
 
 def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
