@@ -191,3 +191,19 @@ def test_mirror_rows_of_two_vintages_are_not_summed_either(sessions, clock):
         flows = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
     assert flows["value"].tolist() == [6.0, 6.0, 6.0]
     assert set(flows["provenance"]) == {MIRROR} and REPORTED not in set(flows["provenance"])
+
+
+# --- chainwatch_data_simulated ----------------------------------------------------------
+
+
+def test_data_simulated_gauge_follows_the_stored_rows(sessions, clock):
+    from monitor.metrics import build_registry
+
+    assessed, _ = build_registry(sessions, clock, simulated=lambda s: assessed_rows_simulated(s, "CHN", []))
+    anything, _ = build_registry(sessions, clock)
+    assert assessed.get_sample_value("chainwatch_data_simulated") == 0
+    store_batch(sessions, _batch("demo", {"COD": 1.0}, source="demo", simulated=True, reporter="USA"), clock())
+    assert anything.get_sample_value("chainwatch_data_simulated") == 1  # some stored row is simulated
+    assert assessed.get_sample_value("chainwatch_data_simulated") == 0  # but not what a CHN assessment reads
+    store_batch(sessions, _batch("demo", {"COD": 1.0}, source="demo", simulated=True), clock())
+    assert assessed.get_sample_value("chainwatch_data_simulated") == 1
