@@ -207,3 +207,14 @@ def test_data_simulated_gauge_follows_the_stored_rows(sessions, clock):
     assert assessed.get_sample_value("chainwatch_data_simulated") == 0  # but not what a CHN assessment reads
     store_batch(sessions, _batch("demo", {"COD": 1.0}, source="demo", simulated=True), clock())
     assert assessed.get_sample_value("chainwatch_data_simulated") == 1
+
+
+def test_an_observation_flag_lifted_at_the_same_value_is_a_revision(sessions, clock):
+    batch = _batch("v1", {"COD": 10.0})
+    batch.observations["estimate_flags"] = ["provisional", None, None]
+    store_batch(sessions, batch, clock())
+    with sessions() as session:
+        assert load_observations(session, ["prod.lithium"], with_provenance=True)["estimate_flags"].tolist() == [
+            "provisional", None, None]
+        kept, _ = drop_unchanged(session, _batch("v2", {"COD": 10.0}))
+    assert list(kept.observations["period"]) == [PERIODS[0]]

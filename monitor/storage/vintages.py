@@ -92,17 +92,21 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
     if len(observations):
         periods = pd.to_datetime(observations["period"])
         stored = pd.DataFrame(session.execute(
-            select(Observation.series_id, Observation.period, Observation.value,
+            select(Observation.series_id, Observation.period, Observation.value, Observation.estimate_flags,
                    Observation.retrieved_at, Observation.released_at, Observation.vintage)
             .where(Observation.series_id.in_(sorted(set(observations["series_id"]))),
                    Observation.period >= periods.min().date())).all(),
-            columns=["series_id", "period", "stored", "retrieved_at", "released_at", "vintage"])
+            columns=["series_id", "period", "stored", "stored_flags", "retrieved_at", "released_at", "vintage"])
         if len(stored):
             stored = _latest(stored, ["series_id", "period"])
             stored["period"] = pd.to_datetime(stored["period"])
-            merged = observations.assign(period=periods).merge(
-                stored[["series_id", "period", "stored"]], on=["series_id", "period"], how="left")
-            unchanged = [_same(v, s) for v, s in zip(merged["value"], merged["stored"])]
+            flags = ([_flag_text(f) for f in observations[ESTIMATE_FLAGS]] if ESTIMATE_FLAGS in observations
+                     else None)
+            merged = observations.assign(period=periods, _flags=flags).merge(
+                stored[["series_id", "period", "stored", "stored_flags"]], on=["series_id", "period"], how="left")
+            unchanged = [_same(v, s) and _flag_text(f) == _flag_text(sf)
+                         for v, s, f, sf in zip(merged["value"], merged["stored"], merged["_flags"],
+                                                merged["stored_flags"])]
             keep = ~pd.Series(unchanged, index=observations.index)
             dropped += int((~keep).sum())
             observations = observations[keep.to_numpy()].reset_index(drop=True)
