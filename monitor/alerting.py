@@ -26,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -72,6 +72,7 @@ from monitor.storage.alert_store import (
     save_alerts,
     save_group_log,
 )
+from monitor.storage.simulated_data import assessed_rows_simulated, assessed_series
 from monitor.stress_runs import stress_alert_candidates, stress_alert_subjects
 from monitor.storage.tables import OutboxMessage
 
@@ -266,6 +267,10 @@ class AlertPipeline:
             # Chains whose latest stress test crosses stress.alert_threshold alert too.
             candidates += stress_alert_candidates(stress_alert_subjects(session, self._config),
                                                   dict(self._config.alerts.severity))
+            simulated = assessed_rows_simulated(session, self._config.catalog.home, assessed_series(self._config))
+        if simulated:
+            # Every notification says so when the assessed rows include demo rows (docs/provenance.md).
+            candidates = [replace(c, annotations={**c.annotations, "simulated_data": "true"}) for c in candidates]
         with self._sessions.begin() as session:
             previous = load_alerts(session)
             outcome = reconcile(previous, candidates, now, resolved_retention=self._config.alerts.resolved_retention,

@@ -46,6 +46,7 @@ from monitor import logs
 from monitor.clock import Clock, as_utc, system_clock
 from monitor.config.models import Config, _parse_duration
 from monitor.storage import alert_store
+from monitor.storage.simulated_data import assessed_rows_simulated, assessed_series
 from monitor.storage.tables import AlertRecord, AssessmentRun, Finding, RiskScore
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,8 @@ def build_api(context: ApiContext) -> APIRouter:
         """The watched chains with their latest chain score and level."""
         with context.sessions() as session:
             run, scores = _latest_scores(session)
-        items = [_chain_summary(chain, scores, run) for chain in context.config.catalog.chains]
+            simulated = _simulated(session, context.config)
+        items = [_chain_summary(chain, scores, run, simulated) for chain in context.config.catalog.chains]
         return paging.of(items)
 
     @router.get("/chains/{chain_id}", response_model=ChainDetail, tags=["chains"])
@@ -227,7 +229,8 @@ def build_api(context: ApiContext) -> APIRouter:
                 .where(AssessmentRun.status == "succeeded", RiskScore.chain == chain_id, RiskScore.node == "",
                        RiskScore.dimension == "overall")
                 .order_by(AssessmentRun.id.desc()).limit(history)).all()
-        summary = _chain_summary(chain, scores, run)
+            simulated = _simulated(session, context.config)
+        summary = _chain_summary(chain, scores, run, simulated)
         nodes = []
         for node in chain.nodes:
             own = {d: s for (c, n, d), s in scores.items() if c == chain_id and n == node.id}
@@ -236,7 +239,7 @@ def build_api(context: ApiContext) -> APIRouter:
                 "id": node.id, "name": node.name.model_dump(), "stage": node.stage, "criticality": node.criticality,
                 "hs_codes": list(node.hs_codes), "depends_on": list(node.depends_on),
                 **_score_fields(overall),
-                "dimensions": {d: _score_fields(s) | {"details": s.details} for d, s in own.items() if d != "overall"},
+                "dimensions": {d: _dimension(s) for d, s in own.items() if d != "overall"},
             })
         chain_overall = scores.get((chain_id, "", "overall"))
         return {**summary, "drivers": _score_fields(chain_overall)["drivers"],
@@ -445,8 +448,9 @@ def build_api(context: ApiContext) -> APIRouter:
             if run is None:
                 return {**paging.of([], 0), "run": None, "note": "no successful stress-test run stored yet"}
             results = stress_store.stress_results(session, run.id, with_monthly=False)
+            simulated = assessed_rows_simulated(session, context.config.catalog.home)
         items = [_finite({k: v for k, v in vars(r).items() if k != "monthly"}) for r in results]
-        return {**paging.of(items), "run": _finite(dict(vars(run))), "note": None}
+        return {**paging.of(items), "run": _finite(dict(vars(run))), "note": None, "simulated_data": simulated}
 
     return router
 
@@ -505,6 +509,8 @@ class ChainSummary(BaseModel):
     completeness: float | None
     run_id: int | None
     as_of: date | None
+    simulated_data: bool = Field(
+        description="the rows an assessment reads include simulated demo rows (decided by the stored rows)")
 
 
 class DimensionOut(BaseModel):
@@ -516,6 +522,9 @@ class DimensionOut(BaseModel):
     drivers: list[Any]
     drivers_zh: list[Any]
     details: dict[str, Any] | None
+    estimated_share: float | None = Field(
+        default=None, description="share (0-1) of the measured value that is an estimate, imputed or "
+                                  "provisional (from the details; null: not measured)")
 
 
 class NodeOut(BaseModel):
@@ -704,6 +713,9 @@ class StressPage(Page[dict[str, Any]]):
 
     run: dict[str, Any] | None = Field(default=None, description="the suite run the results belong to")
     note: str | None = None
+    simulated_data: bool | None = Field(
+        default=None, description="the home economy's stored trade flows include simulated demo rows "
+                                  "(null: no suite run stored)")
 
 
 # --- conversions ------------------------------------------------------------------
@@ -743,12 +755,25 @@ def _score_fields(score: RiskScore | None) -> dict:
             "drivers": list(score.drivers or []), "drivers_zh": list(score.drivers_zh or [])}
 
 
-def _chain_summary(chain, scores: dict, run: AssessmentRun | None) -> dict:  # noqa: ANN001
+def _chain_summary(chain, scores: dict, run: AssessmentRun | None, simulated: bool) -> dict:  # noqa: ANN001
     overall = _score_fields(scores.get((chain.id, "", "overall")))
     return {"id": chain.id, "name": chain.name.model_dump(), "owner": chain.owner.name,
             "lead_department": chain.lead_department, "chain_leader_firm": chain.chain_leader_firm,
             "score": overall["score"], "level": overall["level"], "completeness": overall["completeness"],
-            "run_id": None if run is None else run.id, "as_of": None if run is None else run.as_of}
+            "run_id": None if run is None else run.id, "as_of": None if run is None else run.as_of,
+            "simulated_data": simulated}
+
+
+def _simulated(session: Session, config: Config) -> bool:
+    return assessed_rows_simulated(session, config.catalog.home, assessed_series(config))
+
+
+def _dimension(score: RiskScore) -> dict:
+    """A node's dimension: score fields, details, and the estimated share lifted from the details."""
+    details = score.details
+    share = details.get("estimated_share") if isinstance(details, dict) else None
+    return _score_fields(score) | {"details": details,
+                                   "estimated_share": _num(share) if isinstance(share, (int, float)) else None}
 
 
 def _finding(row: Finding) -> dict:

@@ -22,8 +22,17 @@ from monitor.config.models import Config
 from monitor.metrics import ChainwatchRegistry, ServiceMetrics, build_registry
 from monitor.storage.assessments import abandon_stale_runs
 from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.storage.simulated_data import (
+    SimulatedDataError,
+    assessed_rows_simulated,
+    assessed_series,
+    has_demo_source,
+    simulated_rows_stored,
+)
 
 log = logging.getLogger(__name__)
+
+
 
 
 @dataclass
@@ -94,8 +103,25 @@ class App:
 
     @property
     def simulated(self) -> bool:
-        """True when any configured source is the demo simulator."""
-        return any(s.kind == "demo" for s in self.config.sources.sources)
+        """True when the rows an assessment reads include simulated ones (the data decide, not the config)."""
+        with self.sessions() as session:
+            return assessed_rows_simulated(session, self.config.catalog.home, assessed_series(self.config))
+
+    def refuse_simulated_mix(self, allow_simulated: bool = False) -> None:
+        """Raise :class:`SimulatedDataError` when a configuration without a demo source meets simulated rows.
+
+        ``allow_simulated`` (``--allow-simulated``): proceed; every output is then
+        labelled simulated as long as simulated rows are read.
+        """
+        if allow_simulated or has_demo_source(self.config):
+            return
+        with self.sessions() as session:
+            stored = simulated_rows_stored(session)
+        if stored:
+            raise SimulatedDataError(
+                "this database holds simulated demo rows and the configuration has no demo source: "
+                "use a separate database for real data (--db URL or CHAINWATCH_DB_URL), "
+                "or pass --allow-simulated to proceed with results labelled simulated")
 
     def close(self) -> None:
         """Release connections."""
@@ -110,7 +136,10 @@ def build_app(config_dir: Path | str | None, db_url: str, clock: Clock = system_
     engine = make_engine(db_url)
     migrate(engine)
     sessions = session_factory(engine)
-    registry, metrics = build_registry(sessions, top_partners=config.settings.metrics.top_partners)
+    home, series = config.catalog.home, assessed_series(config)
+    registry, metrics = build_registry(
+        sessions, top_partners=config.settings.metrics.top_partners,
+        simulated=lambda session: assessed_rows_simulated(session, home, series))
     http = httpx.Client(
         headers={"User-Agent": f"chainwatch/{__version__} (+https://github.com/chainwatch/chainwatch)"},
         timeout=httpx.Timeout(10.0, connect=5.0),

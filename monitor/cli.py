@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from monitor.assessment_executors import ExecutorError
 from monitor.config.loader import ConfigError, load_config
 from monitor.storage.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersionError
+from monitor.storage.simulated_data import SimulatedDataError
 
 EXIT_USAGE = 2
 log = logging.getLogger("chainwatch")
@@ -40,21 +41,28 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--log-format", choices=["text", "json"], default="text",
                         help="log lines as text (default) or one JSON object per line (with request and job ids)")
 
+    # Commands that store or assess data: a configuration without a demo source refuses a
+    # database holding simulated rows unless told (docs/provenance.md).
+    simulated = argparse.ArgumentParser(add_help=False)
+    simulated.add_argument("--allow-simulated", action="store_true",
+                           help="proceed although the configuration has no demo source and the database holds "
+                                "simulated demo rows (results stay labelled simulated)")
+
     parser = argparse.ArgumentParser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    assess = sub.add_parser("assess", parents=[common], help="collect, assess, alert and print the result")
+    assess = sub.add_parser("assess", parents=[common, simulated], help="collect, assess, alert and print the result")
     assess.add_argument("--once", action="store_true", required=True, help="run the whole path once and exit")
     assess.add_argument("--format", choices=["table", "json"], default="table")
 
-    run = sub.add_parser("run", parents=[common],
+    run = sub.add_parser("run", parents=[common, simulated],
                          help="the long-running service: scheduler + HTTP (/metrics, /healthz, /readyz, /api/v1)")
     run.add_argument("--port", type=int, default=9464)
     run.add_argument("--host", default="127.0.0.1")
 
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
 
-    collect = sub.add_parser("collect", parents=[common], help="collect the sources now (incremental; backfills)")
+    collect = sub.add_parser("collect", parents=[common, simulated], help="collect the sources now (incremental; backfills)")
     collect.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
     collect.add_argument("--since", metavar="YYYY-MM", help="fetch from this month on (default: incremental)")
 
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError) as err:
+    except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError, SimulatedDataError) as err:
         print(f"chainwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
     except ExecutorError as err:
@@ -186,6 +194,7 @@ def _collect(args: argparse.Namespace) -> int:
         since = date(int(args.since[:4]), int(args.since[5:7]), 1)
     app = build_app(args.config, _db_url(args))
     try:
+        app.refuse_simulated_mix(args.allow_simulated)
         known = app.collection.source_ids
         wanted = args.source or known
         unknown = [name for name in wanted if name not in known]
@@ -225,6 +234,7 @@ def _assess(args: argparse.Namespace) -> int:
 
     app = build_app(args.config, _db_url(args))
     try:
+        app.refuse_simulated_mix(args.allow_simulated)
         result, evaluation, _report = app.assess_once()
         shown = [a for a in evaluation.alerts if a.state == "firing"] + [
             a for a in evaluation.changed if a.state == "resolved"]
@@ -260,6 +270,11 @@ def _run(args: argparse.Namespace) -> int:
 
     # build_app migrates, and refuses a schema newer than this version (exit 2).
     app = build_app(args.config, _db_url(args))
+    try:
+        app.refuse_simulated_mix(args.allow_simulated)
+    except SimulatedDataError:
+        app.close()
+        raise
     return run_service(app, args.host, args.port)
 
 

@@ -37,6 +37,7 @@ from indicators.scoring import LEVELS, UNKNOWN, level_index
 from monitor import __version__
 from monitor.clock import Clock, system_clock
 from monitor.storage.service_state import LiveState, RunKey, RunState, read_live_state, read_run_state
+from monitor.storage.simulated_data import simulated_rows_stored
 from monitor.storage.stress_results import latest_stress_key, stress_results
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,10 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         "chainwatch_alerts",
         "Chainwatch's own risk alerts (sent to analysts) per chain, state and severity.",
         ("chain", "state", "severity")),
+    MetricSpec(
+        "chainwatch_data_simulated",
+        "1 if the rows an assessment reads (the home economy's trade flows, the configured series) include "
+        "simulated demo rows, else 0; decided by the stored rows, not by the configuration."),
 )
 _SPEC = {spec.name: spec for spec in STORED_METRICS}
 _RUN_SPECS = tuple(spec for spec in STORED_METRICS if spec.per_run)
@@ -443,9 +448,13 @@ class StoredStateCollector(Collector):
         Export each node's N largest partner shares (0, the default: none).
     """
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock = system_clock, top_partners: int = 0):
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock = system_clock, top_partners: int = 0,
+                 simulated: Callable[[Session], bool] | None = None):
         self._sessions = sessions
         self._clock = clock
+        # What chainwatch_data_simulated reports (the composition root passes the assessed
+        # rows' question); without it, whether any stored row is simulated.
+        self._simulated = simulated or simulated_rows_stored
         self._top_partners = top_partners
         self._run: RunFamilies | None = None
         self._stress: tuple[tuple[int, datetime] | None, list[Metric]] | None = None
@@ -466,12 +475,13 @@ class StoredStateCollector(Collector):
                 live = read_live_state(session)
                 run = self._run_families(session, live.latest_run)
                 stress = self._stress_families(session)
+                simulated = self._simulated(session)
         except SQLAlchemyError as err:
             log.warning("metrics: database unavailable: %s", type(err).__name__)
             up.add_metric([], 0)
             return StoredSnapshot(up, None, [])
         up.add_metric([], 1)
-        return StoredSnapshot(up, run, _live_families(live, run, self._clock()), stress)
+        return StoredSnapshot(up, run, _live_families(live, run, self._clock(), simulated), stress)
 
     def _stress_families(self, session: Session) -> list[Metric]:
         key = latest_stress_key(session)
@@ -527,8 +537,9 @@ def build_stress_families(key: tuple[int, datetime] | None, results: Iterable) -
     return list(families.values())
 
 
-def _live_families(state: LiveState, run: RunFamilies, now: datetime) -> list[Metric]:
+def _live_families(state: LiveState, run: RunFamilies, now: datetime, simulated: bool = False) -> list[Metric]:
     families = {spec.name: spec.family() for spec in _LIVE_SPECS}
+    families["chainwatch_data_simulated"].add_metric([], 1 if simulated else 0)
 
     def add(name: str, labels: list[str], value: float) -> None:
         families[name].add_metric(labels, value)
@@ -651,7 +662,12 @@ class ServiceMetrics:
 
 def build_registry(
     sessions: sessionmaker[Session], clock: Clock = system_clock, top_partners: int = 0,
+    simulated: Callable[[Session], bool] | None = None,
 ) -> tuple[ChainwatchRegistry, ServiceMetrics]:
-    """A fresh registry holding the stored-state collector and the service counters."""
-    registry = ChainwatchRegistry(StoredStateCollector(sessions, clock, top_partners))
+    """A fresh registry holding the stored-state collector and the service counters.
+
+    ``simulated``: whether the assessed rows include simulated ones
+    (``chainwatch_data_simulated``; default: whether any stored row is simulated).
+    """
+    registry = ChainwatchRegistry(StoredStateCollector(sessions, clock, top_partners, simulated))
     return registry, ServiceMetrics(registry)

@@ -38,6 +38,7 @@ from monitor.config.loader import load_scenarios, node_buffers
 from monitor.config.models import Chain, Config
 from monitor.config.scenarios import Scenario, ShockConfig
 from monitor.storage.observations import latest_trade_period, load_trade_flows
+from monitor.storage.simulated_data import assessed_rows_simulated
 from monitor.storage.stress_results import (
     complete_stress_run,
     fail_stress_run,
@@ -60,6 +61,8 @@ class Baseline:
     as_of: date
     window_months: int
     imports: dict[tuple[str, str], dict[tuple[str, str], float]]
+    simulated: bool = False
+    """The home economy's stored trade flows include simulated demo rows."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class ScenarioOutcome:
     scenario: Scenario
     as_of: date
     chains: list[ChainStressResult]
+    simulated: bool = False
+    """The baseline was read from simulated demo rows (``simulated_data`` of the outputs)."""
 
 
 def load_baseline(config: Config, session: Session) -> Baseline:
@@ -102,7 +107,8 @@ def load_baseline(config: Config, session: Session) -> Baseline:
             for code in node.hs_codes:
                 merged.update(by_product.get(code, {}))
             imports[(chain.id, node.id)] = merged
-    return Baseline(as_of=as_of, window_months=window, imports=imports)
+    return Baseline(as_of=as_of, window_months=window, imports=imports,
+                    simulated=assessed_rows_simulated(session, catalog.home))
 
 
 def _engine_shock(shock: ShockConfig, chain_id: str, node_ids: list[str]) -> Shock | None:
@@ -147,7 +153,7 @@ def run_scenario(config: Config, scenario: Scenario, baseline: Baseline) -> Scen
             merged = node_buffers(config, scenario, f"{chain.id}/{node.id}")
             buffers[node.id] = NodeBuffers(**{k: v for k, v in merged.model_dump().items() if v is not None})
         results.append(simulate_chain(chain.id, baselines, shocks, scenario.horizon_months, buffers, thresholds))
-    return ScenarioOutcome(scenario=scenario, as_of=baseline.as_of, chains=results)
+    return ScenarioOutcome(scenario=scenario, as_of=baseline.as_of, chains=results, simulated=baseline.simulated)
 
 
 def _monthly(node) -> list[dict]:
@@ -170,6 +176,7 @@ def scenario_document(outcome: ScenarioOutcome) -> dict:
     return {
         "scenario": outcome.scenario.id,
         "horizon_months": outcome.scenario.horizon_months,
+        "simulated_data": outcome.simulated,
         "chains": [
             {"id": chain.chain, "impact_score": round(chain.impact_score, 1), "level": chain.level,
              "nodes": [
@@ -186,7 +193,8 @@ def scenario_table(outcome: ScenarioOutcome) -> str:
     """A plain-text table of a scenario's results for the terminal."""
     scenario = outcome.scenario
     lines = [(f"Scenario {scenario.id}: {scenario.name.en} ({scenario.horizon_months} months, "
-              f"baseline: imports up to {outcome.as_of:%Y-%m})")]
+              f"baseline: imports up to {outcome.as_of:%Y-%m})"
+              + ("  (SIMULATED DEMO DATA)" if outcome.simulated else ""))]
     if not outcome.chains:
         lines.append("  no chain is touched by this scenario's shocks")
 

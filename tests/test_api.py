@@ -230,3 +230,30 @@ def test_silence_end_computed_from_start(client):
         "matchers": ['node="cells"'], "created_by": "ops", "comment": "later", "starts_at": start, "duration": "30m"})
     assert created.status_code == 201, created.text
     assert created.json()["state"] == "pending"
+
+
+def test_simulated_data_follows_the_stored_rows_and_estimated_share_is_lifted(sessions, tmp_path):
+    import pandas as pd
+
+    from monitor.collectors.base import CollectedBatch
+    from monitor.storage.observations import store_batch
+
+    populate(sessions, NOW)  # empty batches: no simulated row stored
+    client = _client(sessions, tmp_path)
+    assert {c["simulated_data"] for c in client.get("/api/v1/chains").json()["items"]} == {False}
+    flows = pd.DataFrame([{"reporter": "CHN", "partner": "COD", "product": "8105", "flow": "M",
+                           "period": pd.Timestamp("2025-12-01"), "value": 1.0, "quantity": None}])
+    store_batch(sessions, CollectedBatch(source="demo", vintage="demo", trade_flows=flows, simulated=True), NOW)
+    assert {c["simulated_data"] for c in client.get("/api/v1/chains").json()["items"]} == {True}
+    assert client.get("/api/v1/chains/batteries").json()["simulated_data"] is True
+
+    scores = [score("batteries", "", "overall", 70.0, "orange"),
+              {**score("batteries", "cells-packs", "concentration", 80.0),
+               "details": {"hhi": 0.5, "estimated_share": 0.25}},
+              {**score("batteries", "cells-packs", "disruption", 10.0), "details": {"missing": "no data"}}]
+    run = start_run(sessions, "hash", NOW)
+    complete_run(sessions, run, date(2026, 1, 1), [], scores, NOW + timedelta(seconds=1))
+    nodes = {n["id"]: n for n in client.get("/api/v1/chains/batteries").json()["nodes"]}
+    dimensions = nodes["cells-packs"]["dimensions"]
+    assert dimensions["concentration"]["estimated_share"] == 0.25
+    assert dimensions["disruption"]["estimated_share"] is None

@@ -116,6 +116,27 @@ def _trade_flow_key_and_indexes(engine):
             sorted(i["name"] for i in found.get_indexes("trade_flows")))
 
 
+def _store_in_old_schema(engine, batch, now):
+    """Write ``batch`` as a chainwatch of schema 0007 did (no column added later)."""
+    from sqlalchemy import MetaData, Table
+
+    flows = Table("trade_flows", MetaData(), autoload_with=engine)
+    observations = Table("observations", MetaData(), autoload_with=engine)
+    series = Table("series", MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        connection.execute(series.insert(), [{"series_id": s.series_id, "source": s.source, "unit": s.unit,
+                                              "description": s.description, "simulated": False}
+                                             for s in batch.series])
+        connection.execute(observations.insert(), [
+            {"series_id": r.series_id, "period": r.period.date(), "vintage": batch.vintage, "value": r.value,
+             "source": batch.source, "retrieved_at": now} for r in batch.observations.itertuples()])
+        connection.execute(flows.insert(), [
+            {"source": batch.source, "reporter": r.reporter, "partner": r.partner, "product": r.product,
+             "flow": r.flow, "period": r.period.date(), "vintage": batch.vintage, "value": r.value,
+             "quantity": None if np.isnan(r.quantity) else r.quantity, "retrieved_at": now}
+            for r in batch.trade_flows.itertuples()])
+
+
 def _downgrade(engine, revision):
     from alembic import command
 
@@ -130,19 +151,24 @@ def test_trade_flow_key_migration_keeps_rows_and_downgrades(db_url, clock):
     engine = make_engine(db_url)
     migrate(engine, "0007")
     sessions = session_factory(engine)
-    store_batch(sessions, _batch(), clock())
+    _store_in_old_schema(engine, _batch(), clock())
     assert _trade_flow_key_and_indexes(engine) == (
         ["source", "reporter", "partner", "product", "flow", "period", "vintage"],
         ["ix_trade_flows_reporter_product_period"])
-    with sessions() as session:
-        before = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
 
     migrate(engine)
-    # One index left: the key, led by the columns every reader filters on.
+    # One full index left: the key, led by the columns every reader filters on (and the
+    # partial index of simulated rows, migration 0009, which real rows never enter).
     assert _trade_flow_key_and_indexes(engine) == (
-        ["reporter", "product", "flow", "period", "partner", "source", "vintage"], [])
+        ["reporter", "product", "flow", "period", "partner", "source", "vintage"],
+        ["ix_trade_flows_simulated_reporter"])
     with sessions() as session:
-        pd.testing.assert_frame_equal(load_trade_flows(session, "CHN", ["2605"], with_provenance=True), before)
+        after = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
+    expected = _batch().trade_flows.sort_values(["partner", "product", "period"]).reset_index(drop=True)
+    assert after["value"].tolist() == expected["value"].tolist()
+    assert after["partner"].tolist() == expected["partner"].tolist()
+    # Rows of the older schema are reported figures (no estimate flags).
+    assert after["provenance"].eq("reported").all() and after["estimate_flags"].isna().all()
     clock.now += timedelta(hours=1)
     # The same key after the migration: an identical batch writes no flow or observation
     # (the series row is always upserted), a rescaled one rewrites 12 flows and 5 observations.

@@ -146,8 +146,9 @@ def test_json_document_has_the_contract_shape(stored, config):
     with stored() as session:
         outcome = run_scenario(config, load_scenario(COBALT, config), load_baseline(config, session))
     document = scenario_document(outcome)
-    assert set(document) == {"scenario", "horizon_months", "chains"}
+    assert set(document) == {"scenario", "horizon_months", "simulated_data", "chains"}
     assert (document["scenario"], document["horizon_months"]) == ("embargo-cobalt-cod", 12)
+    assert document["simulated_data"] is True  # the baseline was read from the demo's rows
     chain = document["chains"][0]
     assert set(chain) == {"id", "impact_score", "level", "nodes"}
     assert set(chain["nodes"][0]) == {"id", "time_to_impact_months", "peak_shortfall", "months_to_recovery",

@@ -24,6 +24,10 @@ dollars per euro), fetched once per collection from ``rates_base_url`` — the t
 model stores USD (Comtrade, Census), and converting monthly totals at the month's
 average rate is how the IMF's DOTS converts too. A month without a published rate is
 rejected (``no_exchange_rate``), not guessed. ``QUANTITY_IN_100KG`` × 100 is kg.
+
+Estimates: the JSON-stat ``status`` of a value cell (``p`` provisional, ``e``
+estimated, ``c`` confidential...) is stored as the flow's ``estimate_flags``
+(:func:`monitor.collectors.eurostat.eurostat_estimate_flags`; docs/provenance.md).
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 
 from monitor.clock import Clock, system_clock
-from monitor.collectors.base import CollectedBatch, CollectionError, CollectionWindow, trade_key
+from monitor.collectors.base import ESTIMATE_FLAGS, CollectedBatch, CollectionError, CollectionWindow, trade_key
 from monitor.collectors.codes import NOT_SPECIFIED, WORLD, iso3_from_alpha2
-from monitor.collectors.eurostat import jsonstat_cells, raise_api_error
+from monitor.collectors.eurostat import eurostat_estimate_flags, jsonstat_cells, raise_api_error
 from monitor.collectors.http import HttpError, HttpOptions, HttpSourceCollector, PayloadError
 from monitor.collectors.rows import RowBuilder, parse_number, parse_period, trade_flow_builder
 from monitor.config.models import Catalog, ComextSource
@@ -43,6 +47,7 @@ EU = "EU27"
 EU_REPORTER = "EU27_2020"
 VALUE = "VALUE_IN_EUROS"
 QUANTITY = "QUANTITY_IN_100KG"
+_STATUS = "status"  # the value cell's Eurostat status code, kept beside the measures
 FLOW_CODES = {"M": "1", "X": "2"}
 DIMENSIONS = ("reporter", "partner", "product", "flow", "indicators", "time")
 RATES_DATASET = "ert_bil_eur_m"
@@ -158,15 +163,16 @@ class ComextCollector(HttpSourceCollector):
             raise CollectionError(f"{where}: HTTP 413 (extraction too large) even for one product "
                                   f"{products[0]} and month {periods[0]}; list partners in the config") from None
         raise_api_error(document, where)
-        dims, cells = jsonstat_cells(document, where)
+        dims, cells = jsonstat_cells(document, where, with_status=True)
         missing = [d for d in DIMENSIONS if d not in dims]
         if missing:
             raise PayloadError(f"{where}: JSON-stat dataset lacks dimension(s) {missing} (schema changed?); "
                                f"dimensions: {dims}")
         position = {d: dims.index(d) for d in DIMENSIONS}
         updated = document.get("updated") if isinstance(document, dict) else None
-        return [({d: labels[position[d]] for d in DIMENSIONS} | {"value": value, "products": products},
-                 str(updated) if updated else None) for labels, value in cells]
+        return [({d: labels[position[d]] for d in DIMENSIONS} | {"value": value, "products": products,
+                                                                  "status": status},
+                 str(updated) if updated else None) for labels, value, status in cells]
 
     def _rates(self, start: date, last: date) -> dict[tuple[int, int], float]:
         """USD per EUR, monthly average, by (year, month)."""
@@ -195,6 +201,8 @@ class ComextCollector(HttpSourceCollector):
         for reporter, flow, cell in raw:
             key = (reporter, flow, cell["partner"], cell["product"], cell["time"], tuple(cell["products"]))
             keyed.setdefault(key, {})[cell["indicators"]] = cell["value"]
+            if cell["indicators"] == VALUE and cell.get("status"):
+                keyed[key][_STATUS] = cell["status"]  # the value's status; the quantity's says nothing of it
         for (reporter, flow, partner_code, product, period_code, requested), measures in keyed.items():
             if VALUE not in measures:
                 continue  # a quantity without a value says nothing about the flow's size
@@ -221,4 +229,5 @@ class ComextCollector(HttpSourceCollector):
                 "reporter": reporter, "partner": partner, "product": product, "flow": flow, "period": period,
                 "value": None if euros is None else euros * rate,
                 "quantity": hundred_kg * 100 if hundred_kg is not None and hundred_kg > 0 else None,
+                ESTIMATE_FLAGS: eurostat_estimate_flags(measures.get(_STATUS)),
             }, sum_duplicates=partner == NOT_SPECIFIED)

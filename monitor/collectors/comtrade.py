@@ -38,6 +38,10 @@ flows always override mirror flows of the same reporter/product/flow/period
 Country codes: see :mod:`monitor.collectors.codes` (World ``0`` → ``WORLD``, areas
 n.e.s. → ``_X``, several n.e.s. codes of one flow are summed). ``primaryValue`` is
 USD, ``netWgt`` kg (0 or missing → unknown quantity).
+
+Estimates: ``isReported``, ``legacyEstimationFlag`` and the ``is…Estimated`` flags of a
+record are stored with it as ``estimate_flags`` (:func:`comtrade_estimate_flags`;
+docs/provenance.md); a mirror row keeps the partner record's flags.
 """
 
 from __future__ import annotations
@@ -52,11 +56,13 @@ import pandas as pd
 
 from monitor.clock import Clock, system_clock
 from monitor.collectors.base import (
+    ESTIMATE_FLAGS,
     CollectedBatch,
     CollectionError,
     CollectionWindow,
     MIRROR,
     REPORTED,
+    estimate_flags,
     trade_key,
 )
 from monitor.collectors.codes import NOT_SPECIFIED, WORLD, iso3_from_m49, m49_from_iso3
@@ -275,6 +281,7 @@ class ComtradeCollector:
             "reporter": reporter, "partner": partner, "product": product, "flow": flow,
             "period": period, "value": record["primaryValue"],
             "quantity": weight if isinstance(weight, (int, float)) and weight > 0 else None,
+            ESTIMATE_FLAGS: comtrade_estimate_flags(record),
         }, sum_duplicates=partner == NOT_SPECIFIED)
 
     def _add_mirror(self, record: dict, reporter: str, flow: str, wanted: set[tuple[str, tuple[int, int]]],
@@ -309,7 +316,45 @@ class ComtradeCollector:
             "reporter": reporter, "partner": partner, "product": product, "flow": flow, "period": period,
             "value": record["primaryValue"] if value is None else value,
             "quantity": weight if isinstance(weight, (int, float)) and weight > 0 else None,
+            ESTIMATE_FLAGS: comtrade_estimate_flags(record),
         })
+
+
+_FALSE = {"false", "0", "no", "f", "n"}
+_TRUE = {"true", "1", "yes", "t", "y"}
+
+
+def _flag(value: object) -> bool | None:
+    """A JSON or CSV boolean (``true``, ``"True"``, ``1``...); None when absent or unreadable."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return None if value != value else value != 0  # NaN: absent
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def comtrade_estimate_flags(record: dict) -> str | None:
+    """The ``estimate_flags`` of a Comtrade API v1 record (JSON or CSV), None for a reported figure.
+
+    - ``isReported`` false → ``not_reported`` (UN Statistics estimated the figure);
+    - ``legacyEstimationFlag`` other than 0 → ``estimated``;
+    - ``isNetWgtEstimated`` / ``isQtyEstimated`` / ``isAltQtyEstimated`` true →
+      ``netwgt_estimated`` / ``qty_estimated`` / ``altqty_estimated``.
+
+    Absent fields say nothing (older extracts lack them).
+    """
+    kinds = []
+    if _flag(record.get("isReported")) is False:
+        kinds.append("not_reported")
+    legacy = parse_number(record.get("legacyEstimationFlag"))
+    if legacy is not None and legacy != 0:
+        kinds.append("estimated")
+    for field, kind in (("isNetWgtEstimated", "netwgt_estimated"), ("isQtyEstimated", "qty_estimated"),
+                        ("isAltQtyEstimated", "altqty_estimated")):
+        if _flag(record.get(field)) is True:
+            kinds.append(kind)
+    return estimate_flags(kinds)
 
 
 def _is_breakdown(record: dict) -> bool:

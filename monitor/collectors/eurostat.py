@@ -10,7 +10,9 @@ of codes), ``value`` (flat row-major index → number; a dict when sparse, or a 
 
 Every combination of the non-time dimensions becomes one observation series
 ``eurostat.<dataset>.<code>.<code>...`` (codes in the dataset's dimension order);
-time codes ``2024-01``, ``2024M01`` or ``2024`` are accepted.
+time codes ``2024-01``, ``2024M01`` or ``2024`` are accepted. A value's ``status``
+(``p`` provisional, ``e`` estimated...) is kept as its ``estimate_flags``
+(:func:`eurostat_estimate_flags`; docs/provenance.md).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from datetime import date
 
 from monitor.clock import Clock, system_clock
 from monitor.collectors.base import (
+    ESTIMATE_FLAGS,
     CollectedBatch,
     CollectionError,
     CollectionWindow,
     SeriesInfo,
+    estimate_flags,
 )
 from monitor.collectors.http import HttpOptions, PayloadError, HttpSourceCollector
 from monitor.collectors.rows import RowBuilder, observation_builder, parse_period
@@ -69,11 +73,11 @@ class EurostatCollector(HttpSourceCollector):
         document = self._client.get_json(url, params)  # type: ignore[arg-type]
         where = f"source {self.source_id!r}: {url}"
         raise_api_error(document, where)
-        dims, cells = jsonstat_cells(document, where)
+        dims, cells = jsonstat_cells(document, where, with_status=True)
         if TIME not in dims:
             raise PayloadError(f"{where}: no '{TIME}' dimension (dimensions: {dims})")
         time_pos = dims.index(TIME)
-        for labels, value in cells:
+        for labels, value, status in cells:
             period = parse_period(labels[time_pos])
             if period is None:
                 builder.reject("bad_period")
@@ -85,7 +89,8 @@ class EurostatCollector(HttpSourceCollector):
                                               f"Eurostat {spec.dataset} " + ", ".join(
                                                   f"{dims[d]}={labels[d]}" for d in range(len(dims)) if d != time_pos),
                                               spec.chain, spec.node)
-            builder.add({"series_id": series_id, "period": period, "value": value},
+            builder.add({"series_id": series_id, "period": period, "value": value,
+                         ESTIMATE_FLAGS: eurostat_estimate_flags(status)},
                         allow_negative=spec.allow_negative)
         updated = document.get("updated")
         return str(updated) if updated else None
@@ -99,11 +104,47 @@ def raise_api_error(document: object, where: str) -> None:
         raise CollectionError(f"{where}: the API reported an error: {text[:300]}")
 
 
-def jsonstat_cells(document: object, where: str) -> tuple[list[str], list[tuple[list[str], object]]]:
+# Eurostat's observation status codes (https://ec.europa.eu/eurostat/data/database/information):
+# those that make a value an estimate or partial. b (break in series), d (definition
+# differs), r (revised), n (not significant), z (not applicable) leave it a reported figure.
+_STATUS_KINDS = {"p": "provisional", "e": "estimated", "s": "estimated", "f": "estimated",
+                 "c": "confidential", "u": "other"}
+
+
+def eurostat_estimate_flags(status: object) -> str | None:
+    """The ``estimate_flags`` of a Eurostat JSON-stat ``status`` code (one letter or several, e.g. ``"ep"``).
+
+    ``p`` → ``provisional``; ``e``, ``s`` (Eurostat estimate), ``f`` (forecast) →
+    ``estimated``; ``c`` → ``confidential``; ``u`` (low reliability) → ``other``.
+    None (no status, or only b/d/r/n/z): a reported figure.
+    """
+    if not isinstance(status, str):
+        return None
+    return estimate_flags(_STATUS_KINDS[c] for c in status.strip().lower() if c in _STATUS_KINDS)
+
+
+def jsonstat_statuses(document: object) -> dict[int, str]:
+    """Flat index → status code of a JSON-stat 2.0 dataset (``status``: an object, a list or one string)."""
+    status = document.get("status") if isinstance(document, dict) else None
+    if isinstance(status, dict):
+        out = {}
+        for key, code in status.items():
+            try:
+                out[int(key)] = str(code)
+            except ValueError:
+                continue  # a status key that is no index says nothing about a value
+        return out
+    if isinstance(status, list):
+        return {i: str(code) for i, code in enumerate(status) if code}
+    return {}
+
+
+def jsonstat_cells(document: object, where: str, *, with_status: bool = False) -> tuple[list[str], list[tuple]]:
     """Dimension ids and every present cell (its category codes in dimension order, its value).
 
     The flat ``value`` index is row-major over ``size`` (the last dimension fastest),
     as JSON-stat 2.0 specifies; an index outside the cube is a :class:`PayloadError`.
+    ``with_status``: each cell also carries its status code (None without one).
     """
     dims, sizes, codes = _structure(document, where)
     values = document.get("value")  # type: ignore[union-attr]
@@ -129,6 +170,10 @@ def jsonstat_cells(document: object, where: str) -> tuple[list[str], list[tuple[
         if not 0 <= index < total:
             raise PayloadError(f"{where}: value index {index} outside the cube of {total} cells (truncated?)")
         out.append(([codes[d][(index // strides[d]) % sizes[d]] for d in range(len(dims))], value))
+    if with_status:
+        statuses = jsonstat_statuses(document)
+        return dims, [(labels, value, statuses.get(index))
+                      for (labels, value), index in zip(out, sorted(cells))]
     return dims, out
 
 

@@ -35,6 +35,19 @@ deviations), or an exact duplicate are rejected and counted; a missing column or
 unreadable file is a :class:`~monitor.collectors.base.CollectionError` naming the
 file (or URL without secrets). The vintage is ``sha256:<first 16 hex digits>`` of the
 file's bytes, so an unchanged file adds nothing and a changed value is a new vintage.
+
+Provenance (docs/provenance.md): ``columns`` may map ``estimate_flags`` to a column
+whose cells flag estimates (``estimated``, ``provisional``, Eurostat letters ``p``/``e``...;
+:func:`file_estimate_flags`), and ``released: YYYY-MM-DD`` dates the release the file
+holds, so that of two releases giving the same period (USGS MCS 2023 and 2024 both
+giving 2022) the later-released one is read, whichever file was loaded last::
+
+    - id: usgs-mcs-2024
+      kind: file
+      location: /data/usgs/mcs2024-lithium.csv
+      table: observations
+      columns: {series_id: series, period: year, value: production, estimate_flags: note}
+      released: 2024-01-31
 """
 
 from __future__ import annotations
@@ -43,6 +56,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+from datetime import datetime, time, timezone
 from pathlib import Path
 
 import httpx
@@ -50,12 +65,16 @@ import pycountry
 
 from monitor.clock import Clock, system_clock
 from monitor.collectors.base import (
+    ESTIMATE_FLAGS,
+    ESTIMATE_KINDS,
     OBSERVATION_COLUMNS,
     TRADE_FLOW_COLUMNS,
     CollectedBatch,
     CollectionError,
     CollectionWindow,
     SeriesInfo,
+    estimate_flags,
+    estimate_kinds,
 )
 from monitor.collectors.codes import (
     WORLD,
@@ -64,6 +83,7 @@ from monitor.collectors.codes import (
     iso3_from_m49,
     iso3_from_name,
 )
+from monitor.collectors.eurostat import eurostat_estimate_flags
 from monitor.collectors.http import HttpOptions, PayloadError, RetryPolicy, SourceClient
 from monitor.collectors.rows import (
     observation_builder,
@@ -72,6 +92,35 @@ from monitor.collectors.rows import (
     trade_flow_builder,
 )
 from monitor.config.models import Catalog, FileSource
+
+
+_FLAG_SEPARATORS = re.compile(r"[,;|\s]+")
+_NOT_FLAGS = {"", "0", "false", "no", "n", "reported", "none", "-"}
+
+
+def file_estimate_flags(text: object) -> str | None:
+    """The ``estimate_flags`` of a file's flag cell, None for a reported figure.
+
+    The cell holds kinds of :data:`~monitor.collectors.base.ESTIMATE_KINDS`
+    (``estimated``, ``provisional``, ``not_reported``...) separated by commas,
+    semicolons, bars or spaces, or Eurostat status letters (``p``, ``e``, ``c``...,
+    as :func:`~monitor.collectors.eurostat.eurostat_estimate_flags`). Empty, ``0``,
+    ``false``, ``no``, ``reported``: no flag. Any other word is kept as ``other``,
+    so an unexpected flag still marks the value as not plainly reported.
+    """
+    if text is None or (isinstance(text, float) and text != text):
+        return None
+    kinds: list[str] = []
+    for token in _FLAG_SEPARATORS.split(str(text).strip().lower()):
+        if token in _NOT_FLAGS:
+            continue
+        if token in ESTIMATE_KINDS:
+            kinds.append(token)
+        elif token.isalpha() and len(token) <= 3:
+            kinds.extend(estimate_kinds(eurostat_estimate_flags(token)) or ("other",))
+        else:
+            kinds.append("other")
+    return estimate_flags(kinds)
 
 
 class FileCollector:
@@ -93,10 +142,12 @@ class FileCollector:
             sleep=options.sleep, monotonic=options.monotonic, jitter=options.jitter,
             observer=options.observer) if self._remote else None
         columns = OBSERVATION_COLUMNS if settings.table == "observations" else TRADE_FLOW_COLUMNS
-        unknown = sorted(set(settings.columns) - set(columns)) + sorted(set(settings.constants) - set(columns))
+        optional = {ESTIMATE_FLAGS}  # mapped from a file column only
+        unknown = (sorted(set(settings.columns) - set(columns) - optional)
+                   + sorted(set(settings.constants) - set(columns)))
         if unknown:
             raise ValueError(f"source {settings.id!r}: {unknown} are not columns of {settings.table} "
-                             f"({', '.join(columns)})")
+                             f"({', '.join([*columns, *optional])})")
         missing = [c for c in columns if c != "quantity" and c not in settings.columns
                    and c not in settings.constants]
         if missing:
@@ -136,6 +187,8 @@ class FileCollector:
                 number = parse_number(value)
                 value = None if number is None else number * settings.value_scale
             row["value"] = value
+            if ESTIMATE_FLAGS in row:
+                row[ESTIMATE_FLAGS] = file_estimate_flags(row[ESTIMATE_FLAGS])
             if settings.table == "trade_flows":
                 if not self._trade_row(row, builder):
                     continue
@@ -146,12 +199,15 @@ class FileCollector:
                                                           f"{settings.location} ({settings.id})")
             builder.add(row, allow_negative=settings.allow_negative and settings.table == "observations")
         vintage = "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
+        released = (None if settings.released is None
+                    else datetime.combine(settings.released, time(), tzinfo=timezone.utc))
         if settings.table == "observations":
             return CollectedBatch(self.source_id, vintage, series=list(series.values()),
                                   observations=builder.frame(), rejected=dict(builder.rejected),
-                                  requests=1 if self._remote else 0)
+                                  requests=1 if self._remote else 0, released=released)
         return CollectedBatch(self.source_id, vintage, trade_flows=builder.frame(),
-                              rejected=dict(builder.rejected), requests=1 if self._remote else 0)
+                              rejected=dict(builder.rejected), requests=1 if self._remote else 0,
+                              released=released)
 
     def _trade_row(self, row: dict, builder) -> bool:
         for field in ("reporter", "partner"):

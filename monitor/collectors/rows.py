@@ -24,7 +24,13 @@ from datetime import date
 
 import pandas as pd
 
-from monitor.collectors.base import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS
+from monitor.collectors.base import (
+    ESTIMATE_FLAGS,
+    OBSERVATION_COLUMNS,
+    TRADE_FLOW_COLUMNS,
+    estimate_flags,
+    estimate_kinds,
+)
 
 _MONTH = re.compile(r"^(\d{4})[-M]?(0[1-9]|1[0-2])(?:-\d{2})?$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -66,6 +72,7 @@ class RowBuilder:
 
     def __init__(self, columns: tuple[str, ...], key: tuple[str, ...]):
         self._columns = columns
+        self._flagged = False  # some kept row carries ESTIMATE_FLAGS
         self._key = key
         self._rows: dict[tuple, dict] = {}
         self._conflicts: set[tuple] = set()
@@ -102,6 +109,11 @@ class RowBuilder:
                 existing["value"] += value
                 if "quantity" in row:
                     existing["quantity"] = existing["quantity"] + row["quantity"]
+                if row.get(ESTIMATE_FLAGS) or existing.get(ESTIMATE_FLAGS):
+                    # a sum holding an estimate is an estimate: the union of the parts' kinds
+                    existing[ESTIMATE_FLAGS] = estimate_flags(
+                        [*estimate_kinds(existing.get(ESTIMATE_FLAGS)), *estimate_kinds(row.get(ESTIMATE_FLAGS))])
+                    self._flagged = True
                 return True
             if existing["value"] == value:
                 self.reject("duplicate")
@@ -111,12 +123,20 @@ class RowBuilder:
             self.reject("conflicting_duplicate")
             self.reject("conflicting_duplicate")
             return False
+        if row.get(ESTIMATE_FLAGS):
+            self._flagged = True
         self._rows[key] = row
         return True
 
     def frame(self) -> pd.DataFrame:
-        """The kept rows as a table with the contract's columns (``period`` as Timestamps)."""
-        frame = pd.DataFrame(list(self._rows.values()), columns=list(self._columns))
+        """The kept rows as a table with the contract's columns (``period`` as Timestamps).
+
+        Plus ``estimate_flags`` (None: a reported figure) when some row carries one.
+        """
+        columns = [*self._columns, ESTIMATE_FLAGS] if self._flagged else list(self._columns)
+        frame = pd.DataFrame(list(self._rows.values()), columns=columns)
+        if self._flagged:
+            frame[ESTIMATE_FLAGS] = frame[ESTIMATE_FLAGS].astype(object).where(frame[ESTIMATE_FLAGS].notna(), None)
         frame["period"] = pd.to_datetime(frame["period"])
         frame["value"] = frame["value"].astype(float)
         if "quantity" in frame:

@@ -8,7 +8,7 @@ here too, so ``load_config`` is the single place a broken config is rejected.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from apscheduler.triggers.cron import CronTrigger
@@ -425,6 +425,8 @@ class FileSource(StrictModel):
     ``columns`` maps contract columns (``series_id, period, value`` or ``reporter,
     partner, product, flow, period, value, quantity``) to the file's column names;
     ``constants`` fills contract columns the file lacks (e.g. ``reporter: CHN``).
+    ``columns`` may also map ``estimate_flags`` (optional) to a column of estimate
+    flags, and ``released`` dates the release the file holds (docs/provenance.md).
     """
 
     id: Identifier
@@ -443,6 +445,10 @@ class FileSource(StrictModel):
     allow_negative: bool = Field(default=False, description="observations: keep negative values (e.g. the GSCPI)")
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_attempts: int = Field(default=3, ge=1, le=20)
+    released: date | None = Field(
+        default=None, description="publication date of the release the file holds (e.g. USGS MCS 2024: "
+                                  "2024-01-31): of two releases giving the same period, the later-released "
+                                  "one is read, whichever was loaded last (default: the loading time counts)")
 
 
 SourceConfig = Annotated[

@@ -18,7 +18,7 @@ from indicators.trade_totals import WORLD_PARTNERS
 from indicators.trade_totals import monthly_totals
 from monitor.config.models import Chain, Config, Node
 from monitor.dimension_measurement import DIMENSIONS
-from monitor.flow_provenance import mirror_summary
+from monitor.flow_provenance import estimate_summary, mirror_summary
 from monitor.storage.assessments import (
     RunInfo,
     StoredScore,
@@ -101,7 +101,8 @@ def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int, mi
             total = float(table["total"].iloc[0])
             result["top_partners"] = [
                 {"partner": p, "share": round(float(v / total), 4)} for p, v in shares.head(TOP_PARTNERS).items()]
-            result["provenance"] = mirror_summary(part)
+            # Mirror and estimated parts of the window (docs/provenance.md): shown beside the partners.
+            result["provenance"] = mirror_summary(part) | estimate_summary(part)
     current, before = result["current"], result["year_before"]
     if current is None:
         return None

@@ -30,6 +30,7 @@ LABELS = {
         "chain": "Chain", "from": "from", "to": "to", "none": "–",
         "mirror": "%.0f%% partner-reported (mirror: %s)",
         "unknown_coverage": "unknown (partners named for %.0f%% of World imports)",
+        "estimate": "%.0f%% estimated, not reported (%s)",
         "dimensions": "Scores by dimension (0-100)", "missing": "missing",
         "cjk_hint": "",
         "plots_in_english": "",
@@ -48,6 +49,7 @@ LABELS = {
         "trend": "集中度趋势", "chain": "产业链", "from": "由", "to": "至", "none": "–",
         "mirror": "%.0f%% 为伙伴国申报的镜像数据（%s）",
         "unknown_coverage": "未知（已列明来源国仅占全球进口 %.0f%%）",
+        "estimate": "%.0f%% 为估计而非申报数据（%s）",
         "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
         "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
                     "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.collectors.base import (
+    ESTIMATE_FLAGS,
     FLOWS,
     MIRROR,
     OBSERVATION_COLUMNS,
@@ -18,6 +19,7 @@ from monitor.collectors.base import (
     REPORTED,
     TRADE_FLOW_COLUMNS,
     CollectedBatch,
+    estimate_flags,
 )
 from monitor.storage.key_scan import distinct_values
 from monitor.storage.tables import CollectorRun, Observation, Series, TradeFlow
@@ -69,6 +71,31 @@ def _check_frame(frame: pd.DataFrame, columns: tuple[str, ...], what: str, sourc
         raise BatchError(f"source {source!r}: {what} row {row} has an empty required field")
 
 
+def _released(batch: CollectedBatch, count: int) -> pd.Series:
+    """The batch's release time for each of ``count`` rows (all missing when the source does not say)."""
+    if batch.released is None:
+        return pd.Series([None] * count, dtype=object)
+    if batch.released.tzinfo is None:
+        raise BatchError(f"source {batch.source!r}: release time {batch.released} has no time zone")
+    return pd.Series(pd.Timestamp(batch.released).tz_convert("UTC"), index=range(count))
+
+
+def _flag_column(flows: pd.DataFrame, source: str) -> np.ndarray:
+    """The ``estimate_flags`` of each trade-flow row in their stored encoding (None: a reported figure)."""
+    out = np.full(len(flows), None, dtype=object)
+    if ESTIMATE_FLAGS not in flows:
+        return out
+    codes, uniques = pd.factorize(flows[ESTIMATE_FLAGS])
+    encoded = []
+    for value in uniques:
+        try:
+            encoded.append(estimate_flags(str(value).split(",")))
+        except ValueError as err:
+            raise BatchError(f"source {source!r}: trade flows have {err}") from None
+    lookup = np.array([*encoded, None], dtype=object)  # code -1: missing
+    return lookup[codes]
+
+
 def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime) -> int:
     """Write ``batch`` in one transaction and record the collection; returns rows written.
 
@@ -92,6 +119,7 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             "series_id": _labels(obs["series_id"]), "period": _month_starts(obs["period"]),
             "vintage": _labels(batch.vintage, count), "value": obs["value"].astype(float).to_numpy(),
             "source": _labels(batch.source, count), "retrieved_at": now,
+            "released_at": _released(batch, count), ESTIMATE_FLAGS: _flag_column(obs, batch.source),
         })
         obs_frame = _in_key_order(obs_frame, _OBSERVATION_KEY, "observations", batch.source)
         flows = batch.trade_flows
@@ -115,6 +143,8 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             "vintage": _labels(batch.vintage, count), "value": flows["value"].astype(float).to_numpy(),
             "quantity": flows["quantity"].astype(float).to_numpy(), "retrieved_at": now,
             "provenance": provenance, "cif_fob_factor": factors.astype(float).to_numpy(),
+            "simulated": np.full(count, bool(batch.simulated)),
+            ESTIMATE_FLAGS: _flag_column(flows, batch.source), "released_at": _released(batch, count),
         })
         flow_frame = _in_key_order(flow_frame, _TRADE_FLOW_KEY, "trade flows", batch.source)
         with sessions.begin() as session:
@@ -122,9 +152,10 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             # A stored row is rewritten only when its value changed: re-ingesting the
             # same batch writes nothing (retrieved_at then keeps the first arrival).
             written += bulk_upsert(session, Observation.__table__, obs_frame, _OBSERVATION_KEY,
-                                   compare=["value", "source"])
+                                   compare=["value", "source", ESTIMATE_FLAGS, "released_at"])
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
-                                   compare=["value", "quantity", "provenance", "cif_fob_factor"])
+                                   compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
+                                            ESTIMATE_FLAGS, "released_at"])
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
                                      status="succeeded", rows_written=written))
         return written
@@ -148,7 +179,12 @@ def load_trade_flows(
 
     Returns columns ``reporter, partner, product, flow, period, value, quantity``
     with ``period`` as month-start Timestamps (``with_provenance``: also
-    ``provenance`` and ``cif_fob_factor``, see :data:`PROVENANCE_COLUMNS`).
+    ``provenance``, ``cif_fob_factor`` and ``estimate_flags``, see :data:`PROVENANCE_COLUMNS`).
+
+    Of the vintages of a row (the same partner, product and period, from any source),
+    only the newest is returned: the latest release (``released_at``; where unknown,
+    the retrieval time), then the latest retrieval, so a figure published in two
+    releases is counted once (docs/provenance.md).
 
     Reported beats mirror: where any reported flow of a reporter/product/flow/period
     is stored, that period's mirror flows (partner-reported stand-ins) are left out,
@@ -160,20 +196,20 @@ def load_trade_flows(
     query = select(
         TradeFlow.partner, TradeFlow.product, TradeFlow.period,
         TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.cif_fob_factor,
-        TradeFlow.retrieved_at, TradeFlow.vintage,
+        TradeFlow.estimate_flags, TradeFlow.retrieved_at, TradeFlow.released_at, TradeFlow.vintage,
     ).where(TradeFlow.reporter == reporter, TradeFlow.flow == flow, TradeFlow.product.in_(list(products)))
     if start is not None:
         query = query.where(TradeFlow.period >= start)
     if end is not None:
         query = query.where(TradeFlow.period <= end)
     frame = _read_frame(session, query, ["partner", "product", "period", "value", "quantity",
-                                         *PROVENANCE_COLUMNS, "retrieved_at", "vintage"])
+                                         *PROVENANCE_COLUMNS, "retrieved_at", "released_at", "vintage"])
     frame.insert(0, "reporter", reporter)
     frame.insert(3, "flow", flow)
     frame = _reported_over_mirror(frame)
     columns = [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS] if with_provenance else list(TRADE_FLOW_COLUMNS)
     # Sorted by (partner, product, period): the same order as with the constant reporter and flow.
-    return _latest_vintage(frame, ["partner", "product", "period"])[columns]
+    return _flags_as_none(_latest_vintage(frame, ["partner", "product", "period"])[columns])
 
 
 def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
@@ -188,15 +224,29 @@ def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~shadowed].reset_index(drop=True)
 
 
-def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None) -> pd.DataFrame:
-    """Observations of ``series_ids`` (latest vintage), columns ``series_id, period, value``."""
-    query = select(Observation.series_id, Observation.period, Observation.value,
-                   Observation.retrieved_at, Observation.vintage).where(
+def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None, *,
+                      with_provenance: bool = False) -> pd.DataFrame:
+    """Observations of ``series_ids`` (newest vintage, as :func:`load_trade_flows`), columns ``series_id, period, value``.
+
+    ``with_provenance``: also ``estimate_flags`` (None: a reported figure; docs/provenance.md).
+    """
+    query = select(Observation.series_id, Observation.period, Observation.value, Observation.estimate_flags,
+                   Observation.retrieved_at, Observation.released_at, Observation.vintage).where(
         Observation.series_id.in_(list(series_ids)))
     if end is not None:
         query = query.where(Observation.period <= end)
-    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, "retrieved_at", "vintage"])
-    return _latest_vintage(frame, ["series_id", "period"])[list(OBSERVATION_COLUMNS)]
+    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS, "retrieved_at", "released_at",
+                                         "vintage"])
+    columns = [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS] if with_provenance else list(OBSERVATION_COLUMNS)
+    return _flags_as_none(_latest_vintage(frame, ["series_id", "period"])[columns])
+
+
+def _flags_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """``estimate_flags`` with None (not NaN) for a reported figure, as stored."""
+    if ESTIMATE_FLAGS in frame:
+        flags = frame[ESTIMATE_FLAGS].astype(object)
+        frame[ESTIMATE_FLAGS] = flags.where(flags.notna(), None)
+    return frame
 
 
 def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
@@ -226,9 +276,41 @@ def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def release_stamps(released_at: pd.Series, retrieved_at: pd.Series) -> pd.Series:
+    """When each row's release was published: ``released_at``, else ``retrieved_at`` (UTC, naive datetime64).
+
+    Both arrive as the driver gives them (aware datetimes from PostgreSQL, ISO text in
+    UTC from SQLite); each distinct value is parsed once.
+    """
+    def parsed(column: pd.Series) -> np.ndarray:
+        codes, uniques = pd.factorize(column)
+        stamps = pd.to_datetime(pd.Series(uniques, dtype=object), utc=True, format="mixed")
+        values = np.append(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT"))
+        return values[codes]
+
+    released = parsed(released_at)
+    missing = np.isnat(released)
+    if missing.any():
+        released[missing] = parsed(retrieved_at)[missing]
+    return pd.Series(released, index=released_at.index)
+
+
+def newest_vintage_order(frame: pd.DataFrame) -> list[str]:
+    """Columns ordering the vintages of a row oldest to newest (adds ``_release`` when some release is known)."""
+    if "released_at" in frame and frame["released_at"].notna().any():
+        frame["_release"] = release_stamps(frame["released_at"], frame["retrieved_at"])
+        return ["_release", "retrieved_at", "vintage"]
+    return ["retrieved_at", "vintage"]  # every release unknown: the retrieval time alone decides
+
+
 def _latest_vintage(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The latest vintage of each ``key``, rows sorted by ``key`` (as sort_values + drop_duplicates)."""
-    order_columns = [*key, "retrieved_at", "vintage"]
+    """The newest vintage of each ``key``, rows sorted by ``key`` (as sort_values + drop_duplicates).
+
+    Newest: the latest release time (:func:`release_stamps`), then the latest
+    retrieval, then the greater vintage string (only to be deterministic: vintage
+    strings such as ``sha256:…`` carry no order).
+    """
+    order_columns = [*key, *newest_vintage_order(frame)]
     try:
         # Integer codes in each column's sort order: a lexsort on them is sort_values' order,
         # several times faster than sorting the text columns themselves.

@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     Float,
@@ -21,6 +22,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,6 +55,10 @@ class Observation(Base):
     value: Mapped[float] = mapped_column(Float)
     source: Mapped[str] = mapped_column(String(64))
     retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="publication time of the release (NULL: unknown, retrieved_at counts)")
+    estimate_flags: Mapped[str | None] = mapped_column(
+        String(128), comment="comma-separated estimate kinds the source flagged (NULL: reported figure)")
 
 
 class TradeFlow(Base):
@@ -78,9 +85,18 @@ class TradeFlow(Base):
         comment="reported (by the reporter) or mirror (the partner's reported flow)")
     cif_fob_factor: Mapped[float | None] = mapped_column(
         Float, comment="factor applied to a mirror flow's FOB value (None: not adjusted)")
+    simulated: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(), comment="the row came from the demo simulator")
+    estimate_flags: Mapped[str | None] = mapped_column(
+        String(128), comment="comma-separated estimate kinds the source flagged (NULL: reported figure)")
+    released_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="publication time of the release (NULL: unknown, retrieved_at counts)")
 
+    # The partial index holds the simulated rows only (migration 0009): real rows never enter it.
     __table_args__ = (PrimaryKeyConstraint("reporter", "product", "flow", "period", "partner", "source", "vintage",
-                                           name="trade_flows_pkey"),)
+                                           name="trade_flows_pkey"),
+                      Index("ix_trade_flows_simulated_reporter", "reporter",
+                            sqlite_where=text("simulated = 1"), postgresql_where=text("simulated")))
 
 
 class CollectorRun(Base):

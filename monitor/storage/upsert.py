@@ -274,6 +274,8 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
 
 def _python_values(column: pd.Series) -> list:
     """Plain Python values for the driver; NaN/NaT become None."""
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy(dtype=bool).tolist()
     if pd.api.types.is_float_dtype(column):
         values = column.to_numpy(dtype=float)
         missing = np.isnan(values)

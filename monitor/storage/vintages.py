@@ -24,8 +24,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.collectors.base import FLOWS, REPORTED, CollectedBatch, trade_key
+from monitor.collectors.base import ESTIMATE_FLAGS, FLOWS, REPORTED, CollectedBatch, estimate_flags, trade_key
 from monitor.storage.key_scan import distinct_values
+from monitor.storage.observations import newest_vintage_order
 from monitor.storage.tables import Observation, TradeFlow
 
 _FLOW_KEY = ["reporter", "partner", "product", "flow", "period"]
@@ -68,8 +69,20 @@ def _same(a: float, b: float) -> bool:
     return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
 
 
+def _flag_text(flags: object) -> str | None:
+    """``estimate_flags`` as stored (canonical order), None for none; unknown kinds kept as given
+    (:func:`~monitor.storage.observations.store_batch` refuses them)."""
+    if not isinstance(flags, str) or not flags.strip():
+        return None
+    try:
+        return estimate_flags(flags.split(","))
+    except ValueError:
+        return flags
+
+
 def _latest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    return frame.sort_values([*key, "retrieved_at", "vintage"]).drop_duplicates(key, keep="last")
+    # The same "newest vintage" as the readers (load_observations, load_trade_flows).
+    return frame.sort_values([*key, *newest_vintage_order(frame)]).drop_duplicates(key, keep="last")
 
 
 def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBatch, int]:
@@ -79,17 +92,21 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
     if len(observations):
         periods = pd.to_datetime(observations["period"])
         stored = pd.DataFrame(session.execute(
-            select(Observation.series_id, Observation.period, Observation.value,
-                   Observation.retrieved_at, Observation.vintage)
+            select(Observation.series_id, Observation.period, Observation.value, Observation.estimate_flags,
+                   Observation.retrieved_at, Observation.released_at, Observation.vintage)
             .where(Observation.series_id.in_(sorted(set(observations["series_id"]))),
                    Observation.period >= periods.min().date())).all(),
-            columns=["series_id", "period", "stored", "retrieved_at", "vintage"])
+            columns=["series_id", "period", "stored", "stored_flags", "retrieved_at", "released_at", "vintage"])
         if len(stored):
             stored = _latest(stored, ["series_id", "period"])
             stored["period"] = pd.to_datetime(stored["period"])
-            merged = observations.assign(period=periods).merge(
-                stored[["series_id", "period", "stored"]], on=["series_id", "period"], how="left")
-            unchanged = [_same(v, s) for v, s in zip(merged["value"], merged["stored"])]
+            flags = ([_flag_text(f) for f in observations[ESTIMATE_FLAGS]] if ESTIMATE_FLAGS in observations
+                     else None)
+            merged = observations.assign(period=periods, _flags=flags).merge(
+                stored[["series_id", "period", "stored", "stored_flags"]], on=["series_id", "period"], how="left")
+            unchanged = [_same(v, s) and _flag_text(f) == _flag_text(sf)
+                         for v, s, f, sf in zip(merged["value"], merged["stored"], merged["_flags"],
+                                                merged["stored_flags"])]
             keep = ~pd.Series(unchanged, index=observations.index)
             dropped += int((~keep).sum())
             observations = observations[keep.to_numpy()].reset_index(drop=True)
@@ -98,24 +115,30 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
         periods = pd.to_datetime(flows["period"])
         stored = pd.DataFrame(session.execute(
             select(TradeFlow.reporter, TradeFlow.partner, TradeFlow.product, TradeFlow.flow, TradeFlow.period,
-                   TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.retrieved_at,
-                   TradeFlow.vintage)
+                   TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.estimate_flags,
+                   TradeFlow.retrieved_at, TradeFlow.released_at, TradeFlow.vintage)
             .where(TradeFlow.source == batch.source,
                    TradeFlow.reporter.in_(sorted(set(flows["reporter"]))),
                    TradeFlow.product.in_(sorted(set(flows["product"].astype(str)))),
                    TradeFlow.period >= periods.min().date())).all(),
-            columns=[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance", "retrieved_at", "vintage"])
+            columns=[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance", "stored_flags", "retrieved_at",
+                     "released_at", "vintage"])
         if len(stored):
             stored = _latest(stored, _FLOW_KEY)
             stored["period"] = pd.to_datetime(stored["period"])
             provenance = flows["provenance"] if "provenance" in flows else REPORTED
-            merged = flows.assign(period=periods, product=flows["product"].astype(str), _provenance=provenance).merge(
-                stored[[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance"]], on=_FLOW_KEY, how="left")
+            flags = [_flag_text(f) for f in flows[ESTIMATE_FLAGS]] if ESTIMATE_FLAGS in flows else None
+            merged = flows.assign(period=periods, product=flows["product"].astype(str), _provenance=provenance,
+                                  _flags=flags).merge(
+                stored[[*_FLOW_KEY, "stored", "stored_quantity", "stored_provenance", "stored_flags"]],
+                on=_FLOW_KEY, how="left")
+            # A value that stays but loses (or gains) an estimate flag is a revision too.
             unchanged = [
-                not pd.isna(s) and _same(v, s) and _same(q, sq) and p == sp
-                for v, s, q, sq, p, sp in zip(merged["value"], merged["stored"], merged["quantity"],
-                                              merged["stored_quantity"], merged["_provenance"],
-                                              merged["stored_provenance"])
+                not pd.isna(s) and _same(v, s) and _same(q, sq) and p == sp and _flag_text(f) == _flag_text(sf)
+                for v, s, q, sq, p, sp, f, sf in zip(merged["value"], merged["stored"], merged["quantity"],
+                                                     merged["stored_quantity"], merged["_provenance"],
+                                                     merged["stored_provenance"], merged["_flags"],
+                                                     merged["stored_flags"])
             ]
             keep = ~pd.Series(unchanged, index=flows.index)
             dropped += int((~keep).sum())
