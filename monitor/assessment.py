@@ -64,7 +64,7 @@ from monitor.dimension_measurement import (
     DimensionMeasurement,
     measure_partition_dimensions,
 )
-from monitor.flow_provenance import mirror_summary, with_mirror_note
+from monitor.flow_provenance import estimate_summary, mirror_summary, with_estimate_note, with_mirror_note
 from monitor.storage.assessments import PreviousScore, complete_run, fail_run, previous_scores, start_run
 from monitor.storage.database import make_engine, session_factory
 from monitor.storage.observations import latest_trade_period, load_observations, load_trade_flows
@@ -468,7 +468,7 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
     for sid, (values, label_en, label_zh) in series.items():
         result = detector.judge(values, series_id=sid, threshold=threshold)
         if sid == f"imports.{chain.id}.{node.id}":
-            result = with_mirror_note(result, frame)
+            result = with_estimate_note(with_mirror_note(result, frame), frame)
         findings.append(result)
         if result.status not in ("flagged", "normal"):
             continue  # insufficient history or a missing month: no score, never risk
@@ -569,7 +569,11 @@ def measure_concentration(recent: pd.DataFrame, window: int,
         "top_partners": [{"partner": str(p), "share": float(v / total)}
                          for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
         **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
+        **estimate_summary(recent),  # estimated / provisional part (docs/provenance.md)
     }
+    estimated = details["estimated_share"]
+    est_en = f"; {estimated:.0%} of the window's value is estimated, not reported" if estimated else ""
+    est_zh = f"；窗口内 {estimated:.0%} 的金额为估计值而非申报值" if estimated else ""
     if coverage < min_coverage:
         # No point values: on this coverage only the bounds are supported by the data.
         for key in ("hhi", "top_share", "top_partner"):
@@ -581,9 +585,9 @@ def measure_concentration(recent: pd.DataFrame, window: int,
             0.0,
             f"concentration unknown: the named partners cover {coverage:.0%} of World imports in the last "
             f"{window} months (needs {min_coverage:.0%}); the top supplier holds between {top:.0%} "
-            f"({partner}) and {top_hi:.0%}",
+            f"({partner}) and {top_hi:.0%}{est_en}",
             f"集中度未知：近{window}个月已列明来源国仅占全球进口的 {coverage:.0%}（需 {min_coverage:.0%}）；"
-            f"最大来源国份额在 {top:.0%}（{partner}）至 {top_hi:.0%} 之间",
+            f"最大来源国份额在 {top:.0%}（{partner}）至 {top_hi:.0%} 之间{est_zh}",
         )
     score = float(concentration_score(hhi, top))
     if unallocated > 0.0005:
@@ -597,8 +601,8 @@ def measure_concentration(recent: pd.DataFrame, window: int,
     return score, details, (
         score,
         f"imports concentrated: top partner {partner} {top_en} of the last {window} months, "
-        f"{hhi_en} ({n} partners{cover_en})",
-        f"进口集中：近{window}个月最大来源国 {partner} 占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）",
+        f"{hhi_en} ({n} partners{cover_en}){est_en}",
+        f"进口集中：近{window}个月最大来源国 {partner} 占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）{est_zh}",
     )
 
 
