@@ -31,8 +31,8 @@ from pathlib import Path
 
 from benchmarks.synthetic import SyntheticCatalog
 from benchmarks.table import BenchRow
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.observations import store_batch
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.observations import store_batch
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 NOW = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
@@ -73,7 +73,7 @@ def digest(result) -> str:
 
 def assess(url: str, data: SyntheticCatalog, executor: str, workers: int | None = None) -> dict:
     """One assessment with ``executor`` (``dask``: on a fresh 2-worker LocalCluster); time, digest, memory."""
-    from monitor.assessment import run_assessment
+    from monitor.assess.assessment import run_assessment
 
     engine = make_engine(url)
     sessions = session_factory(engine)

@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, event, text
 
 from benchmarks.synthetic import SyntheticCatalog
 from benchmarks.table import BenchRow
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.observations import store_batch
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.observations import store_batch
 
 POSTGRES_URL = os.environ.get("CHAINWATCH_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)

@@ -28,14 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.model import Alert
 from benchmarks.table import BenchRow
-from monitor.collectors.base import CollectedBatch
-from monitor.metrics import build_registry
-from monitor.server import create_http_app
-from monitor.storage.alert_store import QueuedNotification, save_alerts_and_enqueue
-from monitor.storage.assessments import complete_run, start_run
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.observations import store_batch
-from monitor.storage.tables import OutboxMessage
+from monitor.records import CollectedBatch
+from monitor.telemetry.metrics import build_registry
+from monitor.serve.server import create_http_app
+from monitor.store.alert_store import QueuedNotification, save_alerts_and_enqueue
+from monitor.store.assessments import complete_run, start_run
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.observations import store_batch
+from monitor.store.tables import OutboxMessage
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")

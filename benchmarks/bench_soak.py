@@ -41,9 +41,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from benchmarks.table import BenchRow
 from monitor.app import build_app
-from monitor.jobs import JobRunner
-from monitor.scheduler import configured_jobs
-from monitor.storage.tables import OutboxMessage
+from monitor.serve.jobs import JobRunner
+from monitor.serve.scheduler import configured_jobs
+from monitor.store.tables import OutboxMessage
 from tests.collector_fakes import FIXTURES, local_server, send
 from tests.conftest import CONFIG_DIR
 from tests.tcp_gate import TcpGate

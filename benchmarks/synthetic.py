@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from monitor.collectors.base import CollectedBatch
+from monitor.records import CollectedBatch
 from monitor.config.models import Catalog
 
 PARTNERS = ("AUS", "BRA", "CAN", "CHL", "DEU", "IDN", "JPN", "KOR", "USA", "ZAF")

@@ -12,17 +12,17 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor import __version__
-from monitor.alerting import AlertEvaluation, AlertPipeline, DeliveryReport
-from monitor.assessment import AssessmentResult, run_assessment
+from monitor.notify.alerting import AlertEvaluation, AlertPipeline, DeliveryReport
+from monitor.assess.assessment import AssessmentResult, run_assessment
 from monitor.clock import Clock, system_clock
-from monitor.collection import CollectionOutcome, CollectionRunner, build_collectors, request_observer
-from monitor.collectors.http import HttpOptions
+from monitor.collect.collection import CollectionOutcome, CollectionRunner, build_collectors, request_observer
+from monitor.collect.http import HttpOptions
 from monitor.config.loader import load_config
 from monitor.config.models import Config
-from monitor.metrics import ChainwatchRegistry, ServiceMetrics, build_registry
-from monitor.storage.assessments import abandon_stale_runs
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.simulated_data import (
+from monitor.telemetry.metrics import ChainwatchRegistry, ServiceMetrics, build_registry
+from monitor.store.assessments import abandon_stale_runs
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.simulated_data import (
     SimulatedDataError,
     assessed_rows_simulated,
     assessed_series,
@@ -94,8 +94,8 @@ class App:
 
     def write_report(self, out_dir: Path | str, run_id: int | None = None) -> Path:
         """Write the report of run ``run_id`` (default: latest successful) into ``out_dir``."""
-        from monitor.reports.content import build_report
-        from monitor.reports.render import write_report
+        from monitor.report.content import build_report
+        from monitor.report.render import write_report
 
         with self.sessions() as session:
             document, plots = build_report(self.config, session, run_id, simulated=self.simulated)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from monitor.collectors.http import HttpOptions
+from monitor.collect.http import HttpOptions
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from monitor.config.models import Catalog
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.store.database import make_engine, migrate, session_factory
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -13,11 +13,11 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import func, select
 
-from monitor.alerting import AlertPipeline
+from monitor.notify.alerting import AlertPipeline
 from monitor.clock import system_clock
 from monitor.config.loader import load_config
-from monitor.storage.database import make_engine, session_factory
-from monitor.storage.tables import OutboxMessage
+from monitor.store.database import make_engine, session_factory
+from monitor.store.tables import OutboxMessage
 
 
 def main(config_dir: str, db_url: str) -> int:

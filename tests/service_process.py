@@ -1,6 +1,6 @@
 """``chainwatch run`` with a test job: ``python -m tests.service_process DB_URL PORT LOG JOB_SECONDS POLL GRACE``.
 
-Runs :func:`monitor.service.run_service` (the same HTTP server, leader election,
+Runs :func:`monitor.serve.service.run_service` (the same HTTP server, leader election,
 signal handling and graceful stop as ``chainwatch run``) with one job, ``tick``,
 every second. Each run appends ``start <pid> <time>`` and ``end <pid> <time>``
 lines to LOG and sleeps JOB_SECONDS between them, so a test can see which process
@@ -16,8 +16,8 @@ import time
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import build_app
-from monitor.jobs import JobSpec
-from monitor.service import run_service
+from monitor.serve.jobs import JobSpec
+from monitor.serve.service import run_service
 from tests.conftest import CONFIG_DIR
 
 

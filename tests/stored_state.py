@@ -15,12 +15,12 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.model import Alert
-from monitor.collectors.base import CollectedBatch
-from monitor.metrics import build_registry
-from monitor.storage.alert_store import QueuedNotification, save_alerts_and_enqueue
-from monitor.storage.assessments import complete_run, fail_run, start_run
-from monitor.storage.observations import record_failed_collection, store_batch
-from monitor.storage.tables import OutboxMessage
+from monitor.records import CollectedBatch
+from monitor.telemetry.metrics import build_registry
+from monitor.store.alert_store import QueuedNotification, save_alerts_and_enqueue
+from monitor.store.assessments import complete_run, fail_run, start_run
+from monitor.store.observations import record_failed_collection, store_batch
+from monitor.store.tables import OutboxMessage
 
 
 def score(chain: str, node: str, dimension: str, value: float | None, level: str = "",

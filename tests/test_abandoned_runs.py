@@ -7,11 +7,11 @@ from datetime import date, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from monitor.api import ApiContext
+from monitor.serve.api import ApiContext
 from monitor.app import build_app
-from monitor.server import create_http_app
-from monitor.storage.assessments import abandon_stale_runs, complete_run, fail_run, start_run
-from monitor.storage.tables import AssessmentRun, RiskScore
+from monitor.serve.server import create_http_app
+from monitor.store.assessments import abandon_stale_runs, complete_run, fail_run, start_run
+from monitor.store.tables import AssessmentRun, RiskScore
 from tests.conftest import CONFIG_DIR
 
 AGE = timedelta(hours=6)
@@ -88,7 +88,7 @@ def test_the_leaders_stale_run_job_marks_dead_runs_between_assessments(db_url, c
     """Between assessments (daily by default) an hourly job marks a dead process's run."""
     from apscheduler.triggers.interval import IntervalTrigger
 
-    from monitor.scheduler import configured_jobs
+    from monitor.serve.scheduler import configured_jobs
 
     app = build_app(CONFIG_DIR, db_url, clock)
     try:

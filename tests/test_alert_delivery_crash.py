@@ -21,10 +21,10 @@ import httpx
 import yaml
 from sqlalchemy import select
 
-from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
+from monitor.notify.alerting import AlertPipeline
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
-from monitor.storage.tables import OutboxMessage
+from monitor.store.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR, REPO
 from tests.webhook_receiver import DedupReceiver
 

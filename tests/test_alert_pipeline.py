@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from alerts.signing import verify
-from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
+from monitor.notify.alerting import AlertPipeline
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
-from monitor.storage.tables import OutboxMessage
+from monitor.store.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
 from tests.webhook_receiver import RecordingReceiver
 

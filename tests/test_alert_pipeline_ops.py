@@ -13,14 +13,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
+from monitor.notify.alerting import AlertPipeline
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
 from monitor.config.models import AlertsFile, Config
-from monitor.metrics import ServiceMetrics
-from monitor.storage.alert_store import acknowledge, add_silence, expire_silence
+from monitor.telemetry.metrics import ServiceMetrics
+from monitor.store.alert_store import acknowledge, add_silence, expire_silence
 from alerts.matchers import Matcher
-from monitor.storage.tables import OutboxMessage
+from monitor.store.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
 from tests.webhook_receiver import RecordingReceiver
 

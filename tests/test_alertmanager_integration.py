@@ -15,8 +15,8 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
+from monitor.notify.alerting import AlertPipeline
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
 from monitor.config.models import AlertsFile
 from tests.conftest import CONFIG_DIR

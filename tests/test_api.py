@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from monitor.api import ApiContext, _token_ok
+from monitor.serve.api import ApiContext, _token_ok
 from monitor.config.loader import load_api_tokens, load_config
-from monitor.metrics import build_registry
-from monitor.server import create_http_app
+from monitor.telemetry.metrics import build_registry
+from monitor.serve.server import create_http_app
 from tests.conftest import CONFIG_DIR
-from monitor.storage.assessments import complete_run, start_run
+from monitor.store.assessments import complete_run, start_run
 from tests.stored_state import populate, score
 
 NOW = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
@@ -235,8 +235,8 @@ def test_silence_end_computed_from_start(client):
 def test_simulated_data_follows_the_stored_rows_and_estimated_share_is_lifted(sessions, tmp_path):
     import pandas as pd
 
-    from monitor.collectors.base import CollectedBatch
-    from monitor.storage.observations import store_batch
+    from monitor.records import CollectedBatch
+    from monitor.store.observations import store_batch
 
     populate(sessions, NOW)  # empty batches: no simulated row stored
     client = _client(sessions, tmp_path)

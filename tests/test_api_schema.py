@@ -16,11 +16,11 @@ schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from schemathesis import checks as st_checks  # noqa: E402
 
-from monitor.api import ApiContext  # noqa: E402
+from monitor.serve.api import ApiContext  # noqa: E402
 from monitor.config.loader import load_config  # noqa: E402
-from monitor.metrics import build_registry  # noqa: E402
-from monitor.server import create_http_app  # noqa: E402
-from monitor.storage.database import make_engine, migrate, session_factory  # noqa: E402
+from monitor.telemetry.metrics import build_registry  # noqa: E402
+from monitor.serve.server import create_http_app  # noqa: E402
+from monitor.store.database import make_engine, migrate, session_factory  # noqa: E402
 from tests.conftest import CONFIG_DIR  # noqa: E402
 from tests.stored_state import populate  # noqa: E402
 

@@ -23,12 +23,12 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, inspect, text
 
-from monitor import api as api_module
-from monitor.api import ApiContext
-from monitor.cli import main
+from monitor.serve import api as api_module
+from monitor.serve.api import ApiContext
+from monitor.cli.main import main
 from monitor.config.loader import load_api_tokens, load_config
-from monitor.metrics import build_registry
-from monitor.server import create_http_app
+from monitor.telemetry.metrics import build_registry
+from monitor.serve.server import create_http_app
 from tests.collector_fakes import local_server, send
 from tests.conftest import CONFIG_DIR, POSTGRES_URL, _PG_SKIP
 from tests.webhook_receiver import RecordingReceiver
@@ -84,7 +84,7 @@ MUTATING_OPERATIONS = _operations()
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """Sessions on one migrated SQLite database for the module (auth does not depend on the backend)."""
-    from monitor.storage.database import make_engine, migrate, session_factory
+    from monitor.store.database import make_engine, migrate, session_factory
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('auth') / 'auth.db'}")
     migrate(engine)

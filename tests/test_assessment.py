@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from monitor.assessment import run_assessment
-from monitor.collectors.demo import DemoCollector
+from monitor.assess.assessment import run_assessment
+from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
-from monitor.storage.observations import store_batch
-from monitor.storage.tables import AssessmentRun, RiskScore
+from monitor.store.observations import store_batch
+from monitor.store.tables import AssessmentRun, RiskScore
 from tests.conftest import CONFIG_DIR
 
 
@@ -86,7 +86,7 @@ def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, mon
     def broken(*_args, **_kwargs):
         raise RuntimeError("detector exploded")
 
-    monkeypatch.setattr("monitor.assessment.node_score", broken)
+    monkeypatch.setattr("monitor.assess.assessment.node_score", broken)
     with pytest.raises(RuntimeError, match="detector exploded"):
         run_assessment(config, sessions, clock)
     with sessions() as session:
@@ -138,7 +138,7 @@ def test_main_supplier_replaced_is_flagged_as_share_collapse(config, sessions, c
     import numpy as np
     import pandas as pd
 
-    from monitor.collectors.base import CollectedBatch
+    from monitor.records import CollectedBatch
 
     periods = pd.date_range("2024-01-01", "2025-12-01", freq="MS")
     rows = []

@@ -1,6 +1,6 @@
 """Exposure dimensions in the assessment: dependence, partner risk, logistics, value.
 
-Measured on small hand-made frames (monitor/dimension_measurement.py) and end to end
+Measured on small hand-made frames (monitor/assess/dimensions.py) and end to end
 on the stored demo data: each dimension appears with its drivers, and missing partner
 scores, a missing pressure series or uncollected exports lower the data completeness
 instead of adding risk.
@@ -26,11 +26,11 @@ from indicators.dimension_scores import (
     PARTNER_RISK_ANCHORS,
     UNIT_VALUE_RATIO_ANCHORS,
 )
-from monitor.api import ApiContext
-from monitor.assessment import run_assessment
-from monitor.collectors.demo import DemoCollector
+from monitor.serve.api import ApiContext
+from monitor.assess.assessment import run_assessment
+from monitor.collect.demo import DemoCollector
 from monitor.config.loader import ConfigError, load_config
-from monitor.dimension_measurement import (
+from monitor.assess.dimensions import (
     DIMENSIONS,
     PartnerScore,
     measure_dependence,
@@ -40,10 +40,10 @@ from monitor.dimension_measurement import (
     measure_partition_dimensions,
     measure_value,
 )
-from monitor.metrics import StoredStateCollector, build_registry
-from monitor.server import create_http_app
-from monitor.storage.observations import store_batch
-from monitor.storage.tables import RiskScore, TradeFlow
+from monitor.telemetry.metrics import StoredStateCollector, build_registry
+from monitor.serve.server import create_http_app
+from monitor.store.observations import store_batch
+from monitor.store.tables import RiskScore, TradeFlow
 from tests.conftest import CONFIG_DIR
 from tests.shared_data import DATA
 
@@ -213,7 +213,7 @@ def _nodes(result):
 
 @SQLITE_ONLY
 def test_a_partition_measured_at_once_equals_its_nodes_measured_one_by_one(config, sessions, clock):
-    from monitor.assessment import load_partition_data, plan_partitions
+    from monitor.assess.assessment import load_partition_data, plan_partitions
 
     _collect(config, sessions, clock)
     # Drop one partner's governance scores so some nodes miss partner risk while others in

@@ -6,16 +6,16 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-import monitor.assessment as assessment
-import monitor.dimension_inputs as dimension_inputs
+import monitor.assess.assessment as assessment
+import monitor.assess.inputs as dimension_inputs
 from benchmarks.synthetic import SyntheticCatalog
-from monitor.assessment import plan_partitions, run_assessment, top_partners
-from monitor.assessment_executors import ExecutorError, LocalExecutor
-from monitor.collectors.demo import DemoCollector
+from monitor.assess.assessment import plan_partitions, run_assessment, top_partners
+from monitor.assess.executors import ExecutorError, LocalExecutor
+from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
 from monitor.config.models import AssessmentSettings
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.observations import store_batch
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.observations import store_batch
 from tests.conftest import CONFIG_DIR
 
 SMALL = SyntheticCatalog(nodes=6, hs_per_node=2, partners=3, months=60, chains=2, drops=((1, 0, 0),))

@@ -6,8 +6,8 @@ from sqlalchemy import func, select
 
 from benchmarks import bench_assessment, bench_ingest
 from benchmarks.synthetic import SyntheticCatalog
-from monitor.storage.database import make_engine, session_factory
-from monitor.storage.tables import TradeFlow
+from monitor.store.database import make_engine, session_factory
+from monitor.store.tables import TradeFlow
 
 TINY = SyntheticCatalog(nodes=3, hs_per_node=2, partners=2, months=40, chains=1)
 

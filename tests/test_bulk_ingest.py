@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from benchmarks.synthetic import SyntheticCatalog
-from monitor.collectors.base import CollectedBatch
-from monitor.storage.database import make_engine, migrate, session_factory
-from monitor.storage.observations import BatchError, load_observations, load_trade_flows, store_batch
-from monitor.storage.tables import CollectorRun, Observation, TradeFlow
-from monitor.storage.upsert import key_order
-from monitor.storage.vintages import drop_unchanged
+from monitor.records import CollectedBatch
+from monitor.store.database import make_engine, migrate, session_factory
+from monitor.store.observations import BatchError, load_observations, load_trade_flows, store_batch
+from monitor.store.tables import CollectorRun, Observation, TradeFlow
+from monitor.store.upsert import key_order
+from monitor.store.vintages import drop_unchanged
 
 # More rows than one SQLite executemany chunk (20,000), so chunking is exercised.
 DATA = SyntheticCatalog(nodes=9, hs_per_node=2, partners=5, months=240, chains=1)
@@ -163,7 +163,7 @@ def test_copy_meeting_a_stored_key_falls_back_to_the_upsert(sessions, clock, mon
 
 def _spy_copies(monkeypatch) -> list[str]:
     """The tables each PostgreSQL ``COPY`` of ``bulk_upsert`` goes to, in order."""
-    from monitor.storage import upsert as upsert_module
+    from monitor.store import upsert as upsert_module
     copies = []
     copy_rows = upsert_module._copy_rows
 
@@ -178,7 +178,7 @@ def _spy_copies(monkeypatch) -> list[str]:
 @pytest.fixture
 def monitor_probe_blind(monkeypatch):
     """PostgreSQL's probe for stored keys always answers "none stored"; yields the tables each COPY went to."""
-    from monitor.storage import upsert as upsert_module
+    from monitor.store import upsert as upsert_module
     monkeypatch.setattr(upsert_module, "_any_key_stored", lambda *args: False)
     return _spy_copies(monkeypatch)
 
@@ -217,8 +217,8 @@ import os, signal, sys
 from datetime import datetime, timezone
 
 from benchmarks.synthetic import SyntheticCatalog
-from monitor.storage import observations, upsert
-from monitor.storage.database import make_engine, session_factory
+from monitor.store import observations, upsert
+from monitor.store.database import make_engine, session_factory
 
 url, point = sys.argv[1], sys.argv[2]
 upsert._COPY_BLOCK_ROWS = 500

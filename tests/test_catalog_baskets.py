@@ -89,7 +89,7 @@ def test_the_loader_reports_a_stray_basket_as_one_line_and_the_cli_exits_2(tmp_p
         f"chains.yaml: chains[{chain_index}].nodes[{node_index}].baskets: HS '2604' is not one of the hs_codes "
         "of node 'cobalt' in chain 'critical-minerals' (2605, 8105)"]
 
-    proc = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", "--config", str(config_dir)],
+    proc = subprocess.run([sys.executable, "-m", "monitor.cli.main", "check-config", "--config", str(config_dir)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

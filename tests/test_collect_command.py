@@ -10,11 +10,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import create_engine, text
 
-from monitor.cli import main
-from monitor.collection import CollectionRunner, build_collectors
+from monitor.cli.main import main
+from monitor.collect.collection import CollectionRunner, build_collectors
 from monitor.config.loader import load_config
-from monitor.metrics import ServiceMetrics
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.telemetry.metrics import ServiceMetrics
+from monitor.store.database import make_engine, migrate, session_factory
 from tests.collector_fakes import fixture_json, fixture_text, local_server, send
 from tests.conftest import CONFIG_DIR
 
@@ -124,7 +124,7 @@ def test_collect_ingests_then_nothing_new_then_a_revision_as_new_vintage(tmp_pat
     engine.dispose()
     assert [r[0] for r in runs] == ["succeeded"] * 3
 
-    from monitor.storage.observations import load_trade_flows
+    from monitor.store.observations import load_trade_flows
     sessions = session_factory(make_engine(db_url))
     with sessions() as session:
         latest = load_trade_flows(session, "USA", ["8105"])
@@ -172,8 +172,8 @@ def test_runner_metrics(tmp_path, fake_comtrade, monkeypatch):
     migrate(engine)
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
-    from monitor.collection import request_observer
-    from monitor.collectors.http import HttpOptions
+    from monitor.collect.collection import request_observer
+    from monitor.collect.http import HttpOptions
 
     runner = CollectionRunner(build_collectors(config, HttpOptions(observer=request_observer(metrics))),
                               session_factory(engine), lambda: __import__("datetime").datetime.now(

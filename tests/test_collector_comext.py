@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime
 import httpx
 import pytest
 
-from monitor.collection import CollectionRunner
-from monitor.collectors.base import CollectionError, CollectionWindow, trade_key
-from monitor.collectors.comext import ComextCollector, partner_iso3
-from monitor.collectors.eurostat import jsonstat_cells
-from monitor.collectors.http import HttpError, PayloadError
+from monitor.collect.collection import CollectionRunner
+from monitor.collect.base import CollectionError, CollectionWindow
+from monitor.records import trade_key
+from monitor.collect.comext import ComextCollector, partner_iso3
+from monitor.collect.eurostat import jsonstat_cells
+from monitor.collect.http import HttpError, PayloadError
 from monitor.config.models import ComextSource
-from monitor.storage.observations import load_trade_flows
+from monitor.store.observations import load_trade_flows
 from tests.collector_fakes import FakeTime, Script, fixture_json, html_response, json_response, options
 from tests.conftest import FrozenClock
 
@@ -223,7 +224,7 @@ def test_chainwatch_collect_against_a_local_comext_server(tmp_path, capsys):
     import shutil
     from urllib.parse import parse_qs, urlparse
 
-    from monitor.cli import main
+    from monitor.cli.main import main
     from tests.collector_fakes import local_server, send
     from tests.conftest import CONFIG_DIR
 

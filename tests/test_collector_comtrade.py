@@ -9,9 +9,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from monitor.collectors.base import CollectionError, CollectionWindow, trade_key
-from monitor.collectors.comtrade import ComtradeCollector
-from monitor.collectors.http import HttpError, PayloadError
+from monitor.collect.base import CollectionError, CollectionWindow
+from monitor.records import trade_key
+from monitor.collect.comtrade import ComtradeCollector
+from monitor.collect.http import HttpError, PayloadError
 from monitor.config.models import Catalog, ComtradeSource
 from tests.collector_fakes import (
     FakeTime,

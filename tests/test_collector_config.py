@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from monitor.collection import build_collectors
+from monitor.collect.collection import build_collectors
 from monitor.config.loader import ConfigError, load_config
 from tests.conftest import CONFIG_DIR
 

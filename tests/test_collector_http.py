@@ -10,8 +10,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from monitor.collectors.base import CollectionError
-from monitor.collectors.http import (
+from monitor.collect.base import CollectionError
+from monitor.collect.http import (
     USER_AGENT,
     HttpError,
     PayloadError,

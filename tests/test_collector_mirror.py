@@ -17,12 +17,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
-from monitor.collection import CollectionRunner
-from monitor.collectors.base import MIRROR, REPORTED, CollectedBatch
-from monitor.collectors.comtrade import ComtradeCollector
+from monitor.collect.collection import CollectionRunner
+from monitor.records import MIRROR, REPORTED, CollectedBatch
+from monitor.collect.comtrade import ComtradeCollector
 from monitor.config.models import ComtradeSource
-from monitor.storage.observations import load_trade_flows, store_batch
-from monitor.storage.tables import TradeFlow
+from monitor.store.observations import load_trade_flows, store_batch
+from monitor.store.tables import TradeFlow
 from tests.collector_fakes import Script, fixture_json, json_response, options
 from tests.conftest import FrozenClock
 
@@ -200,7 +200,7 @@ def test_reported_beats_mirror_whatever_the_arrival_order(sessions):
 
 
 def test_unknown_provenance_is_refused_and_nothing_is_written(sessions):
-    from monitor.storage.observations import BatchError
+    from monitor.store.observations import BatchError
     frame = pd.DataFrame({"reporter": ["USA"], "partner": ["CHN"], "product": ["8105"], "flow": ["M"],
                           "period": [pd.Timestamp("2024-01-01")], "value": [1.0], "quantity": [math.nan],
                           "provenance": ["guessed"]})

@@ -10,13 +10,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from monitor.collectors.base import CollectionError, CollectionWindow
-from monitor.collectors.census import CensusCollector
-from monitor.collectors.eurostat import EurostatCollector
-from monitor.collectors.files import FileCollector
-from monitor.collectors.fred import FredCollector
-from monitor.collectors.http import HttpError, PayloadError
-from monitor.collectors.worldbank import WorldBankCollector
+from monitor.collect.base import CollectionError, CollectionWindow
+from monitor.collect.census import CensusCollector
+from monitor.collect.eurostat import EurostatCollector
+from monitor.collect.files import FileCollector
+from monitor.collect.fred import FredCollector
+from monitor.collect.http import HttpError, PayloadError
+from monitor.collect.worldbank import WorldBankCollector
 from monitor.config.models import (
     CensusSource,
     EurostatSource,

@@ -127,12 +127,12 @@ def test_several_problems_reported_together(config_dir):
 def test_cli_exits_2_without_traceback(config_dir, tmp_path):
     _edit(config_dir, "chains.yaml", _set(["chains", 2, "nodes", 1, "hs_codes", 0], "85A1"))
     proc = subprocess.run(
-        [sys.executable, "-m", "monitor.cli", "check-config", "--config", str(config_dir)],
+        [sys.executable, "-m", "monitor.cli.main", "check-config", "--config", str(config_dir)],
         capture_output=True, text=True, cwd=tmp_path, timeout=120,
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "chains.yaml: chains[2].nodes[1].hs_codes[0]" in proc.stderr
-    ok = subprocess.run([sys.executable, "-m", "monitor.cli", "check-config", "--config", str(CONFIG_DIR)],
+    ok = subprocess.run([sys.executable, "-m", "monitor.cli.main", "check-config", "--config", str(CONFIG_DIR)],
                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert ok.returncode == 0 and ok.stdout.startswith("OK:")

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from monitor.collectors.base import MIRROR, REPORTED, CollectedBatch, SeriesInfo
-from monitor.storage.observations import BatchError, load_observations, load_trade_flows, store_batch
-from monitor.storage.simulated_data import assessed_rows_simulated, simulated_rows_stored
-from monitor.storage.tables import Observation, TradeFlow
-from monitor.storage.vintages import drop_unchanged
+from monitor.records import MIRROR, REPORTED, CollectedBatch, SeriesInfo
+from monitor.store.observations import BatchError, load_observations, load_trade_flows, store_batch
+from monitor.store.simulated_data import assessed_rows_simulated, simulated_rows_stored
+from monitor.store.tables import Observation, TradeFlow
+from monitor.store.vintages import drop_unchanged
 
 PERIODS = pd.date_range("2022-01-01", periods=3, freq="MS")
 
@@ -197,7 +197,7 @@ def test_mirror_rows_of_two_vintages_are_not_summed_either(sessions, clock):
 
 
 def test_data_simulated_gauge_follows_the_stored_rows(sessions, clock):
-    from monitor.metrics import build_registry
+    from monitor.telemetry.metrics import build_registry
 
     assessed, _ = build_registry(sessions, clock, simulated=lambda s: assessed_rows_simulated(s, "CHN", []))
     anything, _ = build_registry(sessions, clock)

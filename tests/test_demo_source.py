@@ -13,8 +13,9 @@ import pandas as pd
 import pycountry
 import pytest
 
-from monitor.collectors.base import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS, Collector
-from monitor.collectors.demo import (
+from monitor.collect.base import Collector
+from monitor.records import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS
+from monitor.collect.demo import (
     EPISODES,
     EU27_MEMBERS,
     FALLBACK_PARTNER_POOL,
@@ -115,7 +116,7 @@ def test_output_does_not_depend_on_the_process_hash_seed():
     script = (
         "import hashlib, yaml\n"
         "from monitor.config.models import Catalog, DemoSource\n"
-        "from monitor.collectors.demo import DemoCollector\n"
+        "from monitor.collect.demo import DemoCollector\n"
         f"catalog = Catalog.model_validate(yaml.safe_load(open({str(CONFIG_DIR / 'chains.yaml')!r})))\n"
         "batch = DemoCollector(catalog, DemoSource(kind='demo')).collect()\n"
         "text = batch.trade_flows.to_csv() + batch.observations.to_csv()\n"

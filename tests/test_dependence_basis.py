@@ -21,7 +21,7 @@ from indicators.dependence import (
     strategic_dependency_test,
 )
 from indicators.dimension_scores import NET_IMPORT_RATIO_ANCHORS, UNIT_VALUE_RATIO_ANCHORS
-from monitor.dimension_measurement import home_bloc, measure_dependence, measure_value
+from monitor.assess.dimensions import home_bloc, measure_dependence, measure_value
 
 KEYS = ["reporter", "product", "period"]
 AS_OF = date(2025, 12, 1)

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from indicators.disruption_engine import DisruptionEngine
-from monitor import evaluation_command
-from monitor.cli import main
-from monitor.detection_command import OUTPUT_COLUMNS
-from monitor.evaluation_command import evaluate_detectors
+from monitor.cli import evaluate as evaluation_command
+from monitor.cli.main import main
+from monitor.cli.detect import OUTPUT_COLUMNS
+from monitor.cli.evaluate import evaluate_detectors
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
@@ -187,7 +187,7 @@ def test_evaluate_sweep_equals_direct_replays_even_with_a_payback_month():
 
 
 def test_evaluation_replays_the_engine_with_its_own_confirmation_model():
-    from monitor.evaluation_command import _engine_settings
+    from monitor.cli.evaluate import _engine_settings
 
     for model in ("ar", "ma", "auto"):
         settings = _engine_settings(DisruptionEngine(nonseasonal_model=model))

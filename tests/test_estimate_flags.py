@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from indicators.disruption import DetectionResult
-from monitor.collectors.base import MIRROR, REPORTED, estimate_flags, estimate_kinds
-from monitor.collectors.comtrade import comtrade_estimate_flags
-from monitor.collectors.eurostat import eurostat_estimate_flags, jsonstat_cells
-from monitor.collectors.files import file_estimate_flags
-from monitor.collectors.rows import trade_flow_builder
-from monitor.flow_provenance import estimate_summary, with_estimate_note
+from monitor.records import MIRROR, REPORTED, estimate_flags, estimate_kinds
+from monitor.collect.comtrade import comtrade_estimate_flags
+from monitor.collect.eurostat import eurostat_estimate_flags, jsonstat_cells
+from monitor.collect.files import file_estimate_flags
+from monitor.collect.rows import trade_flow_builder
+from monitor.assess.provenance import estimate_summary, with_estimate_note
 
 # --- the encoding ----------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from indicators.disruption import DetectionResult
-from monitor.collectors.base import MIRROR, REPORTED
-from monitor.flow_provenance import mirror_summary, with_mirror_note
+from monitor.records import MIRROR, REPORTED
+from monitor.assess.provenance import mirror_summary, with_mirror_note
 
 
 def flows(rows: list[tuple[str, str, float, str]]) -> pd.DataFrame:

@@ -31,9 +31,10 @@ from alerts.fingerprint import identity_fingerprint
 from alerts.integrations import RenderContext
 from alerts.model import Alert
 from alerts.receivers import INTEGRATIONS
-from monitor.cli import main
-from monitor.collectors.base import CollectedBatch, CollectionError
-from monitor.collectors.files import FileCollector
+from monitor.cli.main import main
+from monitor.collect.base import CollectionError
+from monitor.records import CollectedBatch
+from monitor.collect.files import FileCollector
 from monitor.config.loader import ConfigError, load_config
 from tests.collector_fakes import fixture_json
 from tests.conftest import CONFIG_DIR

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.store.database import make_engine, migrate, session_factory
 from tests.promql_sources import (
     DASHBOARD_FILES,
     GRAFANA_DIR,

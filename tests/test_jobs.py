@@ -11,9 +11,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from prometheus_client import CollectorRegistry
 
-from monitor.jobs import BoundJobStore, JobRunner, JobSpec, LeaderScheduler, next_run_times
-from monitor.leadership import AdvisoryLeaderLock, ProcessLeaderLock, leader_lock_for
-from monitor.metrics import ServiceMetrics
+from monitor.serve.jobs import BoundJobStore, JobRunner, JobSpec, LeaderScheduler, next_run_times
+from monitor.serve.leadership import AdvisoryLeaderLock, ProcessLeaderLock, leader_lock_for
+from monitor.telemetry.metrics import ServiceMetrics
 
 MONTHLY = CronTrigger.from_crontab("0 6 15 * *", timezone="UTC")
 
@@ -153,6 +153,6 @@ def test_advisory_lock_one_holder_and_takeover(db_url):
 
 
 def _engine(db_url: str):  # noqa: ANN202
-    from monitor.storage.database import make_engine
+    from monitor.store.database import make_engine
 
     return make_engine(db_url)

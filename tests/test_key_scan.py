@@ -1,4 +1,4 @@
-"""Loose index scans (monitor.storage.key_scan) answer exactly what the plain scans they replace answered."""
+"""Loose index scans (monitor.store.key_scan) answer exactly what the plain scans they replace answered."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, exists, func, insert, select
 
-from monitor.collectors.base import REPORTED, trade_key
-from monitor.dimension_inputs import exports_stored
-from monitor.storage.observations import latest_trade_period
-from monitor.storage.tables import TradeFlow
-from monitor.storage.vintages import latest_periods
+from monitor.records import REPORTED, trade_key
+from monitor.assess.inputs import exports_stored
+from monitor.store.observations import latest_trade_period
+from monitor.store.tables import TradeFlow
+from monitor.store.vintages import latest_periods
 
 RETRIEVED = datetime(2026, 1, 15, tzinfo=timezone.utc)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.collectors.files import FileCollector
+from monitor.collect.files import FileCollector
 from monitor.config.loader import load_config
 from tests.conftest import CONFIG_DIR
 from tests.shared_data import DATA

@@ -13,13 +13,13 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, update
 
-from monitor.collectors.base import CollectedBatch
-from monitor.metrics import STORED_METRICS, ChainwatchRegistry, StoredStateCollector, build_registry
-from monitor.server import create_http_app
-from monitor.storage.assessments import complete_run, fail_run, start_run
-from monitor.storage.database import session_factory
-from monitor.storage.observations import store_batch
-from monitor.storage.tables import OutboxMessage
+from monitor.records import CollectedBatch
+from monitor.telemetry.metrics import STORED_METRICS, ChainwatchRegistry, StoredStateCollector, build_registry
+from monitor.serve.server import create_http_app
+from monitor.store.assessments import complete_run, fail_run, start_run
+from monitor.store.database import session_factory
+from monitor.store.observations import store_batch
+from monitor.store.tables import OutboxMessage
 from tests.stored_state import populate
 
 
@@ -333,7 +333,7 @@ def test_the_exposition_is_byte_for_byte_what_prometheus_client_writes(sessions,
     """/metrics writes plain gauges itself (speed); its bytes must equal the library's, in every format."""
     from prometheus_client.exposition import choose_encoder
 
-    from monitor.metrics import _Families, _EOF, encode_families
+    from monitor.telemetry.metrics import _Families, _EOF, encode_families
 
     populate(sessions, clock())
     run = start_run(sessions, "hash", clock())

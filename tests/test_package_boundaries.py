@@ -1,4 +1,9 @@
-"""Package boundaries (DESIGN.md): indicators/ is pure, alerts/ knows no collectors or statistics."""
+"""Package boundaries and the stage order (docs/architecture.md).
+
+``indicators/`` is pure computation and ``alerts/`` plain data in, notifications out;
+``monitor/`` is a stack of stage packages whose imports run one way: a module may
+import its own stage and the stages below it, never one above.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,10 @@ FORBIDDEN = {
     "alerts": {"monitor", "indicators", "sqlalchemy", "pandas", "statsmodels"},
 }
 
+#: monitor/'s stages, lowest first: the order data flows, and the only direction imports run.
+STAGES = ("clock", "records", "config", "store", "telemetry", "collect", "assess", "stress", "notify", "report", "app",
+          "serve", "cli")
+
 
 def _imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -25,7 +34,15 @@ def _imports(path: Path) -> list[str]:
             names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
+            if node.module == "monitor":  # from monitor import x
+                names += [f"monitor.{alias.name}" for alias in node.names]
     return names
+
+
+def _stage(module: str) -> str | None:
+    """The stage of a dotted ``monitor.*`` module name (None for the package root itself)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in STAGES else None
 
 
 @pytest.mark.parametrize(
@@ -36,6 +53,36 @@ def test_module_respects_its_package_boundary(path):
     forbidden = FORBIDDEN[path.parent.name]
     bad = [name for name in _imports(path) if name.split(".")[0] in forbidden]
     assert not bad, f"{path.parent.name}/{path.name} imports {bad}"
+
+
+MONITOR_MODULES = sorted(p for p in (REPO / "monitor").rglob("*.py")
+                         if "migrations" not in p.parts and p.name != "__init__.py")
+
+
+def test_every_monitor_module_belongs_to_a_stage():
+    stray = [str(p.relative_to(REPO)) for p in MONITOR_MODULES
+             if _stage(".".join(p.relative_to(REPO).with_suffix("").parts)) is None]
+    assert not stray, f"modules outside the stage packages {STAGES}: {stray}"
+
+
+@pytest.mark.parametrize("path", MONITOR_MODULES, ids=lambda p: str(p.relative_to(REPO)))
+def test_monitor_imports_run_down_the_stage_order(path):
+    own = STAGES.index(_stage(".".join(path.relative_to(REPO).with_suffix("").parts)))
+    upward = [name for name in _imports(path) if name.startswith("monitor.") and _stage(name)
+              and STAGES.index(_stage(name)) > own]
+    assert not upward, f"{path.relative_to(REPO)} (stage {STAGES[own]}) imports a later stage: {upward}"
+
+
+def test_no_private_name_is_imported_across_modules():
+    crossing = []
+    for path in sorted(p for package in ("monitor", "indicators", "alerts") for p in (REPO / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                    and node.module.split(".")[0] in ("monitor", "indicators", "alerts"):
+                crossing += [f"{path.relative_to(REPO)}: {node.module}.{a.name}" for a in node.names
+                             if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not crossing, crossing
 
 
 def test_no_catch_all_modules():

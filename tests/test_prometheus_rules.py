@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.store.database import make_engine, migrate, session_factory
 from tests.promql_sources import (
     PROMETHEUS_BUILTINS,
     PROMETHEUS_DIR,

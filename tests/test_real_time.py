@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from indicators.disruption_engine import DisruptionEngine
 from indicators.naive_change import naive_change_flags
 from indicators.real_time import latest_values, vintage_snapshots
-from monitor.cli import main
-from monitor.series_input import parse_series_rows
+from monitor.cli.main import main
+from monitor.cli.series_input import parse_series_rows
 
 N = 72
 MONTHS = pd.date_range("2015-01-01", periods=N, freq="MS")

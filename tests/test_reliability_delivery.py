@@ -18,13 +18,13 @@ import yaml
 from prometheus_client import CollectorRegistry
 from sqlalchemy import select
 
-from monitor.alerting import AlertPipeline
-from monitor.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
+from monitor.notify.alerting import AlertPipeline
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.clock import as_utc
 from monitor.config.loader import load_config
 from monitor.config.models import AlertsFile
-from monitor.metrics import ServiceMetrics
-from monitor.storage.tables import OutboxMessage
+from monitor.telemetry.metrics import ServiceMetrics
+from monitor.store.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
 from tests.tcp_gate import TcpGate
 from tests.webhook_receiver import DedupReceiver

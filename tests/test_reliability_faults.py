@@ -29,15 +29,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from monitor.app import build_app
-from monitor.collection import CollectionRunner, build_collectors, request_observer
+from monitor.collect.collection import CollectionRunner, build_collectors, request_observer
 from monitor.config.loader import load_config
-from monitor.collectors.http import HttpOptions
-from monitor.jobs import JobRunner
-from monitor.metrics import build_registry
+from monitor.collect.http import HttpOptions
+from monitor.serve.jobs import JobRunner
+from monitor.telemetry.metrics import build_registry
 from monitor.clock import system_clock
-from monitor.scheduler import configured_jobs
-from monitor.server import create_http_app
-from monitor.storage.database import make_engine, migrate, session_factory
+from monitor.serve.scheduler import configured_jobs
+from monitor.serve.server import create_http_app
+from monitor.store.database import make_engine, migrate, session_factory
 from tests.collector_fakes import FakeTime, fixture_json, fixture_text, local_server, send
 from tests.conftest import POSTGRES_URL, _PG_SKIP
 from tests.tcp_gate import TcpGate

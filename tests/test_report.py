@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from monitor.app import build_app
-from monitor.reports.content import ReportError, build_report
+from monitor.report.content import ReportError, build_report
 from tests.conftest import CONFIG_DIR
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
@@ -106,10 +106,10 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
     import pandas as pd
     from sqlalchemy import delete
 
-    from monitor.collectors.base import MIRROR, CollectedBatch
-    from monitor.reports.render import write_report
-    from monitor.storage.observations import store_batch
-    from monitor.storage.tables import TradeFlow
+    from monitor.records import MIRROR, CollectedBatch
+    from monitor.report.render import write_report
+    from monitor.store.observations import store_batch
+    from monitor.store.tables import TradeFlow
 
     with assessed_app.sessions() as session:
         document, _ = build_report(assessed_app.config, session, simulated=True)
@@ -140,7 +140,7 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
     # concentration details (what GET /api/v1/findings and /chains/{id} show)
     from sqlalchemy import select
 
-    from monitor.storage.tables import Finding, RiskScore
+    from monitor.store.tables import Finding, RiskScore
     assessed_app.assess()
     with assessed_app.sessions() as session:
         finding = session.scalars(select(Finding).where(

@@ -10,14 +10,14 @@ import warnings
 
 import pytest
 
-from monitor.assessment import run_assessment
-from monitor.collectors.demo import DemoCollector
+from monitor.assess.assessment import run_assessment
+from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
-from monitor.dimension_measurement import DIMENSIONS
-from monitor.reports import plots
-from monitor.reports.content import build_report
-from monitor.reports.render import write_report
-from monitor.storage.observations import store_batch
+from monitor.assess.dimensions import DIMENSIONS
+from monitor.report import plots
+from monitor.report.content import build_report
+from monitor.report.render import write_report
+from monitor.store.observations import store_batch
 from tests.conftest import CONFIG_DIR
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

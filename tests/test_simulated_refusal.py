@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.storage.database import make_engine, session_factory
-from monitor.storage.tables import TradeFlow
+from monitor.store.database import make_engine, session_factory
+from monitor.store.tables import TradeFlow
 from tests.conftest import CONFIG_DIR
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")

@@ -9,17 +9,17 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, inspect, select
 
-from monitor.collectors.base import CollectedBatch, SeriesInfo
-from monitor.storage.assessments import PreviousScore, previous_scores
-from monitor.storage.database import DatabaseURLError, make_engine, migrate, normalise_url, session_factory
-from monitor.storage.observations import (
+from monitor.records import CollectedBatch, SeriesInfo
+from monitor.store.assessments import PreviousScore, previous_scores
+from monitor.store.database import DatabaseURLError, make_engine, migrate, normalise_url, session_factory
+from monitor.store.observations import (
     BatchError,
     collector_last_success,
     load_observations,
     load_trade_flows,
     store_batch,
 )
-from monitor.storage.tables import CollectorRun, Observation, TradeFlow
+from monitor.store.tables import CollectorRun, Observation, TradeFlow
 
 EXPECTED_TABLES = {"series", "observations", "trade_flows", "collector_runs", "assessment_runs",
                    "findings", "risk_scores", "alerts", "notification_outbox", "alembic_version"}
@@ -140,7 +140,7 @@ def _store_in_old_schema(engine, batch, now):
 def _downgrade(engine, revision):
     from alembic import command
 
-    from monitor.storage.database import _alembic_config
+    from monitor.store.database import _alembic_config
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -186,8 +186,8 @@ def test_findings_are_stored_exactly_as_judged(sessions, clock):
     """Findings go in bulk through the driver (COPY on PostgreSQL): every field reads back as given."""
     from datetime import date
 
-    from monitor.storage.assessments import complete_run, start_run
-    from monitor.storage.tables import Finding
+    from monitor.store.assessments import complete_run, start_run
+    from monitor.store.tables import Finding
 
     fields = ["chain", "node", "series_id", "method", "period", "status", "direction", "observed", "expected",
               "lower", "upper", "score", "explanation_en", "explanation_zh"]

@@ -13,17 +13,17 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from monitor.collectors.demo import DemoCollector
+from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config, load_scenario
-from monitor.metrics import build_registry
-from monitor.storage.observations import store_batch
-from monitor.storage.stress_results import (
+from monitor.telemetry.metrics import build_registry
+from monitor.store.observations import store_batch
+from monitor.store.stress_results import (
     complete_stress_run,
     start_stress_run,
     stress_results,
 )
-from monitor.storage.tables import StressResult, StressRun
-from monitor.stress_runs import (
+from monitor.store.tables import StressResult, StressRun
+from monitor.stress.runs import (
     NoStoredDataError,
     load_baseline,
     run_scenario,
@@ -165,7 +165,7 @@ def test_without_stored_data_nothing_runs_and_nothing_is_stored(sessions, clock,
 
 
 def test_a_failing_suite_is_recorded_and_keeps_no_results(stored, clock, config, monkeypatch):
-    import monitor.stress_runs as module
+    import monitor.stress.runs as module
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("engine exploded")

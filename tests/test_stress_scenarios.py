@@ -126,7 +126,7 @@ def test_duplicate_ids_and_a_missing_explicit_directory_are_errors(tmp_path):
 
 
 def test_check_config_names_each_unknown_buffer_node_of_the_settings_once(tmp_path, capsys):
-    from monitor.cli import main
+    from monitor.cli.main import main
 
     target = tmp_path / "config"
     shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))

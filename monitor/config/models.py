@@ -255,7 +255,7 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _HttpSource(StrictModel):
-    """Settings every network source shares (see ``monitor/collectors/http.py``).
+    """Settings every network source shares (see ``monitor/collect/http.py``).
 
     The API key is never written in YAML: ``api_key_env`` names the environment
     variable the loader reads it from (unset or empty: the source's key-less mode).
@@ -593,7 +593,7 @@ class ValueSettings(StrictModel):
 
 
 class DimensionSettings(StrictModel):
-    """The exposure dimensions beside concentration and disruption (monitor/dimension_measurement.py)."""
+    """The exposure dimensions beside concentration and disruption (monitor/assess/dimensions.py)."""
 
     dependence: DependenceSettings = DependenceSettings()
     partner_risk: PartnerRiskSettings = PartnerRiskSettings()

@@ -214,10 +214,10 @@ def _api_details(config, db_url: str) -> dict[tuple[str, str], dict]:
     """(chain, node) -> {dimension: details} from GET /api/v1/chains/{id}."""
     from fastapi.testclient import TestClient
 
-    from monitor.api import ApiContext
-    from monitor.metrics import build_registry
-    from monitor.server import create_http_app
-    from monitor.storage.database import make_engine, session_factory
+    from monitor.serve.api import ApiContext
+    from monitor.telemetry.metrics import build_registry
+    from monitor.serve.server import create_http_app
+    from monitor.store.database import make_engine, session_factory
 
     engine = make_engine(db_url)
     sessions = session_factory(engine)

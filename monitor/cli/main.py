@@ -1,0 +1,486 @@
+"""The ``chainwatch`` command line (contract in DESIGN.md).
+
+This module only parses arguments and prints; the work is done by the objects
+:func:`monitor.app.build_app` wires. Configuration and input errors exit with
+code 2 and one line per problem, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from monitor.assess.executors import ExecutorError
+from monitor.config.loader import ConfigError, load_config
+from monitor.store.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersionError
+from monitor.store.simulated_data import SimulatedDataError
+
+EXIT_USAGE = 2
+log = logging.getLogger("chainwatch")
+
+
+class InputFileError(ValueError):
+    """An input file given on the command line is unusable (message names file and row)."""
+
+
+class AlertCommandError(ValueError):
+    """An ``alerts``/``silence`` command got an unknown id or a bad matcher or time."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="DIR", help="config directory (default: ./config if present, else the packaged default)")
+    common.add_argument("--db", metavar="URL", help=f"database URL (default: $CHAINWATCH_DB_URL or {DEFAULT_DB_URL})")
+    common.add_argument("--log-level", default="WARNING", help="logging level (default WARNING; INFO for run)")
+    common.add_argument("--log-format", choices=["text", "json"], default="text",
+                        help="log lines as text (default) or one JSON object per line (with request and job ids)")
+
+    # Commands that store or assess data: a configuration without a demo source refuses a
+    # database holding simulated rows unless told (docs/provenance.md).
+    simulated = argparse.ArgumentParser(add_help=False)
+    simulated.add_argument("--allow-simulated", action="store_true",
+                           help="proceed although the configuration has no demo source and the database holds "
+                                "simulated demo rows (results stay labelled simulated)")
+
+    parser = argparse.ArgumentParser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    assess = sub.add_parser("assess", parents=[common, simulated], help="collect, assess, alert and print the result")
+    assess.add_argument("--once", action="store_true", required=True, help="run the whole path once and exit")
+    assess.add_argument("--format", choices=["table", "json"], default="table")
+
+    run = sub.add_parser("run", parents=[common, simulated],
+                         help="the long-running service: scheduler + HTTP (/metrics, /healthz, /readyz, /api/v1)")
+    run.add_argument("--port", type=int, default=9464)
+    run.add_argument("--host", default="127.0.0.1")
+
+    sub.add_parser("check-config", parents=[common], help="validate the configuration")
+
+    collect = sub.add_parser("collect", parents=[common, simulated], help="collect the sources now (incremental; backfills)")
+    collect.add_argument("--source", action="append", metavar="NAME", help="only this source (repeatable)")
+    collect.add_argument("--since", metavar="YYYY-MM", help="fetch from this month on (default: incremental)")
+
+    migrate = sub.add_parser("migrate", parents=[common], help="bring the database schema up to date")
+    migrate.add_argument("--check", action="store_true",
+                         help="only report; exit 1 if a migration is pending, 2 if the schema is unknown")
+
+    report = sub.add_parser("report", parents=[common], help="write the risk-assessment report (HTML + JSON)")
+    report.add_argument("--out", required=True, type=Path, help="directory to write report.html and report.json to")
+    report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
+
+    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV")
+    conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
+    conc.add_argument("--format", choices=["json", "csv"], default="json")
+
+    detect = sub.add_parser("detect", parents=[common], help="disruption detection on a long CSV")
+    detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
+    detect.add_argument("--format", choices=["json", "csv"], default="json")
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
+    evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
+    evaluate.add_argument("--format", choices=["json", "table"], default="table")
+    stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
+    stress.add_argument("--scenario", required=True, type=Path, help="scenario YAML file (see config/scenarios/)")
+    stress.add_argument("--format", choices=["json", "table"], default="table")
+    _add_alert_commands(sub, common)
+    return parser
+
+
+def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+    alerts = sub.add_parser("alerts", help="list and acknowledge alerts")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    alerts_list = alerts_sub.add_parser("list", parents=[common], help="stored alerts (firing and pending by default)")
+    alerts_list.add_argument("--state", choices=["firing", "pending", "resolved", "all"], default=None)
+    alerts_list.add_argument("--format", choices=["table", "json"], default="table")
+    ack = alerts_sub.add_parser("ack", parents=[common], help="acknowledge an alert (stops escalation and reminders)")
+    ack.add_argument("fingerprint", help="alert fingerprint or a unique prefix")
+    ack.add_argument("--by", required=True, help="who acknowledges")
+    ack.add_argument("--comment", default=None)
+
+    silence = sub.add_parser("silence", help="mute notifications of matching alerts for a while")
+    silence_sub = silence.add_subparsers(dest="silence_command", required=True)
+    add = silence_sub.add_parser("add", parents=[common], help='add a silence, e.g. chain="batteries" node=~"cells.*"')
+    add.add_argument("matchers", nargs="+", help="label matchers: name=value, name!=value, name=~regex, name!~regex")
+    add.add_argument("--by", required=True, help="who silences")
+    add.add_argument("--comment", required=True, help="why")
+    add.add_argument("--duration", default="2h", help="how long from --start (e.g. 30m, 2h, 1d; default 2h)")
+    add.add_argument("--start", default=None, help="ISO 8601 start (default: now)")
+    silence_list = silence_sub.add_parser("list", parents=[common], help="pending and active silences")
+    silence_list.add_argument("--all", action="store_true", help="include expired silences")
+    silence_list.add_argument("--format", choices=["table", "json"], default="table")
+    expire = silence_sub.add_parser("expire", parents=[common], help="end a silence now")
+    expire.add_argument("id", help="silence id or a unique prefix")
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return args.db or os.environ.get("CHAINWATCH_DB_URL") or DEFAULT_DB_URL
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``chainwatch`` console script."""
+    args = _parser().parse_args(argv)
+    level = "INFO" if args.command == "run" and args.log_level == "WARNING" else args.log_level
+    from monitor.telemetry.logs import configure_logging
+
+    configure_logging(level, args.log_format)
+    try:
+        handler = {
+            "assess": _assess, "run": _run, "check-config": _check_config, "collect": _collect,
+            "concentration": _concentration, "detect": _detect, "evaluate": _evaluate, "report": _report,
+            "alerts": _alerts, "silence": _silence, "migrate": _migrate,
+            "stress": _stress,
+        }[args.command]
+        return handler(args)
+    except ConfigError as err:
+        print(f"chainwatch: configuration is invalid ({len(err.problems)} problem(s)):", file=sys.stderr)
+        for problem in err.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError, SimulatedDataError) as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ExecutorError as err:
+        # The configured executor cannot run (e.g. the Dask scheduler is unreachable): one line.
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    except OperationalError as err:
+        # The database is unreachable or went away: one clear line (password hidden), no traceback.
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"chainwatch: database unavailable ({_shown_db_url(args)}): {detail}", file=sys.stderr)
+        return 1
+
+
+def _shown_db_url(args: argparse.Namespace) -> str:
+    """The database URL with its password blanked (for error messages)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(_db_url(args)).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL was refused earlier; never echo it raw
+        return "the configured database"
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from monitor.config.loader import load_scenarios
+
+    config = load_config(args.config)
+    scenarios = load_scenarios(config)  # ConfigError naming the scenario file and field
+    chains = config.catalog.chains
+    print(f"OK: {len(chains)} chains, {sum(len(c.nodes) for c in chains)} nodes, "
+          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s), "
+          f"{len(scenarios)} stress scenario(s)")
+    return 0
+
+
+def _collect(args: argparse.Namespace) -> int:
+    """``chainwatch collect``: exit 0 if every source succeeded, 1 if one failed."""
+    import re
+    from datetime import date
+
+    from monitor.app import build_app
+
+    since = None
+    if args.since is not None:
+        if not re.match(r"^\d{4}-(0[1-9]|1[0-2])$", args.since):
+            raise InputFileError(f"--since {args.since!r}: expected YYYY-MM")
+        since = date(int(args.since[:4]), int(args.since[5:7]), 1)
+    app = build_app(args.config, _db_url(args))
+    try:
+        app.refuse_simulated_mix(args.allow_simulated)
+        known = app.collection.source_ids
+        wanted = args.source or known
+        unknown = [name for name in wanted if name not in known]
+        if unknown:
+            raise InputFileError(f"--source {', '.join(unknown)}: not configured (sources: {', '.join(known)})")
+        terminal = sys.stderr.isatty()
+        failed = 0
+        for done, name in enumerate(wanted):
+            if terminal:
+                bar = "#" * (20 * done // len(wanted))
+                print(f"\r[{bar:<20}] {done}/{len(wanted)} collecting {name}…\033[K", end="", file=sys.stderr,
+                      flush=True)
+            outcome = app.collection.collect(name, since=since)
+            app.metrics.collections.labels(name, "success" if outcome.ok else "failure").inc()
+            if terminal:
+                print("\r\033[K", end="", file=sys.stderr)
+            if outcome.ok:
+                rejected = sum(outcome.rows_rejected.values())
+                line = (f"{name}: {outcome.rows_ingested} new or revised row(s), {outcome.rows_unchanged} unchanged, "
+                        f"{rejected} rejected")
+                if rejected:
+                    line += " (" + ", ".join(f"{k}={v}" for k, v in sorted(outcome.rows_rejected.items())) + ")"
+                print(line)
+            else:
+                failed += 1
+                print(f"{name}: FAILED: {outcome.error}")
+        if terminal:
+            print(f"[{'#' * 20}] {len(wanted)}/{len(wanted)} done", file=sys.stderr)
+    finally:
+        app.close()
+    return 1 if failed else 0
+
+
+def _assess(args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.cli.rendering import assessment_document, assessment_table
+
+    app = build_app(args.config, _db_url(args))
+    try:
+        app.refuse_simulated_mix(args.allow_simulated)
+        result, evaluation, _report = app.assess_once()
+        shown = [a for a in evaluation.alerts if a.state == "firing"] + [
+            a for a in evaluation.changed if a.state == "resolved"]
+        simulated = app.simulated
+        if args.format == "json":
+            print(json.dumps(assessment_document(result, shown, simulated), ensure_ascii=False, indent=2))
+        else:
+            print(assessment_table(result, shown, simulated))
+    finally:
+        app.close()
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.report.content import ReportError
+
+    app = build_app(args.config, _db_url(args))
+    try:
+        path = app.write_report(args.out, args.run)
+    except ReportError as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+    print(path)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from monitor.app import build_app
+    from monitor.serve.service import run_service
+
+    # build_app migrates, and refuses a schema newer than this version (exit 2).
+    app = build_app(args.config, _db_url(args))
+    try:
+        app.refuse_simulated_mix(args.allow_simulated)
+    except SimulatedDataError:
+        app.close()
+        raise
+    return run_service(app, args.host, args.port)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from monitor.store.database import check_schema_known, make_engine, migrate, schema_status
+
+    engine = make_engine(_db_url(args))
+    try:
+        before = schema_status(engine)
+        check_schema_known(before)
+        if args.check:
+            state = "up to date" if before.up_to_date else f"pending: {before.current or '(empty)'} -> {before.head}"
+            print(f"schema {state}")
+            return 0 if before.up_to_date else 1
+        migrate(engine)
+        after = schema_status(engine)
+    finally:
+        engine.dispose()
+    if before.current == after.current:
+        print(f"schema up to date at revision {after.current}")
+    else:
+        print(f"schema migrated: {before.current or '(empty)'} -> {after.current}")
+    return 0
+
+
+def _read_csv(path: Path, required: list[str]):
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype={"product": str, "reporter": str, "partner": str, "series_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: not a readable CSV: {err}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
+    periods = pd.to_datetime(frame["period"].astype(str), errors="coerce", format="mixed")
+    if periods.isna().any():
+        row = int(periods.isna().to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{path}: row {row + 2}: period {frame['period'].iloc[row]!r} is not YYYY-MM or a date")
+    frame["period"] = periods.dt.to_period("M").dt.to_timestamp()
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    if values.isna().any():
+        row = int(values.isna().to_numpy().nonzero()[0][0])
+        raise InputFileError(f"{path}: row {row + 2}: value {frame['value'].iloc[row]!r} is not a number")
+    frame["value"] = values.astype(float)
+    return frame
+
+
+def _read_flows_csv(path: Path):
+    """The ``concentration`` input: ``reporter,partner,product,period,value``, checked.
+
+    Codes are kept as written (``NA`` is Namibia, not a missing value). Returns the
+    frame (period as month-start timestamps, value as float) and whether every period
+    was written as a plain year (``2023``), i.e. the data are annual.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not path.is_file():
+        raise InputFileError(f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
+        raise InputFileError(f"{path}: not a readable CSV: {err}") from None
+    columns = ["reporter", "partner", "product", "period", "value"]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise InputFileError(f"{path}: no data rows, only a header")
+
+    def where(pos: int, column: str) -> str:
+        return f"{path}: line {pos + 2} (data row {pos + 1}), column {column!r}"
+
+    for column in columns:
+        text = frame[column].str.strip()
+        empty = (text == "").to_numpy()
+        if empty.any():
+            raise InputFileError(f"{where(int(np.flatnonzero(empty)[0]), column)} is empty")
+        frame[column] = text
+    annual = bool(frame["period"].str.fullmatch(r"\d{4}").all())
+    periods = pd.to_datetime(frame["period"], errors="coerce", format="mixed")
+    if periods.isna().any():
+        pos = int(np.flatnonzero(periods.isna().to_numpy())[0])
+        raise InputFileError(f"{where(pos, 'period')}: {frame['period'].iloc[pos]!r} is not YYYY, YYYY-MM or a date")
+    frame["period"] = periods.dt.to_period("M").dt.to_timestamp()
+    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64")
+    if np.isnan(values).any():
+        pos = int(np.flatnonzero(np.isnan(values))[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a number")
+    if not np.isfinite(values).all():
+        pos = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a finite number")
+    if (values < 0).any():
+        pos = int(np.flatnonzero(values < 0)[0])
+        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is negative; flows and outputs must be >= 0")
+    frame["value"] = values
+    return frame, annual
+
+
+def _concentration(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals, concentration_changes
+
+    frame, annual = _read_flows_csv(args.input)
+    keys = ("reporter", "product", "period")
+    try:
+        # Shares are of the WORLD row where the file has one (the rest is unallocated, with
+        # bounds); every group is reported: one without a positive total gets status
+        # zero_total and empty indicators instead of a division by zero.
+        table = concentration_against_totals(frame, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
+                                             include_zero_total=True)
+        table = concentration_changes(table, keys=keys, freq="Y" if annual else "M")
+    except ValueError as err:
+        raise InputFileError(f"{args.input}: {err}") from None
+    table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
+    table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(table.to_json(orient="records", force_ascii=False, indent=2))
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from monitor.cli.detect import run_detect
+
+    # Exit 0, 1 when some series were skipped (each reported on stderr), 2 when nothing is usable.
+    return run_detect(args.input, replay=args.replay, fmt=args.format)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from monitor.cli.evaluate import run_evaluate
+
+    return run_evaluate(args.input, args.events, fmt=args.format)
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from monitor.config.loader import load_scenario
+    from monitor.store.database import make_engine, migrate, session_factory
+    from monitor.stress.runs import NoStoredDataError, load_baseline, run_scenario, scenario_document, scenario_table
+
+    config = load_config(args.config)
+    scenario = load_scenario(args.scenario, config)  # ConfigError: exit 2, naming file and field
+    engine = make_engine(_db_url(args))
+    try:
+        migrate(engine)
+        with session_factory(engine)() as session:
+            baseline = load_baseline(config, session)
+    except NoStoredDataError as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    outcome = run_scenario(config, scenario, baseline)
+    if args.format == "json":
+        print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
+    else:
+        print(scenario_table(outcome))
+    return 0
+
+
+def _alert_sessions(args: argparse.Namespace):  # noqa: ANN202
+    from monitor.store.database import make_engine, migrate, session_factory
+
+    engine = make_engine(_db_url(args))
+    migrate(engine)
+    return engine, session_factory(engine)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from monitor.cli.alerts import acknowledge_alert, list_alerts
+
+    engine, sessions = _alert_sessions(args)
+    try:
+        if args.alerts_command == "list":
+            print(list_alerts(sessions, args.state, args.format))
+        else:
+            print(acknowledge_alert(sessions, args.fingerprint, args.by, args.comment))
+    except (KeyError, ValueError) as err:
+        raise AlertCommandError(str(err.args[0]) if err.args else str(err)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _silence(args: argparse.Namespace) -> int:
+    from monitor.cli.alerts import add_silence, expire_silence, list_silences
+
+    engine, sessions = _alert_sessions(args)
+    try:
+        if args.silence_command == "add":
+            print(add_silence(sessions, args.matchers, args.by, args.comment, args.duration, args.start))
+        elif args.silence_command == "list":
+            print(list_silences(sessions, args.all, args.format))
+        else:
+            print(expire_silence(sessions, args.id))
+    except (KeyError, ValueError) as err:
+        raise AlertCommandError(str(err.args[0]) if err.args else str(err)) from None
+    finally:
+        engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

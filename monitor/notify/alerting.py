@@ -1,0 +1,453 @@
+"""Wiring of the alert pipeline: scores → rules → lifecycle → routing → groups → outbox → delivery.
+
+Stages, as in Alertmanager (each is a pure function in ``alerts/``):
+
+1. ``evaluate``: rules turn the assessment into candidates; the lifecycle reconciles
+   them with the stored alerts (pending → firing → resolved); the new states are
+   stored, and the groups are flushed, in one transaction.
+2. ``flush`` (also run before each dispatch, for group_wait/group_interval,
+   repeat_interval and escalation): each alert is routed; silenced and inhibited
+   alerts are muted; per (receiver, group) the notification log decides whether
+   and what to notify; the rendered notification enters the outbox in the same
+   transaction as the log entry.
+3. ``deliver_due``: each due outbox message is claimed (lease + attempt, committed
+   before sending), sent, and its outcome committed: delivered, retried later
+   (only retryable failures; ``Retry-After`` honoured), or dead with the reason
+   (refused, ``max_attempts`` answered failures, or older than the receiver's
+   ``max_age``; an unreachable receiver is retried until ``max_age``).
+
+A notification leaves ``pending`` only when the receiver acknowledged it (2xx) or
+it is dead-lettered; a crash at any point re-sends it with the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from alerts import alertmanager_api
+from alerts.delivery import WebhookNotifier, backoff_seconds, group_idempotency_key
+from alerts.grouping import decide_flush
+from alerts.inhibition import InhibitRule, inhibited
+from alerts.integrations import RenderContext
+from alerts.lifecycle import reconcile
+from alerts.matchers import Matcher
+from alerts.model import Alert, Notification
+from alerts.payload import encode_body, group_key
+from alerts.ratelimit import TokenBucket
+from alerts.receivers import INTEGRATIONS
+from alerts.routing import Escalation, Route, RouteMatch, Timing, match_routes
+from alerts.rules import (
+    FindingEvent,
+    FindingRule,
+    LevelChangeRule,
+    LevelRule,
+    RiskSubject,
+    Rule,
+    evaluate_rules,
+    keep_firing_for,
+)
+from alerts.silences import muted_fingerprints
+from monitor.assess.assessment import AssessmentResult
+from monitor.clock import Clock, as_utc
+from monitor.config.models import AlertRule, Config, RouteConfig
+from monitor.telemetry.metrics import ServiceMetrics
+from monitor.store.alert_store import (
+    QueuedNotification,
+    claim,
+    due_messages,
+    enqueue,
+    list_silences,
+    load_acknowledgements,
+    load_alerts,
+    load_group_logs,
+    save_alerts,
+    save_group_log,
+)
+from monitor.store.simulated_data import assessed_rows_simulated, assessed_series
+from monitor.stress.runs import stress_alert_candidates, stress_alert_subjects
+from monitor.store.tables import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+ORPHAN_MAX_AGE = timedelta(hours=24)
+"""Messages of a receiver removed from the config (or switched off) are dead after this."""
+
+
+@dataclass(frozen=True)
+class AlertEvaluation:
+    """What one evaluation changed."""
+
+    alerts: list[Alert]
+    changed: list[Alert]
+    queued: int
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one pass over the outbox did."""
+
+    delivered: int
+    retrying: int
+    dead: int
+
+
+_LEVEL_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色", "unknown": "未知"}
+
+
+def risk_subjects(result: AssessmentResult, config: Config | None = None) -> list[RiskSubject]:
+    """Chains and nodes of an assessment, as the alert rules see them."""
+    thresholds = config.settings.assessment.levels if config is not None else None
+    common = {"data_period": result.as_of.strftime("%Y-%m")} if result.as_of is not None else {}
+    if config is not None:
+        common["report_url"] = config.settings.external_url
+
+    def extra(level: str, drivers_zh: list[str], completeness: float) -> dict[str, str]:
+        out = dict(common)
+        # How much of the subject's data the level stands on (a partial picture is said so).
+        out["completeness"] = f"{completeness:.0%}"
+        if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
+            out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
+        if drivers_zh:
+            out["drivers_zh"] = "；".join(drivers_zh)
+        return out
+
+    subjects = []
+    for chain in result.chains:
+        if chain.score is not None:
+            subjects.append(RiskSubject(
+                chain=chain.chain, node="", level=chain.level, score=chain.score,
+                summary_en=f"Chain {chain.name_en} is at {chain.level} (risk score {chain.score:.0f}/100)",
+                summary_zh=f"产业链「{chain.name_zh}」预警等级：{_LEVEL_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
+                drivers=chain.drivers, previous_level=getattr(chain.judgement, "previous_level", None),
+                annotations=extra(chain.level, list(getattr(chain, "drivers_zh", [])),
+                                  chain.judgement.completeness),
+            ))
+        for node in chain.nodes:
+            if node.score is None:
+                continue
+            subjects.append(RiskSubject(
+                chain=chain.chain, node=node.node, level=node.level, score=node.score,
+                summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
+                summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
+                drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
+                annotations=extra(node.level, list(node.drivers_zh), node.judgement.completeness),
+            ))
+    return subjects
+
+
+def finding_events(result: AssessmentResult) -> list[FindingEvent]:
+    """Flagged detector findings as plain data; ``kind`` is ``<method>_<direction>``."""
+    levels = {(c.chain, n.node): n.level for c in result.chains for n in c.nodes}
+    events = []
+    for chain, node, finding in result.findings:
+        if finding.status != "flagged":
+            continue
+        level = levels.get((chain, node), "none")
+        events.append(FindingEvent(
+            chain=chain, node=node, kind=f"{finding.method}_{finding.direction or 'flagged'}",
+            # A flagged finding is evidence of its own even where the node's level is none or unknown.
+            series=finding.series_id, level=level if level not in ("none", "unknown") else "blue",
+            summary_en=finding.explanation_en, summary_zh=finding.explanation_zh,
+            observed=_finite(finding.observed), expected=_finite(finding.expected), score=_finite(finding.score),
+            period=finding.period.strftime("%Y-%m") if finding.period is not None else "",
+        ))
+    return events
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or value != value else float(value)
+
+
+def build_rules(rules: list[AlertRule]) -> list[Rule]:
+    """Config rules as :mod:`alerts.rules` objects."""
+    built: list[Rule] = []
+    for r in rules:
+        severity = dict(r.severity) if r.severity else None
+        if r.kind == "level":
+            built.append(LevelRule(r.name, r.scope, r.min_level or "orange", r.for_runs, r.keep_firing_for, severity))
+        elif r.kind == "level_change":
+            built.append(LevelChangeRule(r.name, r.scope, r.min_level or "yellow", r.for_runs, r.keep_firing_for,
+                                         severity))
+        else:
+            built.append(FindingRule(r.name, tuple(r.kinds), r.min_level or "blue", r.for_runs, r.keep_firing_for,
+                                     severity))
+    return built
+
+
+def build_route(config: RouteConfig) -> Route:
+    """The config's routing tree as an :class:`alerts.routing.Route`."""
+    timing = None
+    if any(v is not None for v in (config.group_wait, config.group_interval, config.repeat_interval)):
+        default = Timing()
+        timing = Timing(config.group_wait if config.group_wait is not None else default.group_wait,
+                        config.group_interval or default.group_interval,
+                        config.repeat_interval or default.repeat_interval)
+    return Route(
+        matchers=tuple(Matcher.parse(m) for m in config.matchers),
+        receivers=tuple(config.receivers) if config.receivers is not None else None,
+        group_by=tuple(config.group_by) if config.group_by is not None else None,
+        timing=timing,
+        escalation=Escalation(config.escalate.receiver, config.escalate.after) if config.escalate else None,
+        continue_=config.continue_,
+        routes=tuple(build_route(child) for child in config.routes),
+    )
+
+
+class AlertPipeline:
+    """Evaluates rules on an assessment, flushes groups and delivers the outbox."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], client: httpx.Client,
+                 clock: Clock, metrics: ServiceMetrics | None = None, rng: random.Random | None = None,
+                 *, monotonic: Callable[[], float] = time.monotonic,
+                 lease_margin: timedelta = timedelta(seconds=30)):
+        self._config = config
+        self._sessions = sessions
+        self._clock = clock
+        self._metrics = metrics
+        self._rng = rng or random.Random()
+        self._monotonic = monotonic
+        self._lease_margin = lease_margin
+        alerts = config.alerts
+        self._receivers = {r.name: r for r in alerts.receivers}
+        self._rules = build_rules(list(alerts.rules))
+        self._holds = keep_firing_for(self._rules)
+        self._route = build_route(alerts.route)
+        self._inhibit = [InhibitRule(tuple(Matcher.parse(m) for m in r.source_matchers),
+                                     tuple(Matcher.parse(m) for m in r.target_matchers), tuple(r.equal))
+                         for r in alerts.inhibit_rules]
+        self._notifiers = {r.name: WebhookNotifier(client, timeout=r.timeout_seconds) for r in alerts.receivers}
+        self._buckets: dict[str, TokenBucket] = {}
+        for receiver in alerts.receivers:
+            rate = INTEGRATIONS[receiver.kind].rate
+            per_minute = getattr(receiver, "rate_per_minute", None)
+            if per_minute:
+                rate = (per_minute, 60.0)
+            if rate is not None:
+                self._buckets[receiver.name] = TokenBucket(*rate)
+            if receiver.url is None:
+                log.warning("receiver %s has no URL configured: it is off", receiver.name)
+
+    # --- routing -----------------------------------------------------------------
+
+    def _enabled(self, name: str) -> bool:
+        receiver = self._receivers.get(name)
+        return receiver is not None and receiver.url is not None
+
+    def chain_receivers(self, chain_id: str) -> list[str]:
+        """The chain's own receivers (链长制): its ``receivers`` and its contacts' receivers,
+        else ``default_receivers``."""
+        try:
+            chain = self._config.catalog.chain(chain_id)
+            names = list(chain.receivers) + [c.receiver for c in chain.contacts if c.receiver]
+        except KeyError:
+            names = []
+        return list(dict.fromkeys(names or self._config.alerts.default_receivers))
+
+    def routes_for(self, alert: Alert) -> list[RouteMatch]:
+        """The routes an alert ends in."""
+        return match_routes(self._route, alert.labels, self.chain_receivers)
+
+    # --- evaluation ------------------------------------------------------------------
+
+    def evaluate(self, result: AssessmentResult) -> AlertEvaluation:
+        """Apply the rules, update alert states and flush the groups (one transaction)."""
+        now = self._clock()
+        candidates = evaluate_rules(self._rules, risk_subjects(result, self._config), finding_events(result),
+                                    dict(self._config.alerts.severity))
+        with self._sessions() as session:
+            # Chains whose latest stress test crosses stress.alert_threshold alert too.
+            candidates += stress_alert_candidates(stress_alert_subjects(session, self._config),
+                                                  dict(self._config.alerts.severity))
+            simulated = assessed_rows_simulated(session, self._config.catalog.home, assessed_series(self._config))
+        if simulated:
+            # Every notification says so when the assessed rows include demo rows (docs/provenance.md).
+            candidates = [replace(c, annotations={**c.annotations, "simulated_data": "true"}) for c in candidates]
+        with self._sessions.begin() as session:
+            previous = load_alerts(session)
+            outcome = reconcile(previous, candidates, now, resolved_retention=self._config.alerts.resolved_retention,
+                                keep_firing_for=self._holds)
+            save_alerts(session, outcome.alerts, result.run_id, now, drop_missing=True)
+            queued = self._flush(session, now, outcome.alerts)
+        return AlertEvaluation(alerts=list(outcome.alerts.values()), changed=list(outcome.changed), queued=queued)
+
+    def flush(self) -> int:
+        """Flush every group that is due (group_wait, group_interval, repeat, escalation).
+
+        Returns the number of notifications queued. A concurrent flush of the same
+        group (another process) makes this one roll back; the next tick retries.
+        """
+        now = self._clock()
+        try:
+            with self._sessions.begin() as session:
+                return self._flush(session, now, load_alerts(session))
+        except (IntegrityError, OperationalError) as err:
+            log.warning("alert flush deferred (concurrent flush or database busy): %s", type(err).__name__)
+            return 0
+
+    def _flush(self, session: Session, now: datetime, alerts: dict[str, Alert]) -> int:
+        acks = load_acknowledgements(session)
+        muted = muted_fingerprints(list_silences(session, now), alerts.values(), now)
+        muted |= set(inhibited(self._inhibit, [a for a in alerts.values() if a.fingerprint not in muted]))
+        groups: dict[tuple[str, str], tuple[RouteMatch, dict[str, str], str, list[Alert]]] = {}
+
+        def add(receiver: str, match: RouteMatch, labels: dict[str, str], route_key: str, alert: Alert) -> None:
+            if not self._enabled(receiver):
+                return
+            key = group_key(labels, route_key)
+            groups.setdefault((receiver, key), (match, labels, route_key, []))[3].append(alert)
+
+        for alert in sorted(alerts.values(), key=lambda a: (a.labels.get("node", ""), a.fingerprint)):
+            if alert.state == "pending" or alert.fingerprint in muted:
+                continue
+            for match in self.routes_for(alert):
+                labels = match.group_labels(alert.labels)
+                for receiver in match.receivers:
+                    add(receiver, match, labels, match.key, alert)
+                esc = match.escalation
+                if (esc is not None and alert.is_firing and alert.fingerprint not in acks
+                        and now >= alert.starts_at + esc.after):
+                    add(esc.receiver, match, labels, match.key + "/escalation", alert)
+
+        logs = load_group_logs(session)
+        queued: list[QueuedNotification] = []
+        for (receiver_name, key), (match, labels, route_key, members) in sorted(groups.items()):
+            receiver = self._receivers[receiver_name]
+            before = logs.get((receiver_name, key))
+            acked = frozenset() if receiver.kind == "alertmanager" else frozenset(acks)
+            decision = decide_flush(members, before, match.timing, now, acked)
+            if decision.log != before:
+                save_group_log(session, receiver_name, key, decision.log)
+            if not decision.alerts:
+                continue
+            body = self._render(receiver, decision.alerts, labels, route_key, now)
+            queued.append(QueuedNotification(
+                idempotency_key=group_idempotency_key(receiver_name, key, decision.log.sequence, decision.alerts),
+                receiver=receiver_name, group_key=key, body=encode_body(body).decode("utf-8")))
+            log.info("notification to %s for group %s queued (%s, %d alert(s))",
+                     receiver_name, key, decision.reason, len(decision.alerts))
+        return enqueue(session, queued, now)
+
+    def _render(self, receiver, alerts, labels, route_key: str, now: datetime):  # noqa: ANN001, ANN202
+        integration = INTEGRATIONS[receiver.kind]
+        max_bytes = getattr(receiver, "max_bytes", None) or integration.max_bytes or 0
+        ctx = RenderContext(alerts=alerts, receiver=receiver.name, group_labels=labels, route_key=route_key,
+                            external_url=self._config.settings.external_url,
+                            report_url=self._config.settings.external_url, language=receiver.language,
+                            max_bytes=max_bytes, now=now)
+        if receiver.kind == "alertmanager":
+            return alertmanager_api.render(ctx, receiver.validity)
+        return integration.render(ctx)
+
+    # --- delivery ----------------------------------------------------------------------
+
+    def deliver_due(self, limit: int = 100) -> DeliveryReport:
+        """Flush due groups, then send every due outbox message once.
+
+        Per message: claim (lease, attempt counted, committed) → send → commit the
+        outcome. Messages older than the receiver's ``max_age`` are dead-lettered
+        with that reason instead of being sent.
+        """
+        self.flush()
+        delivered = retrying = dead = 0
+        now = self._clock()
+        with self._sessions() as session:
+            ids = [m.id for m in due_messages(session, now, limit)]
+        for message_id in ids:
+            outcome = self._deliver_one(message_id)
+            delivered += outcome == "delivered"
+            retrying += outcome == "retrying"
+            dead += outcome == "dead"
+        return DeliveryReport(delivered, retrying, dead)
+
+    def _dead(self, session: Session, message: OutboxMessage, reason: str) -> str:
+        message.status = "dead"
+        message.last_error = reason
+        message.claimed_until = None
+        session.commit()
+        log.error("notification %s to %s dead-lettered: %s", message.idempotency_key, message.receiver, reason)
+        if self._metrics is not None:
+            self._metrics.notifications_dead.labels(message.receiver).inc()
+            self._metrics.notifications.labels(message.receiver, "dead").inc()
+        return "dead"
+
+    def _deliver_one(self, message_id: int) -> str | None:
+        now = self._clock()
+        with self._sessions() as session:
+            message = session.get(OutboxMessage, message_id)
+            if message is None or message.status != "pending":
+                return None
+            receiver = self._receivers.get(message.receiver)
+            age = now - as_utc(message.created_at)
+            if receiver is None or receiver.url is None:
+                if age > ORPHAN_MAX_AGE:
+                    return self._dead(session, message, f"receiver {message.receiver!r} is not configured or has "
+                                                         f"no URL, for longer than {ORPHAN_MAX_AGE}")
+                return None  # switched off for now: keep the message for later
+            if age > receiver.max_age:
+                last = f"; last error: {message.last_error}" if message.last_error else ""
+                return self._dead(session, message, f"expired: not delivered within max_age {receiver.max_age} "
+                                                    f"({message.attempts} attempt(s)){last}")
+            bucket = self._buckets.get(receiver.name)
+            if bucket is not None:
+                wait = bucket.take(self._monotonic())
+                if wait > 0:  # over the platform's rate: try later, no attempt counted
+                    message.next_attempt_at = now + timedelta(seconds=wait)
+                    session.commit()
+                    if self._metrics is not None:
+                        self._metrics.notifications.labels(receiver.name, "throttled").inc()
+                    return "throttled"
+            lease = timedelta(seconds=3 * receiver.timeout_seconds) + self._lease_margin
+            if not claim(session, message_id, now, now + lease):
+                session.rollback()
+                return None  # another dispatcher holds it
+            session.commit()  # the claim and the attempt are on record before anything is sent
+            session.refresh(message)
+
+            integration = INTEGRATIONS[receiver.kind]
+            secret = receiver.secret.get_secret_value() if receiver.secret is not None else None
+            prepared = integration.prepare(message.body.encode("utf-8"), receiver.url.get_secret_value(), secret, now)
+            notification = Notification(receiver=receiver.name, idempotency_key=message.idempotency_key,
+                                        body=prepared.body, headers=prepared.headers, url=prepared.url)
+            started = time.perf_counter()
+            result = self._notifiers[receiver.name].send(notification, check=integration.check)
+            elapsed = time.perf_counter() - started
+            if self._metrics is not None:
+                self._metrics.delivery_seconds.labels(receiver.name).observe(elapsed)
+
+            done = self._clock()
+            message.claimed_until = None
+            if result.ok:
+                message.status = "delivered"
+                message.delivered_at = done
+                message.last_error = None
+                session.commit()
+                outcome = "delivered"
+            elif not result.retryable:
+                return self._dead(session, message, f"refused: {result.error}")
+            elif message.attempts >= receiver.max_attempts and result.status_code is not None:
+                # max_attempts bounds a receiver that answers and keeps failing this message;
+                # an unreachable one (refused, reset, timeout) says nothing about the message,
+                # so only max_age ends those retries (a receiver down for hours loses nothing).
+                return self._dead(session, message, f"gave up after {message.attempts} attempts: {result.error}")
+            else:
+                wait = backoff_seconds(message.attempts, rng=self._rng)
+                if result.retry_after is not None:
+                    wait = max(wait, result.retry_after)
+                message.next_attempt_at = done + timedelta(seconds=wait)
+                message.last_error = result.error
+                session.commit()
+                outcome = "retrying"
+                log.warning("notification %s to %s failed (%s); retry in %.0f s",
+                            message.idempotency_key, receiver.name, result.error, wait)
+            if self._metrics is not None:
+                self._metrics.notifications.labels(receiver.name, outcome).inc()
+            return outcome

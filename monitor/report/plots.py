@@ -1,0 +1,132 @@
+"""The report's images (matplotlib, no display needed), returned as PNG bytes.
+
+Chinese labels need a CJK font: :func:`cjk_font_family` finds one of
+:data:`CJK_FONT_FAMILIES` (registering it with matplotlib if it was installed after
+matplotlib built its font cache) and plots use it as a fallback after DejaVu Sans
+(matplotlib >= 3.6 takes each glyph from the first font of the list that has it).
+Without one, Chinese reports draw their plots with English labels instead of empty
+boxes, and say so (see ``monitor/report/render.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import logging
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: the service and CI have no display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+
+from monitor.report.content import NodeSeries  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CJK_FONT_FAMILIES: tuple[str, ...] = (
+    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", "SimHei", "Droid Sans Fallback", "AR PL UMing CN",
+)
+"""Fonts with simplified Chinese glyphs, preferred first (Debian: fonts-noto-cjk, fonts-wqy-microhei)."""
+_CJK_FILE_MARKERS = ("notosanscjk", "notoserifcjk", "sourcehansans", "wqy", "droidsansfallback", "uming", "ukai",
+                     "msyh", "simhei", "pingfang")
+
+
+@functools.cache
+def cjk_font_family() -> str | None:
+    """The name of an installed CJK font matplotlib can use, or None."""
+    def registered() -> str | None:
+        names = {font.name for font in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONT_FAMILIES if name in names), None)
+
+    found = registered()
+    if found is None:
+        # matplotlib caches the font list once; a font installed later is only found on disk.
+        for path in font_manager.findSystemFonts():
+            if any(marker in Path(path).name.lower().replace("-", "").replace("_", "") for marker in _CJK_FILE_MARKERS):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        found = registered()
+    if found is None:
+        log.warning("no CJK font found (e.g. Debian fonts-noto-cjk or fonts-wqy-microhei): "
+                    "plots in Chinese reports use English labels")
+    return found
+
+
+def font_settings() -> dict:
+    """matplotlib rc settings: DejaVu Sans, then the CJK font for the glyphs it lacks."""
+    cjk = cjk_font_family()
+    # Fallback needs the families named in font.family itself (a generic "sans-serif" resolves to one font).
+    return {"font.family": ["DejaVu Sans", *([cjk] if cjk else [])]}
+
+LEVEL_COLOURS = {"none": "#e8e8e8", "blue": "#4a90d9", "yellow": "#f2c94c", "orange": "#f2994a", "red": "#d64545",
+                 "unknown": "#9e9e9e"}  # unknown: too little data, neither safe nor at risk
+_LEVELS = list(LEVEL_COLOURS)
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def chinese_labels(zh: bool) -> bool:
+    """Whether plots can carry Chinese labels: asked for (``zh``) and a CJK font is installed."""
+    return zh and cjk_font_family() is not None
+
+
+def level_heatmap(chains: list[dict], zh: bool = False) -> bytes:
+    """Chains (rows) × their nodes (upstream first), each cell coloured by level, with its score."""
+    with plt.rc_context(font_settings()):
+        return _level_heatmap(chains, chinese_labels(zh))
+
+
+def _level_heatmap(chains: list[dict], zh: bool) -> bytes:
+    width = max(len(c["nodes"]) for c in chains)
+    grid = [[_LEVELS.index(n["level"]) for n in c["nodes"]] + [0] * (width - len(c["nodes"])) for c in chains]
+    figure, axis = plt.subplots(figsize=(1.3 * width + 2.5, 0.6 * len(chains) + 1))
+    axis.imshow(grid, cmap=ListedColormap(list(LEVEL_COLOURS.values())), vmin=0, vmax=len(_LEVELS) - 1,
+                aspect="auto")
+    for row, chain in enumerate(chains):
+        for col, node in enumerate(chain["nodes"]):
+            score = "–" if node["score"] is None else f"{node['score']:.0f}"
+            axis.text(col, row, f"{node['id'][:14]}\n{score}", ha="center", va="center", fontsize=7)
+    axis.set_yticks(range(len(chains)), [f"{c['id']} ({c['level']})" for c in chains], fontsize=8)
+    axis.set_xticks([])
+    axis.set_title("各产业链环节预警等级（上游 → 下游）" if zh else "Node levels by chain (upstream → downstream)")
+    return _png(figure)
+
+
+def series_plot(series: NodeSeries, title: str, zh: bool = False) -> bytes:
+    """One series over time with the periods flagged as downward disruptions marked.
+
+    ``zh``: Chinese legend (only when :func:`chinese_labels` allows it; the caller
+    picks the title's language the same way).
+    """
+    with plt.rc_context(font_settings()):
+        return _series_plot(series, title, chinese_labels(zh))
+
+
+def _series_plot(series: NodeSeries, title: str, zh: bool) -> bytes:
+    figure, axis = plt.subplots(figsize=(7.5, 2.4))
+    values = series.values
+    axis.plot(values.index, values.to_numpy(), color="#2f5d8a", linewidth=1.2)
+    if series.flagged:
+        stamps = [pd.Timestamp(p) for p in series.flagged]
+        marked = values.reindex(stamps).dropna()
+        axis.scatter(marked.index, marked.to_numpy(), color=LEVEL_COLOURS["red"], zorder=3, s=22,
+                     label="判定为中断" if zh else "flagged disruption")
+        axis.legend(loc="upper left", fontsize=7, frameon=False)
+    axis.set_title(title, fontsize=9)
+    axis.set_ylabel(series.label, fontsize=7)
+    axis.tick_params(labelsize=7)
+    axis.grid(alpha=0.3)
+    return _png(figure)

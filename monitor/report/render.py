@@ -1,0 +1,109 @@
+"""Writing a report: ``report.html`` (self-contained: images embedded) and ``report.json``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from monitor.report.content import NodeSeries
+from monitor.report.plots import LEVEL_COLOURS, chinese_labels, level_heatmap, series_plot
+
+LABELS = {
+    "en": {
+        "run": "Assessment run", "as_of": "data up to", "simulated": "SIMULATED DEMO DATA — not real statistics",
+        "heatmap": "Levels at a glance", "top": "Top risks", "changes": "Changes since the previous assessment",
+        "no_changes": "No level changed since the previous assessment.", "first": "This is the first assessment.",
+        "stress": "Stress tests", "no_stress": "No stress-test results are stored yet.",
+        "stress_months": "months simulated", "stress_untouched": "No chain is touched by this scenario.",
+        "stress_impact": "Impact (0-100)", "stress_time": "Months to impact", "stress_worst": "Worst node",
+        "stress_peak": "Peak shortfall", "stress_recovery": "Recovered after (months)",
+        "stress_not_recovered": "not within horizon",
+        "owner": "Chain chief (链长)", "lead": "Lead department", "co": "Co-responsible departments",
+        "leader_firm": "Chain leader firm (链主)", "contacts": "Contacts", "node": "Node", "stage": "Stage",
+        "score": "Score", "level": "Level", "change": "Change", "completeness": "Data", "drivers": "Why",
+        "partners": "Top partners (share of World imports)", "hhi": "HHI", "trend": "Concentration trend",
+        "chain": "Chain", "from": "from", "to": "to", "none": "–",
+        "mirror": "%.0f%% partner-reported (mirror: %s)",
+        "unknown_coverage": "unknown (partners named for %.0f%% of World imports)",
+        "estimate": "%.0f%% estimated, not reported (%s)",
+        "dimensions": "Scores by dimension (0-100)", "missing": "missing",
+        "cjk_hint": "",
+        "plots_in_english": "",
+    },
+    "zh": {
+        "run": "评估批次", "as_of": "数据截至", "simulated": "模拟演示数据 —— 非真实统计",
+        "heatmap": "预警等级总览", "top": "主要风险", "changes": "与上次评估相比的变化",
+        "no_changes": "与上次评估相比，预警等级无变化。", "first": "这是首次评估。",
+        "stress": "压力测试", "no_stress": "尚无压力测试结果。",
+        "stress_months": "个月模拟期", "stress_untouched": "该情景未触及任何产业链。",
+        "stress_impact": "冲击分（0-100）", "stress_time": "缺口出现（月）", "stress_worst": "受冲击最重环节",
+        "stress_peak": "最大缺口", "stress_recovery": "恢复（月）", "stress_not_recovered": "期内未恢复",
+        "owner": "链长", "lead": "牵头部门", "co": "责任部门", "leader_firm": "链主企业", "contacts": "联系人",
+        "node": "环节", "stage": "位置", "score": "风险分", "level": "等级", "change": "变化",
+        "completeness": "数据完整度", "drivers": "原因", "partners": "主要来源国（占全球进口比重）", "hhi": "HHI",
+        "trend": "集中度趋势", "chain": "产业链", "from": "由", "to": "至", "none": "–",
+        "mirror": "%.0f%% 为伙伴国申报的镜像数据（%s）",
+        "unknown_coverage": "未知（已列明来源国仅占全球进口 %.0f%%）",
+        "estimate": "%.0f%% 为估计而非申报数据（%s）",
+        "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
+        "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
+                    "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",
+        "plots_in_english": "生成本报告的机器未安装中文字体，图中标签使用英文。"
+                            "The machine that wrote this report has no CJK font: plot labels are in English.",
+    },
+}
+DIMENSION_NAMES = {
+    "en": {"concentration": "Concentration", "disruption": "Disruption", "dependence": "Import dependence",
+           "partner_risk": "Partner risk", "logistics": "Logistics pressure", "value": "Value gap"},
+    "zh": {"concentration": "进口集中度", "disruption": "中断", "dependence": "进口依赖", "partner_risk": "来源国风险",
+           "logistics": "物流压力", "value": "价值差距"},
+}
+TREND_ARROWS = {"up": "↑", "down": "↓", "flat": "→", "unknown": "·"}
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Path) -> Path:
+    """Render ``document`` into ``out_dir`` (created); returns the HTML file's path.
+
+    Files are written to temporary names and renamed, so a crash never leaves a
+    half-written report behind.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    zh = document["language"] == "zh"
+    zh_plots = chinese_labels(zh)  # Chinese plot labels only with a CJK font, else English (no empty boxes)
+    images = {"heatmap": _data_uri(level_heatmap(document["chains"], zh=zh))}
+    for chain in document["chains"]:
+        for node in chain["nodes"]:
+            key = f"{chain['id']}/{node['id']}"
+            images[key] = [
+                _data_uri(series_plot(s, f"{node['name_zh'] if zh_plots else node['name']} — {s.series_id}", zh=zh))
+                for s in plots.get(key, [])
+            ]
+    environment = Environment(loader=PackageLoader("monitor.report", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]))
+    html = environment.get_template("report.html.j2").render(
+        doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
+        plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[document["language"]])
+    target = out_dir / "report.html"
+    _atomic_write(out_dir / "report.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"))
+    _atomic_write(target, html.encode("utf-8"))
+    return target
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
