@@ -274,6 +274,8 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
     frame = pd.DataFrame(list(rows.values()),
                          columns=["series_id", "period", "value", ESTIMATE_FLAGS, "vintage", "released_at"])
     frame["period"] = pd.to_datetime(frame["period"])
+    flags = frame[ESTIMATE_FLAGS].astype(object)
+    frame[ESTIMATE_FLAGS] = flags.where(flags.notna(), None)
     return frame, infos, rejected
 
 
