@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="directory to write report.html and report.json to")
     report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
 
-    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV")
+    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV or a USGS MCS world file")
     conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
     conc.add_argument("--format", choices=["json", "csv"], default="json")
 
