@@ -201,8 +201,6 @@ def test_missing_location_and_no_files_are_collection_errors(tmp_path):
 # --- end to end into SQLite and PostgreSQL, the vintage rule --------------------------
 
 def _runner(sessions, clock, location, **extra):
-    from monitor.config.models import Config  # noqa: F401  (build_collectors takes a Config)
-
     source = UsgsSource(id="usgs-mcs", kind="usgs", location=location, **extra)
     return CollectionRunner([UsgsCollector(source)], sessions, clock)
 
