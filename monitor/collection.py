@@ -61,11 +61,12 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collectors.eurostat import EurostatCollector
     from monitor.collectors.files import FileCollector
     from monitor.collectors.fred import FredCollector
+    from monitor.collectors.usgs import UsgsCollector
     from monitor.collectors.worldbank import WorldBankCollector
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector}
+               "file": FileCollector, "usgs": UsgsCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":
