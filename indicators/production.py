@@ -21,12 +21,15 @@ Minerals Information Center, *Mineral Commodity Summaries* data releases (e.g. M
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["USGS_OTHER_COUNTRIES", "USGS_NAME_FIXES", "usgs_production_fields", "usgs_world_production"]
+__all__ = [
+    "USGS_OTHER_COUNTRIES", "USGS_NAME_FIXES", "USGS_WORLD", "usgs_production_fields", "usgs_release",
+    "usgs_reserves", "usgs_stage", "usgs_world_concentration", "usgs_world_production", "usgs_world_records",
+]
 
 #: Partner label given to USGS "Other countries" rows; pass it in
 #: ``residual_partners`` (it is in :data:`indicators.concentration.RESIDUAL_PARTNERS`).
@@ -51,6 +54,10 @@ USGS_NAME_FIXES: Mapping[str, str] = {
     "Turkeye": "Turkey",
     "Other countriese": "Other countries",
 }
+
+#: Partner label given to "World total" rows with ``include_world=True`` (a World row for
+#: :func:`indicators.concentration.concentration_against_totals`).
+USGS_WORLD = "WORLD"
 
 _FIELD = re.compile(r"^Prod_(?P<unit>.+?)_(?P<est>[Ee]st_)?(?P<year>\d{4})$")
 _MISSING_CODES = {"W": "withheld", "NA": "not_available", "XX": "not_applicable", "": "empty"}
@@ -85,6 +92,21 @@ def _clean_country(name: str, fixes: Mapping[str, str]) -> str:
     return fixes.get(text, text)
 
 
+def _name_marked_estimated(name: str, fixes: Mapping[str, str]) -> bool:
+    """The name carries the glued footnote marker ``e`` (estimated): ``Japane`` -> ``Japan``."""
+    text = " ".join(str(name).replace("\xa0", " ").split())
+    text = re.sub(r"(?<=[A-Za-z)])\d+$", "", text)
+    fixed = fixes.get(text)
+    return fixed is not None and text == fixed + "e"
+
+
+def _notes_estimated(notes: object, year: int) -> bool:
+    """``Prod_notes`` says the year's figure is an estimate ("Also estimated in 2022",
+    "Production in 2021 is also estimated.", "estimated in 2022 also")."""
+    text = str(notes).lower() if isinstance(notes, str) else ""
+    return "estimated" in text and str(year) in text
+
+
 def usgs_world_production(
     raw: pd.DataFrame,
     product: str,
@@ -93,6 +115,7 @@ def usgs_world_production(
     include_other: bool = True,
     drop_missing: bool = True,
     fixes: Mapping[str, str] = USGS_NAME_FIXES,
+    include_world: bool = False,
 ) -> pd.DataFrame:
     """World production by country from a USGS MCS world table, as flows.
 
@@ -118,6 +141,9 @@ def usgs_world_production(
         they are kept with ``value`` NaN, for inspection.
     fixes : Mapping[str, str]
         Country-name corrections after stripping footnote digits.
+    include_world : bool, default False
+        Keep the "World total" rows as partner :data:`USGS_WORLD` (the denominator
+        for :func:`indicators.concentration.concentration_against_totals`).
 
     Returns
     -------
@@ -126,8 +152,11 @@ def usgs_world_production(
         ``period`` (int year), ``value`` (float, in ``unit``), ``unit`` (from the
         field name), ``estimated`` (bool), ``measure`` (the Type text), ``flag``
         (``""`` for a number, else ``withheld``, ``not_available``,
-        ``not_applicable``, ``empty`` or ``text``). "World total" rows are never
-        returned (aggregates).
+        ``not_applicable``, ``empty`` or ``text``), ``marked_estimated`` (bool: the
+        country name carries the ``e`` marker, e.g. ``Japane``, or ``Prod_notes`` says
+        the year's figure is estimated, e.g. "Also estimated in 2022"; ``estimated``
+        stays the field's own ``_est_``). "World total" rows are returned only with
+        ``include_world`` (partner :data:`USGS_WORLD`).
 
     Raises
     ------
@@ -170,10 +199,13 @@ def usgs_world_production(
         raise ValueError(f"the file has {len(distinct)} production types; pass measure= one of: {'; '.join(distinct)}")
 
     country = table["Country"].map(lambda name: _clean_country(name, fixes))
+    name_marked = table["Country"].map(lambda name: _name_marked_estimated(name, fixes)).to_numpy(dtype=bool)
+    notes_col = next((c for c in raw.columns if str(c).strip().lower() in ("prod_notes", "prod_note")), None)
+    notes = table[notes_col] if notes_col is not None else pd.Series("", index=table.index)
     is_world = country.str.lower().str.startswith("world total")
     is_other = country.str.lower().str.startswith("other countries")
-    country = country.where(~is_other, USGS_OTHER_COUNTRIES)
-    keep = ~is_world & (include_other | ~is_other)
+    country = country.where(~is_other, USGS_OTHER_COUNTRIES).where(~is_world, USGS_WORLD)
+    keep = (include_world | ~is_world) & (include_other | ~is_other)
 
     frames = []
     for spec in fields.itertuples(index=False):
@@ -185,10 +217,229 @@ def usgs_world_production(
             "reporter": "WORLD", "partner": country.to_numpy(), "product": product,
             "period": spec.year, "value": value.to_numpy(dtype="float64", na_value=np.nan),
             "unit": spec.unit, "estimated": spec.estimated, "measure": types.to_numpy(),
-            "flag": flag, "_keep": keep.to_numpy(),
+            "flag": flag,
+            "marked_estimated": name_marked | np.array([_notes_estimated(n, spec.year) for n in notes], dtype=bool),
+            "_keep": keep.to_numpy(),
         }))
     out = pd.concat(frames, ignore_index=True)
     out = out[out.pop("_keep")]
     if drop_missing:
         out = out[out["value"].notna()]
     return out.reset_index(drop=True)
+
+
+# --- whole files: every Type and field, stages, reserves, the release, concentration ----------
+
+#: Stage slugs, first match wins, tried on the lower-cased Type text (after a leading
+#: "World (total)" is dropped, so the World rows of a typed file join their stage).
+_STAGES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("mine", re.compile(r"\bmi?ne\b|\bmne\b|\bmining\b")),
+    ("smelter", re.compile(r"\bsmelter\b")),
+    ("refinery", re.compile(r"\brefinery\b|\brefined\b")),
+    ("plant", re.compile(r"\bplant\b")),
+    ("primary", re.compile(r"\bprimary\b")),
+)
+_GENERIC_WORDS = {"production", "poduction", "world", "total", "rounded", "of", "the", "metric", "tons", "in",
+                  "mine", "mne", "smelter", "refinery", "plant", "primary", "and", "secondary", "nan", "xx"}
+
+
+def _normalised_type(text: object) -> str:
+    raw = "" if not isinstance(text, str) else text
+    low = " ".join(raw.lower().split())
+    low = re.sub(r"^world( total)?\s+", "", low)
+    return re.sub(r"\s*\(rounded\)", "", low)
+
+
+def usgs_stage(type_text: str) -> str:
+    """The stage slug of a USGS ``Type`` text: ``mine``, ``smelter``, ``refinery``,
+    ``plant``, ``primary``, else ``production``.
+
+    Examples: "Mine production, lithium content" -> ``mine``; "Primary production"
+    (gallium) -> ``primary``; "Refinery production" (bismuth) -> ``refinery``;
+    "Primary and secondary refinery production" -> ``refinery``; "Mne production ..."
+    (a typo in the chromium file) -> ``mine``. The content basis ("lithium content",
+    "rare-earth-oxide equivalent") is not in the slug: keep the Type text beside it.
+    """
+    low = _normalised_type(type_text)
+    for slug, pattern in _STAGES:
+        if pattern.search(low):
+            return slug
+    return "production"
+
+
+def _qualifier(type_text: str) -> str:
+    words = re.findall(r"[a-z0-9]+", _normalised_type(type_text))
+    kept = [w for w in words if w not in _GENERIC_WORDS][:4]
+    return "-".join(kept) or "other"
+
+
+def usgs_release(raw: pd.DataFrame) -> str:
+    """The release a world file belongs to, from its ``Source`` column (e.g. ``"MCS2024"``).
+
+    Raises ValueError when the column is missing or holds several releases.
+    """
+    if "Source" not in raw.columns:
+        raise ValueError("raw has no 'Source' column (the release, e.g. MCS2024)")
+    values = {str(v).strip().upper() for v in raw["Source"].dropna() if str(v).strip()}
+    if len(values) != 1:
+        raise ValueError(f"the 'Source' column names {len(values)} releases ({', '.join(sorted(values))}); "
+                         "expected exactly one, e.g. MCS2024")
+    return values.pop()
+
+
+def usgs_world_records(raw: pd.DataFrame, product: str, fixes: Mapping[str, str] = USGS_NAME_FIXES) -> pd.DataFrame:
+    """Every production figure of a USGS MCS world file, all Types and fields, cells kept.
+
+    :func:`usgs_world_production` for each Type and each ``Prod_*`` field, with the
+    "World total" (:data:`USGS_WORLD`) and "Other countries" rows and the cells that
+    are not numbers (``value`` NaN, ``flag`` says why). Adds ``field`` and ``stage``
+    (:func:`usgs_stage`; where one file has several Types of the same stage, e.g.
+    silicon metal and ferrosilicon, the slug gets a qualifier from the Type text:
+    ``plant-silicon-metal``). World rows typed "World mine production: Platinum" join
+    the Type "Mine production: Platinum".
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns of :func:`usgs_world_production` plus ``field`` and ``stage``.
+    """
+    if "Country" not in raw.columns:
+        raise ValueError(f"raw has no 'Country' column (has {', '.join(map(str, raw.columns))}); "
+                         "is this a USGS MCS world file?")
+    fields = usgs_production_fields(raw)
+    if fields.empty:
+        raise ValueError("raw has no production column named like Prod_<unit>_<year> or Prod_<unit>_est_<year>")
+    type_col = "Type" if "Type" in raw.columns else raw.columns[2]
+    table = raw[raw["Country"].notna() & (raw["Country"].astype(str).str.strip() != "")]
+    types = sorted(set(table[type_col].astype(str).str.strip()))
+    normal = {t: _normalised_type(t) for t in types}
+    base = {t: usgs_stage(t) for t in types}
+    distinct_normal: dict[str, set[str]] = {}
+    for t in types:
+        distinct_normal.setdefault(base[t], set()).add(normal[t])
+    stage = {t: base[t] if len(distinct_normal[base[t]]) == 1 else f"{base[t]}-{_qualifier(t)}" for t in types}
+    frames = []
+    for measure in types:
+        for spec in fields.itertuples(index=False):
+            out = usgs_world_production(raw, product, measure=measure, field=spec.field, drop_missing=False,
+                                        fixes=fixes, include_world=True)
+            frames.append(out.assign(field=spec.field, stage=stage[measure]))
+    columns = ["reporter", "partner", "product", "period", "value", "unit", "estimated", "measure", "flag",
+               "marked_estimated", "field", "stage"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+_RESERVES = re.compile(r"^Reserves_(?P<unit>.+)$")
+
+
+def usgs_reserves(raw: pd.DataFrame, product: str, fixes: Mapping[str, str] = USGS_NAME_FIXES) -> pd.DataFrame:
+    """Reserves by country from a USGS MCS world file (the ``Reserves_<unit>`` column).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``partner`` (country, :data:`USGS_OTHER_COUNTRIES` or :data:`USGS_WORLD`),
+        ``product``, ``value`` (float; NaN where not a number: ``NA``, ">130,000,000",
+        "Included in World total." ...), ``unit``, ``flag`` (as in
+        :func:`usgs_world_production`; ``conflicting`` when a country's rows of a
+        several-Type file give different numbers). One row per country; empty when
+        the file publishes no reserves column.
+    """
+    columns = [c for c in raw.columns if _RESERVES.match(str(c).strip()) and "note" not in str(c).lower()]
+    out_columns = ["partner", "product", "value", "unit", "flag"]
+    if not columns or "Country" not in raw.columns:
+        return pd.DataFrame(columns=out_columns)
+    column = columns[0]
+    table = raw[raw["Country"].notna() & (raw["Country"].astype(str).str.strip() != "")]
+    country = table["Country"].map(lambda name: _clean_country(name, fixes))
+    low = country.str.lower()
+    country = country.where(~low.str.startswith("other countries"), USGS_OTHER_COUNTRIES)
+    country = country.where(~low.str.startswith("world total"), USGS_WORLD)
+    cells = table[column].astype("string").fillna("").str.strip()
+    value = pd.to_numeric(cells.str.replace(",", "", regex=False).str.replace(r"^e(?=\d)", "", regex=True),
+                          errors="coerce")
+    flag = np.where(value.notna(), "", cells.str.upper().map(lambda c: _MISSING_CODES.get(c, "text")))
+    frame = pd.DataFrame({"partner": country.to_numpy(), "product": product,
+                          "value": value.to_numpy(dtype="float64", na_value=np.nan),
+                          "unit": _RESERVES.match(str(column).strip())["unit"], "flag": flag})
+    rows = []
+    for partner, group in frame.groupby("partner", sort=False):
+        numbers = set(group["value"].dropna())
+        if len(numbers) > 1:
+            rows.append({**group.iloc[0].to_dict(), "value": np.nan, "flag": "conflicting"})
+        elif numbers:
+            rows.append(group[group["value"].notna()].iloc[0].to_dict())
+        else:
+            rows.append(group.iloc[0].to_dict())
+    return pd.DataFrame(rows, columns=out_columns)
+
+
+def usgs_world_concentration(flows: pd.DataFrame, withheld: Mapping[tuple, Iterable[str]] | None = None,
+                             keys: Sequence[str] = ("product", "period")) -> pd.DataFrame:
+    """World-supply concentration of USGS production, against the World total.
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        ``partner`` and ``value`` rows of one or more (``keys``) groups, e.g. the
+        output of :func:`usgs_world_records` / :func:`usgs_world_production` with
+        ``include_world=True``, or loaded observations turned into this shape
+        (``monitor.collect.usgs.usgs_observation_flows``). Partner
+        :data:`USGS_WORLD` (or any World code) is the denominator; "Other countries"
+        (``OTHERS``) and the part of the World total no named country accounts for
+        (withheld countries among it) are the unallocated remainder: in the total,
+        never a producer. Rows whose ``value`` is NaN (``W``, ``NA``...) are left out;
+        those flagged ``withheld`` (column ``flag``) are named in the result.
+    withheld : mapping, optional
+        Further withheld countries per group key tuple (e.g. from stored metadata).
+    keys : sequence of str, default ("product", "period")
+        Group columns that exist in ``flows`` (missing ones are ignored).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`indicators.concentration.concentration_against_totals` per group
+        (``top_partner``, ``top_share`` and ``hhi`` lower bounds, ``top_share_upper``,
+        ``hhi_upper``, ``partner_coverage``, ``residual_share``...), plus
+        ``world_total`` (the published World total; NaN without a World row),
+        ``top_share_published`` (the top producer's value over the published World
+        total: the release's own arithmetic, which can exceed ``top_share_upper``
+        slightly where the rounded World total is below the named countries' sum;
+        ``top_share`` then uses that sum) and ``withheld`` (comma-separated, sorted;
+        "" when none).
+    """
+    from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals
+
+    group = [k for k in keys if k in flows.columns]
+    frame = flows.copy()
+    if not group:
+        frame["group"] = "all"
+        group = ["group"]
+    names: dict[tuple, set[str]] = {}
+    if "flag" in frame.columns:
+        for key, part in frame[frame["flag"] == "withheld"].groupby(group, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            names.setdefault(key, set()).update(part["partner"].astype(str))
+    for key, countries in (withheld or {}).items():
+        names.setdefault(tuple(key), set()).update(countries)
+    frame = frame[frame["value"].notna()]
+    table = concentration_against_totals(frame[[*group, "partner", "value"]], keys=group, slices=(),
+                                         residual_partners=RESIDUAL_PARTNERS | {USGS_OTHER_COUNTRIES.upper()},
+                                         include_zero_total=True)
+    from indicators.trade_totals import WORLD_PARTNERS
+
+    is_world = frame["partner"].astype(str).str.strip().str.upper().isin(WORLD_PARTNERS)
+    world = frame[is_world].groupby(group, dropna=False)["value"].max()
+    if len(table):
+        index = pd.MultiIndex.from_frame(table[group]) if len(group) > 1 else pd.Index(table[group[0]])
+        table["world_total"] = world.reindex(index).to_numpy(dtype="float64")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            top = table["top_share"].to_numpy(dtype="float64") * table["total"].to_numpy(dtype="float64")
+            table["top_share_published"] = np.where(table["world_total"] > 0, top / table["world_total"], np.nan)
+    else:
+        table["world_total"] = pd.Series(dtype="float64")
+        table["top_share_published"] = pd.Series(dtype="float64")
+    table["withheld"] = [",".join(sorted(names.get(tuple(row), ()))) for row in table[group].itertuples(index=False)]
+    return table

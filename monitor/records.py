@@ -100,7 +100,9 @@ class CollectedBatch:
     released: datetime | None = None
     """When the release the rows come from was published (timezone-aware), where the
     source says so: the newest vintage of a row is the one with the latest
-    ``released`` (its retrieval time when unknown). See docs/provenance.md."""
+    ``released`` (its retrieval time when unknown). See docs/provenance.md. A source
+    holding several releases (USGS MCS world files) gives ``observations`` their own
+    ``vintage`` and ``released_at`` (timezone-aware) columns instead."""
     rejected: dict[str, int] = field(default_factory=dict)
     """Rows the collector dropped, by reason (``negative``, ``unknown_country``...)."""
     requests: int = 0

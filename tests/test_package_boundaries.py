@@ -73,18 +73,6 @@ def test_monitor_imports_run_down_the_stage_order(path):
     assert not upward, f"{path.relative_to(REPO)} (stage {STAGES[own]}) imports a later stage: {upward}"
 
 
-def test_no_private_name_is_imported_across_modules():
-    crossing = []
-    for path in sorted(p for package in ("monitor", "indicators", "alerts") for p in (REPO / package).rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
-                    and node.module.split(".")[0] in ("monitor", "indicators", "alerts"):
-                crossing += [f"{path.relative_to(REPO)}: {node.module}.{a.name}" for a in node.names
-                             if a.name.startswith("_") and not a.name.startswith("__")]
-    assert not crossing, crossing
-
-
 def test_no_catch_all_modules():
     dumps = [p for package in ("monitor", "indicators", "alerts")
              for p in (REPO / package).rglob("*.py") if p.stem in {"utils", "helpers", "misc", "common"}]

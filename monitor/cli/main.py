@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, type=Path, help="directory to write report.html and report.json to")
     report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
 
-    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV")
+    conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV or a USGS MCS world file")
     conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
     conc.add_argument("--format", choices=["json", "csv"], default="json")
 
@@ -382,6 +382,8 @@ def _concentration(args: argparse.Namespace) -> int:
 
     from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals, concentration_changes
 
+    if _is_usgs_world_file(args.input):
+        return _usgs_concentration(args)
     frame, annual = _read_flows_csv(args.input)
     keys = ("reporter", "product", "period")
     try:
@@ -395,6 +397,52 @@ def _concentration(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.input}: {err}") from None
     table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
     table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv(index=False))
+    else:
+        print(table.to_json(orient="records", force_ascii=False, indent=2))
+    return 0
+
+
+def _is_usgs_world_file(path: Path) -> bool:
+    """A USGS MCS world file (header ``Source,Country,<Type>,Prod_...``, BOM or not)."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    names = [name.strip().strip('"') for name in header.split(",")]
+    return names[:2] == ["Source", "Country"] and any(name.startswith("Prod_") for name in names)
+
+
+def _usgs_concentration(args: argparse.Namespace) -> int:
+    """``concentration --input mcs2024-galli_world.csv``: the concentration against the World total
+    per (commodity stage, year), as :func:`monitor.collect.usgs.usgs_world_supply` computes it."""
+    from monitor.collect.usgs import read_world_file, usgs_iso3, usgs_world_files
+    import pandas as pd
+
+    from indicators.concentration import concentration_changes
+    from indicators.production import usgs_release, usgs_world_concentration, usgs_world_records
+
+    found = usgs_world_files([str(args.input)])
+    code = found[0][0] if found else Path(args.input).stem.split("_")[0].split("-")[-1].lower()
+    try:
+        raw = read_world_file(args.input)
+        release = usgs_release(raw)
+        records = usgs_world_records(raw, code)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise InputFileError(f"{args.input}: {err}") from None
+    records["partner"] = [usgs_iso3(name) or name for name in records["partner"]]
+    records["product"] = code + "." + records["stage"]
+    table = usgs_world_concentration(records)
+    table.insert(0, "reporter", "WORLD")
+    table["period"] = pd.to_datetime(table["period"].astype(int).astype(str), format="%Y")
+    table = concentration_changes(table, keys=("reporter", "product", "period"), freq="Y")
+    table["status"] = [("ok" if total > 0 else "zero_total") for total in table["total"]]
+    table["release"] = release
+    table["period"] = table["period"].dt.strftime("%Y")
+    print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
+          "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
     if args.format == "csv":
         sys.stdout.write(table.to_csv(index=False))
     else:

@@ -120,9 +120,8 @@ def _parse_period(text: str) -> tuple[str, pd.Timestamp] | None:
             stamp = pd.Timestamp(text.strip())
         except (ValueError, TypeError):
             return None
-        if stamp is pd.NaT:
-            return None
-        return "D", pd.Timestamp(year=stamp.year, month=stamp.month, day=1)
+        month = _month_start(stamp)
+        return None if month is None else ("D", month)
     if m := _QUARTER.match(text):
         return "Q", pd.Timestamp(year=int(m.group(1)), month=3 * int(m.group(2)) - 2, day=1)
     if m := _YEAR.match(text):
@@ -131,9 +130,18 @@ def _parse_period(text: str) -> tuple[str, pd.Timestamp] | None:
         stamp = pd.Timestamp(text.strip())
     except (ValueError, TypeError):
         return None
+    month = _month_start(stamp)
+    return None if month is None else ("D", month)
+
+
+def _month_start(stamp: pd.Timestamp) -> pd.Timestamp | None:
+    """The first day of ``stamp``'s month; None for NaT or a year pandas cannot hold (e.g. -1)."""
     if stamp is pd.NaT:
         return None
-    return "D", pd.Timestamp(year=stamp.year, month=stamp.month, day=1)
+    try:
+        return pd.Timestamp(year=stamp.year, month=stamp.month, day=1)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _parse_value(text: str) -> float | None:

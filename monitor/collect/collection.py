@@ -61,11 +61,12 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collect.eurostat import EurostatCollector
     from monitor.collect.files import FileCollector
     from monitor.collect.fred import FredCollector
+    from monitor.collect.usgs import UsgsCollector
     from monitor.collect.worldbank import WorldBankCollector
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector}
+               "file": FileCollector, "usgs": UsgsCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":

@@ -80,6 +80,14 @@ def _released(batch: CollectedBatch, count: int) -> pd.Series:
     return pd.Series(pd.Timestamp(batch.released).tz_convert("UTC"), index=range(count))
 
 
+def _row_released(batch: CollectedBatch, obs: pd.DataFrame) -> pd.Series:
+    """Per observation row: its own ``released_at`` column where the batch has one (a
+    source holding several releases, e.g. USGS MCS 2023 and 2024), else the batch's."""
+    if "released_at" not in obs:
+        return _released(batch, len(obs))
+    return pd.to_datetime(obs["released_at"], utc=True).reset_index(drop=True)
+
+
 def _flag_column(flows: pd.DataFrame, source: str) -> np.ndarray:
     """The ``estimate_flags`` of each trade-flow row in their stored encoding (None: a reported figure)."""
     out = np.full(len(flows), None, dtype=object)
@@ -117,9 +125,10 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
         count = len(obs)
         obs_frame = pd.DataFrame({
             "series_id": _labels(obs["series_id"]), "period": _month_starts(obs["period"]),
-            "vintage": _labels(batch.vintage, count), "value": obs["value"].astype(float).to_numpy(),
+            "vintage": _labels(obs["vintage"]) if "vintage" in obs else _labels(batch.vintage, count),
+            "value": obs["value"].astype(float).to_numpy(),
             "source": _labels(batch.source, count), "retrieved_at": now,
-            "released_at": _released(batch, count), ESTIMATE_FLAGS: _flag_column(obs, batch.source),
+            "released_at": _row_released(batch, obs), ESTIMATE_FLAGS: _flag_column(obs, batch.source),
         })
         obs_frame = _in_key_order(obs_frame, _OBSERVATION_KEY, "observations", batch.source)
         flows = batch.trade_flows

@@ -98,12 +98,15 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
                    Observation.period >= periods.min().date())).all(),
             columns=["series_id", "period", "stored", "stored_flags", "retrieved_at", "released_at", "vintage"])
         if len(stored):
-            stored = _latest(stored, ["series_id", "period"])
+            # Rows carrying their own vintage (a source holding several releases) compare with
+            # that vintage as stored; others with the newest stored vintage of the row.
+            match = ["series_id", "period", "vintage"] if "vintage" in observations else ["series_id", "period"]
+            stored = _latest(stored, match) if len(match) == 2 else stored.copy()
             stored["period"] = pd.to_datetime(stored["period"])
             flags = ([_flag_text(f) for f in observations[ESTIMATE_FLAGS]] if ESTIMATE_FLAGS in observations
                      else None)
             merged = observations.assign(period=periods, _flags=flags).merge(
-                stored[["series_id", "period", "stored", "stored_flags"]], on=["series_id", "period"], how="left")
+                stored[[*match, "stored", "stored_flags"]], on=match, how="left")
             unchanged = [_same(v, s) and _flag_text(f) == _flag_text(sf)
                          for v, s, f, sf in zip(merged["value"], merged["stored"], merged["_flags"],
                                                 merged["stored_flags"])]
