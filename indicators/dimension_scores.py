@@ -1,5 +1,5 @@
 """0-100 scores of the exposure dimensions: import dependence, partner risk, logistics
-pressure and value (unit-value gap).
+pressure, value (unit-value gap) and world supply.
 
 Pure functions, no I/O. Each dimension turns one indicator into a risk score through a
 piecewise-linear map given by *anchors* ``(indicator value, score)``; the defaults
@@ -30,6 +30,7 @@ __all__ = [
     "partner_risk_score",
     "logistics_pressure_score",
     "unit_value_gap_score",
+    "world_supply_score",
 ]
 
 #: (net-import ratio, score) knots; see :func:`import_dependence_score`.
@@ -342,3 +343,44 @@ def unit_value_gap_score(ratio, anchors: Sequence[Sequence[float]] = UNIT_VALUE_
     if np.any(arr[~np.isnan(arr)] < 0):
         raise ValueError("ratio must be >= 0")
     return anchored_score(arr, anchors)
+
+
+def world_supply_score(concentration: float, home_share) -> float:
+    """World-supply risk score of one stage (0-100): world concentration, less what home produces.
+
+    Parameters
+    ----------
+    concentration : float
+        The concentration score (0-100) of the stage's world output across producing
+        countries, :func:`indicators.scoring.concentration_score` of the world HHI and
+        top-producer share (their lower bounds where part of the world total is
+        unallocated).
+    home_share : float or None
+        The home economy's share of world output at that stage (0-1); None or NaN
+        when unknown (withheld, not listed): then 0, the cautious choice.
+
+    Returns
+    -------
+    float
+        NaN when ``concentration`` is unknown, else the score in [0, 100].
+
+    Notes
+    -----
+    .. math:: S = C \\cdot (1 - h)
+
+    with :math:`C` the concentration score and :math:`h` the home share of world
+    output. World concentration is a supply risk for the part of its needs a country
+    cannot cover from its own output: a stage the home economy dominates (China and
+    primary gallium, :math:`h \\approx 0.98`) carries little world-supply risk for it,
+    the same stage seen from an importer without output carries the full score. The
+    factor :math:`1 - h` is the import-reliance proxy of the "self-sufficiency"
+    measure in European Commission (2017) *Methodology for establishing the EU list of
+    critical raw materials* (supply risk is weighted by import reliance), with world
+    output standing in for the home economy's own demand, which chainwatch does not
+    observe. Dimensionless.
+    """
+    if concentration is None or (isinstance(concentration, float) and math.isnan(concentration)):
+        return math.nan
+    h = 0.0 if home_share is None or (isinstance(home_share, float) and math.isnan(home_share)) else float(home_share)
+    h = min(max(h, 0.0), 1.0)
+    return float(min(max(float(concentration) * (1.0 - h), 0.0), 100.0))

@@ -297,7 +297,8 @@ def load_partition_data(session: Session, task: PartitionTask) -> PartitionData:
         empty_flows=flows.iloc[0:0],
         dimension_inputs=load_dimension_inputs(
             session, task.home, codes, flows["partner"].unique(), task.as_of, task.chain.id,
-            [n.id for n in task.nodes], task.settings, exports_known=task.exports_collected),
+            [n.id for n in task.nodes], task.settings, exports_known=task.exports_collected,
+            world_supply_stems=[s.series for n in task.nodes for s in n.world_supply]),
     )
 
 
@@ -316,7 +317,7 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
     bilateral = judge_bilateral_flows(task, frames, detector)
     shares = judge_partner_shares(task, frames, share_detector)
     exposures = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, data.as_of,
-                                             task.settings)
+                                             task.settings, task.home)
     return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
                           bilateral.get(node.id, []), exposures[node.id],
                           shares=shares.get(node.id, []))

@@ -51,6 +51,7 @@ from indicators.dimension_scores import (
 from indicators.supply_risk import governance_weighted_concentration
 from indicators.trade_totals import OVERLAPPING_AGGREGATES, WORLD_PARTNERS, _partner_kinds, monthly_totals
 from indicators.unit_values import unit_value_table
+from monitor.assess.world_supply import measure_world_supply
 from monitor.config.models import AssessmentSettings, Node
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
     "measure_partition_dimensions",
 ]
 
-DIMENSIONS: tuple[str, ...] = ("dependence", "partner_risk", "logistics", "value")
+DIMENSIONS: tuple[str, ...] = ("dependence", "partner_risk", "logistics", "value", "world_supply")
 """Dimension names as stored (``risk_scores.dimension``), exported and reported."""
 
 _Driver = tuple[float, str, str]
@@ -96,6 +97,8 @@ class DimensionInputs:
     """ISO alpha-3 partner -> governance risk, for the partners that have one."""
     logistics: dict[str, pd.Series] = field(default_factory=dict)
     """Pressure series id -> monthly values up to the assessment's month."""
+    world_supply: dict[str, pd.DataFrame] = field(default_factory=dict)
+    """World-supply series stem -> its stored annual observations by country (newest release)."""
 
 
 @dataclass
@@ -673,7 +676,7 @@ def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, 
 
 
 def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs: DimensionInputs | None,
-                       as_of: date | None, settings: AssessmentSettings) -> DimensionMeasurement:
+                       as_of: date | None, settings: AssessmentSettings, home: str = "") -> DimensionMeasurement:
     """Every enabled exposure dimension of one node.
 
     ``imports``: the node's import flows (``reporter, partner, product, flow, period,
@@ -681,12 +684,13 @@ def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs:
     ``as_of``: the assessment's month (None: nothing stored yet, every dimension missing).
     For many nodes, :func:`measure_partition_dimensions` gives the same results faster.
     """
-    return measure_partition_dimensions(chain_id, [node], {node.id: imports}, inputs, as_of, settings)[node.id]
+    return measure_partition_dimensions(chain_id, [node], {node.id: imports}, inputs, as_of, settings,
+                                        home)[node.id]
 
 
 def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: Mapping[str, pd.DataFrame],
                                  inputs: DimensionInputs | None, as_of: date | None,
-                                 settings: AssessmentSettings) -> dict[str, DimensionMeasurement]:
+                                 settings: AssessmentSettings, home: str = "") -> dict[str, DimensionMeasurement]:
     """Every enabled exposure dimension of each of a partition's nodes (node id -> measurement).
 
     The same as :func:`measure_dimensions` node by node, but each indicator (the EU
@@ -698,7 +702,8 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
     months = settings.window_months
     inputs = inputs or DimensionInputs()
     results: dict[str, dict[str, _Result | _IndicatorCall]] = {}
-    no_data = _missing("no trade data stored yet")
+    no_data = _missing("no trade data stored yet (a comtrade, comext, census or file trade source fills it: "
+                       "docs/sources.md)")
     for index, node in enumerate(nodes):
         token = f"node-{index}"  # the node's group key in the batched indicator calls
         exports = _node_exports(node, inputs)
@@ -724,6 +729,11 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
         if config.value.enabled:
             measured["value"] = no_data if as_of is None else _value(
                 frame, exports, months, config.value.min_coverage, config.value.anchors, token)
+        if config.world_supply.enabled and node.world_supply:
+            # World output does not wait for trade data: measured whatever the trade month.
+            measured["world_supply"] = measure_world_supply(
+                node, inputs.world_supply, home, as_of, config.world_supply.max_age_years,
+                settings.min_partner_coverage)
         results[node.id] = measured
     for name in _BATCHED:
         pending = [(node_id, measured[name]) for node_id, measured in results.items()

@@ -14,7 +14,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from indicators.supply_risk import wgi_to_risk_score
@@ -22,7 +22,7 @@ from monitor.config.models import AssessmentSettings
 from monitor.assess.dimensions import DimensionInputs, PartnerScore, window_start
 from monitor.store.key_scan import distinct_values
 from monitor.store.observations import load_observations, load_trade_flows
-from monitor.store.tables import TradeFlow
+from monitor.store.tables import Series, TradeFlow
 
 
 def exports_stored(session: Session, reporter: str, start: date, end: date) -> bool:
@@ -85,16 +85,20 @@ def exports_collected(session: Session, home: str, as_of: date | None, settings:
 
 def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], partners: Iterable[str],
                           as_of: date | None, chain_id: str, node_ids: Iterable[str],
-                          settings: AssessmentSettings, *, exports_known: bool | None = None) -> DimensionInputs:
+                          settings: AssessmentSettings, *, exports_known: bool | None = None,
+                          world_supply_stems: Iterable[str] = ()) -> DimensionInputs:
     """Everything :func:`monitor.assess.dimensions.measure_dimensions` needs for these nodes.
 
     ``exports_known``: :func:`exports_collected` if the caller asked it already (else it is asked here).
+    ``world_supply_stems``: the nodes' world-supply series stems, loaded whatever the trade month.
     """
-    if as_of is None:
-        return DimensionInputs()
     config = settings.dimensions
-    start = window_start(as_of, settings.window_months).date()
     inputs = DimensionInputs()
+    if config.world_supply.enabled:
+        inputs.world_supply = world_supply_observations(session, world_supply_stems, as_of)
+    if as_of is None:
+        return inputs
+    start = window_start(as_of, settings.window_months).date()
     if config.dependence.enabled or config.value.enabled:
         # three 12-month years at least: the EU strategic-dependency test's persistence window
         since = window_start(as_of, max(settings.window_months, 36)).date() if config.dependence.enabled else start
@@ -110,3 +114,24 @@ def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], par
         inputs.logistics = {sid: g.set_index("period")["value"].sort_index()
                             for sid, g in observed.groupby("series_id")}
     return inputs
+
+
+def world_supply_observations(session: Session, stems: Iterable[str], as_of: date | None) -> dict[str, pd.DataFrame]:
+    """Stem -> the stored ``<stem>.<country>`` observations up to ``as_of``'s year (newest release each year).
+
+    Annual figures are stored at January of their year, so a year is used once the
+    assessed month is in it or later; nothing after the assessed period is read.
+    """
+    stems = sorted(set(stems))
+    if not stems:
+        return {}
+    ids = session.scalars(select(Series.series_id).where(
+        or_(*(Series.series_id.like(f"{stem}.%") for stem in stems)))).all()
+    # only the series directly under a stem (usgs.galli.primary.CHN, not a longer stem's series)
+    ids = [i for i in ids if any(i.startswith(f"{s}.") and "." not in i[len(s) + 1:] for s in stems)]
+    if not ids:
+        return {}
+    observed = load_observations(session, ids, end=as_of, with_provenance=True)
+    stem_of = observed["series_id"].str.rsplit(".", n=1).str[0]
+    return {str(stem): group.reset_index(drop=True) for stem, group in observed.groupby(stem_of)}
+

@@ -359,6 +359,18 @@ DEMO_GOVERNANCE: dict[str, tuple[float, float]] = {
 }
 GOVERNANCE_INDICATORS: tuple[str, ...] = ("PV.EST", "GE.EST")
 GOVERNANCE_NOISE_SD = 0.05
+#: Illustrative world-output shares per world-supply stage (near USGS MCS 2024, 2023e, so
+#: the demo resembles the real picture); the rest is ``OTHERS``. Simulated, not USGS data.
+DEMO_WORLD_SHARES: dict[str, dict[str, float]] = {
+    "usgs.cobal.mine": {"COD": 0.74, "IDN": 0.07, "RUS": 0.04, "AUS": 0.02},
+    "usgs.nicke.mine": {"IDN": 0.50, "PHL": 0.11, "RUS": 0.06, "CAN": 0.05},
+    "usgs.lithi.mine": {"AUS": 0.47, "CHL": 0.24, "CHN": 0.18, "ARG": 0.05},
+    "usgs.graph.mine": {"CHN": 0.77, "MOZ": 0.05, "MDG": 0.06, "BRA": 0.05},
+    "usgs.raree.mine": {"CHN": 0.69, "USA": 0.12, "MMR": 0.11, "AUS": 0.05},
+    "usgs.galli.primary": {"CHN": 0.98, "RUS": 0.01},
+    "usgs.manga.mine": {"ZAF": 0.36, "GAB": 0.23, "AUS": 0.17, "CHN": 0.05},
+}
+
 GOVERNANCE_SERIES_PREFIX = "demo.wgi"
 """Series ``demo.wgi.<INDICATOR>.<ISO3>``: annual, stored at January, like ``wb.<INDICATOR>.<ISO3>``."""
 
@@ -509,11 +521,12 @@ class DemoCollector:
         partners = sorted(set(flows.loc[flows["flow"] == "M", "partner"]))
         governance_series, governance = self._governance(partners)
         pressure_series, pressure = self._pressure()
+        world_series, world = self._world_supply()
         return CollectedBatch(
             source=self.source_id,
             vintage=f"demo-seed{self._settings.seed}",
-            series=series + governance_series + pressure_series,
-            observations=pd.concat([observations, governance, pressure], ignore_index=True),
+            series=series + governance_series + pressure_series + world_series,
+            observations=pd.concat([observations, governance, pressure, world], ignore_index=True),
             trade_flows=flows,
             simulated=True,
         )
@@ -656,6 +669,36 @@ class DemoCollector:
                          "Fed GSCPI (AR(1) noise plus the 2020 and 2021 episodes), not the published index"))
         return [info], pd.DataFrame({"series_id": PRESSURE_SERIES, "period": self._months, "value": values},
                                     columns=list(OBSERVATION_COLUMNS))
+
+    def _world_supply(self) -> tuple[list[SeriesInfo], pd.DataFrame]:
+        """Annual world output by country of every world-supply stage in the catalog (at January).
+
+        Shares are illustrative (:data:`DEMO_WORLD_SHARES`, near the USGS MCS 2024 figures
+        so that the demo looks like the real picture), plus seeded noise; the rest of the
+        world is ``OTHERS`` and ``WORLD`` their sum. Not USGS data.
+        """
+        years = pd.date_range(self._months[0].replace(month=1), self._months[-1], freq="YS")
+        stems = sorted({s.series for chain in self._catalog.chains for node in chain.nodes for s in node.world_supply})
+        infos, frames = [], []
+        for stem in stems:
+            shares = DEMO_WORLD_SHARES.get(stem, {"CHN": 0.4, "USA": 0.2, "AUS": 0.1})
+            rng = _generator(self._settings.seed, "world", stem)
+            noise = rng.normal(0.0, 0.02, (len(years), len(shares)))
+            named = np.clip(np.asarray(list(shares.values()))[None, :] + noise, 0.0, None)
+            others = np.clip(1.0 - named.sum(axis=1), 0.0, None)
+            scale = 1000.0 * (1.0 + 0.03) ** np.arange(len(years))  # tonnes, growing 3 % a year
+            columns = {**{c: named[:, i] for i, c in enumerate(shares)}, "OTHERS": others}
+            columns["WORLD"] = named.sum(axis=1) + others
+            for country, values in columns.items():
+                series_id = f"{stem}.{country}"
+                infos.append(SeriesInfo(
+                    series_id=series_id, source=self.source_id, unit="t",
+                    description=f"{SIMULATED_PREFIX} world output of {stem} by {country}; illustrative, not USGS data"))
+                frames.append(pd.DataFrame({"series_id": series_id, "period": years, "value": values * scale},
+                                           columns=list(OBSERVATION_COLUMNS)))
+        if not frames:
+            return infos, pd.DataFrame(columns=list(OBSERVATION_COLUMNS))
+        return infos, pd.concat(frames, ignore_index=True)
 
     # -- production ---------------------------------------------------------------------
 

@@ -51,16 +51,36 @@ class ConfigError(ValueError):
         super().__init__("\n".join(problems))
 
 
-def default_config_dir() -> Path:
-    """``./config`` if present, else the configuration shipped with chainwatch."""
-    local = Path.cwd() / "config"
-    if (local / "chains.yaml").is_file():
-        return local
+def default_config_dir(local: bool = True) -> Path:
+    """``./config`` if present (and ``local``), else the configuration shipped with chainwatch."""
+    here = Path.cwd() / "config"
+    if local and (here / "chains.yaml").is_file():
+        return here
     packaged = resources.files("monitor").joinpath("default_config")
     if packaged.is_dir():
         return Path(str(packaged))
     # Source checkout or editable install: config/ sits beside the monitor package.
     return Path(__file__).resolve().parents[2] / "config"
+
+
+#: Set by :func:`load_config` to the config directory, for ``${CHAINWATCH_CONFIG_DIR}/…`` paths in YAML.
+CONFIG_DIR_VARIABLE = "CHAINWATCH_CONFIG_DIR"
+
+#: Profiles shipped with chainwatch besides the default, by name (``--config snapshot``).
+PACKAGED_PROFILES = ("live", "snapshot")
+
+
+def resolve_config_dir(directory: Path | str | None) -> Path:
+    """The config directory: as given; a packaged profile's when given its bare name and no
+    such local directory exists (``--config snapshot``); else the default."""
+    if directory is None:
+        return default_config_dir()
+    path = Path(directory)
+    if not path.exists() and str(directory) in PACKAGED_PROFILES:
+        packaged = default_config_dir(local=False) / str(directory)
+        if packaged.is_dir():
+            return packaged
+    return path
 
 
 def load_config(directory: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -71,8 +91,10 @@ def load_config(directory: Path | str | None = None, environ: Mapping[str, str] 
     ConfigError
         With every problem found, each naming file and field path.
     """
-    directory = Path(directory) if directory is not None else default_config_dir()
+    directory = resolve_config_dir(directory)
     env = os.environ if environ is None else environ
+    # Files a profile ships beside its YAML (the snapshot's data) are named relative to it.
+    env = {**env, CONFIG_DIR_VARIABLE: str(directory.resolve())}
     problems: list[str] = []
     parsed: dict[str, BaseModel] = {}
     digest = hashlib.sha256()

@@ -87,6 +87,20 @@ class Contact(StrictModel):
     )
 
 
+class WorldSupplyStage(StrictModel):
+    """One stage of world supply a node stands on (mine, refinery, fab...), by its series stem.
+
+    The stored observations ``<series>.<ISO3>`` give each country's output per year,
+    ``<series>.WORLD`` the world total (the denominator; without it the named countries
+    are taken as the whole) and ``<series>.OTHERS`` the unnamed rest, as the ``usgs``
+    source stores them (docs/sources/usgs.md).
+    """
+
+    series: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$",
+                        description="observation-id stem, e.g. usgs.galli.primary")
+    name: Names = Field(description="what is produced at this stage, e.g. primary gallium / 原生镓")
+
+
 class Node(StrictModel):
     """A link of a chain (环节): the products it trades and what it depends on."""
 
@@ -103,6 +117,8 @@ class Node(StrictModel):
                     "assessment.detector.threshold")
     description: Names | None = Field(
         default=None, description="what the node's HS codes measure, and through which baskets")
+    world_supply: list[WorldSupplyStage] = Field(
+        default_factory=list, description="stages of world supply behind the node (world-supply dimension)")
     baskets: dict[str, Names] = Field(
         default_factory=dict,
         description="basket codes among hs_codes -> what else each carries besides the node's product, "
@@ -613,6 +629,14 @@ class ValueSettings(StrictModel):
         description="[export/import unit-value ratio, score] knots (falling)")
 
 
+class WorldSupplySettings(StrictModel):
+    """World supply: where the world's output of the node's stages sits (docs/dimensions.md)."""
+
+    enabled: bool = True
+    max_age_years: int = Field(
+        default=5, ge=0, le=30, description="a latest world figure older than this many years is missing")
+
+
 class DimensionSettings(StrictModel):
     """The exposure dimensions beside concentration and disruption (monitor/assess/dimensions.py)."""
 
@@ -620,6 +644,7 @@ class DimensionSettings(StrictModel):
     partner_risk: PartnerRiskSettings = PartnerRiskSettings()
     logistics: LogisticsSettings = LogisticsSettings()
     value: ValueSettings = ValueSettings()
+    world_supply: WorldSupplySettings = WorldSupplySettings()
 
 
 class AssessmentSettings(StrictModel):

@@ -211,7 +211,9 @@ def _dimensions(scores: dict, chain: str, node: str) -> dict:
         values[dim] = None if stored.score is None else round(stored.score, 1)
         if stored.score is None:
             missing[dim] = (stored.details or {}).get("missing") or "no data"
-    return {"dimensions": values, "dimensions_missing": missing}
+    stored = scores.get((chain, node, "world_supply"))
+    stages = [s for s in ((stored.details or {}).get("stages", []) if stored is not None else []) if "top_share" in s]
+    return {"dimensions": values, "dimensions_missing": missing, "world_supply": stages}
 
 
 def _run_document(run: RunInfo) -> dict:

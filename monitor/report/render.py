@@ -32,6 +32,9 @@ LABELS = {
         "unknown_coverage": "unknown (partners named for %.0f%% of World imports)",
         "estimate": "%.0f%% estimated, not reported (%s)",
         "dimensions": "Scores by dimension (0-100)", "missing": "missing",
+        "world_supply": "Where the world's supply sits (latest year; share of the World total)",
+        "stage": "Stage", "year": "Year", "top_producer": "Top producer", "world_hhi": "World HHI",
+        "home_share": "Home share", "coverage": "Named producers",
         "cjk_hint": "",
         "plots_in_english": "",
     },
@@ -51,6 +54,9 @@ LABELS = {
         "unknown_coverage": "未知（已列明来源国仅占全球进口 %.0f%%）",
         "estimate": "%.0f%% 为估计而非申报数据（%s）",
         "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
+        "world_supply": "全球供给分布（最新年份；占全球总量比重）",
+        "stage": "环节", "year": "年份", "top_producer": "最大生产国", "world_hhi": "全球 HHI",
+        "home_share": "本国占比", "coverage": "已列明生产国",
         "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
                     "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",
         "plots_in_english": "生成本报告的机器未安装中文字体，图中标签使用英文。"
@@ -59,9 +65,10 @@ LABELS = {
 }
 DIMENSION_NAMES = {
     "en": {"concentration": "Concentration", "disruption": "Disruption", "dependence": "Import dependence",
-           "partner_risk": "Partner risk", "logistics": "Logistics pressure", "value": "Value gap"},
+           "partner_risk": "Partner risk", "logistics": "Logistics pressure", "value": "Value gap",
+           "world_supply": "World supply"},
     "zh": {"concentration": "进口集中度", "disruption": "中断", "dependence": "进口依赖", "partner_risk": "来源国风险",
-           "logistics": "物流压力", "value": "价值差距"},
+           "logistics": "物流压力", "value": "价值差距", "world_supply": "全球供给"},
 }
 TREND_ARROWS = {"up": "↑", "down": "↓", "flat": "→", "unknown": "·"}
 

@@ -111,6 +111,19 @@ STORED_METRICS: tuple[MetricSpec, ...] = (
         "0-100; absent when data is missing.",
         ("chain", "node", "dimension"), per_run=True),
     MetricSpec(
+        "chainwatch_node_world_top_share_ratio",
+        "Share (0-1) of world output held by the top producing country, at the node's highest-scoring "
+        "world-supply stage, latest year (USGS MCS via the usgs source).",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_world_hhi_ratio",
+        "Herfindahl-Hirschman index (0-1) of world output across producing countries, same stage and year.",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
+        "chainwatch_node_home_world_share_ratio",
+        "The home economy's share (0-1) of world output at that stage (self-sufficiency proxy).",
+        ("chain", "node"), per_run=True),
+    MetricSpec(
         "chainwatch_node_partner_coverage_ratio",
         "Named partners' share (0-1) of the node's World imports, trailing window; below "
         "assessment.min_partner_coverage the concentration is unknown.",
@@ -360,6 +373,15 @@ class RunFamilies:
             if s.dimension != "overall":
                 if s.score is not None:
                     add("chainwatch_node_dimension_score", [s.chain, s.node, s.dimension], s.score)
+                if s.dimension == "world_supply" and s.details:
+                    # the stage that scored highest: per node, not per country (low cardinality)
+                    scored = [st for st in s.details.get("stages", []) if "score" in st]
+                    if scored:
+                        worst = max(scored, key=lambda st: st["score"])
+                        add("chainwatch_node_world_top_share_ratio", [s.chain, s.node], worst["top_share"])
+                        add("chainwatch_node_world_hhi_ratio", [s.chain, s.node], worst["hhi"])
+                        if worst.get("home_share") is not None:
+                            add("chainwatch_node_home_world_share_ratio", [s.chain, s.node], worst["home_share"])
                 if s.dimension == "concentration" and s.details:
                     if "partner_coverage" in s.details:
                         add("chainwatch_node_partner_coverage_ratio", [s.chain, s.node], s.details["partner_coverage"])

@@ -1,0 +1,126 @@
+"""The world-supply dimension of a node: where the world's output of its stages sits.
+
+For each stage a node declares (``Node.world_supply``: the mine, the refinery, the
+fab...), the stored annual output by country (``<series>.<ISO3>``, the World total
+``<series>.WORLD`` and the unnamed rest ``<series>.OTHERS``, as the ``usgs`` source
+stores them) gives the world's concentration against the World total, with coverage
+and bounds (:func:`indicators.production.usgs_world_concentration`), and the home
+economy's own share of world output. The stage's score is the concentration score
+less what home produces (:func:`indicators.dimension_scores.world_supply_score`); the
+node's is its worst stage. Pure: the assessment hands in the observations.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+
+from indicators.dimension_scores import world_supply_score
+from indicators.production import usgs_world_concentration
+from indicators.scoring import concentration_score
+from monitor.config.models import Node
+
+__all__ = ["measure_world_supply"]
+
+_Result = tuple[float | None, dict, tuple[float, str, str] | None]
+
+
+def _flows(observations: pd.DataFrame, stem: str) -> pd.DataFrame:
+    """``<stem>.<partner>`` observations as a (product, period, partner, value) table, flagged rows kept."""
+    partner = observations["series_id"].astype(str).str.slice(len(stem) + 1)
+    return pd.DataFrame({
+        "product": stem,
+        "period": pd.to_datetime(observations["period"]).dt.year.to_numpy(),
+        "partner": partner.to_numpy(),
+        "value": observations["value"].astype(float).to_numpy(),
+    })
+
+
+def _stage(stem: str, observations: pd.DataFrame | None, home: str, as_of: date | None, max_age_years: int,
+           min_coverage: float) -> dict:
+    """The latest judged year of one stage: its numbers, or why it is missing."""
+    if observations is None or observations.empty:
+        return {"series": stem, "missing": "no world output stored for this stage"}
+    frame = _flows(observations, stem)
+    if as_of is not None:  # never a year after the assessed month
+        frame = frame[frame["period"] <= as_of.year]
+    if frame.empty:
+        return {"series": stem, "missing": f"no world output up to {as_of.year}"}
+    year = int(frame["period"].max())
+    if as_of is not None and as_of.year - year > max_age_years:
+        return {"series": stem, "year": year, "missing": f"latest world output is for {year}, older than "
+                                                          f"{max_age_years} years"}
+    latest = frame[frame["period"] == year]
+    table = usgs_world_concentration(latest)
+    if not len(table) or not float(table["total"].iloc[0]) > 0:
+        return {"series": stem, "year": year, "missing": f"no positive world output in {year}"}
+    row = table.iloc[0]
+    home_rows = latest[latest["partner"] == home]
+    total = float(row["total"])
+    home_share = float(home_rows["value"].sum()) / total if len(home_rows) else None
+    flags = observations.loc[pd.to_datetime(observations["period"]).dt.year == year, "estimate_flags"] \
+        if "estimate_flags" in observations else pd.Series(dtype=object)
+    kinds = sorted({k for f in flags.dropna() for k in str(f).split(",") if k})
+    return {
+        "series": stem, "year": year, "top_partner": str(row["top_partner"]),
+        "top_share": float(row["top_share"]), "top_share_bounds": [float(row["top_share"]),
+                                                                   float(row["top_share_upper"])],
+        "hhi": float(row["hhi"]), "hhi_bounds": [float(row["hhi"]), float(row["hhi_upper"])],
+        "partner_coverage": float(row["partner_coverage"]), "n_producers": int(row["n_partners"]),
+        "home_share": home_share, "estimate_kinds": kinds,
+        "gated": float(row["partner_coverage"]) < min_coverage,
+    }
+
+
+def measure_world_supply(node: Node, observations: dict[str, pd.DataFrame], home: str, as_of: date | None,
+                         max_age_years: int, min_coverage: float) -> _Result:
+    """World-supply score, details and driver of one node (the worst of its stages).
+
+    ``observations``: series stem -> its stored observations (``series_id, period,
+    value`` and optionally ``estimate_flags``), newest release of each year. A stage
+    below ``min_coverage`` (named producers' share of the World total) gives no score;
+    the node's dimension is missing when no stage has one.
+    """
+    stages = []
+    best: tuple[float, dict, object] | None = None
+    for stage in node.world_supply:
+        numbers = _stage(stage.series, observations.get(stage.series), home, as_of, max_age_years, min_coverage)
+        numbers["name"] = {"en": stage.name.en, "zh": stage.name.zh}
+        stages.append(numbers)
+        if "missing" in numbers or numbers["gated"]:
+            continue
+        score = world_supply_score(float(concentration_score(numbers["hhi"], numbers["top_share"])),
+                                   numbers["home_share"])
+        numbers["score"] = score
+        if best is None or score > best[0]:
+            best = (score, numbers, stage)
+    details: dict = {"stages": stages, "home": home}
+    if best is None:
+        reasons = "; ".join(f"{s['name']['en']}: {s.get('missing') or 'named producers cover too little'}"
+                            for s in stages)
+        details["missing"] = f"no world-supply figure: {reasons}"
+        return None, details, None
+    score, numbers, stage = best
+    # USGS lists every major producer by name, so "Other countries" are small ones: the
+    # named top share is the figure (the bounds stay in the details); a withheld
+    # producer is said, since it could be large.
+    share_en = f"{numbers['top_share']:.0%}"
+    est_en = " (estimated)" if "estimated" in numbers["estimate_kinds"] else ""
+    est_zh = "（估计值）" if "estimated" in numbers["estimate_kinds"] else ""
+    if "confidential" in numbers["estimate_kinds"]:
+        est_en += "; some producers withheld"
+        est_zh += "；部分生产国数据保密"
+    home_share = numbers["home_share"]
+    if home_share is None or math.isnan(home_share):
+        home_en, home_zh = f"{home}'s own output not listed", f"{home} 本国产量未列出"
+    else:
+        home_en, home_zh = f"{home} produces {home_share:.0%}", f"{home} 本国占 {home_share:.0%}"
+    return score, details, (
+        score,
+        f"world supply: {numbers['top_partner']} {share_en} of world {stage.name.en} output in "
+        f"{numbers['year']}{est_en}, HHI {numbers['hhi']:.2f}; {home_en}",
+        f"全球供给：{numbers['year']}年{numbers['top_partner']}占全球{stage.name.zh}产量的 {share_en}{est_zh}，"
+        f"HHI {numbers['hhi']:.2f}；{home_zh}",
+    )

@@ -1,0 +1,90 @@
+"""The world-supply dimension as a pure function (monitor/assess/world_supply.py)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from indicators.dimension_scores import world_supply_score
+from indicators.scoring import concentration_score
+from monitor.assess.world_supply import measure_world_supply
+from monitor.config.models import Node
+
+STEM = "usgs.galli.primary"
+
+
+def _node(*stems: str) -> Node:
+    return Node.model_validate({
+        "id": "gallium", "name": {"en": "Gallium", "zh": "镓"}, "stage": "upstream", "criticality": 0.9,
+        "hs_codes": ["811292"],
+        "world_supply": [{"series": s, "name": {"en": "primary gallium", "zh": "原生镓"}} for s in stems]})
+
+
+def _observations(year: int, values: dict[str, float], stem: str = STEM, flags: dict[str, str] | None = None):
+    flags = flags or {}
+    return pd.DataFrame({"series_id": [f"{stem}.{c}" for c in values], "period": pd.Timestamp(year, 1, 1),
+                         "value": list(values.values()), "estimate_flags": [flags.get(c) for c in values]})
+
+
+WORLD = {"CHN": 980.0, "RUS": 10.0, "JPN": 5.0, "OTHERS": 5.0, "WORLD": 1000.0}
+
+
+@pytest.mark.parametrize("home, home_share", [("USA", None), ("JPN", 0.005), ("CHN", 0.98)])
+def test_score_is_world_concentration_less_home_output(home, home_share):
+    score, details, driver = measure_world_supply(_node(STEM), {STEM: _observations(2023, WORLD)}, home,
+                                                  date(2024, 6, 1), 5, 0.8)
+    stage = details["stages"][0]
+    assert stage["top_partner"] == "CHN" and stage["top_share"] == pytest.approx(0.98)
+    assert stage["hhi"] == pytest.approx(0.98**2 + 0.01**2 + 0.005**2)
+    expected = concentration_score(stage["hhi"], stage["top_share"]) * (1 - (home_share or 0.0))
+    assert score == pytest.approx(expected)
+    assert stage["home_share"] == (None if home_share is None else pytest.approx(home_share))
+    assert "CHN 98% of world primary gallium output in 2023" in driver[1]
+    assert "全球原生镓产量的 98%" in driver[2]
+
+
+def test_the_assessed_period_bounds_the_year_used():
+    observed = pd.concat([_observations(2022, WORLD), _observations(2024, {"RUS": 600.0, "WORLD": 1000.0})])
+    _, details, _ = measure_world_supply(_node(STEM), {STEM: observed}, "USA", date(2023, 12, 1), 5, 0.8)
+    assert details["stages"][0]["year"] == 2022  # 2024 is after the assessed month
+
+
+def test_low_coverage_of_the_world_total_gives_no_score():
+    # Named producers account for 30 % of the World total: no score, and the reason says so.
+    score, details, driver = measure_world_supply(
+        _node(STEM), {STEM: _observations(2023, {"CHN": 300.0, "WORLD": 1000.0})}, "USA", date(2024, 1, 1), 5, 0.8)
+    assert score is None and driver is None
+    assert details["stages"][0]["gated"] and "missing" in details
+
+
+def test_no_stored_output_and_stale_output_are_missing_not_safe():
+    score, details, _ = measure_world_supply(_node(STEM), {}, "USA", date(2024, 1, 1), 5, 0.8)
+    assert score is None and "no world output stored" in details["missing"]
+    score, details, _ = measure_world_supply(_node(STEM), {STEM: _observations(2010, WORLD)}, "USA",
+                                             date(2024, 1, 1), 5, 0.8)
+    assert score is None and "older than 5 years" in details["missing"]
+
+
+def test_the_node_takes_its_worst_stage_and_names_withheld_producers():
+    other = "usgs.galli.refinery"
+    observed = {STEM: _observations(2023, WORLD),
+                other: _observations(2023, {"USA": 300.0, "DEU": 300.0, "WORLD": 1000.0, "OTHERS": 400.0},
+                                     stem=other, flags={"WORLD": "confidential"})}
+    score, details, driver = measure_world_supply(_node(other, STEM), observed, "USA", date(2024, 1, 1), 5, 0.5)
+    scores = {s["series"]: s.get("score") for s in details["stages"]}
+    assert score == max(scores.values()) == scores[STEM]
+    refinery = next(s for s in details["stages"] if s["series"] == other)
+    assert "confidential" in refinery["estimate_kinds"]
+
+
+@pytest.mark.parametrize("concentration, home, expected", [
+    (80.0, 0.0, 80.0), (80.0, 0.5, 40.0), (80.0, 1.0, 0.0), (80.0, None, 80.0), (80.0, math.nan, 80.0)])
+def test_world_supply_score(concentration, home, expected):
+    assert world_supply_score(concentration, home) == pytest.approx(expected)
+
+
+def test_world_supply_score_of_unknown_concentration_is_unknown():
+    assert math.isnan(world_supply_score(math.nan, 0.2))
