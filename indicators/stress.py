@@ -118,6 +118,10 @@ class Shock:
         ``logistics`` only: extra transit time of every import while the shock lasts
         (days, e.g. 10-14 for the Red Sea → Cape of Good Hope detour); the goods at sea
         when it starts arrive that much later (:math:`T(t)` in the module docstring).
+    recovery_months
+        Months after the shock ends before supply is whole again: the cut falls
+        linearly to 0 over them (restarting fabs and mines, refilling the pipeline:
+        e.g. a wafer's ~3-month fab cycle). 0 = back at once.
     """
 
     kind: ShockKind
@@ -128,6 +132,7 @@ class Shock:
     nodes: frozenset[str] | None = None
     products: frozenset[str] | None = None
     lead_time_days: float = 0.0
+    recovery_months: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in ("export_cut", "production_drop", "logistics"):
@@ -142,13 +147,21 @@ class Shock:
             raise ValueError("an export_cut shock needs a partner")
         if not (np.isfinite(float(self.lead_time_days)) and 0.0 <= float(self.lead_time_days) <= 365.0):
             raise ValueError(f"lead_time_days must lie in [0, 365], got {self.lead_time_days!r}")
+        if int(self.recovery_months) < 0:
+            raise ValueError(f"recovery_months must be >= 0, got {self.recovery_months!r}")
         if self.lead_time_days and self.kind != "logistics":
             raise ValueError("only a logistics shock takes lead_time_days")
 
     def active(self, horizon: int) -> np.ndarray:
-        """Boolean array over months 1 … ``horizon``: is the shock in force?"""
+        """Weight over months 1 … ``horizon``: 1 while in force, then falling over ``recovery_months``."""
         month = np.arange(1, horizon + 1)
-        return (month >= self.start_month) & (month < self.start_month + self.months)
+        weight = ((month >= self.start_month) & (month < self.start_month + self.months)).astype(float)
+        n = int(self.recovery_months)
+        if n:
+            after = month - (self.start_month + self.months - 1)  # 1 = the first month after the shock
+            ramp = (after >= 1) & (after <= n)
+            weight[ramp] = 1.0 - after[ramp] / (n + 1.0)
+        return weight
 
     def hits_node(self, node: str) -> bool:
         """Whether the shock applies to ``node``."""
@@ -401,6 +414,17 @@ def _network_order(specs: Mapping[str, NodeSpec]) -> list[str]:
     return upstream_first({key: tuple(i.node for i in spec.inputs) for key, spec in specs.items()})
 
 
+def _world_cut(spec: NodeSpec, export: np.ndarray, partners: list[str], horizon: int) -> np.ndarray:
+    """:math:`w_c(t) = \\sum_p w_p\\,e_p(t)`: share of world supply at the node's stage cut off."""
+    out = np.zeros(horizon)
+    if not spec.world_shares:
+        return out
+    for partner in sorted(set(partners)):
+        rows = [i for i, p in enumerate(partners) if p == partner]
+        out += float(spec.world_shares.get(partner, 0.0)) * export[rows].max(axis=0)
+    return np.clip(out, 0.0, 1.0)
+
+
 def _replaceable(spec: NodeSpec, export: np.ndarray, partners: list[str], horizon: int) -> np.ndarray | None:
     """:math:`\\phi(t)`, the share of the export-cut loss the world's other producers can replace.
 
@@ -490,6 +514,10 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
                 and shock.hits_product(product)], horizon)
 
         export_loss = (shares[:, None] * export).sum(axis=0) * (1.0 - logistics) if len(flows) else np.zeros(horizon)
+        world_cut = _world_cut(spec, export, [p for p, _, _ in flows], horizon) if len(flows) else np.zeros(horizon)
+        # world rationing: the other partners' goods embody the cut stage too (dies fabbed in
+        # the cut country, packaged elsewhere), so imports lose at least w_c of their volume
+        export_loss = np.maximum(export_loss, (1.0 - domestic) * world_cut * (1.0 - logistics))
         logistics_loss = (1.0 - domestic) * logistics if total > 0 else np.zeros(horizon)
         lead_loss = _lead_time_loss(shocks, node, horizon, 1.0 - domestic, logistics) if total > 0 \
             else np.zeros(horizon)

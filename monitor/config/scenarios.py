@@ -55,6 +55,8 @@ class ShockConfig(StrictModel):
     cut_share: float = Field(ge=0, le=1, description="share of the volume lost, 0-1 (1 = embargo, 0.3 = 30%)")
     start_month: int = Field(default=1, ge=1, le=120, description="first month in force (1 = scenario start)")
     months: int = Field(ge=1, le=120, description="how many months it lasts")
+    recovery_months: int = Field(default=0, ge=0, le=60,
+                                 description="months after the shock before supply is whole (cut falls linearly)")
     lead_time_days: float = Field(default=0, ge=0, le=365,
                                   description="logistics: extra transit days of every import (longer routes)")
     note: str | None = None

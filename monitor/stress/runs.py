@@ -174,7 +174,7 @@ def _engine_shock(shock: ShockConfig, config: Config) -> Shock:
         nodes = None
     return Shock(kind=shock.kind, cut_share=shock.cut_share, start_month=shock.start_month, months=shock.months,
                  partner=shock.partner, nodes=nodes, products=frozenset(shock.products) if shock.products else None,
-                 lead_time_days=float(shock.lead_time_days))
+                 lead_time_days=float(shock.lead_time_days), recovery_months=shock.recovery_months)
 
 
 def _touches(shock: Shock, chain: Chain) -> bool:
