@@ -414,13 +414,19 @@ def _network_order(specs: Mapping[str, NodeSpec]) -> list[str]:
     return upstream_first({key: tuple(i.node for i in spec.inputs) for key, spec in specs.items()})
 
 
+def _rows_by_partner(partners: list[str]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for i, partner in enumerate(partners):
+        rows.setdefault(partner, []).append(i)
+    return rows
+
+
 def _world_cut(spec: NodeSpec, export: np.ndarray, partners: list[str], horizon: int) -> np.ndarray:
     """:math:`w_c(t) = \\sum_p w_p\\,e_p(t)`: share of world supply at the node's stage cut off."""
     out = np.zeros(horizon)
     if not spec.world_shares:
         return out
-    for partner in sorted(set(partners)):
-        rows = [i for i, p in enumerate(partners) if p == partner]
+    for partner, rows in _rows_by_partner(partners).items():
         out += float(spec.world_shares.get(partner, 0.0)) * export[rows].max(axis=0)
     return np.clip(out, 0.0, 1.0)
 
@@ -435,8 +441,7 @@ def _replaceable(spec: NodeSpec, export: np.ndarray, partners: list[str], horizo
     phi = np.ones(horizon)
     cut_share = np.zeros(horizon)
     dominant = np.zeros(horizon, dtype=bool)
-    for partner in sorted(set(partners)):
-        rows = [i for i, p in enumerate(partners) if p == partner]
+    for partner, rows in _rows_by_partner(partners).items():
         cut = export[rows].max(axis=0)
         share = float(spec.world_shares.get(partner, 0.0))
         cut_share += share * cut
@@ -507,14 +512,21 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
         production = _combined_cut([cut for shock, cut in zip(shocks, active)
                                     if shock.kind == "production_drop" and shock.hits_node(node)], horizon)
         export = np.zeros((len(flows), horizon))
-        for i, (partner, product, _) in enumerate(flows):
-            export[i] = _combined_cut([
-                cut for shock, cut in zip(shocks, active)
-                if shock.kind == "export_cut" and shock.partner == partner and shock.hits_node(node)
-                and shock.hits_product(product)], horizon)
+        cutting = [(shock, cut) for shock, cut in zip(shocks, active)
+                   if shock.kind == "export_cut" and shock.hits_node(node)]
+        if cutting:
+            cache: dict[tuple, np.ndarray] = {}
+            for i, (partner, product, _) in enumerate(flows):
+                matched = tuple(j for j, (shock, _) in enumerate(cutting)
+                                if shock.partner == partner and shock.hits_product(product))
+                if matched:
+                    if matched not in cache:
+                        cache[matched] = _combined_cut([cutting[j][1] for j in matched], horizon)
+                    export[i] = cache[matched]
+        any_cut = bool(cutting) and bool(export.any())
 
         export_loss = (shares[:, None] * export).sum(axis=0) * (1.0 - logistics) if len(flows) else np.zeros(horizon)
-        world_cut = _world_cut(spec, export, [p for p, _, _ in flows], horizon) if len(flows) else np.zeros(horizon)
+        world_cut = _world_cut(spec, export, [p for p, _, _ in flows], horizon) if any_cut else np.zeros(horizon)
         # world rationing: the other partners' goods embody the cut stage too (dies fabbed in
         # the cut country, packaged elsewhere), so imports lose at least w_c of their volume
         export_loss = np.maximum(export_loss, (1.0 - domestic) * world_cut * (1.0 - logistics))
@@ -526,7 +538,8 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
         if hit.size:
             first = int(month[hit[0]])
             ramp = np.clip(buf.ramp_up_share_per_month * (month - first), 0.0, 1.0)
-        phi = _replaceable(spec, export, [p for p, _, _ in flows], horizon) if len(flows) else None
+        phi = _replaceable(spec, export, [p for p, _, _ in flows], horizon) if any_cut else \
+            (np.ones(horizon) if spec.world_shares else None)
         if phi is None:
             spare = ((shares[:, None] * (export == 0)).sum(axis=0) if len(flows) else np.zeros(horizon))
             capacity = buf.alternative_capacity * (1.0 - logistics) * spare

@@ -222,8 +222,9 @@ def _format_validation(filename: str, err: ValidationError) -> list[str]:
 def _cross_file_problems(parsed: Mapping[str, BaseModel]) -> list[str]:
     catalog: Catalog = parsed["chains.yaml"]  # type: ignore[assignment]
     alerts: AlertsFile = parsed["alerts.yaml"]  # type: ignore[assignment]
+    input_problems = [f"chains.yaml: {problem}" for problem in catalog.input_problems()]
     known = {r.name for r in alerts.receivers}
-    problems = []
+    problems = list(input_problems)
     for i, chain in enumerate(catalog.chains):
         for j, name in enumerate(chain.receivers):
             if name not in known:

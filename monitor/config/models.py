@@ -263,12 +263,12 @@ class Catalog(StrictModel):
             if chain.id in seen:
                 raise ValueError(f"chains[{i}].id: duplicate chain id {chain.id!r}")
             seen.add(chain.id)
-        self._inputs_are_sound()
         return self
 
-    def _inputs_are_sound(self) -> None:
-        """Every ``inputs`` reference names a catalog node; the whole network (``depends_on``
-        and ``inputs``) has no cycle. All problems in one error, one line each."""
+    def input_problems(self) -> list[str]:
+        """Every ``inputs`` reference must name a catalog node; the whole network
+        (``depends_on`` and ``inputs``) must have no cycle. One line per problem (the
+        loader prefixes ``chains.yaml: ``; ``check-config`` prints them)."""
         keys = {f"{c.id}/{n.id}" for c in self.chains for n in c.nodes}
         problems: list[str] = []
         edges: dict[str, list[str]] = {}
@@ -287,8 +287,7 @@ class Catalog(StrictModel):
         cycle = _find_cycle(edges) if not problems else None
         if cycle:
             problems.append("inputs: supply-network cycle: " + " -> ".join(cycle))
-        if problems:
-            raise ValueError("\n".join(problems))
+        return problems
 
     def chain(self, chain_id: str) -> Chain:
         """The chain with this id (KeyError if absent)."""
