@@ -17,37 +17,81 @@ the start of the scenario: month 1 is the first simulated month.
 
 Model (per node :math:`n`, month :math:`t = 1 \\dots H`)
 ---------------------------------------------------------
-With :math:`d` the domestic share of normal supply, :math:`x_k = (1-d)\\,m_k/\\sum m`
-the normal share of demand met by import flow :math:`k` (a partner and a product),
-shock cut shares :math:`c \\in [0, 1]` combined multiplicatively when shocks overlap
-(:math:`1 - \\prod_i (1 - c_i)`):
+The nodes form one network across chains (:class:`NodeSpec`, :class:`Input`): a
+node consumes the output of its inputs, each with a share :math:`a_i` of its domestic
+output that needs it and a lead time :math:`\\lambda_i` (months). With :math:`d` the
+domestic share of normal supply, :math:`x_k = (1-d)\\,m_k/\\sum m` the normal share of
+demand met by import flow :math:`k` (a partner and a product), shock cut shares
+:math:`c \\in [0, 1]` combined multiplicatively when shocks overlap
+(:math:`1 - \\prod_i (1 - c_i)`; after a shock, ``recovery_months`` let its cut fall
+linearly to 0):
 
 .. math::
 
     e_k(t) &= \\text{export cut on flow } k, \\quad
     \\ell(t) = \\text{logistics cut on the node's imports}, \\quad
     p(t) = \\text{domestic production cut} \\\\
-    L_{exp}(t) &= \\sum_k x_k\\,(1-\\ell(t))\\,e_k(t), \\qquad L_{log}(t) = (1-d)\\,\\ell(t) \\\\
-    R(t) &= \\min\\bigl(\\rho(t)\\,L_{exp}(t),\\; a\\,(1-\\ell(t)) \\sum_{k: e_k(t)=0} x_k\\bigr),
-    \\qquad \\rho(t) = \\min(1, r\\,(t - t_0)) \\\\
-    U(t) &= w \\max_{u \\in dep(n)} S_u(t), \\qquad
-    Q_{loss}(t) = d\\,\\bigl(1 - (1-p(t))(1-U(t))\\bigr) \\\\
-    G(t) &= (1-s)\\,\\max\\bigl(0,\\; Q_{loss}(t) + L_{exp}(t) + L_{log}(t) - R(t)\\bigr) \\\\
+    w_c(t) &= \\sum_{q} w_q\\, \\max_{k \\in q} e_k(t)
+        \\quad \\text{(world share of the cut partners } q \\text{ at the node's stage)} \\\\
+    L_{exp}(t) &= (1-\\ell(t)) \\max\\Bigl(\\sum_k x_k\\,e_k(t),\\; (1-d)\\,w_c(t)\\Bigr),
+        \\qquad L_{log}(t) = (1-d)\\,\\ell(t) \\\\
+    T(t) &= (1-d)(1-\\ell(t))\\,\\min\\bigl(1, \\Delta_{rem}(t)\\bigr)
+        \\quad \\text{(lead time: } \\Delta \\text{ extra days} / 30.42 \\text{ months of goods at sea)} \\\\
+    \\phi(t) &= \\begin{cases} 0 & \\text{if a cut partner holds } w_q \\ge 0.5 \\\\
+        \\min\\bigl(1,\\; \\sigma\\,(1 - w_c(t)) / w_c(t)\\bigr) & \\text{otherwise} \\end{cases},
+    \\qquad R(t) = \\rho(t)\\,\\phi(t)\\,L_{exp}(t), \\quad \\rho(t) = \\min(1, r\\,(t - t_0)) \\\\
+    U(t) &= \\max_i a_i\\, \\tilde S_i(t - \\lambda_i), \\qquad
+    \\tilde S_i = S_i \\text{ (consumable)}, \\quad
+    \\tilde S_i(t) = \\min\\Bigl(1, \\tfrac{g}{12} \\sum_{\\tau \\le t} S_i(\\tau)\\Bigr) \\text{ (capacity)} \\\\
+    Q_{loss}(t) &= d\\,\\bigl(1 - (1-p(t))(1-U(t))\\bigr) \\\\
+    G(t) &= (1-s)\\,\\max\\bigl(0,\\; Q_{loss}(t) + L_{exp}(t) + L_{log}(t) + T(t) - R(t)\\bigr) \\\\
     I(0) &= \\text{inventory\\_days} \\cdot 12/365, \\quad
     S(t) = G(t) - \\min(I(t-1), G(t)), \\quad I(t) = I(t-1) - \\min(I(t-1), G(t))
 
-:math:`R` is what alternative suppliers replace: a share of the export-shock loss
-that grows by :math:`r` (``ramp_up_share_per_month``) each month after the first
-month :math:`t_0` with such a loss, capped by the partners *not* under an export
-shock shipping at most :math:`a` (``alternative_capacity``) times their observed
-volume more. A logistics shock (ports, shipping) hits every partner alike, so its
-loss is not replaceable. :math:`U` is the upstream loss: a node's domestic
-production needs its inputs, so the worst shortfall among the nodes it depends on,
-times its ``input_dependence`` :math:`w`, cuts its domestic output (Leontief: the
-scarcest input binds). :math:`s` (``substitution_share``) of any gap is met by
-substitutes; inventory covers what is left until it runs out; :math:`S(t)` is the
-shortfall. Inventory is not rebuilt within the horizon, and delayed shipments are
-treated as lost (no catch-up): both make the result conservative.
+Substitution (:math:`R`) is bounded by who can really supply: :math:`w_q` is partner
+:math:`q`'s share of world supply at the node's stage (stored ``usgs.<code>.<stage>``
+output of the node's ``world_supply`` stages, latest year, against the World total;
+else the node's configured ``world_shares``); the world's other producers can add at
+most :math:`\\sigma` (``spare_capacity``, share of their output) of their output, so
+they replace at most :math:`\\sigma(1-w_c)/w_c` of what the cut removes, reached at
+:math:`r` (``ramp_up_share_per_month``) per month from the first month :math:`t_0`
+with a loss; a partner holding at least :data:`DOMINANT_WORLD_SHARE` (half) of world
+supply cannot be replaced within the horizon (new mines, refineries and fabs take
+years). A node without world shares falls back to the old rule: partners not under a
+cut ship at most :math:`a` (``alternative_capacity``) times their volume more.
+*World rationing*: when a stage loses :math:`w_c` of world supply, the other partners'
+goods carry that stage too (dies fabbed in Taiwan and packaged in Malaysia), so the
+node's imports lose at least :math:`(1-d)\\,w_c`. A logistics shock (ports, shipping)
+hits every partner alike, so its loss is not replaceable; its ``lead_time_days``
+:math:`\\Delta` delay the goods at sea when it starts (:math:`T`, spread over
+:math:`\\lceil \\Delta/30.42 \\rceil` months; no catch-up counted).
+
+:math:`U` is the upstream loss: a node's domestic production needs its inputs (any
+chain), so the worst lagged shortfall among them, times its share, cuts its domestic
+output (Leontief: the scarcest input binds); ``depends_on`` within a chain is an input
+with share ``input_dependence`` and no lead time. A ``capacity`` input (equipment) is
+not used up: a cut in its deliveries delays the capacity additions (and maintenance)
+of its consumers, :math:`g` (``capacity_growth_per_year``) of their capacity per year
+of deliveries, so the effect is lagged, cumulative and persists after the cut ends.
+:math:`s` (``substitution_share``) of any gap is met by substitutes; inventory covers
+what is left until it runs out; :math:`S(t)` is the shortfall. Inventory is not rebuilt
+within the horizon, and delayed shipments are treated as lost (no catch-up): both make
+the result conservative.
+
+Output at risk (comparable across scenarios)
+--------------------------------------------
+* value at risk :math:`VaR_n = V_n \\sum_t S_n(t)` in USD, with
+  :math:`V_n = M_n / (1 - d_n)` the node's normal monthly demand at import prices
+  (:math:`M_n`: trailing-window mean monthly import value, USD/month); 0 for a node
+  without imports. A chain's VaR sums its nodes (a good counts at each stage it passes).
+* time to survive, TTS (Simchi-Levi, Wang & Wei, 2014; Simchi-Levi et al., HBR 2015):
+  months the node meets demand before its first shortfall;
+* time to recover, TTR: months until the node's supply is whole again (last month
+  with :math:`G > 0`); a node with TTS < TTR is exposed.
+
+Sensitivity: :func:`sensitivity` multiplies each assumption of
+:data:`SENSITIVITY_ASSUMPTIONS` by 0.5 and 1.5 everywhere and reports the headline (the
+total VaR over all nodes) at each, largest swing first (a tornado table).
 
 A node without observed imports (none, or all zero) is treated as fully domestic
 (:math:`d = 1`): only production shocks and its inputs can hit it.
