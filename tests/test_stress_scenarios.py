@@ -44,7 +44,7 @@ def _shock(**changes):
 def test_the_standard_library_is_valid(config):
     scenarios = {s.id: s for s in load_scenarios(config)}
     assert {"embargo-cobalt-cod", "embargo-lithium-ores-aus", "embargo-lithium-compounds-chl",
-            "embargo-process-chemicals-jpn", "gallium-germanium-export-control", "port-disruption-30pct",
+            "embargo-process-chemicals-jpn", "port-disruption-30pct",
             "combined-minerals-squeeze"} <= set(scenarios)
     port = scenarios["port-disruption-30pct"].shocks[0]
     assert (port.kind, port.cut_share, port.months, port.nodes, port.chains) == ("logistics", 0.3, 3, [], [])

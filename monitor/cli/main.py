@@ -88,7 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table")
     stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
-    stress.add_argument("--scenario", required=True, type=Path, help="scenario YAML file (see config/scenarios/)")
+    which = stress.add_mutually_exclusive_group(required=True)
+    which.add_argument("--scenario", type=Path, help="scenario YAML file (see config/scenarios/)")
+    which.add_argument("--all", action="store_true",
+                       help="run every scenario of stress.scenarios_dir and store the suite (as the scheduled job)")
     stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
     return parser
@@ -469,6 +472,8 @@ def _stress(args: argparse.Namespace) -> int:
     from monitor.stress.runs import NoStoredDataError, load_baseline, run_scenario, scenario_document, scenario_table
 
     config = load_config(args.config)
+    if args.all:
+        return _stress_all(args, config)
     scenario = load_scenario(args.scenario, config)  # ConfigError: exit 2, naming file and field
     engine = make_engine(_db_url(args))
     try:
@@ -485,6 +490,33 @@ def _stress(args: argparse.Namespace) -> int:
         print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
     else:
         print(scenario_table(outcome))
+    return 0
+
+
+def _stress_all(args: argparse.Namespace, config) -> int:  # noqa: ANN001
+    """``stress --all``: the whole suite on the stored data, stored as one suite run (exit 1: no data)."""
+    from monitor.clock import system_clock
+    from monitor.config.loader import load_scenarios
+    from monitor.store.database import make_engine, migrate, session_factory
+    from monitor.stress.runs import run_stress_suite, scenario_document, scenario_table
+
+    load_scenarios(config)  # ConfigError: exit 2, naming file and field
+    engine = make_engine(_db_url(args))
+    try:
+        migrate(engine)
+        suite = run_stress_suite(config, session_factory(engine), system_clock)
+    finally:
+        engine.dispose()
+    if suite is None:
+        print("chainwatch: no scenarios, or no stored trade flows: run `chainwatch assess --once` first",
+              file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps({"run_id": suite.run_id, "as_of": suite.as_of.strftime("%Y-%m"),
+                          "scenarios": [scenario_document(o) for o in suite.outcomes]}, ensure_ascii=False, indent=2))
+    else:
+        print("\n\n".join(scenario_table(o) for o in suite.outcomes))
+        print(f"\nstored as stress suite run {suite.run_id} ({len(suite.outcomes)} scenarios)")
     return 0
 
 

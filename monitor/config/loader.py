@@ -222,8 +222,9 @@ def _format_validation(filename: str, err: ValidationError) -> list[str]:
 def _cross_file_problems(parsed: Mapping[str, BaseModel]) -> list[str]:
     catalog: Catalog = parsed["chains.yaml"]  # type: ignore[assignment]
     alerts: AlertsFile = parsed["alerts.yaml"]  # type: ignore[assignment]
+    input_problems = [f"chains.yaml: {problem}" for problem in catalog.input_problems()]
     known = {r.name for r in alerts.receivers}
-    problems = []
+    problems = list(input_problems)
     for i, chain in enumerate(catalog.chains):
         for j, name in enumerate(chain.receivers):
             if name not in known:
@@ -285,7 +286,8 @@ def load_scenarios(config: Config, environ: Mapping[str, str] | None = None) -> 
         if scenario.id in seen:
             problems.append(f"{path.name}: id: scenario id {scenario.id!r} is also used by {seen[scenario.id]}")
         seen[scenario.id] = path.name
-        scenarios.append(scenario)
+        if scenario.applies_to(config.catalog.home):  # a scenario written for other home economies is skipped
+            scenarios.append(scenario)
     if problems:
         raise ConfigError(problems)
     return scenarios
@@ -306,6 +308,9 @@ def load_scenario(path: Path | str, config: Config, environ: Mapping[str, str] |
         scenario = _load_scenario_file(path, config, environ)
     except ConfigError as err:
         raise ConfigError(problems + err.problems) from None
+    if not scenario.applies_to(config.catalog.home):
+        problems.append(f"{Path(path).name}: homes: the scenario is written for {', '.join(scenario.homes)}, "
+                        f"the catalog's home is {config.catalog.home}")
     if problems:
         raise ConfigError(problems)
     return scenario
@@ -331,6 +336,8 @@ def _load_scenario_file(path: Path | str, config: Config, environ: Mapping[str, 
         scenario = Scenario.model_validate(document)
     except ValidationError as err:
         raise ConfigError(_format_validation(name, err)) from None
+    if not scenario.applies_to(config.catalog.home):
+        return scenario  # checked against a catalog of its own home economy only
     problems = _scenario_problems(name, scenario, config)
     if problems:
         raise ConfigError(problems)

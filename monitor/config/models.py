@@ -101,6 +101,22 @@ class WorldSupplyStage(StrictModel):
     name: Names = Field(description="what is produced at this stage, e.g. primary gallium / 原生镓")
 
 
+class NodeInput(StrictModel):
+    """A node of any chain that this node consumes (an edge of the supply network).
+
+    Stress tests propagate the input's shortfall to this node's domestic output, times
+    ``share``, ``lead_months`` later (indicators/stress.py). Within one chain
+    ``depends_on`` does the same with no lead time.
+    """
+
+    node: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
+                      description="chain/node reference, e.g. critical-minerals/cobalt")
+    share: float = Field(ge=0, le=1, description="share of this node's domestic output that needs the input")
+    lead_months: int = Field(default=0, ge=0, le=24, description="months before the input's shortfall bites")
+    source: str = Field(default="illustrative", min_length=1,
+                        description="where share and lead time come from, or 'illustrative'")
+
+
 class Node(StrictModel):
     """A link of a chain (环节): the products it trades and what it depends on."""
 
@@ -111,6 +127,8 @@ class Node(StrictModel):
     hs_codes: list[HsCode] = Field(min_length=1)
     production_series: list[str] = Field(default_factory=list)
     depends_on: list[Identifier] = Field(default_factory=list)
+    inputs: list[NodeInput] = Field(
+        default_factory=list, description="nodes of any chain this node consumes (stress-test propagation)")
     detector_threshold: float | None = Field(
         default=None, gt=0, le=20,
         description="this node's disruption-engine threshold (z units); unset: the chain's, else "
@@ -246,6 +264,30 @@ class Catalog(StrictModel):
                 raise ValueError(f"chains[{i}].id: duplicate chain id {chain.id!r}")
             seen.add(chain.id)
         return self
+
+    def input_problems(self) -> list[str]:
+        """Every ``inputs`` reference must name a catalog node; the whole network
+        (``depends_on`` and ``inputs``) must have no cycle. One line per problem (the
+        loader prefixes ``chains.yaml: ``; ``check-config`` prints them)."""
+        keys = {f"{c.id}/{n.id}" for c in self.chains for n in c.nodes}
+        problems: list[str] = []
+        edges: dict[str, list[str]] = {}
+        for i, chain in enumerate(self.chains):
+            for j, node in enumerate(chain.nodes):
+                key = f"{chain.id}/{node.id}"
+                edges[key] = [f"{chain.id}/{dep}" for dep in node.depends_on]
+                for k, inp in enumerate(node.inputs):
+                    where = f"chains[{i}].nodes[{j}].inputs[{k}].node"
+                    if inp.node not in keys:
+                        problems.append(f"{where}: {inp.node!r} is not a node of the catalog")
+                    elif inp.node == key:
+                        problems.append(f"{where}: node {key!r} consumes itself")
+                    else:
+                        edges[key].append(inp.node)
+        cycle = _find_cycle(edges) if not problems else None
+        if cycle:
+            problems.append("inputs: supply-network cycle: " + " -> ".join(cycle))
+        return problems
 
     def chain(self, chain_id: str) -> Chain:
         """The chain with this id (KeyError if absent)."""
@@ -759,6 +801,29 @@ class NodeBufferSettings(StrictModel):
     domestic_share: float | None = Field(default=None, ge=0, le=1, description="share of normal supply produced at home")
     input_dependence: float | None = Field(
         default=None, ge=0, le=1, description="share of domestic output that stops when inputs are short")
+    kind: Literal["consumable", "capacity"] | None = Field(
+        default=None, description="consumable (used up) or capacity (equipment: a cut delays capacity additions)")
+    spare_capacity: float | None = Field(
+        default=None, ge=0, le=1, description="spare capacity of the world's unaffected producers, share of output")
+    capacity_growth_per_year: float | None = Field(
+        default=None, ge=0, le=1, description="capacity nodes: consumer capacity a year of deliveries adds")
+    world_shares: dict[str, float] | None = Field(
+        default=None, description="ISO3 -> share of world supply at the node's binding stage (when no "
+                                  "usgs.* output is stored for the node)")
+    source: str | None = Field(
+        default=None, min_length=1, description="where the node's assumptions come from, or 'illustrative'")
+
+    @field_validator("world_shares")
+    @classmethod
+    def _shares_are_shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return value
+        for country, share in value.items():
+            if not 0 <= share <= 1:
+                raise ValueError(f"{country}: a world share must lie in [0, 1], got {share!r}")
+        if sum(value.values()) > 1.0 + 1e-9:
+            raise ValueError(f"world shares add up to {sum(value.values()):.2f}, more than 1")
+        return value
 
 
 class BufferAssumptions(StrictModel):

@@ -55,6 +55,10 @@ class ShockConfig(StrictModel):
     cut_share: float = Field(ge=0, le=1, description="share of the volume lost, 0-1 (1 = embargo, 0.3 = 30%)")
     start_month: int = Field(default=1, ge=1, le=120, description="first month in force (1 = scenario start)")
     months: int = Field(ge=1, le=120, description="how many months it lasts")
+    recovery_months: int = Field(default=0, ge=0, le=60,
+                                 description="months after the shock before supply is whole (cut falls linearly)")
+    lead_time_days: float = Field(default=0, ge=0, le=365,
+                                  description="logistics: extra transit days of every import (longer routes)")
     note: str | None = None
 
     @field_validator("partner")
@@ -68,6 +72,8 @@ class ShockConfig(StrictModel):
 
     @model_validator(mode="after")
     def _fits_kind(self) -> ShockConfig:
+        if self.lead_time_days and self.kind != "logistics":
+            raise ValueError(f"lead_time_days: only logistics shocks take a lead time, this is {self.kind}")
         if self.kind == "export_cut":
             if self.partner is None:
                 raise ValueError("partner: an export_cut shock needs the exporting country")
@@ -90,8 +96,14 @@ class Scenario(StrictModel):
     name: Names
     description: str = ""
     horizon_months: int = Field(ge=1, le=120, description="months simulated")
+    homes: list[str] = Field(default_factory=list,
+                             description="home economies (ISO3 or EU27) the scenario is written for; empty = any")
     shocks: list[ShockConfig] = Field(min_length=1)
     buffers: BufferAssumptions = BufferAssumptions()
+
+    def applies_to(self, home: str) -> bool:
+        """Whether the scenario is meant for a catalog whose home economy is ``home``."""
+        return not self.homes or home in self.homes
 
     @model_validator(mode="after")
     def _shocks_within_horizon(self) -> Scenario:

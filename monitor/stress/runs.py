@@ -19,7 +19,7 @@ Entry points
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -28,11 +28,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.model import AlertCandidate
 from indicators.stress import (
     ChainStressResult,
-    NodeBaseline,
+    Input,
     NodeBuffers,
+    NodeSpec,
     Shock,
-    simulate_chain,
+    chain_result,
+    headline_value_at_risk,
+    sensitivity,
+    simulate_network,
 )
+from monitor.assess.inputs import world_supply_observations
 from monitor.clock import Clock
 from monitor.config.loader import load_scenarios, node_buffers
 from monitor.config.models import Chain, Config
@@ -63,6 +68,8 @@ class Baseline:
     imports: dict[tuple[str, str], dict[tuple[str, str], float]]
     simulated: bool = False
     """The home economy's stored trade flows include simulated demo rows."""
+    world_shares: dict[tuple[str, str], tuple[dict[str, float], str]] | None = None
+    """(chain, node) → (ISO3 → share of world supply, basis) from stored ``usgs.*`` output."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,12 @@ class ScenarioOutcome:
     chains: list[ChainStressResult]
     simulated: bool = False
     """The baseline was read from simulated demo rows (``simulated_data`` of the outputs)."""
+    sensitivity: list[dict] | None = None
+    """Tornado table of :func:`indicators.stress.sensitivity` (headline: total value at risk, USD)."""
+    value_at_risk_usd: float = 0.0
+    """The headline: total value at risk over every node (USD)."""
+    assumptions: dict[str, dict] | None = None
+    """Node key → the substitution basis used (world shares and where they come from)."""
 
 
 def load_baseline(config: Config, session: Session) -> Baseline:
@@ -108,52 +121,138 @@ def load_baseline(config: Config, session: Session) -> Baseline:
                 merged.update(by_product.get(code, {}))
             imports[(chain.id, node.id)] = merged
     return Baseline(as_of=as_of, window_months=window, imports=imports,
-                    simulated=assessed_rows_simulated(session, catalog.home))
+                    simulated=assessed_rows_simulated(session, catalog.home),
+                    world_shares=_stored_world_shares(config, session, as_of))
 
 
-def _engine_shock(shock: ShockConfig, chain_id: str, node_ids: list[str]) -> Shock | None:
-    """The shock as it applies to one chain, or None if it does not touch the chain."""
+def _stored_world_shares(config: Config, session: Session, as_of: date
+                         ) -> dict[tuple[str, str], tuple[dict[str, float], str]]:
+    """Per node with stored world-supply stages: each producer's share of world output.
+
+    The latest year up to ``as_of`` of each stage, against ``<stem>.WORLD`` (else the sum
+    of named producers); a producer's share is its largest over the node's stages (the
+    binding stage for it).
+    """
+    stems = sorted({s.series for c in config.catalog.chains for n in c.nodes for s in n.world_supply})
+    stored = world_supply_observations(session, stems, as_of) if stems else {}
+    per_stem: dict[str, tuple[dict[str, float], str]] = {}
+    for stem, frame in stored.items():
+        if frame is None or frame.empty:
+            continue
+        years = pd.to_datetime(frame["period"]).dt.year
+        latest = frame[years == years.max()]
+        partners = latest["series_id"].astype(str).str.slice(len(stem) + 1)
+        values = pd.Series(latest["value"].astype(float).to_numpy(), index=partners.to_numpy()).groupby(level=0).sum()
+        world = float(values.get("WORLD", 0.0)) or float(values.drop(["OTHERS"], errors="ignore").sum())
+        if world <= 0:
+            continue
+        shares = {p: float(v) / world for p, v in values.items() if p not in ("WORLD", "OTHERS") and v > 0}
+        per_stem[stem] = (shares, f"{stem} {int(years.max())}")
+    out = {}
+    for chain in config.catalog.chains:
+        for node in chain.nodes:
+            found = [per_stem[s.series] for s in node.world_supply if s.series in per_stem]
+            if not found:
+                continue
+            merged: dict[str, float] = {}
+            for shares, _ in found:
+                for partner, share in shares.items():
+                    merged[partner] = max(merged.get(partner, 0.0), share)
+            out[(chain.id, node.id)] = (merged, "stored " + ", ".join(basis for _, basis in found))
+    return out
+
+
+def _engine_shock(shock: ShockConfig, config: Config) -> Shock:
+    """The scenario's shock on the catalog network (node keys ``chain/node``)."""
     if shock.nodes or shock.chains:
-        targets = {ref.split("/", 1)[1] for ref in shock.nodes if ref.split("/", 1)[0] == chain_id}
-        if chain_id in shock.chains:
-            targets = set(node_ids)
-        if not targets:
-            return None
+        targets = set(shock.nodes)
+        for chain in config.catalog.chains:
+            if chain.id in shock.chains:
+                targets |= {f"{chain.id}/{n.id}" for n in chain.nodes}
         nodes: frozenset[str] | None = frozenset(targets)
     else:
         nodes = None
     return Shock(kind=shock.kind, cut_share=shock.cut_share, start_month=shock.start_month, months=shock.months,
-                 partner=shock.partner, nodes=nodes, products=frozenset(shock.products) if shock.products else None)
+                 partner=shock.partner, nodes=nodes, products=frozenset(shock.products) if shock.products else None,
+                 lead_time_days=float(shock.lead_time_days), recovery_months=shock.recovery_months)
 
 
 def _touches(shock: Shock, chain: Chain) -> bool:
     """Whether the shock hits at least one node (and one of its HS codes) of ``chain``."""
     for node in chain.nodes:
-        if not shock.hits_node(node.id):
+        if not shock.hits_node(f"{chain.id}/{node.id}"):
             continue
         if shock.products is None or any(shock.hits_product(code) for code in node.hs_codes):
             return True
     return False
 
 
-def run_scenario(config: Config, scenario: Scenario, baseline: Baseline) -> ScenarioOutcome:
-    """Simulate ``scenario`` on every chain one of its shocks touches."""
+_ENGINE_BUFFER_FIELDS = ("inventory_days", "ramp_up_share_per_month", "alternative_capacity", "substitution_share",
+                         "domestic_share", "input_dependence", "kind", "spare_capacity", "capacity_growth_per_year")
+
+
+def network_specs(config: Config, scenario: Scenario | None, baseline: Baseline
+                  ) -> tuple[list[NodeSpec], dict[str, dict]]:
+    """Engine inputs for every node of the catalog, and per node the substitution basis.
+
+    ``depends_on`` becomes an input with share ``input_dependence`` and no lead time;
+    catalog ``inputs`` (any chain) keep their share and lead time. World shares come
+    from stored ``usgs.*`` output where the node has it, else from the node's
+    configured ``world_shares``; with neither, ``alternative_capacity`` bounds the
+    replacement (the old rule).
+    """
+    specs, assumptions = [], {}
+    stored = baseline.world_shares or {}
+    for chain in config.catalog.chains:
+        for node in chain.nodes:
+            key = f"{chain.id}/{node.id}"
+            merged = node_buffers(config, scenario, key)
+            values = merged.model_dump()
+            buffers = NodeBuffers(**{k: values[k] for k in _ENGINE_BUFFER_FIELDS if values.get(k) is not None})
+            if (chain.id, node.id) in stored:
+                shares, basis = stored[(chain.id, node.id)]
+            elif merged.world_shares:
+                shares, basis = dict(merged.world_shares), f"configured ({merged.source or 'illustrative'})"
+            else:
+                shares, basis = {}, "none: alternative_capacity x other partners' shipments"
+            inputs = [Input(f"{chain.id}/{dep}", buffers.input_dependence, 0) for dep in node.depends_on]
+            inputs += [Input(inp.node, inp.share, inp.lead_months) for inp in node.inputs]
+            specs.append(NodeSpec(key=key, imports=baseline.imports.get((chain.id, node.id), {}),
+                                  inputs=tuple(inputs), criticality=node.criticality, buffers=buffers,
+                                  world_shares=shares))
+            assumptions[key] = {"kind": buffers.kind, "world_shares_basis": basis,
+                                "source": merged.source or "illustrative",
+                                "inputs": [{"node": i.node, "share": i.share, "lead_months": i.lead_months,
+                                            "source": i.source} for i in node.inputs]}
+    return specs, assumptions
+
+
+def run_scenario(config: Config, scenario: Scenario, baseline: Baseline, with_sensitivity: bool = True
+                 ) -> ScenarioOutcome:
+    """Simulate ``scenario`` on the whole catalog network.
+
+    Reported chains: those a shock touches and those a shortfall reaches through
+    ``inputs``. ``with_sensitivity``: also the ±50 % tornado table.
+    """
     thresholds = config.settings.assessment.levels.model_dump()
+    shocks = [_engine_shock(c, config) for c in scenario.shocks]
+    specs, assumptions = network_specs(config, scenario, baseline)
+    nodes = simulate_network(specs, shocks, scenario.horizon_months)
     results = []
     for chain in config.catalog.chains:
-        node_ids = [n.id for n in chain.nodes]
-        shocks = [s for s in (_engine_shock(c, chain.id, node_ids) for c in scenario.shocks) if s is not None]
-        shocks = [s for s in shocks if _touches(s, chain)]
-        if not shocks:
+        keys = [f"{chain.id}/{n.id}" for n in chain.nodes]
+        reached = any(nodes[k].time_to_recover_months != 0 for k in keys)
+        if not (reached or any(_touches(s, chain) for s in shocks)):
             continue
-        baselines = [NodeBaseline(node.id, baseline.imports.get((chain.id, node.id), {}), tuple(node.depends_on),
-                                  node.criticality) for node in chain.nodes]
-        buffers = {}
+        chain_nodes = {}
         for node in chain.nodes:
-            merged = node_buffers(config, scenario, f"{chain.id}/{node.id}")
-            buffers[node.id] = NodeBuffers(**{k: v for k, v in merged.model_dump().items() if v is not None})
-        results.append(simulate_chain(chain.id, baselines, shocks, scenario.horizon_months, buffers, thresholds))
-    return ScenarioOutcome(scenario=scenario, as_of=baseline.as_of, chains=results, simulated=baseline.simulated)
+            chain_nodes[node.id] = replace(nodes[f"{chain.id}/{node.id}"], node=node.id)
+        results.append(chain_result(chain.id, chain_nodes, {n.id: n.criticality for n in chain.nodes},
+                                    scenario.horizon_months, thresholds))
+    table = sensitivity(specs, shocks, scenario.horizon_months) if with_sensitivity else None
+    return ScenarioOutcome(scenario=scenario, as_of=baseline.as_of, chains=results, simulated=baseline.simulated,
+                           sensitivity=table, value_at_risk_usd=headline_value_at_risk(nodes),
+                           assumptions=assumptions)
 
 
 def _monthly(node) -> list[dict]:
@@ -161,7 +260,9 @@ def _monthly(node) -> list[dict]:
         {"month": t + 1, "shortfall": round(float(node.shortfall[t]), 4),
          "inventory_days": round(float(node.inventory_days[t]), 1),
          "import_loss": round(float(node.import_loss[t]), 4), "replacement": round(float(node.replacement[t]), 4),
-         "domestic_loss": round(float(node.domestic_loss[t]), 4)}
+         "domestic_loss": round(float(node.domestic_loss[t]), 4),
+         "lead_time_loss": round(float(node.lead_time_loss[t]), 4) if node.lead_time_loss is not None else 0.0,
+         "upstream_loss": round(float(node.upstream_loss[t]), 4) if node.upstream_loss is not None else 0.0}
         for t in range(len(node.shortfall))
     ]
 
@@ -173,19 +274,32 @@ def scenario_document(outcome: ScenarioOutcome) -> dict:
     ``time_to_impact_months`` and ``months_to_recovery`` count months from the start
     of the scenario (see :class:`indicators.stress.NodeStressResult`).
     """
+    assumptions = outcome.assumptions or {}
     return {
         "scenario": outcome.scenario.id,
         "horizon_months": outcome.scenario.horizon_months,
         "simulated_data": outcome.simulated,
+        "value_at_risk_usd": round(outcome.value_at_risk_usd),
         "chains": [
             {"id": chain.chain, "impact_score": round(chain.impact_score, 1), "level": chain.level,
+             "value_at_risk_usd": round(chain.value_at_risk_usd),
              "nodes": [
-                 {"id": node.node, "time_to_impact_months": node.time_to_impact_months,
+                 {"id": node.node, "kind": node.kind, "time_to_impact_months": node.time_to_impact_months,
                   "peak_shortfall": round(node.peak_shortfall, 4), "months_to_recovery": node.months_to_recovery,
+                  "value_at_risk_usd": round(node.value_at_risk_usd),
+                  "time_to_survive_months": node.time_to_survive_months,
+                  "time_to_recover_months": node.time_to_recover_months,
+                  "lead_time_effect_months": round(float(node.lead_time_loss.sum()), 4)
+                  if node.lead_time_loss is not None else 0.0,
+                  "path": list(node.path),
+                  "substitution_basis": assumptions.get(f"{chain.chain}/{node.node}", {}).get("world_shares_basis"),
                   "monthly": _monthly(node)}
                  for node in chain.nodes.values()]}
             for chain in outcome.chains
         ],
+        "sensitivity": [
+            {**row, "low": round(row["low"]), "base": round(row["base"]), "high": round(row["high"]),
+             "swing": round(row["swing"])} for row in (outcome.sensitivity or [])],
     }
 
 
@@ -205,13 +319,34 @@ def scenario_table(outcome: ScenarioOutcome) -> str:
         impact = ("no shortfall within the horizon" if chain.time_to_impact_months is None
                   else f"first shortfall after {chain.time_to_impact_months} month(s)")
         lines.append(f"\n{chain.chain}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
-        lines.append(f"  {'node':<28} {'impact in':>9} {'peak short':>10} {'recovered':>9}")
+        lines[-1] += f", value at risk {_usd(chain.value_at_risk_usd)}"
+        lines.append(f"  {'node':<28} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
+                     f"{'value at risk':>13}  path")
         for node in chain.nodes.values():
+            path = " <- ".join(node.path) if len(node.path) > 1 else ""
             lines.append(f"  {node.node:<28} {months(node.time_to_impact_months, '-'):>9} "
-                         f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9}")
+                         f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9} "
+                         f"{months(node.time_to_survive_months, '>H'):>4} {months(node.time_to_recover_months, '>H'):>4} "
+                         f"{_usd(node.value_at_risk_usd):>13}  {path}")
     lines.append("\nimpact in / recovered: months from the scenario start; recovered 'no' = still short "
-                 "at the end of the horizon")
+                 "at the end of the horizon. TTS/TTR: time to survive / to recover (months, >H = beyond the "
+                 "horizon); value at risk: shortfall-months x normal monthly demand at import prices (USD)")
+    if outcome.sensitivity:
+        lines.append(f"\nSensitivity of the total value at risk ({_usd(outcome.value_at_risk_usd)}) "
+                     "to each assumption at -50% / +50%:")
+        lines.append(f"  {'assumption':<30} {'-50%':>12} {'+50%':>12} {'swing':>12}")
+        for row in outcome.sensitivity:
+            lines.append(f"  {row['assumption']:<30} {_usd(row['low']):>12} {_usd(row['high']):>12} "
+                         f"{_usd(row['swing']):>12}")
     return "\n".join(lines)
+
+
+def _usd(value: float) -> str:
+    """USD with a k/M/bn suffix."""
+    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"${value / size:.1f}{suffix}"
+    return f"${value:.0f}"
 
 
 def _result_rows(outcome: ScenarioOutcome) -> list[dict]:
