@@ -13,7 +13,7 @@ Three kinds of rule, evaluated together by :func:`evaluate_rules`:
 - :class:`LevelChangeRule` (``kind="level_change"``): the level rose since the
   previous assessment (to at least ``min_level``); it resolves at the next
   assessment without a rise;
-- :class:`FindingRule` (``kind`` = the finding's kind, e.g. ``stl_residual_down``):
+- :class:`FindingRule` (``kind`` = the finding's kind, e.g. ``shock_down``):
   a detector finding of one of the listed kinds on a subject.
 
 Every rule may require its condition for ``for_runs`` consecutive assessments
@@ -120,8 +120,8 @@ class LevelChangeRule:
 class FindingEvent:
     """One detector finding on a node, as plain data (from the assessment).
 
-    ``kind`` names what was found (e.g. ``stl_residual_down``: the STL residual
-    detector flagged a drop); ``level`` is the severity-bearing level the finding
+    ``kind`` names what was found (e.g. ``shock_down``: the disruption
+    engine flagged a drop); ``level`` is the severity-bearing level the finding
     maps to (the node's level by default).
     """
 

@@ -878,7 +878,7 @@ class AlertRule(StrictModel):
     kind: Literal["level", "level_change", "finding"] = "level"
     scope: Literal["chain", "node"] | None = None
     min_level: _Level | None = None
-    kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. stl_residual_down")
+    kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. shock_down")
     for_runs: int = Field(default=1, ge=1, le=100, alias="for")
     keep_firing_for: int = Field(default=0, ge=0, le=100)
     severity: dict[_Level, _Severity] | None = None
