@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from indicators import dimension_scores
+from monitor.clock import parse_duration
 
 _HS_CODE = re.compile(r"^(\d{4}|\d{6})$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -767,24 +768,7 @@ class ServiceSettings(StrictModel):
     external_url: str = "http://localhost:9464"
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _parse_duration(value: object) -> timedelta:
-    """``30s``, ``5m``, ``2h``, ``1d`` (Prometheus style), or plain seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        found = _DURATION.match(value.strip())
-        if found:
-            return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
-    raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 2h, 1d)")
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _check_matcher(text: str) -> str:
