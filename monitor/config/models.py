@@ -836,7 +836,33 @@ class ChatReceiver(_Receiver):
 
     kind: Literal["slack", "feishu", "dingtalk", "wecom"]
     max_bytes: int | None = Field(default=None, ge=256, description="message size cap; default: the platform's")
-    rate_per_minute: int | None = Field(default=None, ge=1, le=6000, description="default: the platform's")
+    rate_per_minute: int | None = Field(default=None, ge=1, le=6000,
+                                        description="at most the platform's (the default): DingTalk, WeCom 20, "
+                                                    "Feishu 100, Slack 60")
+    mentions: list[str] = Field(default_factory=list,
+                                description="who each message @mentions: DingTalk mobile numbers or user ids, "
+                                            "Feishu open_ids (ou_...), WeCom user ids")
+    mention_all: bool = Field(default=False, description="@mention everyone (DingTalk, Feishu)")
+
+    @model_validator(mode="after")
+    def _platform_limits(self) -> ChatReceiver:
+        from alerts.ratelimit import CHAT_LIMITS
+
+        platform = {"slack": "Slack", "feishu": "Feishu", "dingtalk": "DingTalk", "wecom": "WeCom"}[self.kind]
+        per_minute = min(n for n, seconds in CHAT_LIMITS[self.kind] if seconds == 60.0)
+        if self.rate_per_minute is not None and self.rate_per_minute > per_minute:
+            raise ValueError(f"rate_per_minute {self.rate_per_minute} is above {platform}'s limit of "
+                             f"{per_minute} messages a minute per bot")
+        if (self.mentions or self.mention_all) and self.kind == "slack":
+            raise ValueError("mentions and mention_all are not supported for slack receivers "
+                             "(Slack incoming webhooks mention with <@U...> in the text only)")
+        if self.mention_all and self.kind == "wecom":
+            raise ValueError("mention_all is not supported for wecom receivers (WeCom markdown cannot "
+                             "mention everyone); list the user ids in mentions")
+        bad = [m for m in self.mentions if not m or any(c.isspace() or c in "<>" for c in m)]
+        if bad:
+            raise ValueError(f"mentions must be ids or mobile numbers without spaces or <>, got {bad[0]!r}")
+        return self
 
 
 ReceiverConfig = Annotated[WebhookReceiver | AlertmanagerReceiver | ChatReceiver, Field(discriminator="kind")]
