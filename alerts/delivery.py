@@ -23,18 +23,15 @@ not retryable: the request itself is wrong and sending it again will not help.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import logging
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from alerts import net
 from alerts.model import Alert, DeliveryOutcome, Notification, redact_url
 from alerts.payload import encode_body, webhook_body
 from alerts.signing import sign
@@ -46,45 +43,14 @@ _MAX_ERROR_BODY_BYTES = 256
 _SYSTEM_RNG = random.SystemRandom()
 
 
-@functools.cache
 def user_agent() -> str:
     """The ``User-Agent`` sent with every webhook: ``chainwatch/<version> (alert webhook)``."""
-    try:
-        version = metadata.version("chainwatch")
-    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
-        version = "0+unknown"
-    return f"chainwatch/{version} (alert webhook)"
-
-
-def _scrub(text: str, url: str) -> str:
-    """Remove every sensitive piece of ``url`` from ``text`` (an exception message).
-
-    httpx messages rarely contain the URL, but some do (redirect and URL errors),
-    and this one place is cheaper than auditing every message httpx may ever write.
-    """
-    try:
-        parts = urlsplit(url)
-        secrets = [url, parts.query, parts.fragment, parts.password or "", parts.username or ""]
-        if len(parts.path) > 1:
-            secrets.append(parts.path)
-        # Piece by piece too: a receiver may echo the URL with parameters reordered or
-        # only part of the path (a token segment), and signing adds query parameters.
-        secrets += [value for _, value in parse_qsl(parts.query, keep_blank_values=True) if len(value) >= 4]
-        secrets += [segment for segment in parts.path.split("/") if len(segment) >= 6]
-    except ValueError:
-        secrets = [url]
-    for piece in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(piece, "<redacted>")
-    return text
+    return net.user_agent("alert webhook")
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds when given as delta-seconds; HTTP dates are ignored
-    because resolving them would need a clock, and backoff covers that case anyway."""
-    value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return float(value)
-    return None
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date)."""
+    return net.parse_retry_after(response.headers.get("Retry-After"))
 
 
 def _classify_exception(exc: Exception) -> bool:
@@ -97,32 +63,11 @@ def _classify_exception(exc: Exception) -> bool:
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 
 
-class _RedactURLs(logging.Filter):
-    """Reduce URLs in httpx's own log records ("HTTP Request: POST <url> ...") to their origin.
-
-    httpx logs every request's full URL at INFO, and a chat webhook URL is a
-    credential (DingTalk/WeCom tokens in the query, Slack/Feishu in the path).
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # Work on the formatted message: another filter on the same logger (the collectors'
-        # key blanking) may already have folded the arguments into ``msg``.
-        message = record.getMessage()
-        if "://" in message:
-            cleaned = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), message)
-            if cleaned != message:
-                record.msg, record.args = cleaned, ()
-        return True
-
-
-_URL_FILTER = _RedactURLs()
-
-
-def _redact_httpx_logs() -> None:
-    """Attach the URL-redacting filter to httpx's logger (once)."""
-    logger = logging.getLogger("httpx")
-    if _URL_FILTER not in logger.filters:
-        logger.addFilter(_URL_FILTER)
+#: httpx logs every request's full URL at INFO, and a chat webhook URL is a credential
+#: (DingTalk/WeCom tokens in the query, Slack/Feishu in the path): its log lines show
+#: only the URLs' origins.
+_URL_FILTER = net.RedactingLogFilter(
+    lambda message: _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), message) if "://" in message else message)
 
 
 class WebhookNotifier:
@@ -139,7 +84,7 @@ class WebhookNotifier:
             raise ValueError(f"timeout must be positive seconds, got {timeout!r}")
         self._client = client
         self._timeout = httpx.Timeout(timeout)
-        _redact_httpx_logs()
+        _URL_FILTER.attach("httpx")
 
     def __repr__(self) -> str:
         return f"WebhookNotifier(timeout={self._timeout.read!r})"
@@ -182,14 +127,14 @@ class WebhookNotifier:
                         refused = check(self._read_body(response))
                         if refused is not None:
                             return DeliveryOutcome(ok=False, retryable=refused.retryable, status_code=status,
-                                                   error=f"{where}: {_scrub(refused.error or '', notification.url)}")
+                                                   error=f"{where}: {net.scrub_url(refused.error or '', notification.url)}")
                     # Acknowledged: the body is irrelevant and reading it could only fail.
                     return DeliveryOutcome(ok=True, retryable=False, status_code=status)
                 snippet = self._read_snippet(response)
                 retryable = status >= 500 or status in RETRYABLE_STATUS
                 error = f"{where}: unexpected status {status} {response.reason_phrase}".rstrip()
                 if snippet:
-                    error += f": {_scrub(snippet, notification.url)}"
+                    error += f": {net.scrub_url(snippet, notification.url)}"
                 return DeliveryOutcome(
                     ok=False,
                     retryable=retryable,
@@ -198,7 +143,7 @@ class WebhookNotifier:
                     retry_after=_retry_after(response) if retryable else None,
                 )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            detail = _scrub(str(exc), notification.url) or "no detail"
+            detail = net.scrub_url(str(exc), notification.url) or "no detail"
             return DeliveryOutcome(
                 ok=False,
                 retryable=_classify_exception(exc),
@@ -319,7 +264,4 @@ def backoff_seconds(attempt: int, base: float = 30, cap: float = 3600, rng: rand
         raise ValueError(f"attempt counts failed attempts and starts at 1, got {attempt}")
     if base <= 0 or cap <= 0:
         raise ValueError(f"base and cap must be positive seconds, got base={base}, cap={cap}")
-    # Past 2**62 the ceiling is the cap anyway; stop before floats overflow.
-    exponent = min(attempt - 1, 62)
-    ceiling = min(cap, base * 2.0**exponent)
-    return (rng or _SYSTEM_RNG).random() * ceiling
+    return (rng or _SYSTEM_RNG).random() * net.backoff_ceiling(attempt, base, cap)

@@ -42,6 +42,11 @@ class RenderContext:
     language: str
     max_bytes: int
     now: datetime
+    mentions: tuple[str, ...] = ()
+    """Who the message @mentions (chat receivers' ``mentions``: DingTalk mobile numbers or
+    user ids, Feishu open_ids, WeCom user ids)."""
+    mention_all: bool = False
+    """@mention everyone in the group (DingTalk ``isAtAll``, Feishu ``<at id=all>``)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,11 @@ class Integration:
     max_bytes: int | None = None
     """The platform's size limit of the message text (bytes of UTF-8)."""
     rate: tuple[int, float] | None = None
-    """(messages, per seconds) the platform accepts, for the token bucket."""
+    """(messages, per minute) the platform accepts per bot; every limit of a chat
+    platform, per second ones too, is :data:`alerts.ratelimit.CHAT_LIMITS`."""
+    digest: Callable[[Sequence[Mapping[str, Any]], str], Any] | None = None
+    """``digest(bodies, language)``: one body standing for several rendered bodies that the
+    platform's rate limit held back (:class:`alerts.ratelimit.DigestQueue`)."""
 
 
 def json_error_check(field: str, retryable_codes: frozenset[int], platform: str) -> Callable[[bytes], DeliveryOutcome | None]:

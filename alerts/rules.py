@@ -13,7 +13,7 @@ Three kinds of rule, evaluated together by :func:`evaluate_rules`:
 - :class:`LevelChangeRule` (``kind="level_change"``): the level rose since the
   previous assessment (to at least ``min_level``); it resolves at the next
   assessment without a rise;
-- :class:`FindingRule` (``kind`` = the finding's kind, e.g. ``stl_residual_down``):
+- :class:`FindingRule` (``kind`` = the finding's kind, e.g. ``shock_down``):
   a detector finding of one of the listed kinds on a subject.
 
 Every rule may require its condition for ``for_runs`` consecutive assessments
@@ -28,12 +28,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from alerts.model import AlertCandidate
-
-LEVEL_ORDER = ("none", "blue", "yellow", "orange", "red")
-"""Early-warning levels from harmless to worst."""
-
-UNKNOWN_LEVEL = "unknown"
-"""Level of a subject with too little data to judge: below every level, so it never alerts."""
+from indicators.vocabulary import LEVELS, level_index
 
 RISK_LEVEL_KIND = "risk_level"
 """``kind`` label of alerts raised by :func:`evaluate_level_rules`."""
@@ -42,20 +37,6 @@ LEVEL_CHANGE_KIND = "level_change"
 """``kind`` label of alerts raised by :class:`LevelChangeRule`."""
 
 Scope = Literal["chain", "node"]
-
-
-def level_rank(level: str) -> int:
-    """Return the position of ``level`` in :data:`LEVEL_ORDER` (``none`` is 0, ``unknown`` -1).
-
-    Raises:
-        ValueError: for a level not in :data:`LEVEL_ORDER` nor ``unknown``, naming it.
-    """
-    if level == UNKNOWN_LEVEL:
-        return -1
-    try:
-        return LEVEL_ORDER.index(level)
-    except ValueError:
-        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVEL_ORDER)}") from None
 
 
 @dataclass(frozen=True)
@@ -79,7 +60,7 @@ class LevelRule:
         _check_counts(self.name, self.for_runs, self.keep_firing_runs)
         if self.scope not in ("chain", "node"):
             raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_rank(self.min_level) == 0:
+        if level_index(self.min_level) == 0:
             raise ValueError(f"rule {self.name!r}: min_level 'none' would alert on every subject")
 
 
@@ -111,7 +92,7 @@ class LevelChangeRule:
             raise ValueError("LevelChangeRule.name must not be empty")
         if self.scope not in ("chain", "node"):
             raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_rank(self.min_level) == 0:
+        if level_index(self.min_level) == 0:
             raise ValueError(f"rule {self.name!r}: min_level 'none' is not a rise")
         _check_counts(self.name, self.for_runs, self.keep_firing_runs)
 
@@ -120,8 +101,8 @@ class LevelChangeRule:
 class FindingEvent:
     """One detector finding on a node, as plain data (from the assessment).
 
-    ``kind`` names what was found (e.g. ``stl_residual_down``: the STL residual
-    detector flagged a drop); ``level`` is the severity-bearing level the finding
+    ``kind`` names what was found (e.g. ``shock_down``: the disruption
+    engine flagged a drop); ``level`` is the severity-bearing level the finding
     maps to (the node's level by default).
     """
 
@@ -154,7 +135,7 @@ class FindingRule:
             raise ValueError("FindingRule.name must not be empty")
         if not self.kinds:
             raise ValueError(f"rule {self.name!r}: kinds must list at least one finding kind")
-        level_rank(self.min_level)
+        level_index(self.min_level)
         _check_counts(self.name, self.for_runs, self.keep_firing_runs)
 
 
@@ -190,8 +171,8 @@ class RiskSubject:
 def _check_severity_map(rules: Sequence[LevelRule], severity_map: Mapping[str, str]) -> None:
     # Checked up front for every level some rule could match, so a gap in the config
     # shows on the first run, not on the day a chain first turns red.
-    lowest = min(level_rank(rule.min_level) for rule in rules)
-    missing = [lvl for lvl in LEVEL_ORDER[lowest:] if lvl not in severity_map]
+    lowest = min(level_index(rule.min_level) for rule in rules)
+    missing = [lvl for lvl in LEVELS[lowest:] if lvl not in severity_map]
     if missing:
         raise ValueError(
             f"severity_map has no severity for level(s) {', '.join(missing)}, "
@@ -201,12 +182,12 @@ def _check_severity_map(rules: Sequence[LevelRule], severity_map: Mapping[str, s
 
 def _winning_rule(rules: Sequence[LevelRule], subject: RiskSubject) -> LevelRule | None:
     """The matching rule with the highest ``min_level`` (first one on a tie)."""
-    rank = level_rank(subject.level)
+    rank = level_index(subject.level)
     best: LevelRule | None = None
     for rule in rules:
-        if rule.scope != subject.scope or rank < level_rank(rule.min_level):
+        if rule.scope != subject.scope or rank < level_index(rule.min_level):
             continue
-        if best is None or level_rank(rule.min_level) > level_rank(best.min_level):
+        if best is None or level_index(rule.min_level) > level_index(best.min_level):
             best = rule
     return best
 
@@ -246,7 +227,7 @@ def evaluate_level_rules(
     candidates: list[AlertCandidate] = []
     for subject in subjects:
         try:
-            level_rank(subject.level)
+            level_index(subject.level)
         except ValueError as err:
             raise ValueError(f"subject chain={subject.chain!r} node={subject.node!r}: {err}") from None
         rule = _winning_rule(rules, subject)
@@ -301,8 +282,8 @@ def evaluate_rules(
             for subject in subjects:
                 if subject.scope != rule.scope or subject.previous_level is None:
                     continue
-                rank = level_rank(subject.level)
-                if rank <= level_rank(subject.previous_level) or rank < level_rank(rule.min_level):
+                rank = level_index(subject.level)
+                if rank <= level_index(subject.previous_level) or rank < level_index(rule.min_level):
                     continue
                 candidates.append(AlertCandidate(
                     labels={"alertname": rule.name, "chain": subject.chain, "node": subject.node,
@@ -323,7 +304,7 @@ def evaluate_rules(
                 key = (finding.chain, finding.node, finding.kind, finding.series)
                 if finding.kind not in rule.kinds or key in seen:
                     continue
-                if level_rank(finding.level) < level_rank(rule.min_level):
+                if level_index(finding.level) < level_index(rule.min_level):
                     continue
                 if finding.level not in severity:
                     raise ValueError(f"rule {rule.name!r}: severity_map has no severity for level {finding.level!r}")

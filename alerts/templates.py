@@ -14,7 +14,7 @@ and ends with a note saying how many were left out and where to read them all.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -29,6 +29,9 @@ _WORDS = {
         "expected": "baseline", "detector": "detector", "drivers": "drivers", "data_period": "data period",
         "vintage": "vintage", "since": "since", "ended": "resolved at", "report": "Report",
         "omitted": "… {n} more alert(s) not shown (message size limit); see the report.",
+        "digest": "Digest of {n} notifications held back by the platform's message limit",
+        "digest_omitted": "… {n} more notification(s) of this digest not shown in full (message size limit); "
+                          "see the report.",
         "levels": {"none": "none", "blue": "blue", "yellow": "yellow", "orange": "orange", "red": "red",
                    "unknown": "unknown (too little data)"},
     },
@@ -38,22 +41,35 @@ _WORDS = {
         "expected": "基线", "detector": "检测方法", "drivers": "主要因素", "data_period": "数据期",
         "vintage": "数据版本", "since": "开始于", "ended": "恢复于", "report": "查看报告",
         "omitted": "……另有 {n} 条告警因消息长度限制未显示，详见报告。",
+        "digest": "汇总：因平台消息频率限制合并的 {n} 条通知",
+        "digest_omitted": "……本汇总另有 {n} 条通知因消息长度限制未完整显示，详见报告。",
         "levels": {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色",
                    "unknown": "未知（数据不足）"},
     },
 }
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters as entities: ``&`` ``&amp;``, ``<`` ``&lt;``, ``>`` ``&gt;``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 @dataclass(frozen=True)
 class Style:
-    """Markup of a platform: bold markers and how a link is written."""
+    """Markup of a platform: bold markers, how a link is written, how data text is escaped."""
 
     bold: str = "**"
     link: str = "[{text}]({url})"
+    escape: Callable[[str], str] = _as_is
+    """Applied to every piece of alert data (labels, annotations), never to the markup."""
 
 
 MARKDOWN = Style()
-SLACK = Style(bold="*", link="<{url}|{text}>")
+SLACK = Style(bold="*", link="<{url}|{text}>", escape=slack_escape)
 
 
 def title(alerts: Sequence[Alert], group_labels: Mapping[str, str], language: str) -> str:
@@ -68,9 +84,10 @@ def title(alerts: Sequence[Alert], group_labels: Mapping[str, str], language: st
 def alert_lines(alert: Alert, language: str, style: Style = MARKDOWN) -> str:
     """The block of text describing one alert."""
     words = _WORDS[_check(language)]
-    a = alert.annotations
-    level = a.get("level") or alert.labels.get("level", "")
-    where = (f"{words['node']} {alert.labels['node']}" if alert.labels.get("node") else words["chain_level"])
+    e = style.escape
+    a = {key: e(str(value)) for key, value in alert.annotations.items()}
+    level = a.get("level") or e(alert.labels.get("level", ""))
+    where = (f"{words['node']} {e(alert.labels['node'])}" if alert.labels.get("node") else words["chain_level"])
     summary = a.get("summary_zh") if language == "zh" and a.get("summary_zh") else a.get("summary", "")
     state = words["firing"] if alert.is_firing else words["resolved"]
     head = f"- {style.bold}{state} · {words['levels'].get(level, level)}{style.bold} · {where}: {summary}"
@@ -110,7 +127,7 @@ def render_text(
     block too long on its own is cut at a character boundary.
     """
     words = _WORDS[_check(language)]
-    head = f"{style.bold}{title(alerts, group_labels, language)}{style.bold}\n" if with_title else ""
+    head = f"{style.bold}{style.escape(title(alerts, group_labels, language))}{style.bold}\n" if with_title else ""
     link = style.link.format(text=words["report"], url=report_url) if report_url else ""
     tail = f"\n{link}" if link else ""
     blocks = [alert_lines(a, language, style) for a in alerts]
@@ -148,3 +165,25 @@ def _check(language: str) -> str:
     if language not in LANGUAGES:
         raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
     return language
+
+
+def digest_text(texts: Sequence[str], language: str, max_bytes: int) -> str:
+    """One message standing for several held back by a platform's rate limit (none is dropped).
+
+    A heading naming how many, then every message in full when they fit in
+    ``max_bytes``; else each message's first line (its title) while they fit, and a
+    note on how many more the report holds.
+    """
+    words = _WORDS[_check(language)]
+    head = words["digest"].format(n=len(texts))
+    full = "\n\n".join([head, *texts])
+    if _size(full) <= max_bytes:
+        return full
+    lines = [head]
+    for i, text in enumerate(texts):
+        first = text.strip().split("\n", 1)[0]
+        note = words["digest_omitted"].format(n=len(texts) - i)
+        if _size("\n".join([*lines, first, note])) > max_bytes:
+            return _cut("\n".join([*lines, note]), max_bytes)
+        lines.append(first)
+    return _cut("\n".join([*lines, words["digest_omitted"].format(n=len(texts))]), max_bytes)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.table import BenchRow
-from indicators.concentration import AGGREGATE_PARTNERS, concentration_table
+from indicators.concentration import concentration_table
+from indicators.vocabulary import AGGREGATE_PARTNERS
 
 KEYS = ["reporter", "product", "period"]
 

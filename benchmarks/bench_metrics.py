@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.model import Alert
 from benchmarks.table import BenchRow
+from indicators.vocabulary import LEVELS
 from monitor.records import CollectedBatch
 from monitor.telemetry.metrics import build_registry
 from monitor.serve.server import create_http_app
@@ -39,7 +40,6 @@ from monitor.store.tables import OutboxMessage
 
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
                      "text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
-LEVELS = ("none", "blue", "yellow", "orange", "red")
 NOW = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
 
 

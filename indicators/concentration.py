@@ -12,7 +12,7 @@ reporter; for production data the producing country with ``reporter="WORLD"``.
 
 Partners that are not one supplier:
 
-- *aggregates* (:data:`AGGREGATE_PARTNERS`, e.g. Comtrade's World) are totals of other
+- *aggregates* (:data:`indicators.vocabulary.AGGREGATE_PARTNERS`, e.g. Comtrade's World) are totals of other
   rows and are dropped;
 - *residuals* (``residual_partners``, e.g. USGS "Other countries" or the rest of the
   world left after the named partners, see :func:`residual_from_totals`) are many
@@ -44,7 +44,21 @@ from indicators.periods import (
     lagged_values,
     period_ordinals,
 )
-from indicators.trade_totals import WORLD_PARTNERS
+from indicators.tables import (
+    check_columns,
+    check_keys,
+    is_aggregate,
+    normalised_codes,
+    residual_set,
+    validated_values,
+)
+from indicators.vocabulary import (  # re-exported: concentration's callers name them from here
+    AGGREGATE_PARTNERS,
+    DEFAULT_RESIDUAL,
+    RESIDUAL_PARTNERS,
+    UNALLOCATED,
+    WORLD_PARTNERS,
+)
 
 __all__ = [
     "AGGREGATE_PARTNERS",
@@ -87,139 +101,12 @@ CHANGE_COLUMNS: tuple[str, ...] = (
     "top_share_change_yoy",
 )
 
-#: Partner codes that stand for an aggregate of partners, not one supplier. Rows with
-#: these partners are dropped before shares are computed, so they count neither in the
-#: numerator nor in the denominator (a "World" row would otherwise double the total).
-#: Matching is on ``str(partner).strip().upper()``.
-#:
-#: - ``WORLD``, ``W00``, ``0``: UN Comtrade's World (partnerISO ``W00``, partnerCode 0);
-#:   ``WLD``: World in WITS / World Bank codes; ``WORLD TOTAL``, ``TOTAL``.
-#: - ``_X``: Comtrade "Areas, not elsewhere specified" (no identifiable supplier).
-#: - ``EU27_2020``, ``EXT_EU27_2020``, ``INT_EU27_2020``: Eurostat Comext partner
-#:   aggregates (they overlap member-state rows).
-#:
-#: USGS "World total (rounded)" rows carry footnote digits and are removed by
-#: :func:`indicators.production.usgs_world_production`.
-AGGREGATE_PARTNERS: frozenset[str] = frozenset(
-    {
-        "WORLD",
-        "W00",
-        "_X",
-        "0",
-        "WLD",
-        "WORLD TOTAL",
-        "TOTAL",
-        "EU27_2020",
-        "EXT_EU27_2020",
-        "INT_EU27_2020",
-    }
-)
-
-#: Suggested ``residual_partners``: names used for "everyone else" (USGS "Other
-#: countries", the rest of the world that :func:`residual_from_totals` creates).
-#: Not applied unless passed; matching is on ``str(partner).strip().upper()``.
-RESIDUAL_PARTNERS: frozenset[str] = frozenset({"OTHER COUNTRIES", "REST OF WORLD", "OTHERS", "ROW"})
-
-#: Partner label of the row :func:`residual_from_totals` creates.
-DEFAULT_RESIDUAL = "REST OF WORLD"
-
-#: Partner label for the part of a World total that no named partner accounts for
-#: (a source that lists only some partners beside its World row). Pass it to
-#: :func:`residual_from_totals` as ``residual`` and to :func:`concentration_table` in
-#: ``residual_partners``: it is not a supplier, only the gap in what is known.
-UNALLOCATED = "UNALLOCATED"
-
-_REQUIRED = ("partner", "value")
-
-
-def _check_keys(keys: Sequence[str]) -> list[str]:
-    if isinstance(keys, str):
-        keys = (keys,)
-    keys = list(keys)
-    if not keys:
-        raise ValueError("keys must name at least one column, e.g. ('reporter', 'product')")
-    if len(set(keys)) != len(keys):
-        raise ValueError(f"keys must not repeat a column: {keys!r}")
-    clash = [k for k in keys if k in _REQUIRED]
-    if clash:
-        raise ValueError(f"keys must not include {clash[0]!r}: it is a data column, not a group key")
-    return keys
-
-
-def _check_columns(flows: pd.DataFrame, keys: list[str], argument: str = "flows") -> None:
-    if not isinstance(flows, pd.DataFrame):
-        raise TypeError(f"{argument} must be a pandas DataFrame, got {type(flows).__name__}")
-    missing = [c for c in (*keys, *_REQUIRED) if c not in flows.columns]
-    if missing:
-        raise ValueError(
-            f"{argument} is missing column {missing[0]!r} (needs {', '.join((*keys, *_REQUIRED))}; "
-            f"has {', '.join(map(str, flows.columns))})"
-        )
-
-
-def _validated_values(flows: pd.DataFrame, column: str = "value") -> pd.Series:
-    """Return ``flows[column]`` as float64, or raise ValueError naming the column and row."""
-    raw = flows[column]
-    if is_bool_dtype(raw):
-        raise ValueError(f"column {column!r} must be numeric, got booleans")
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(
-            f"column {column!r} has {int(bad.sum())} non-numeric entries, "
-            f"first {raw.iloc[pos]!r} at row {pos}"
-        )
-    if values.isna().any():
-        pos = int(np.flatnonzero(values.isna().to_numpy())[0])
-        raise ValueError(
-            f"column {column!r} has {int(values.isna().sum())} missing entries (first at row "
-            f"{pos}); drop or fill them before computing shares: a missing supplier "
-            "value cannot be treated as zero"
-        )
-    arr = values.to_numpy()
-    if not np.isfinite(arr).all():
-        pos = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise ValueError(f"column {column!r} has a non-finite entry {float(arr[pos])!r} at row {pos}")
-    if (arr < 0).any():
-        pos = int(np.flatnonzero(arr < 0)[0])
-        raise ValueError(
-            f"column {column!r} has {int((arr < 0).sum())} negative entries, first "
-            f"{float(arr[pos])!r} at row {pos}; flows and outputs must be >= 0"
-        )
-    return values
-
-
-def _normalised(codes: pd.Series) -> pd.Series:
-    return codes.astype(str).str.strip().str.upper()
-
-
-def _is_aggregate(partner: pd.Series) -> np.ndarray:
-    """Boolean mask of partners listed in :data:`AGGREGATE_PARTNERS`."""
-    if is_numeric_dtype(partner) and not is_bool_dtype(partner):
-        # Numeric partner codes (Comtrade partnerCode): only 0, World, is an aggregate.
-        return (partner.astype("float64") == 0).to_numpy()
-    return _normalised(partner).isin(AGGREGATE_PARTNERS).to_numpy()
-
 
 def _partner_sort_key(partner: pd.Series) -> pd.Series:
     """Partner codes in a totally ordered form (numbers numerically, else as text)."""
     if is_numeric_dtype(partner) and not is_bool_dtype(partner):
         return partner.astype("float64")
     return partner.astype(str)
-
-
-def _residual_set(residual_partners: Collection[str]) -> frozenset[str]:
-    if isinstance(residual_partners, str):
-        residual_partners = (residual_partners,)
-    chosen = frozenset(str(p).strip().upper() for p in residual_partners)
-    clash = sorted(chosen & AGGREGATE_PARTNERS)
-    if clash:
-        raise ValueError(
-            f"residual_partners must not include the aggregate {clash[0]!r}: an aggregate is "
-            "a total of other rows; use residual_from_totals to turn it into a residual"
-        )
-    return chosen
 
 
 def _group_codes(flows: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -260,9 +147,9 @@ class _Pairs:
 def _pairs(
     flows: pd.DataFrame, keys: list[str], residual_partners: Collection[str], with_all_groups: bool = False
 ) -> _Pairs:
-    _check_columns(flows, keys)
-    residual = _residual_set(residual_partners)
-    values = _validated_values(flows).to_numpy()
+    check_columns(flows, keys)
+    residual = residual_set(residual_partners)
+    values = validated_values(flows).to_numpy()
     partner = flows["partner"]
     if partner.isna().any():
         pos = int(np.flatnonzero(partner.isna().to_numpy())[0])
@@ -272,8 +159,8 @@ def _pairs(
 
     pcodes, puniques = pd.factorize(partner, sort=False)
     unique_series = pd.Series(puniques)
-    aggregate_u = _is_aggregate(unique_series)
-    residual_u = _normalised(unique_series).isin(residual).to_numpy() if residual else np.zeros(len(puniques), bool)
+    aggregate_u = is_aggregate(unique_series)
+    residual_u = normalised_codes(unique_series).isin(residual).to_numpy() if residual else np.zeros(len(puniques), bool)
     order_u = np.argsort(_partner_sort_key(unique_series).to_numpy(), kind="stable")
     rank_u = np.empty(len(puniques), dtype="int64")
     rank_u[order_u] = np.arange(len(puniques), dtype="int64")
@@ -356,7 +243,7 @@ def partner_shares(
     the input unit. Source: the market-share definition used for the HHI in U.S.
     DOJ/FTC Merger Guidelines (2023), section 2.1 and endnote on the HHI.
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     pairs = _pairs(flows, keys, residual_partners)
     total = np.add.reduceat(pairs.pair_value, pairs.group_start) if len(pairs.pair_value) else np.zeros(0)
     positive = (total > 0)[pairs.pair_gid]
@@ -480,8 +367,8 @@ def concentration_table(
     ``reduceat`` sums and three max passes per group for the top partners, and
     ``bincount`` for the HHI; there is no Python-level loop over groups.
     """
-    keys = _check_keys(keys)
-    residual = bool(_residual_set(residual_partners))
+    keys = check_keys(keys)
+    residual = bool(residual_set(residual_partners))
     pairs = _pairs(flows, keys, residual_partners, with_all_groups=include_zero_total)
     n_pairs = len(pairs.pair_value)
     if n_pairs == 0 and not (include_zero_total and len(pairs.all_codes)):
@@ -608,7 +495,7 @@ def concentration_changes(
     Vectorised as two left joins of the table on itself (series keys, period
     position + lag).
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     if period not in keys:
         raise ValueError(f"period {period!r} must be one of keys {keys!r}")
     missing = [c for c in (*keys, "hhi", "top_share") if c not in table.columns]
@@ -672,13 +559,13 @@ def residual_from_totals(
     than the World row (confidential trade, revisions), and a negative supplier is
     meaningless. Input unit kept.
     """
-    keys = _check_keys(keys)
-    _check_columns(flows, keys)
-    values = _validated_values(flows)
+    keys = check_keys(keys)
+    check_columns(flows, keys)
+    values = validated_values(flows)
     if flows["partner"].isna().any():
         pos = int(np.flatnonzero(flows["partner"].isna().to_numpy())[0])
         raise ValueError(f"column 'partner' has a missing entry at row {pos}")
-    aggregate = _is_aggregate(flows["partner"])
+    aggregate = is_aggregate(flows["partner"])
     frame = flows[keys + ["partner"]].assign(value=values.to_numpy())
     named = frame.loc[~aggregate].reset_index(drop=True)
     totals = frame.loc[aggregate]
@@ -812,13 +699,13 @@ def concentration_against_totals(
     Shares are :math:`\\sum_j v_{j,i} / \\sum_j T_j` in the input unit's ratio
     (dimensionless); the bounds are those of :func:`concentration_bounds`.
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     slice_cols = [c for c in slices if c not in keys]
-    _check_columns(flows, keys + slice_cols)
-    values = _validated_values(flows)
-    partner = _normalised(flows["partner"]) if len(flows) else flows["partner"].astype(str)
+    check_columns(flows, keys + slice_cols)
+    values = validated_values(flows)
+    partner = normalised_codes(flows["partner"]) if len(flows) else flows["partner"].astype(str)
     is_world = partner.isin(WORLD_PARTNERS).to_numpy()
-    is_other_aggregate = _is_aggregate(flows["partner"]) & ~is_world
+    is_other_aggregate = is_aggregate(flows["partner"]) & ~is_world
     frame = flows[keys + slice_cols + ["partner"]].assign(value=values.to_numpy())
     named = frame.loc[~is_world & ~is_other_aggregate]
     group = keys + slice_cols
@@ -830,7 +717,7 @@ def concentration_against_totals(
     rows = pd.concat([named[keys + ["partner", "value"]], unallocated[keys + ["partner", "value"]]],
                      ignore_index=True)
     table = concentration_bounds(concentration_table(
-        rows, keys, residual_partners=[UNALLOCATED, *_residual_set(residual_partners)],
+        rows, keys, residual_partners=[UNALLOCATED, *residual_set(residual_partners)],
         include_zero_total=include_zero_total))
     # The part of each group's total that stood on a World row (the rest on partner sums).
     world_total = named_sum.reindex(world.index).fillna(0.0).clip(upper=world) + gap

@@ -22,14 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import (
-    DEFAULT_KEYS,
-    _check_keys,
-    _is_aggregate,
-    _normalised,
-    _validated_values,
-    concentration_table,
-)
+from indicators.concentration import DEFAULT_KEYS, concentration_table
+from indicators.tables import check_keys, is_aggregate, normalised_codes, validated_values
 from indicators.findings import (
     IndicatorFinding,
     Names,
@@ -371,7 +365,7 @@ def strategic_dependency_test(
     of this function. The bounds on the HHI are algebra on the shares, not part of
     either method (both work on complete bilateral data, BACI or Comext).
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     if "partner" in exports.columns:
         raise ValueError(
             "exports must hold one total per group (keys + value) and no 'partner' column; "
@@ -380,15 +374,15 @@ def strategic_dependency_test(
     missing = [c for c in (*keys, "value") if c not in exports.columns]
     if missing:
         raise ValueError(f"exports is missing column {missing[0]!r} (needs {', '.join((*keys, 'value'))})")
-    export_values = _validated_values(exports)
+    export_values = validated_values(exports)
     if isinstance(bloc, (str, bytes)):
         bloc = (bloc,)
     bloc_set = {str(b).strip().upper() for b in bloc}
 
     everything = concentration_table(imports, keys, residual_partners, include_zero_total=True)
     partner = imports["partner"]
-    intra = _normalised(partner).isin(bloc_set).to_numpy() if bloc_set else np.zeros(len(imports), bool)
-    extra_rows = imports.loc[~intra & ~_is_aggregate(partner)]
+    intra = normalised_codes(partner).isin(bloc_set).to_numpy() if bloc_set else np.zeros(len(imports), bool)
+    extra_rows = imports.loc[~intra & ~is_aggregate(partner)]
     extra = concentration_table(extra_rows, keys, residual_partners, include_zero_total=True)
 
     out = everything[keys].copy()

@@ -16,8 +16,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from statsmodels.tsa.seasonal import STL
+
+from indicators.explanations import explain_verdict
+from indicators.periods import month_start, monthly_series, prepare_judgement, to_month
 
 __all__ = [
     "METHOD_STL_RESIDUAL",
@@ -95,148 +97,6 @@ class DetectionResult:
             if isinstance(value, float) and math.isnan(value):
                 record[key] = None
         return record
-
-
-# ---------------------------------------------------------------------------
-# input normalisation
-
-
-def _month_start(index: pd.Index, what: str) -> pd.DatetimeIndex:
-    """Convert an index of dates/periods/strings to month-start Timestamps."""
-    if isinstance(index, pd.PeriodIndex):
-        return index.asfreq("M").to_timestamp(how="start")
-    if is_numeric_dtype(index) or is_bool_dtype(index):
-        raise ValueError(f"{what} must hold dates or 'YYYY-MM' periods, got numbers ({index.dtype})")
-    try:
-        dates = pd.DatetimeIndex(pd.to_datetime(index, format="mixed"))
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{what} must hold dates or 'YYYY-MM' periods: {err}") from err
-    if dates.tz is not None:
-        dates = dates.tz_localize(None)
-    if dates.isna().any():
-        raise ValueError(f"{what} has {int(dates.isna().sum())} missing dates")
-    return dates.to_period("M").to_timestamp(how="start")
-
-
-def _to_month(at) -> pd.Timestamp:
-    if isinstance(at, pd.Period):
-        return at.asfreq("M").to_timestamp(how="start")
-    try:
-        ts = pd.Timestamp(at)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"at must be a date or 'YYYY-MM' period, got {at!r}") from err
-    if ts is pd.NaT:
-        raise ValueError("at must be a date, got NaT")
-    if ts.tzinfo is not None:
-        ts = ts.tz_localize(None)
-    return ts.to_period("M").to_timestamp(how="start")
-
-
-def _prepare_judgement(series: pd.Series, series_id: str, at) -> tuple[pd.Series, str, pd.Timestamp]:
-    """The monthly series, the result's id (default ``series.name``) and the month to judge.
-
-    Shared by every single-series detector so they validate input and pick the judged
-    month (default: the last one) the same way.
-    """
-    monthly = _monthly(series)
-    if not series_id and series.name is not None:
-        series_id = str(series.name)
-    if at is None:
-        if monthly.empty:
-            raise ValueError("series is empty and no 'at' month was given")
-        return monthly, series_id, monthly.index[-1]
-    return monthly, series_id, _to_month(at)
-
-
-def _monthly(series: pd.Series, what: str = "series") -> pd.Series:
-    """Float series on a complete month-start calendar; gaps and NaN values are NaN.
-
-    Raises ValueError on duplicate months, non-numeric or infinite values.
-    """
-    if not isinstance(series, pd.Series):
-        raise TypeError(f"{what} must be a pandas Series indexed by month, got {type(series).__name__}")
-    values = pd.to_numeric(series, errors="coerce").astype("float64")
-    bad = values.isna() & series.notna()
-    if bad.any():
-        pos = int(np.flatnonzero(bad.to_numpy())[0])
-        raise ValueError(f"{what} has non-numeric value {series.iloc[pos]!r} at position {pos}")
-    if np.isinf(values.to_numpy()).any():
-        raise ValueError(f"{what} has infinite values")
-    months = _month_start(series.index, f"{what} index")
-    values = pd.Series(values.to_numpy(), index=months)
-    if months.has_duplicates:
-        dup = months[months.duplicated()][0]
-        raise ValueError(f"{what} has more than one value for month {dup:%Y-%m}")
-    values = values.sort_index()
-    if values.empty:
-        return values
-    calendar = pd.date_range(values.index[0], values.index[-1], freq="MS")
-    return values.reindex(calendar)
-
-
-# ---------------------------------------------------------------------------
-# explanations
-
-
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    ax = abs(x)
-    if ax >= 10_000:
-        return f"{x:,.0f}"
-    if ax >= 1:
-        return f"{x:.1f}"
-    if ax == 0:
-        return "0"
-    return f"{x:.3g}"
-
-
-def _fmt_pct(p: float) -> str:
-    return f"{abs(p):.0f}%" if abs(p) >= 10 else f"{abs(p):.1f}%"
-
-
-def _zh_month(period: pd.Timestamp) -> str:
-    return f"{period.year}年{period.month}月"
-
-
-def _explain(status, period, observed, expected, lower, upper, z, n_obs=None, needed=None, reason=None):
-    ym = period.strftime("%Y-%m")
-    zh_m = _zh_month(period)
-    if status == "missing":
-        return (
-            f"No observation for {ym}; the month is not judged and no value is imputed.",
-            f"{zh_m}没有观测值，不作判断，也不插补数值。",
-        )
-    if status == "insufficient_history":
-        if reason == "window":
-            return (
-                f"Only {n_obs} observations in the window ending {ym}; at least {needed} are needed "
-                "to judge this month.",
-                f"截至{zh_m}的窗口内仅有{n_obs}个观测值，至少需要{needed}个才能判断。",
-            )
-        return (
-            f"Only {n_obs} observations up to {ym}; at least {needed} are needed to judge this month.",
-            f"截至{zh_m}仅有{n_obs}个观测值，至少需要{needed}个才能判断。",
-        )
-    zs = f"{z:.1f}"
-    if status == "normal":
-        return (
-            f"Value {_fmt(observed)} in {ym} is within the expected range {_fmt(lower)} to "
-            f"{_fmt(upper)} (expected {_fmt(expected)}, robust z = {zs}).",
-            f"{zh_m}的数值{_fmt(observed)}在预期区间{_fmt(lower)}至{_fmt(upper)}之内"
-            f"（预期值{_fmt(expected)}，稳健z值 = {zs}）。",
-        )
-    below = observed < expected
-    if expected > 0 and observed >= 0:
-        gap_en = _fmt_pct((observed / expected - 1.0) * 100.0)
-    else:
-        gap_en = _fmt(abs(observed - expected))
-    word_en, word_zh = ("below", "低") if below else ("above", "高")
-    return (
-        f"Value {_fmt(observed)} in {ym} is {gap_en} {word_en} the expected {_fmt(expected)} "
-        f"(robust z = {zs}).",
-        f"{zh_m}的数值{_fmt(observed)}比预期值{_fmt(expected)}{word_zh}{gap_en}（稳健z值 = {zs}）。",
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -391,11 +251,11 @@ class StlResidualDetector:
         ValueError
             On duplicate months, non-numeric or infinite values, or an unparsable index.
         """
-        monthly, series_id, month = _prepare_judgement(series, series_id, at)
+        monthly, series_id, month = prepare_judgement(series, series_id, at)
         return self._judge_monthly(monthly, series_id, month)
 
     def _not_judged(self, series_id, month, status, observed, n_obs=None, reason=None) -> DetectionResult:
-        en, zh = _explain(status, month, observed, math.nan, math.nan, math.nan, math.nan,
+        en, zh = explain_verdict(status, month, observed, math.nan, math.nan, math.nan, math.nan,
                           n_obs=n_obs, needed=self._needed(reason), reason=reason)
         nan = math.nan
         return DetectionResult(
@@ -455,7 +315,7 @@ class StlResidualDetector:
             status, direction = "flagged", ("down" if z < 0 else "up")
         else:
             status, direction = "normal", None
-        en, zh = _explain(status, month, observed, expected, lower, upper, z)
+        en, zh = explain_verdict(status, month, observed, expected, lower, upper, z)
         return DetectionResult(series_id, self.method, month, status, direction,
                                observed, expected, lower, upper, z, en, zh)
 
@@ -478,7 +338,7 @@ def _split_frame(frame: pd.DataFrame) -> dict[str, pd.Series]:
         )
     if frame["series_id"].isna().any():
         raise ValueError("column 'series_id' has missing entries")
-    months = _month_start(pd.Index(frame["period"]), "column 'period'")
+    months = month_start(pd.Index(frame["period"]), "column 'period'")
     values = pd.to_numeric(frame["value"], errors="coerce")
     bad = values.isna() & frame["value"].notna()
     if bad.any():
@@ -523,7 +383,7 @@ def detect_latest(frame: pd.DataFrame, detector: StlResidualDetector | None = No
     detector = detector or StlResidualDetector()
     results = []
     for sid, series in _split_frame(frame).items():
-        monthly = _monthly(series, f"series {sid!r}")
+        monthly = monthly_series(series, f"series {sid!r}")
         results.append(detector._judge_monthly(monthly, sid, monthly.index[-1]))
     return results
 
@@ -562,10 +422,10 @@ def replay(
     (about 5 ms for 120 points).
     """
     detector = detector or StlResidualDetector()
-    monthly = _monthly(series)
+    monthly = monthly_series(series)
     if series_id is None:
         series_id = "" if series.name is None else str(series.name)
     months = monthly.index[monthly.notna().to_numpy()]
     if start is not None:
-        months = months[months >= _to_month(start)]
+        months = months[months >= to_month(start)]
     return [detector._judge_monthly(monthly, series_id, month) for month in months]

@@ -27,15 +27,9 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from indicators.disruption import (
-    DetectionResult,
-    _explain,
-    _fmt,
-    _fmt_pct,
-    _prepare_judgement,
-    _to_month,
-    _zh_month,
-)
+from indicators.disruption import DetectionResult
+from indicators.explanations import explain_verdict, format_number, format_percent, zh_month
+from indicators.periods import prepare_judgement, to_month
 from indicators.forecast_interval import NONSEASONAL_CHOICES, ForecastFit, fit_forecast_model
 from indicators.real_time import has_vintages, latest_values, replay_by_vintage
 from indicators.screening import (
@@ -256,11 +250,11 @@ class DisruptionEngine:
         -------
         DetectionResult
         """
-        monthly, series_id, month = _prepare_judgement(series, series_id, at)
+        monthly, series_id, month = prepare_judgement(series, series_id, at)
         history = monthly.loc[:month]
         if history.empty or history.index[-1] != month:
             nan = math.nan
-            en, zh = _explain("missing", month, nan, nan, nan, nan, nan)
+            en, zh = explain_verdict("missing", month, nan, nan, nan, nan, nan)
             return DetectionResult(series_id, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
         matrix = SeriesMatrix(("series",), pd.DatetimeIndex(history.index, freq="MS"),
                               history.to_numpy(dtype="float64")[None, :])
@@ -323,15 +317,15 @@ class DisruptionEngine:
         matrix = _as_matrix(data)
         rows, cols = matrix.observed_cells()
         if start is not None:
-            first = matrix.column_of(_to_month(start))
-            if first < 0 and len(matrix.months) and _to_month(start) > matrix.months[-1]:
+            first = matrix.column_of(to_month(start))
+            if first < 0 and len(matrix.months) and to_month(start) > matrix.months[-1]:
                 return []
             keep = cols >= max(first, 0)
             rows, cols = rows[keep], cols[keep]
         return self.run(matrix, rows, cols, thresholds).results
 
     def _replay_vintages(self, frame: pd.DataFrame, start, thresholds) -> list[DetectionResult]:
-        first = None if start is None else _to_month(start)
+        first = None if start is None else to_month(start)
 
         def judge(snapshot: pd.DataFrame, cells: pd.DataFrame) -> list[DetectionResult]:
             matrix = SeriesMatrix.from_long(snapshot)
@@ -426,7 +420,7 @@ class DisruptionEngine:
         nan = math.nan
         status = int(scr.status[j])
         if status == 2:
-            en, zh = _explain("missing", month, nan, nan, nan, nan, nan) if month is not pd.NaT else (
+            en, zh = explain_verdict("missing", month, nan, nan, nan, nan, nan) if month is not pd.NaT else (
                 "No observation for the requested month.", "所请求的月份没有观测值。")
             return DetectionResult(sid, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
         observed = float(scr.observed[j])
@@ -451,14 +445,14 @@ class DisruptionEngine:
         if reason == "gap":
             en = (f"No observation in the {self._screen.max_gap} months before {month:%Y-%m}; "
                   "the change cannot be judged.")
-            zh = f"{_zh_month(month)}之前{self._screen.max_gap}个月没有观测值，无法判断变化。"
+            zh = f"{zh_month(month)}之前{self._screen.max_gap}个月没有观测值，无法判断变化。"
         elif reason == "window":
             en = (f"Too few usable month-to-month changes in the {self._screen.window} months before "
                   f"{month:%Y-%m} (at least {self._screen.min_changes} are needed) to judge this month.")
-            zh = (f"{_zh_month(month)}之前{self._screen.window}个月内可用的环比变化太少"
+            zh = (f"{zh_month(month)}之前{self._screen.window}个月内可用的环比变化太少"
                   f"（至少需要{self._screen.min_changes}个），无法判断。")
         else:
-            en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
+            en, zh = explain_verdict("insufficient_history", month, observed, nan, nan, nan, nan,
                               n_obs=n_obs, needed=self.min_history)
         return DetectionResult(sid, self.method, month, "insufficient_history", None, observed,
                                nan, nan, nan, nan, en, zh)
@@ -593,7 +587,7 @@ class LevelShiftDetector:
             # A one-month break: not (yet) a shift. Report it as such, unflagged.
             en = (f"{r.period:%Y-%m} fell sharply in one month ({r.explanation_en[:-1]}); whether the level stays "
                   "down is not known yet, so it is not a level shift.")
-            zh = f"{_zh_month(r.period)}单月骤降（{r.explanation_zh.rstrip('。')}）；水平是否持续偏低尚不可知，暂不判定为水平移动。"
+            zh = f"{zh_month(r.period)}单月骤降（{r.explanation_zh.rstrip('。')}）；水平是否持续偏低尚不可知，暂不判定为水平移动。"
             return DetectionResult(r.series_id, self.method, r.period, "normal", None, r.observed, r.expected,
                                    r.lower, r.upper, r.score, en, zh)
         return DetectionResult(r.series_id, self.method, r.period, r.status, r.direction, r.observed, r.expected,
@@ -661,68 +655,68 @@ def _payback_view(scr: ScreenResult, j: int, tau: float, directions) -> tuple | 
 
 
 def _explain_payback(month, observed, direction, spikes, raw, ev, score) -> tuple[str, str]:
-    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    ym, zhm = month.strftime("%Y-%m"), zh_month(month)
     before_en = "the month before had" if spikes == 1 else f"the {spikes} months before had"
     if direction == "down":
         return (
-            f"Value {_fmt(observed)} in {ym} fell sharply in one month (robust z = {raw:.1f}), but {before_en} "
+            f"Value {format_number(observed)} in {ym} fell sharply in one month (robust z = {raw:.1f}), but {before_en} "
             f"surged: against the level before the surge the change is z = {ev:.1f}, a payback, not a disruption "
             f"(score {score:.1f}).",
-            f"{zhm}的数值{_fmt(observed)}单月骤降（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤升：与骤升之前的水平相比"
+            f"{zhm}的数值{format_number(observed)}单月骤降（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤升：与骤升之前的水平相比"
             f"z值 = {ev:.1f}，属回吐而非中断（得分{score:.1f}）。",
         )
     return (
-        f"Value {_fmt(observed)} in {ym} rose sharply in one month (robust z = {raw:.1f}), but {before_en} "
+        f"Value {format_number(observed)} in {ym} rose sharply in one month (robust z = {raw:.1f}), but {before_en} "
         f"dropped: against the level before the drop the change is z = {ev:.1f}, a rebound, not a surge "
         f"(score {score:.1f}).",
-        f"{zhm}的数值{_fmt(observed)}单月骤升（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤降：与骤降之前的水平相比"
+        f"{zhm}的数值{format_number(observed)}单月骤升（稳健z值 = {raw:.1f}），但此前{spikes}个月曾骤降：与骤降之前的水平相比"
         f"z值 = {ev:.1f}，属反弹而非骤升（得分{score:.1f}）。",
     )
 
 
 def _gap(observed: float, expected: float) -> str:
     if expected > 0 and observed >= 0:
-        return _fmt_pct((observed / expected - 1.0) * 100.0)
-    return _fmt(abs(observed - expected))
+        return format_percent((observed / expected - 1.0) * 100.0)
+    return format_number(abs(observed - expected))
 
 
 def _explain_normal(month, observed, expected, lower, upper, score, directions=("down", "up")) -> tuple[str, str]:
-    ym, zm = month.strftime("%Y-%m"), _zh_month(month)
+    ym, zm = month.strftime("%Y-%m"), zh_month(month)
     # Outside the range in a direction this engine does not judge (e.g. a surge when
     # only drops are watched): say so rather than call it "within the range".
     side = "up" if observed > upper else "down" if observed < lower else None
     if side is not None and side not in directions:
         word, zh_word = ("above", "高于") if side == "up" else ("below", "低于")
         return (
-            f"Value {_fmt(observed)} in {ym} is {word} the expected range {_fmt(lower)} to {_fmt(upper)} "
-            f"(expected {_fmt(expected)}, score {score:.1f}), but only {' and '.join(directions)} moves are "
+            f"Value {format_number(observed)} in {ym} is {word} the expected range {format_number(lower)} to {format_number(upper)} "
+            f"(expected {format_number(expected)}, score {score:.1f}), but only {' and '.join(directions)} moves are "
             "judged for this series: not flagged.",
-            f"{zm}的数值{_fmt(observed)}{zh_word}预期区间{_fmt(lower)}至{_fmt(upper)}（预期值{_fmt(expected)}，"
+            f"{zm}的数值{format_number(observed)}{zh_word}预期区间{format_number(lower)}至{format_number(upper)}（预期值{format_number(expected)}，"
             f"得分{score:.1f}），但该序列只判断{'和'.join({'down': '下降', 'up': '上升'}[d] for d in directions)}"
             "方向的变化，不预警。",
         )
     return (
-        f"Value {_fmt(observed)} in {ym} is within the expected range {_fmt(lower)} to {_fmt(upper)} "
-        f"(expected {_fmt(expected)}, score {score:.1f}).",
-        f"{zm}的数值{_fmt(observed)}在预期区间{_fmt(lower)}至{_fmt(upper)}之内"
-        f"（预期值{_fmt(expected)}，得分{score:.1f}）。",
+        f"Value {format_number(observed)} in {ym} is within the expected range {format_number(lower)} to {format_number(upper)} "
+        f"(expected {format_number(expected)}, score {score:.1f}).",
+        f"{zm}的数值{format_number(observed)}在预期区间{format_number(lower)}至{format_number(upper)}之内"
+        f"（预期值{format_number(expected)}，得分{score:.1f}）。",
     )
 
 
 def _explain_rejected(month, observed, expected, lower, upper, score, zs, zm, model, tau) -> tuple[str, str]:
-    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    ym, zhm = month.strftime("%Y-%m"), zh_month(month)
     k = int(np.nanargmin(zs)) + 1 if np.isfinite(zs).any() else 1
     return (
-        f"Value {_fmt(observed)} in {ym} looked unusual to the robust screen (z = {zs[k - 1]:.1f} over {k} "
+        f"Value {format_number(observed)} in {ym} looked unusual to the robust screen (z = {zs[k - 1]:.1f} over {k} "
         f"month(s)) but the {model} forecast does not confirm it (z = {zm[k - 1]:.1f}, threshold {tau:g}): "
-        f"not flagged (expected {_fmt(expected)}, score {score:.1f}).",
-        f"{zhm}的数值{_fmt(observed)}在稳健筛查中显得异常（{k}个月z值 = {zs[k - 1]:.1f}），但{model}模型预测不予确认"
-        f"（z值 = {zm[k - 1]:.1f}，阈值{tau:g}），不预警（预期值{_fmt(expected)}，得分{score:.1f}）。",
+        f"not flagged (expected {format_number(expected)}, score {score:.1f}).",
+        f"{zhm}的数值{format_number(observed)}在稳健筛查中显得异常（{k}个月z值 = {zs[k - 1]:.1f}），但{model}模型预测不予确认"
+        f"（z值 = {zm[k - 1]:.1f}，阈值{tau:g}），不预警（预期值{format_number(expected)}，得分{score:.1f}）。",
     )
 
 
 def _explain_flag(method, month, observed, expected, k, z_screen, z_model, model, direction) -> tuple[str, str]:
-    ym, zhm = month.strftime("%Y-%m"), _zh_month(month)
+    ym, zhm = month.strftime("%Y-%m"), zh_month(month)
     gap = _gap(observed, expected)
     word_en, word_zh = ("below", "低") if direction == "down" else ("above", "高")
     evidence_en = f"robust z = {z_screen:.1f}, {model} z = {z_model:.1f}"
@@ -730,15 +724,15 @@ def _explain_flag(method, month, observed, expected, k, z_screen, z_model, model
     if method == METHOD_SHOCK:
         kind_en, kind_zh = ("a one-month break", "单月骤降") if direction == "down" else ("a one-month surge", "单月骤升")
         return (
-            f"Value {_fmt(observed)} in {ym} is {gap} {word_en} the expected {_fmt(expected)}: {kind_en} "
+            f"Value {format_number(observed)} in {ym} is {gap} {word_en} the expected {format_number(expected)}: {kind_en} "
             f"({evidence_en}).",
-            f"{zhm}的数值{_fmt(observed)}比预期值{_fmt(expected)}{word_zh}{gap}：{kind_zh}（{evidence_zh}）。",
+            f"{zhm}的数值{format_number(observed)}比预期值{format_number(expected)}{word_zh}{gap}：{kind_zh}（{evidence_zh}）。",
         )
     kind_en = "a lasting drop, not a one-month blip" if direction == "down" else "a lasting rise, not a one-month spike"
     kind_zh = "持续下降而非单月波动" if direction == "down" else "持续上升而非单月波动"
     return (
-        f"Value {_fmt(observed)} in {ym} is {gap} {word_en} the path before the last {k} months "
-        f"({_fmt(expected)}) and stayed {word_en} it every month: {kind_en} ({evidence_en}).",
-        f"{zhm}的数值{_fmt(observed)}比近{k}个月之前的路径（{_fmt(expected)}）{word_zh}{gap}，且每个月都{word_zh}于该路径："
+        f"Value {format_number(observed)} in {ym} is {gap} {word_en} the path before the last {k} months "
+        f"({format_number(expected)}) and stayed {word_en} it every month: {kind_en} ({evidence_en}).",
+        f"{zhm}的数值{format_number(observed)}比近{k}个月之前的路径（{format_number(expected)}）{word_zh}{gap}，且每个月都{word_zh}于该路径："
         f"{kind_zh}（{evidence_zh}）。",
     )

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from indicators.disruption import _month_start
+from indicators.periods import month_start
 
 __all__ = ["EVENT_WINDOW_MONTHS", "FALSE_ALARM_BUDGET", "EvaluationResult", "EventOutcome", "budget_critical_z",
            "evaluate_flags", "leave_one_series_out", "read_events", "threshold_sweep"]
@@ -217,13 +217,13 @@ def read_events(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.isna(row.series_id) or not str(row.series_id).strip():
             raise ValueError(f"events row {pos}: series_id is empty")
         try:
-            start = _month_start(pd.Index([str(row.start)]), "start")[0]
+            start = month_start(pd.Index([str(row.start)]), "start")[0]
         except ValueError as err:
             raise ValueError(f"events row {pos}: start {row.start!r} is not a month ({err})") from None
         end_raw = row.end
         if kind == "ignore" and not (end_raw is None or (isinstance(end_raw, float) and math.isnan(end_raw)) or end_raw == ""):
             try:
-                end = _month_start(pd.Index([str(end_raw)]), "end")[0]
+                end = month_start(pd.Index([str(end_raw)]), "end")[0]
             except ValueError as err:
                 raise ValueError(f"events row {pos}: end {end_raw!r} is not a month ({err})") from None
             if end < start:
@@ -305,10 +305,10 @@ def evaluate_flags(
     if "value" in obs.columns:
         obs = obs[pd.to_numeric(obs["value"], errors="coerce").notna()]
     obs_ids = obs["series_id"].astype(str).to_numpy()
-    obs_months = _month_number(_month_start(pd.Index(obs["period"]), "observations 'period'")) if len(obs) else np.array([], dtype=np.int64)
+    obs_months = _month_number(month_start(pd.Index(obs["period"]), "observations 'period'")) if len(obs) else np.array([], dtype=np.int64)
     down = flags[flags["direction"] == "down"]
     flag_ids = down["series_id"].astype(str).to_numpy()
-    flag_months = _month_number(_month_start(pd.Index(down["period"]), "flags 'period'")) if len(down) else np.array([], dtype=np.int64)
+    flag_months = _month_number(month_start(pd.Index(down["period"]), "flags 'period'")) if len(down) else np.array([], dtype=np.int64)
 
     per_series = []
     fa_rows = []

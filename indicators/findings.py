@@ -1,7 +1,7 @@
 """The verdict of a concentration or dependence indicator on one subject and period.
 
 Pure data, no I/O. Every indicator module (:mod:`indicators.concentration`,
-:mod:`indicators.dependence`, :mod:`indicators.trend`, :mod:`indicators.unit_values`)
+:mod:`indicators.dependence`, :mod:`indicators.unit_values`)
 turns its table into :class:`IndicatorFinding` objects for the rows that cross a
 threshold, each with the observed number, the threshold and one sentence in English
 and one in Chinese, so that an analyst reads *why* without opening the table.
@@ -29,7 +29,6 @@ __all__ = ["FINDING_KINDS", "IndicatorFinding", "Names", "name_en", "name_zh", "
 #: - ``single_point_of_failure``: one partner's share above threshold;
 #: - ``import_dependence``: imports / apparent consumption above threshold;
 #: - ``strategic_dependency``: the EU three-criteria test holds (persistently);
-#: - ``concentration_trend``: a significant upward trend;
 #: - ``low_unit_value``: export unit value far below import unit value (低端锁定).
 FINDING_KINDS: tuple[str, ...] = (
     "import_concentration",
@@ -39,7 +38,6 @@ FINDING_KINDS: tuple[str, ...] = (
     "single_point_of_failure",
     "import_dependence",
     "strategic_dependency",
-    "concentration_trend",
     "low_unit_value",
 )
 

@@ -1,11 +1,10 @@
-"""Forecast-interval breach: is this month outside what a statsmodels SARIMAX model,
-fitted on the months before it, forecast?
+"""The forecast model of the disruption engine's confirmation stage: how far is each
+month from what a statsmodels SARIMAX model, fitted on the months before it, forecast?
 
 Pure computation, no I/O. :func:`fit_forecast_model` is the statsmodels part of the
 two-stage engine (:mod:`indicators.disruption_engine`): it fits the model on a
 window that ends *before* the months under test and returns their standardised
-one-step forecast errors. :class:`ForecastIntervalDetector` is the same model used on
-its own, one month at a time, with an interval of configurable coverage.
+one-step forecast errors.
 """
 
 from __future__ import annotations
@@ -15,31 +14,16 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from scipy.stats import levene, norm
+from scipy.stats import levene
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from indicators.disruption import (
-    MAD_TO_SIGMA,
-    DetectionResult,
-    _explain,
-    _fmt,
-    _fmt_pct,
-    _prepare_judgement,
-    _zh_month,
-)
-from indicators.screening import RobustScreen, SeriesMatrix, from_scaled_log
+from indicators.disruption import MAD_TO_SIGMA
 
 __all__ = [
-    "METHOD_FORECAST_INTERVAL",
     "ForecastFit",
-    "ForecastIntervalDetector",
     "fit_forecast_model",
 ]
-
-#: ``DetectionResult.method`` of :class:`ForecastIntervalDetector`.
-METHOD_FORECAST_INTERVAL = "forecast_interval"
 
 #: Significance level of the test "January-February errors are more spread out".
 NEW_YEAR_ALPHA = 0.01
@@ -272,144 +256,3 @@ def new_year_factors(v: np.ndarray, F: np.ndarray, n_fit: int, last_month: int,
 def _seasonal_diff_ok(x: np.ndarray) -> np.ndarray:
     f = np.isfinite(x)
     return f[13:] & f[12:-1] & f[1:-12] & f[:-13]
-
-
-class ForecastIntervalDetector:
-    """Flag a month outside the model's one-step forecast interval.
-
-    Parameters
-    ----------
-    coverage : float, default 0.99
-        Two-sided coverage of the forecast interval, in (0.5, 1). The month is flagged
-        when it falls outside; the interval is
-        :math:`\\hat x_t \\pm \\Phi^{-1}((1+c)/2)\\sqrt{F_t}`.
-    seasonal : bool or "auto", default "auto"
-        Seasonal airline model; "auto" decides with the screen's Kruskal-Wallis test on
-        the data up to the judged month.
-    min_history : int, default 36
-        Observations needed up to and including the judged month.
-    max_history : int, default 120
-        Months (ending at the judged month) the model sees.
-    outlier_threshold : float, default 5.0
-        Past months whose robust z-score (:class:`indicators.screening.RobustScreen`)
-        exceeds this in absolute value are treated as missing when the model is
-        fitted, so that one past crisis does not widen every later interval.
-
-    Notes
-    -----
-    The model (see :func:`fit_forecast_model`) is estimated on the window up to the
-    month *before* the judged one and run through the judged month; the standardised
-    error :math:`z_t = v_t/\\sqrt{F_t}` is the ``score`` (negative = below forecast).
-    Expected value and bounds are back-transformed from the scaled-log scale, so the
-    interval is asymmetric in the series' unit.
-    """
-
-    method = METHOD_FORECAST_INTERVAL
-
-    def __init__(
-        self,
-        coverage: float = 0.99,
-        seasonal: bool | str = "auto",
-        min_history: int = 36,
-        max_history: int = 120,
-        outlier_threshold: float = 5.0,
-    ) -> None:
-        if isinstance(coverage, bool) or not isinstance(coverage, (int, float)) or not 0.5 < coverage < 1:
-            raise ValueError(f"coverage must lie strictly between 0.5 and 1, got {coverage!r}")
-        if seasonal not in (True, False, "auto"):
-            raise ValueError(f"seasonal must be True, False or 'auto', got {seasonal!r}")
-        if isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 30:
-            raise ValueError(f"min_history must be an integer >= 30, got {min_history!r}")
-        if isinstance(max_history, bool) or not isinstance(max_history, int) or max_history < min_history:
-            raise ValueError(f"max_history must be an integer >= min_history ({min_history}), got {max_history!r}")
-        if isinstance(outlier_threshold, bool) or not isinstance(outlier_threshold, (int, float)) or outlier_threshold <= 0:
-            raise ValueError(f"outlier_threshold must be a positive number, got {outlier_threshold!r}")
-        self.coverage = float(coverage)
-        self.seasonal = seasonal
-        self.min_history = min_history
-        self.max_history = max_history
-        self.outlier_threshold = float(outlier_threshold)
-        self.threshold = float(norm.ppf(0.5 + self.coverage / 2.0))
-        self._screen = RobustScreen(min_history=min(min_history, 36))
-
-    def __repr__(self) -> str:
-        return (
-            f"ForecastIntervalDetector(coverage={self.coverage}, seasonal={self.seasonal!r}, "
-            f"min_history={self.min_history}, max_history={self.max_history})"
-        )
-
-    def judge(self, series: pd.Series, series_id: str = "", at=None) -> DetectionResult:
-        """Judge one month of a monthly series with data up to that month only.
-
-        Parameters
-        ----------
-        series : pandas.Series
-            Monthly values indexed by month (as for
-            :meth:`indicators.disruption.StlResidualDetector.judge`).
-        series_id : str, default ""
-            Identifier for the result (default ``series.name``).
-        at : date-like, optional
-            Month to judge (default: the last month of the index).
-
-        Returns
-        -------
-        DetectionResult
-        """
-        monthly, series_id, month = _prepare_judgement(series, series_id, at)
-        nan = math.nan
-        history = monthly.loc[:month]
-        observed = float(history.iloc[-1]) if len(history) and history.index[-1] == month else nan
-        if math.isnan(observed):
-            en, zh = _explain("missing", month, nan, nan, nan, nan, nan)
-            return DetectionResult(series_id, self.method, month, "missing", None, nan, nan, nan, nan, nan, en, zh)
-        n_obs = int(history.notna().sum())
-        if n_obs < self.min_history:
-            en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
-                              n_obs=n_obs, needed=self.min_history)
-            return DetectionResult(series_id, self.method, month, "insufficient_history", None, observed,
-                                   nan, nan, nan, nan, en, zh)
-        matrix = SeriesMatrix.from_series({series_id or "series": history})
-        block = self._screen.block_innovations(matrix, 0, len(matrix.months) - 1)
-        x = block["x"][-self.max_history:].copy()
-        u = block["u"][-self.max_history:]
-        x[:-1][np.abs(u[:-1]) > self.outlier_threshold] = np.nan
-        seasonal = block["seasonal"] if self.seasonal == "auto" else bool(self.seasonal)
-        fit = fit_forecast_model(x, seasonal, holdout=1, max_lag=1, last_month=month.month)
-        if fit is None or not math.isfinite(fit.z[0]):
-            en, zh = _explain("insufficient_history", month, observed, nan, nan, nan, nan,
-                              n_obs=int(np.isfinite(x).sum()), needed=self.min_history, reason="window")
-            return DetectionResult(series_id, self.method, month, "insufficient_history", None, observed,
-                                   nan, nan, nan, nan, en, zh)
-        c = block["c"]
-        half = self.threshold * fit.sd
-        expected = float(from_scaled_log(fit.expected, c))
-        lower = float(from_scaled_log(fit.expected - half, c))
-        upper = float(from_scaled_log(fit.expected + half, c))
-        z = float(fit.z[0])
-        flagged = abs(z) >= self.threshold
-        direction = ("down" if z < 0 else "up") if flagged else None
-        en, zh = explain_forecast(month, observed, expected, lower, upper, z, fit.model, self.coverage, flagged)
-        return DetectionResult(series_id, self.method, month, "flagged" if flagged else "normal", direction,
-                               observed, expected, lower, upper, z, en, zh)
-
-
-def explain_forecast(month, observed, expected, lower, upper, z, model, coverage, flagged) -> tuple[str, str]:
-    """One sentence in English and Chinese for a forecast-interval verdict."""
-    ym, zm = month.strftime("%Y-%m"), _zh_month(month)
-    cov = f"{coverage * 100:g}%"
-    if not flagged:
-        return (
-            f"Value {_fmt(observed)} in {ym} is inside the {cov} {model} forecast interval "
-            f"{_fmt(lower)} to {_fmt(upper)} (forecast {_fmt(expected)}, z = {z:.1f}).",
-            f"{zm}的数值{_fmt(observed)}在{model}模型{cov}预测区间{_fmt(lower)}至{_fmt(upper)}之内"
-            f"（预测值{_fmt(expected)}，z值 = {z:.1f}）。",
-        )
-    below = observed < expected
-    gap = _fmt_pct((observed / expected - 1.0) * 100.0) if expected > 0 and observed >= 0 else _fmt(abs(observed - expected))
-    word_en, word_zh, bound = ("below", "低", lower) if below else ("above", "高", upper)
-    return (
-        f"Value {_fmt(observed)} in {ym} is {gap} {word_en} the {model} forecast {_fmt(expected)} and outside "
-        f"its {cov} interval (bound {_fmt(bound)}, z = {z:.1f}).",
-        f"{zm}的数值{_fmt(observed)}比{model}模型预测值{_fmt(expected)}{word_zh}{gap}，超出其{cov}预测区间"
-        f"（界限{_fmt(bound)}，z值 = {z:.1f}）。",
-    )

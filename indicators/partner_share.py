@@ -13,15 +13,16 @@ import math
 import numpy as np
 import pandas as pd
 
-from indicators.disruption import DetectionResult, _month_start, _zh_month
+from indicators.disruption import DetectionResult
+from indicators.explanations import zh_month
+from indicators.periods import month_start
+from indicators.tables import normalised_codes
+from indicators.vocabulary import WORLD_PARTNERS
 
-__all__ = ["METHOD_PARTNER_SHARE", "TOTAL_PARTNERS", "PartnerShareCollapseDetector"]
+__all__ = ["METHOD_PARTNER_SHARE", "PartnerShareCollapseDetector"]
 
 #: ``DetectionResult.method`` of :class:`PartnerShareCollapseDetector`.
 METHOD_PARTNER_SHARE = "partner_share_collapse"
-
-#: Partner codes that denote the total over all partners (Comtrade "World" = 0).
-TOTAL_PARTNERS: frozenset[str] = frozenset({"WORLD", "World", "world", "WLD", "W00", "0", "ALL"})
 
 _REQUIRED = ("reporter", "partner", "product", "period", "value")
 
@@ -116,7 +117,7 @@ class PartnerShareCollapseDetector:
         if shares.empty:
             return []
         out: list[DetectionResult] = []
-        at_month = None if at is None else _month_start(pd.Index([at]), "at")[0]
+        at_month = None if at is None else month_start(pd.Index([at]), "at")[0]
         for key, block in shares.groupby(level=0, sort=True):
             # period x partner shares; a partner without a row in a period with data
             # has share 0 (an export ban removes the row)
@@ -139,14 +140,14 @@ class PartnerShareCollapseDetector:
         if period not in past.index:
             return DetectionResult(key, self.method, period, "missing", None, nan, nan, nan, nan, nan,
                                    f"No trade data for {key} in {ym}; the period is not judged.",
-                                   f"{key}在{_zh_month(period)}没有贸易数据，不作判断。")
+                                   f"{key}在{zh_month(period)}没有贸易数据，不作判断。")
         avg = past.loc[period]
         n = min(int(sh.index.get_loc(period)), self.window)
         if avg.isna().all():
             return DetectionResult(
                 key, self.method, period, "insufficient_history", None, nan, nan, nan, nan, nan,
                 f"Only {n} earlier period(s) of data for {key} before {ym}; at least {self.min_periods} are needed.",
-                f"{key}在{_zh_month(period)}之前仅有{n}期数据，至少需要{self.min_periods}期。")
+                f"{key}在{zh_month(period)}之前仅有{n}期数据，至少需要{self.min_periods}期。")
         main = str(avg.idxmax())
         expected = float(avg[main])
         observed = float(sh.loc[period, main])
@@ -155,7 +156,7 @@ class PartnerShareCollapseDetector:
         if expected < self.min_share:
             en = (f"No main partner for {key} before {ym}: the largest trailing share is {main} with "
                   f"{expected:.0%} (below {self.min_share:.0%}); its share is now {observed:.0%}.")
-            zh = (f"{key}在{_zh_month(period)}之前没有主要伙伴：最大的平均份额为{main}的{expected:.0%}"
+            zh = (f"{key}在{zh_month(period)}之前没有主要伙伴：最大的平均份额为{main}的{expected:.0%}"
                   f"（低于{self.min_share:.0%}），本期为{observed:.0%}。")
             return DetectionResult(key, self.method, period, "normal", None, observed, expected, lower, 1.0,
                                    delta, en, zh)
@@ -164,12 +165,12 @@ class PartnerShareCollapseDetector:
             en = (f"{main}'s share of {key} fell to {observed:.0%} in {ym} from a trailing average of "
                   f"{expected:.0%} ({delta:+.0f} points, threshold -{self.drop_points:g}): the main supplier "
                   "is being replaced or cut off.")
-            zh = (f"{_zh_month(period)}{main}在{key}中的份额降至{observed:.0%}，此前平均为{expected:.0%}"
+            zh = (f"{zh_month(period)}{main}在{key}中的份额降至{observed:.0%}，此前平均为{expected:.0%}"
                   f"（{delta:+.0f}个百分点，阈值-{self.drop_points:g}）：主要供应来源正被替代或中断。")
         else:
             en = (f"{main}'s share of {key} is {observed:.0%} in {ym} against a trailing average of "
                   f"{expected:.0%} ({delta:+.0f} points; flagged from -{self.drop_points:g}).")
-            zh = (f"{_zh_month(period)}{main}在{key}中的份额为{observed:.0%}，此前平均为{expected:.0%}"
+            zh = (f"{zh_month(period)}{main}在{key}中的份额为{observed:.0%}，此前平均为{expected:.0%}"
                   f"（{delta:+.0f}个百分点；下降{self.drop_points:g}个百分点起预警）。")
         return DetectionResult(key, self.method, period, "flagged" if flagged else "normal",
                                "down" if flagged else None, observed, expected, lower, 1.0, delta, en, zh)
@@ -198,14 +199,14 @@ def _share_table(flows: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[str
     key = parts[0].str.cat(parts[1:], sep="/")
     data = pd.DataFrame({
         "key": key.to_numpy(), "partner": flows["partner"].astype(str).to_numpy(),
-        "period": _month_start(pd.Index(flows["period"].astype(str)), "column 'period'"),
+        "period": month_start(pd.Index(flows["period"].astype(str)), "column 'period'"),
         "value": values.to_numpy(dtype="float64"),
     }).dropna(subset=["value"])
     dup = data.duplicated(["key", "partner", "period"])
     if dup.any():
         row = data[dup].iloc[0]
         raise ValueError(f"more than one value for {row['key']} partner {row['partner']} in {row['period']:%Y-%m}")
-    is_total = data["partner"].isin(TOTAL_PARTNERS)
+    is_total = normalised_codes(data["partner"]).isin(WORLD_PARTNERS)
     totals = data[is_total].set_index(["key", "period"])["value"]
     wide = data[~is_total].pivot_table(index=["key", "period"], columns="partner", values="value", aggfunc="sum")
     partner_sum = wide.sum(axis=1, min_count=1)

@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import (
     is_bool_dtype,
+    is_numeric_dtype,
     is_datetime64_any_dtype,
     is_float_dtype,
     is_integer_dtype,
     is_object_dtype,
 )
 
-__all__ = ["FREQUENCIES", "PERIODS_PER_YEAR", "period_ordinals", "lagged_values", "format_period"]
+__all__ = ["FREQUENCIES", "PERIODS_PER_YEAR", "period_ordinals", "lagged_values", "format_period", "month_start",
+           "to_month", "monthly_series", "prepare_judgement"]
 
 #: Supported frequencies: years, quarters, months.
 FREQUENCIES: tuple[str, ...] = ("Y", "Q", "M")
@@ -210,3 +212,81 @@ def format_period(value, freq: str | None = None) -> str:
             return f"{stamp.year}Q{(stamp.month - 1) // 3 + 1}"
         return stamp.strftime("%Y-%m")
     return str(value)
+
+
+# ---------------------------------------------------------------------------
+# monthly series (the detectors' input)
+
+
+def month_start(index: pd.Index, what: str) -> pd.DatetimeIndex:
+    """Convert an index of dates/periods/strings to month-start Timestamps."""
+    if isinstance(index, pd.PeriodIndex):
+        return index.asfreq("M").to_timestamp(how="start")
+    if is_numeric_dtype(index) or is_bool_dtype(index):
+        raise ValueError(f"{what} must hold dates or 'YYYY-MM' periods, got numbers ({index.dtype})")
+    try:
+        dates = pd.DatetimeIndex(pd.to_datetime(index, format="mixed"))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{what} must hold dates or 'YYYY-MM' periods: {err}") from err
+    if dates.tz is not None:
+        dates = dates.tz_localize(None)
+    if dates.isna().any():
+        raise ValueError(f"{what} has {int(dates.isna().sum())} missing dates")
+    return dates.to_period("M").to_timestamp(how="start")
+
+
+def to_month(at) -> pd.Timestamp:
+    """The month start of a date or period ``at``; ValueError naming ``at`` otherwise."""
+    if isinstance(at, pd.Period):
+        return at.asfreq("M").to_timestamp(how="start")
+    try:
+        ts = pd.Timestamp(at)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"at must be a date or 'YYYY-MM' period, got {at!r}") from err
+    if ts is pd.NaT:
+        raise ValueError("at must be a date, got NaT")
+    if ts.tzinfo is not None:
+        ts = ts.tz_localize(None)
+    return ts.to_period("M").to_timestamp(how="start")
+
+
+def prepare_judgement(series: pd.Series, series_id: str, at) -> tuple[pd.Series, str, pd.Timestamp]:
+    """The monthly series, the result's id (default ``series.name``) and the month to judge.
+
+    Shared by every single-series detector so they validate input and pick the judged
+    month (default: the last one) the same way.
+    """
+    monthly = monthly_series(series)
+    if not series_id and series.name is not None:
+        series_id = str(series.name)
+    if at is None:
+        if monthly.empty:
+            raise ValueError("series is empty and no 'at' month was given")
+        return monthly, series_id, monthly.index[-1]
+    return monthly, series_id, to_month(at)
+
+
+def monthly_series(series: pd.Series, what: str = "series") -> pd.Series:
+    """Float series on a complete month-start calendar; gaps and NaN values are NaN.
+
+    Raises ValueError on duplicate months, non-numeric or infinite values.
+    """
+    if not isinstance(series, pd.Series):
+        raise TypeError(f"{what} must be a pandas Series indexed by month, got {type(series).__name__}")
+    values = pd.to_numeric(series, errors="coerce").astype("float64")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        pos = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ValueError(f"{what} has non-numeric value {series.iloc[pos]!r} at position {pos}")
+    if np.isinf(values.to_numpy()).any():
+        raise ValueError(f"{what} has infinite values")
+    months = month_start(series.index, f"{what} index")
+    values = pd.Series(values.to_numpy(), index=months)
+    if months.has_duplicates:
+        dup = months[months.duplicated()][0]
+        raise ValueError(f"{what} has more than one value for month {dup:%Y-%m}")
+    values = values.sort_index()
+    if values.empty:
+        return values
+    calendar = pd.date_range(values.index[0], values.index[-1], freq="MS")
+    return values.reindex(calendar)

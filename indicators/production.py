@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Partner label given to USGS "Other countries" rows; pass it in
-#: ``residual_partners`` (it is in :data:`indicators.concentration.RESIDUAL_PARTNERS`).
+#: ``residual_partners`` (it is in :data:`indicators.vocabulary.RESIDUAL_PARTNERS`).
 USGS_OTHER_COUNTRIES = "Other countries"
 
 #: Country names carrying the footnote marker "e" (estimated) glued to the name, as
@@ -410,7 +410,8 @@ def usgs_world_concentration(flows: pd.DataFrame, withheld: Mapping[tuple, Itera
         ``top_share`` then uses that sum) and ``withheld`` (comma-separated, sorted;
         "" when none).
     """
-    from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals
+    from indicators.concentration import concentration_against_totals
+    from indicators.vocabulary import RESIDUAL_PARTNERS
 
     group = [k for k in keys if k in flows.columns]
     frame = flows.copy()
@@ -428,7 +429,7 @@ def usgs_world_concentration(flows: pd.DataFrame, withheld: Mapping[tuple, Itera
     table = concentration_against_totals(frame[[*group, "partner", "value"]], keys=group, slices=(),
                                          residual_partners=RESIDUAL_PARTNERS | {USGS_OTHER_COUNTRIES.upper()},
                                          include_zero_total=True)
-    from indicators.trade_totals import WORLD_PARTNERS
+    from indicators.vocabulary import WORLD_PARTNERS
 
     is_world = frame["partner"].astype(str).str.strip().str.upper().isin(WORLD_PARTNERS)
     world = frame[is_world].groupby(group, dropna=False)["value"].max()

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from indicators.vocabulary import LEVELS, UNKNOWN, level_index  # re-exported: scoring's callers name them here
+
 __all__ = [
     "LEVELS",
     "UNKNOWN",
@@ -34,14 +36,6 @@ __all__ = [
     "weakest_link_floor",
     "apply_hysteresis",
 ]
-
-#: Early-warning levels in increasing order of severity; ``level_index`` is the position.
-LEVELS: tuple[str, ...] = ("none", "blue", "yellow", "orange", "red")
-
-#: The level of a subject with too little data to judge: neither safe ("none") nor at
-#: risk. Outside the severity ladder: ``level_index`` gives -1, so it reaches no
-#: threshold and raises no alert.
-UNKNOWN = "unknown"
 
 #: Suggested level thresholds (score >= threshold -> level). The concentration and
 #: disruption anchors below are placed so that each regulatory threshold starts a level
@@ -294,22 +288,6 @@ def level_for(score: float | None, thresholds: Mapping[str, float]) -> str:
         if score >= threshold:
             level = key
     return level
-
-
-def level_index(level: str) -> int:
-    """Position of ``level`` in :data:`LEVELS` (0 = none ... 4 = red; -1 for :data:`UNKNOWN`).
-
-    Raises
-    ------
-    ValueError
-        If ``level`` is not one of :data:`LEVELS` or :data:`UNKNOWN`.
-    """
-    if level == UNKNOWN:
-        return -1
-    try:
-        return LEVELS.index(level)
-    except ValueError:
-        raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}") from None
 
 
 def _checked_score(value, name: str) -> float | None:

@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2
 
-from indicators.disruption import MAD_TO_SIGMA, _month_start
+from indicators.disruption import MAD_TO_SIGMA
+from indicators.periods import month_start
 
 __all__ = [
     "CELL_STATUSES",
@@ -120,7 +121,7 @@ class SeriesMatrix:
         if frame["series_id"].isna().any():
             raise ValueError("column 'series_id' has missing entries")
         ids = frame["series_id"].astype(str).to_numpy()
-        months = _month_start(pd.Index(frame["period"]), "column 'period'")
+        months = month_start(pd.Index(frame["period"]), "column 'period'")
         values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64")
         bad = np.isnan(values) & frame["value"].notna().to_numpy()
         if bad.any():

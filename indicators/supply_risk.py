@@ -28,13 +28,8 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import (
-    DEFAULT_KEYS,
-    _check_keys,
-    _normalised,
-    _residual_set,
-    partner_shares,
-)
+from indicators.concentration import DEFAULT_KEYS, partner_shares
+from indicators.tables import check_keys, normalised_codes, residual_set
 from indicators.findings import IndicatorFinding, Names, name_en, name_zh, number
 from indicators.periods import format_period, period_ordinals
 
@@ -153,15 +148,15 @@ def governance_weighted_concentration(
     so :math:`HHI_{WGI,t}` lies in [0, 10 max(t)]. See :func:`eu_supply_risk` for the
     full indicator.
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     score_map = _checked_mapping(scores, "scores")
     factor_map = _checked_mapping(trade_factors or {}, "trade_factors", positive=True)
     if missing_score is not None and (isinstance(missing_score, bool) or not np.isfinite(missing_score) or missing_score < 0):
         raise ValueError(f"missing_score must be a finite number >= 0 or None, got {missing_score!r}")
-    residual = _residual_set(residual_partners)
+    residual = residual_set(residual_partners)
     shares = partner_shares(flows, keys, residual_partners)
     codes, uniques = pd.factorize(shares["partner"], sort=False)
-    norm = _normalised(pd.Series(uniques)).to_numpy()
+    norm = normalised_codes(pd.Series(uniques)).to_numpy()
     is_residual = np.isin(norm, list(residual)) if residual else np.zeros(len(norm), bool)
     score_u = np.array([score_map.get(p, np.nan) for p in norm], dtype="float64")
     factor_u = np.array([factor_map.get(p, 1.0) for p in norm], dtype="float64")

@@ -13,13 +13,12 @@ Units: those of ``value`` (USD in the trade-flow model). Pure; no I/O.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-#: Partner codes meaning "all partners" (matched on ``str(partner).strip().upper()``).
-WORLD_PARTNERS: frozenset[str] = frozenset({"WORLD", "W00", "0", "WLD", "WORLD TOTAL", "TOTAL"})
-#: Partner aggregates that overlap member rows: never added to a total.
-OVERLAPPING_AGGREGATES: frozenset[str] = frozenset({"EU27_2020", "EXT_EU27_2020", "INT_EU27_2020"})
+from indicators.tables import partner_kinds
+from indicators.vocabulary import OVERLAPPING_AGGREGATES, WORLD_PARTNERS
+
+__all__ = ["OVERLAPPING_AGGREGATES", "WORLD_PARTNERS", "monthly_totals"]  # the partner codes re-exported
 
 
 def monthly_totals(flows: pd.DataFrame) -> pd.Series:
@@ -29,20 +28,8 @@ def monthly_totals(flows: pd.DataFrame) -> pd.Series:
     """
     if flows.empty:
         return pd.Series(dtype=float, name="value")
-    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    is_world, is_overlapping = partner_kinds(flows["partner"])
     world = flows[is_world].groupby(["product", "period"])["value"].sum()
     partners = flows[~is_world & ~is_overlapping].groupby(["product", "period"])["value"].sum()
     totals = world.combine_first(partners)  # World where given, else the partners' sum
     return totals.groupby(level="period").sum().sort_index().rename("value")
-
-
-def _partner_kinds(partner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: is the partner the World, is it an overlapping aggregate.
-
-    Codes are normalised on the distinct partners only (a frame has a handful of
-    partners and up to millions of rows), then spread back to the rows.
-    """
-    codes, uniques = partner.factorize(use_na_sentinel=False)
-    normalised = pd.Series(uniques).astype(str).str.strip().str.upper()
-    return (normalised.isin(WORLD_PARTNERS).to_numpy()[codes],
-            normalised.isin(OVERLAPPING_AGGREGATES).to_numpy()[codes])

@@ -14,12 +14,8 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import (
-    DEFAULT_KEYS,
-    _check_keys,
-    _is_aggregate,
-    _validated_values,
-)
+from indicators.concentration import DEFAULT_KEYS
+from indicators.tables import check_keys, is_aggregate, validated_values
 from indicators.findings import IndicatorFinding, Names, name_en, name_zh, number
 from indicators.periods import format_period, period_ordinals
 
@@ -115,13 +111,13 @@ def unit_value_table(
     D., Hine, R. and Milner, C. (1995), "Vertical and horizontal intra-industry trade",
     *Economic Journal* 105(433), 1505-1518.
     """
-    keys = _check_keys(keys)
+    keys = check_keys(keys)
     needed = [*keys, "flow", "value", quantity] + ([unit] if unit else [])
     missing = [c for c in needed if c not in flows.columns]
     if missing:
         raise ValueError(f"flows is missing column {missing[0]!r} (needs {', '.join(needed)})")
     group_keys = keys + ([unit] if unit else [])
-    values = _validated_values(flows).to_numpy()
+    values = validated_values(flows).to_numpy()
     raw_q = flows[quantity]
     qty = pd.to_numeric(raw_q, errors="coerce").astype("float64").to_numpy()
     bad = np.isnan(qty) & raw_q.notna().to_numpy()
@@ -137,7 +133,7 @@ def unit_value_table(
     frame = flows.loc[is_x | is_m, group_keys].copy()
     sel = is_x | is_m
     if "partner" in flows.columns and sel.any():
-        agg = pd.Series(_is_aggregate(flows["partner"])[sel], index=frame.index)
+        agg = pd.Series(is_aggregate(flows["partner"])[sel], index=frame.index)
         mix = agg.groupby([frame[k] for k in group_keys], dropna=False, observed=True).agg(["min", "max"])
         mixed = mix["min"] != mix["max"]
         if mixed.any():

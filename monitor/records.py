@@ -1,6 +1,6 @@
 """The shape of collected data, shared by collection and storage.
 
-Column tuples of the common model, the provenance and estimate-flag vocabulary, and
+Column tuples of the common model (defined in :mod:`indicators.vocabulary`), the provenance and estimate-flag vocabulary, and
 the batch a collector returns. Nothing here fetches or stores anything: it is the
 lowest stage of ``monitor/`` (docs/architecture.md), so collectors and storage both
 import it and neither imports the other.
@@ -13,12 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-OBSERVATION_COLUMNS = ("series_id", "period", "value")
-"""``period`` is a month-start ``Timestamp``; ``value`` a float in the series' unit."""
-
-TRADE_FLOW_COLUMNS = ("reporter", "partner", "product", "flow", "period", "value", "quantity")
-"""``reporter``/``partner`` ISO alpha-3 (``WORLD`` for the world); ``product`` an HS code;
-``flow`` ``M`` (imports) or ``X`` (exports); ``value`` in USD; ``quantity`` in kg or NaN."""
+from indicators.vocabulary import FLOWS, OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS  # noqa: F401  (the common model, re-exported)
 
 PROVENANCE_COLUMNS = ("provenance", "cif_fob_factor", "estimate_flags")
 """Optional trade-flow columns: ``provenance`` is :data:`REPORTED` (the reporter's own
@@ -66,8 +61,6 @@ def estimate_kinds(flags: object) -> tuple[str, ...]:
     if not isinstance(flags, str) or not flags:
         return ()
     return tuple(k for k in flags.split(",") if k)
-FLOWS = ("M", "X")
-"""Trade flows: imports and exports (re-exports and re-imports are not collected)."""
 
 
 @dataclass(frozen=True)

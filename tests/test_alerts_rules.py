@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.rules import LEVEL_ORDER, LevelRule, RiskSubject, evaluate_level_rules, level_rank
+from alerts.rules import LevelRule, RiskSubject, evaluate_level_rules
+from indicators.vocabulary import LEVELS, level_index
 
 SEVERITY = {"blue": "info", "yellow": "warning", "orange": "critical", "red": "critical"}
 
@@ -80,8 +81,8 @@ def test_candidate_annotations():
 
 
 def test_level_order():
-    assert LEVEL_ORDER == ("none", "blue", "yellow", "orange", "red")
-    assert [level_rank(x) for x in LEVEL_ORDER] == [0, 1, 2, 3, 4]
+    assert LEVELS == ("none", "blue", "yellow", "orange", "red")
+    assert [level_index(x) for x in LEVELS] == [0, 1, 2, 3, 4]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+from alerts.ratelimit import TokenBucket
 from monitor.collect.base import CollectionError
 from monitor.collect.http import (
     USER_AGENT,
@@ -17,7 +18,6 @@ from monitor.collect.http import (
     PayloadError,
     RetryPolicy,
     SourceClient,
-    TokenBucket,
     parse_retry_after,
     redact,
 )
@@ -41,12 +41,18 @@ def client(handler, fake: FakeTime | None = None, **kwargs) -> SourceClient:
 
 def test_token_bucket_spaces_requests_at_the_rate():
     fake = FakeTime()
-    bucket = TokenBucket(rate=2.0, burst=2, monotonic=fake.monotonic, sleep=fake.sleep)
-    waits = [bucket.acquire() for _ in range(5)]
+    bucket = TokenBucket(capacity=2, period=1.0)   # burst 2, then 2 per second
+
+    def acquire() -> float:  # as SourceClient does before each request
+        wait = bucket.reserve(fake.monotonic())
+        fake.sleep(wait)
+        return wait
+
+    waits = [acquire() for _ in range(5)]
     assert waits[:2] == [0.0, 0.0]                       # the burst
     assert waits[2:] == pytest.approx([0.5, 0.5, 0.5])   # then one every 1/rate seconds
     fake.now += 10                                       # idle: the bucket refills, up to burst only
-    assert [bucket.acquire() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
+    assert [acquire() for _ in range(3)] == pytest.approx([0.0, 0.0, 0.5])
 
 
 @pytest.mark.parametrize(("attempt", "jitter", "expected"), [

@@ -20,7 +20,6 @@ from indicators.evaluation import evaluate_flags
 from indicators.forecast_interval import (
     NONSEASONAL_MA_MODEL,
     NONSEASONAL_MODEL,
-    ForecastIntervalDetector,
     fit_forecast_model,
     new_year_factors,
 )
@@ -324,20 +323,6 @@ def test_two_month_strike_in_level_plus_noise_output():
     assert engine.judge(wild, series_id="MV", at=at) == r
     assert {x.period: x for x in engine.replay(long(MV=wild))}[at] == r
     assert engine.detect(long(MV=s.loc[:at]))[0] == r
-
-
-def test_forecast_interval_detector_coverage():
-    det = ForecastIntervalDetector(coverage=0.99)
-    assert det.threshold == pytest.approx(2.5758, abs=1e-4)
-    s = walk(seed=2)
-    r = det.judge(s)
-    assert r.status == "normal" and r.method == "forecast_interval"
-    assert r.lower < r.observed < r.upper and "99% ARIMA(1,1,0)" in r.explanation_en
-    s.iloc[-1] *= 0.9
-    r = det.judge(s)
-    assert (r.status, r.direction) == ("flagged", "down") and r.observed < r.lower
-    with pytest.raises(ValueError, match="coverage"):
-        ForecastIntervalDetector(coverage=1.2)
 
 
 # --------------------------------------------------------------------------- real disruptions

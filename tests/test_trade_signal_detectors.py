@@ -1,16 +1,12 @@
-"""Partner-share collapse and unit-value spike detectors on long trade-flow tables."""
+"""Partner-share collapse detector on long trade-flow tables."""
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 import pytest
 
 from indicators.partner_share import PartnerShareCollapseDetector
 from indicators.scoring import disruption_score
-from indicators.unit_value_spike import UnitValueSpikeDetector
 
 
 def flows(china: list[float], other: list[float], world: bool = True, start: str = "2020-01") -> pd.DataFrame:
@@ -72,36 +68,3 @@ def test_partner_share_validation():
     bad.loc[0, "value"] = -1
     with pytest.raises(ValueError, match="negative"):
         PartnerShareCollapseDetector().detect(bad)
-
-
-def unit_values(prices: np.ndarray, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    qty = rng.uniform(90, 110, len(prices))
-    return pd.DataFrame({"series_id": "GA", "period": pd.period_range("2020-01", periods=len(prices), freq="M").astype(str),
-                         "value": qty * prices, "quantity": qty})
-
-
-def test_unit_value_spike_is_flagged_up():
-    rng = np.random.default_rng(1)
-    prices = 10 * np.exp(np.cumsum(rng.normal(0, 0.02, 40)))
-    det = UnitValueSpikeDetector()
-    assert det.detect(unit_values(prices))[0].status == "normal"
-    prices[-1] *= 1.5
-    r = det.detect(unit_values(prices))[0]
-    assert (r.status, r.direction, r.method) == ("flagged", "up", "unit_value_spike")
-    assert r.observed == pytest.approx(prices[-1])
-    assert r.observed > r.upper > r.expected and "price spike" in r.explanation_en and "短缺" in r.explanation_zh
-
-
-def test_unit_value_needs_quantity_and_history():
-    prices = np.full(20, 10.0)
-    table = unit_values(prices)
-    table.loc[19, "quantity"] = 0
-    det = UnitValueSpikeDetector()
-    assert det.detect(table)[0].status == "missing"
-    assert det.replay(table)[5].status == "insufficient_history"
-    with pytest.raises(ValueError, match="quantity"):
-        det.detect(table.drop(columns="quantity"))
-    reporter_table = table.drop(columns="series_id").assign(reporter="USA", partner="CHN", product="811292")
-    assert det.detect(reporter_table)[0].series_id == "USA/CHN/811292"
-    assert math.isnan(det.detect(table)[0].score)

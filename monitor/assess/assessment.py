@@ -38,13 +38,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from indicators.concentration import AGGREGATE_PARTNERS, concentration_against_totals
+from indicators.concentration import concentration_against_totals
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from indicators.partner_share import PartnerShareCollapseDetector
 from indicators.screening import SeriesMatrix
 from indicators.scoring import (
-    UNKNOWN,
     apply_hysteresis,
     chain_score,
     concentration_score,
@@ -54,7 +53,8 @@ from indicators.scoring import (
     propagate_along_dependencies,
     weakest_link_floor,
 )
-from indicators.trade_totals import WORLD_PARTNERS, monthly_totals
+from indicators.trade_totals import monthly_totals
+from indicators.vocabulary import AGGREGATE_PARTNERS, UNKNOWN, WORLD_PARTNERS
 from monitor.assess.executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
 from monitor.config.models import AssessmentSettings, Chain, Config, Node

@@ -25,7 +25,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED
 from indicators.dependence import (
     CRITERIA,
     DEPENDENT,
@@ -49,8 +48,10 @@ from indicators.dimension_scores import (
     unit_value_gap_score,
 )
 from indicators.supply_risk import governance_weighted_concentration
-from indicators.trade_totals import OVERLAPPING_AGGREGATES, WORLD_PARTNERS, _partner_kinds, monthly_totals
+from indicators.tables import partner_kinds
+from indicators.trade_totals import monthly_totals
 from indicators.unit_values import unit_value_table
+from indicators.vocabulary import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED, UNSPECIFIED_AREAS
 from monitor.assess.world_supply import measure_world_supply
 from monitor.config.models import AssessmentSettings, Node
 
@@ -221,8 +222,6 @@ def measure_dependence(imports: pd.DataFrame, exports: pd.DataFrame | None, expo
                                  as_of=as_of, bloc=bloc))
 
 
-#: Partner codes of trade without a known partner: counted in totals, never a supplier.
-_UNALLOCATED = frozenset(AGGREGATE_PARTNERS - WORLD_PARTNERS - OVERLAPPING_AGGREGATES)
 _EU_YEARS = DependencyThresholds().window  # 12-month years the EU test looks at (persistence window)
 PERSISTENCE_MIN = DependencyThresholds().min_periods
 
@@ -240,8 +239,8 @@ def _flow_totals(flows: pd.DataFrame | None) -> pd.DataFrame:
     columns = ["product", "period", "total", "named", "basis"]
     if flows is None or flows.empty:
         return pd.DataFrame(columns=columns)
-    is_world, is_overlapping = _partner_kinds(flows["partner"])
-    unallocated = flows["partner"].astype(str).str.strip().str.upper().isin(_UNALLOCATED).to_numpy()
+    is_world, is_overlapping = partner_kinds(flows["partner"])
+    unallocated = flows["partner"].astype(str).str.strip().str.upper().isin(UNSPECIFIED_AREAS).to_numpy()
     value = flows["value"].to_numpy(dtype="float64")
     single = ~is_world & ~is_overlapping
     frame = flows[["product", "period"]].assign(
@@ -364,9 +363,9 @@ def _eu_years(history: pd.DataFrame, exports: pd.DataFrame | None, as_of: date |
     totals = _flow_totals(flows)
     totals["_year"] = _year_of(totals["period"], as_of)
     totals["residual"] = (totals["total"] - totals["named"]).clip(lower=0.0)
-    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    is_world, is_overlapping = partner_kinds(flows["partner"])
     single = flows[~is_world & ~is_overlapping
-                   & ~flows["partner"].astype(str).str.strip().str.upper().isin(_UNALLOCATED).to_numpy()]
+                   & ~flows["partner"].astype(str).str.strip().str.upper().isin(UNSPECIFIED_AREAS).to_numpy()]
     named = single.groupby(["product", "_year", "partner"], as_index=False)["value"].sum()
     rest = totals.groupby(["product", "_year"], as_index=False)["residual"].sum().rename(
         columns={"residual": "value"}).assign(partner=DEFAULT_RESIDUAL)
@@ -656,7 +655,7 @@ def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, 
     different bases: their unit values average over different partner coverage, which
     details and the driver say.
     """
-    is_world, is_overlapping = _partner_kinds(flows["partner"])
+    is_world, is_overlapping = partner_kinds(flows["partner"])
     flow = flows["flow"].astype(str).str.strip().str.upper()
     frame = flows.assign(_world=is_world, _flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
     frame = frame[~is_overlapping]

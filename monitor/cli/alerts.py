@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.matchers import Matcher
 from monitor.clock import Clock, as_utc, system_clock
-from monitor.config.models import _parse_duration
+from monitor.clock import parse_duration
 from monitor.store import alert_store
 from monitor.store.tables import AlertRecord
 
@@ -72,7 +72,7 @@ def add_silence(sessions: sessionmaker[Session], matchers: list[str], by: str, c
         except ValueError:
             raise ValueError(f"--start {start!r} is not an ISO 8601 time") from None
         starts = starts.replace(tzinfo=starts.tzinfo or timezone.utc).astimezone(timezone.utc)
-    length = _parse_duration(duration)
+    length = parse_duration(duration)
     with sessions.begin() as session:
         silence = alert_store.add_silence(session, parsed, starts, starts + length, by, comment, now)
     return f"silence {silence.id} until {_ts(silence.ends_at)}"

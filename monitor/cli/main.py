@@ -383,7 +383,8 @@ def _read_flows_csv(path: Path):
 def _concentration(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from indicators.concentration import RESIDUAL_PARTNERS, concentration_against_totals, concentration_changes
+    from indicators.concentration import concentration_against_totals, concentration_changes
+    from indicators.vocabulary import RESIDUAL_PARTNERS
 
     if _is_usgs_world_file(args.input):
         return _usgs_concentration(args)

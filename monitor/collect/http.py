@@ -2,7 +2,7 @@
 
 One :class:`SourceClient` per source (home-assistant's "one coordinator per
 source"): it owns an ``httpx.Client`` with explicit connect/read timeouts and a
-descriptive User-Agent, a token-bucket rate limit (:class:`TokenBucket`) and the
+descriptive User-Agent, a token-bucket rate limit (:class:`alerts.ratelimit.TokenBucket`) and the
 retry policy (:class:`RetryPolicy`). httpx's own transport retries cover connect
 errors only, so retrying is done here:
 
@@ -16,7 +16,7 @@ errors only, so retrying is done here:
 Sleeping and the monotonic clock are injected, so tests never actually wait.
 
 Secrets (API keys) are sent as headers or query parameters but never appear in a log
-line or an error message: every URL shown is passed through :func:`redact`, which
+line or an error message: every URL shown is passed through :func:`alerts.net.redact`, which
 blanks known secret query parameters and any known secret value.
 
 Exception tree::
@@ -28,7 +28,6 @@ Exception tree::
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import random
@@ -36,22 +35,19 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from monitor import __version__
+from alerts.net import RedactingLogFilter, backoff_ceiling, parse_retry_after, redact, user_agent
+from alerts.ratelimit import TokenBucket
 from monitor.clock import Clock, system_clock
 from monitor.collect.base import CollectionError
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"chainwatch/{__version__} (+https://github.com/chainwatch/chainwatch; supply-chain risk monitor)"
+USER_AGENT = user_agent("+https://github.com/chainwatch/chainwatch; supply-chain risk monitor")
 """Sent with every request, so source operators can tell who is calling."""
-
-#: Query parameters that carry credentials in the APIs chainwatch calls.
-SECRET_PARAMS = frozenset({"api_key", "key", "subscription-key", "subscription_key", "token", "apikey"})
 
 RequestObserver = Callable[[str, str], None]
 """``observer(source, outcome)`` is called once per HTTP attempt (for metrics)."""
@@ -69,76 +65,14 @@ class PayloadError(CollectionError):
     """A response arrived but its content is not in the API's documented format."""
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with secret query parameters and every known secret value blanked."""
-
-    def blank_param(match: re.Match[str]) -> str:
-        return f"{match.group(1)}={'***'}"
-
-    names = "|".join(re.escape(n) for n in sorted(SECRET_PARAMS, key=len, reverse=True))
-    text = re.sub(rf"(?i)\b({names})=([^&#\s\"']*)", blank_param, text)
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-class _RedactingFilter(logging.Filter):
-    """Blanks secrets in the ``httpx`` logger's lines (it logs every request URL at INFO)."""
-
-    def __init__(self) -> None:
-        super().__init__("httpx")
-        self.secrets: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message, self.secrets)
-        if cleaned != message:
-            record.msg, record.args = cleaned, ()
-        return True
-
-
-_HTTPX_FILTER = _RedactingFilter()
+#: The secrets every client registered: blanked in the ``httpx``/``httpcore`` log lines.
+_LOGGED_SECRETS: set[str] = set()
+_HTTPX_FILTER = RedactingLogFilter(lambda message: redact(message, _LOGGED_SECRETS))
 
 
 def _guard_httpx_logs(secrets: Iterable[str]) -> None:
-    _HTTPX_FILTER.secrets.update(s for s in secrets if s)
-    for name in ("httpx", "httpcore"):
-        logger = logging.getLogger(name)
-        if _HTTPX_FILTER not in logger.filters:
-            logger.addFilter(_HTTPX_FILTER)
-
-
-class TokenBucket:
-    """A token bucket: at most ``burst`` requests at once, refilled at ``rate`` per second.
-
-    ``acquire()`` takes one token, sleeping (injected ``sleep``) until one is there.
-    """
-
-    def __init__(self, rate: float, burst: int = 1, monotonic: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        if rate <= 0 or burst < 1:
-            raise ValueError(f"token bucket needs rate > 0 and burst >= 1, got rate={rate}, burst={burst}")
-        self.rate = rate
-        self.burst = burst
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._tokens = float(burst)
-        self._updated = monotonic()
-
-    def acquire(self) -> float:
-        """Take one token; returns the seconds slept waiting for it."""
-        now = self._monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        wait = (1 - self._tokens) / self.rate
-        self._sleep(wait)
-        self._tokens = 0.0
-        self._updated = self._monotonic()
-        return wait
+    _LOGGED_SECRETS.update(s for s in secrets if s)
+    _HTTPX_FILTER.attach("httpx", "httpcore")
 
 
 @dataclass(frozen=True)
@@ -152,27 +86,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, jitter: float) -> float:
         """Delay before attempt ``attempt + 1``: exponential, capped, times ``jitter`` in [0.5, 1]."""
-        raw = min(self.backoff_max_seconds, self.backoff_base_seconds * 2 ** (attempt - 1))
-        return raw * (0.5 + 0.5 * jitter)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = now or datetime.now(UTC)
-    return max(0.0, (when - now).total_seconds())
+        return backoff_ceiling(attempt, self.backoff_base_seconds, self.backoff_max_seconds) * (0.5 + 0.5 * jitter)
 
 
 _TRANSIENT = (httpx.TimeoutException, httpx.TransportError)
@@ -210,7 +124,8 @@ class SourceClient:
         self._jitter = jitter
         self._observer = observer
         self._retry_hint = retry_hint
-        self.bucket = TokenBucket(rate_per_second, burst, monotonic, sleep)
+        self.bucket = TokenBucket(burst, burst / rate_per_second)  # ``burst`` at once, ``rate_per_second`` after
+        self._monotonic = monotonic
         self._client = httpx.Client(
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/csv;q=0.9, */*;q=0.5",
                      **dict(headers or {})},
@@ -245,7 +160,9 @@ class SourceClient:
         attempt = 0
         while True:
             attempt += 1
-            self.bucket.acquire()
+            wait = self.bucket.reserve(self._monotonic())  # the source's rate: wait for a token
+            if wait > 0:
+                self._sleep(wait)
             try:
                 response = self._client.send(request)
                 response.read()

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from indicators import dimension_scores
+from monitor.clock import parse_duration
 
 _HS_CODE = re.compile(r"^(\d{4}|\d{6})$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -857,24 +858,7 @@ class ServiceSettings(StrictModel):
     external_url: str = "http://localhost:9464"
 
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _parse_duration(value: object) -> timedelta:
-    """``30s``, ``5m``, ``2h``, ``1d`` (Prometheus style), or plain seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return timedelta(seconds=value)
-    if isinstance(value, str):
-        found = _DURATION.match(value.strip())
-        if found:
-            return timedelta(seconds=float(found.group(1)) * _UNIT_SECONDS[found.group(2)])
-    raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 2h, 1d)")
-
-
-Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 def _check_matcher(text: str) -> str:
@@ -942,7 +926,33 @@ class ChatReceiver(_Receiver):
 
     kind: Literal["slack", "feishu", "dingtalk", "wecom"]
     max_bytes: int | None = Field(default=None, ge=256, description="message size cap; default: the platform's")
-    rate_per_minute: int | None = Field(default=None, ge=1, le=6000, description="default: the platform's")
+    rate_per_minute: int | None = Field(default=None, ge=1, le=6000,
+                                        description="at most the platform's (the default): DingTalk, WeCom 20, "
+                                                    "Feishu 100, Slack 60")
+    mentions: list[str] = Field(default_factory=list,
+                                description="who each message @mentions: DingTalk mobile numbers or user ids, "
+                                            "Feishu open_ids (ou_...), WeCom user ids")
+    mention_all: bool = Field(default=False, description="@mention everyone (DingTalk, Feishu)")
+
+    @model_validator(mode="after")
+    def _platform_limits(self) -> ChatReceiver:
+        from alerts.ratelimit import CHAT_LIMITS
+
+        platform = {"slack": "Slack", "feishu": "Feishu", "dingtalk": "DingTalk", "wecom": "WeCom"}[self.kind]
+        per_minute = min(n for n, seconds in CHAT_LIMITS[self.kind] if seconds == 60.0)
+        if self.rate_per_minute is not None and self.rate_per_minute > per_minute:
+            raise ValueError(f"rate_per_minute {self.rate_per_minute} is above {platform}'s limit of "
+                             f"{per_minute} messages a minute per bot")
+        if (self.mentions or self.mention_all) and self.kind == "slack":
+            raise ValueError("mentions and mention_all are not supported for slack receivers "
+                             "(Slack incoming webhooks mention with <@U...> in the text only)")
+        if self.mention_all and self.kind == "wecom":
+            raise ValueError("mention_all is not supported for wecom receivers (WeCom markdown cannot "
+                             "mention everyone); list the user ids in mentions")
+        bad = [m for m in self.mentions if not m or any(c.isspace() or c in "<>" for c in m)]
+        if bad:
+            raise ValueError(f"mentions must be ids or mobile numbers without spaces or <>, got {bad[0]!r}")
+        return self
 
 
 ReceiverConfig = Annotated[WebhookReceiver | AlertmanagerReceiver | ChatReceiver, Field(discriminator="kind")]
@@ -968,7 +978,7 @@ class AlertRule(StrictModel):
     kind: Literal["level", "level_change", "finding"] = "level"
     scope: Literal["chain", "node"] | None = None
     min_level: _Level | None = None
-    kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. stl_residual_down")
+    kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. shock_down")
     for_runs: int = Field(default=1, ge=1, le=100, alias="for")
     keep_firing_for: int = Field(default=0, ge=0, le=100)
     severity: dict[_Level, _Severity] | None = None

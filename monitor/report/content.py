@@ -13,8 +13,8 @@ from datetime import date
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from indicators.concentration import AGGREGATE_PARTNERS, concentration_against_totals
-from indicators.trade_totals import WORLD_PARTNERS
+from indicators.concentration import concentration_against_totals
+from indicators.vocabulary import AGGREGATE_PARTNERS, WORLD_PARTNERS
 from indicators.trade_totals import monthly_totals
 from monitor.config.models import Chain, Config, Node
 from monitor.assess.dimensions import DIMENSIONS

@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
+from indicators.vocabulary import ALL_LEVELS  # noqa: E402
 from monitor.report.content import NodeSeries  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def font_settings() -> dict:
 
 LEVEL_COLOURS = {"none": "#e8e8e8", "blue": "#4a90d9", "yellow": "#f2c94c", "orange": "#f2994a", "red": "#d64545",
                  "unknown": "#9e9e9e"}  # unknown: too little data, neither safe nor at risk
-_LEVELS = list(LEVEL_COLOURS)
+_LEVELS = list(ALL_LEVELS)
 
 
 def _png(figure) -> bytes:

@@ -44,7 +44,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from alerts.matchers import Matcher
 from monitor.telemetry import logs
 from monitor.clock import Clock, as_utc, system_clock
-from monitor.config.models import Config, _parse_duration
+from monitor.clock import parse_duration
+from monitor.config.models import Config
 from monitor.store import alert_store
 from monitor.store.simulated_data import assessed_rows_simulated, assessed_series
 from monitor.store.tables import AlertRecord, AssessmentRun, Finding, RiskScore
@@ -335,7 +336,7 @@ def build_api(context: ApiContext) -> APIRouter:
             if body.ends_at is not None:
                 ends = _utc(body.ends_at)
             else:
-                ends = starts + _parse_duration(body.duration or "2h")
+                ends = starts + parse_duration(body.duration or "2h")
             if ends <= now:
                 raise ValueError("the silence would already have ended")
             with context.sessions.begin() as session:

@@ -24,7 +24,8 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.records import ESTIMATE_FLAGS, FLOWS, REPORTED, CollectedBatch, estimate_flags, trade_key
+from indicators.vocabulary import FLOWS
+from monitor.records import ESTIMATE_FLAGS, REPORTED, CollectedBatch, estimate_flags, trade_key
 from monitor.store.key_scan import distinct_values
 from monitor.store.observations import newest_vintage_order
 from monitor.store.tables import Observation, TradeFlow

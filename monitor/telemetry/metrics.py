@@ -33,7 +33,7 @@ from prometheus_client.utils import floatToGoString
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from indicators.scoring import LEVELS, UNKNOWN, level_index
+from indicators.vocabulary import ALL_LEVELS, level_index
 from monitor import __version__
 from monitor.clock import Clock, system_clock
 from monitor.store.service_state import LiveState, RunKey, RunState, read_live_state, read_run_state
@@ -393,10 +393,10 @@ class RunFamilies:
                             partner["share"])
                 continue
             if s.node == "":
-                by_level.setdefault(s.chain, dict.fromkeys((*LEVELS, UNKNOWN), 0))
+                by_level.setdefault(s.chain, dict.fromkeys(ALL_LEVELS, 0))
                 prefix, labels = "chainwatch_chain", [s.chain]
             else:
-                by_level.setdefault(s.chain, dict.fromkeys((*LEVELS, UNKNOWN), 0))[s.level] += 1
+                by_level.setdefault(s.chain, dict.fromkeys(ALL_LEVELS, 0))[s.level] += 1
                 prefix, labels = "chainwatch_node", [s.chain, s.node]
             if s.score is not None:
                 add(f"{prefix}_risk_score", labels, s.score)

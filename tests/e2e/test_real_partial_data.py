@@ -35,7 +35,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import create_engine, text
 
-from alerts.rules import level_rank
+from indicators.vocabulary import level_index
 from indicators.scoring import chain_score, level_for, node_score, propagate_along_dependencies, weakest_link_floor
 from indicators.trade_totals import WORLD_PARTNERS
 from monitor.config.loader import load_config
@@ -449,7 +449,7 @@ def test_no_alert_fires_only_on_gated_concentration(run):
             continue
         scope = "node" if alert["node"] else "chain"
         floors = [r.min_level for r in rules if r.kind == rule_kind and r.scope == scope and r.min_level]
-        if floors and level_rank(without[subject]) < min(level_rank(f) for f in floors):
+        if floors and level_index(without[subject]) < min(level_index(f) for f in floors):
             problems.append(f"{'/'.join(p for p in subject if p)}: {alert['kind']} alert ({alert['severity']}, "
                             f"{alert['summary']!r}) would be {without[subject]} without concentration on "
                             f"nodes below {run.min_coverage:.0%} partner coverage")
