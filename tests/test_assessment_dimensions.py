@@ -242,9 +242,14 @@ def test_every_new_dimension_is_scored_with_drivers_and_stored(config, sessions,
     result = run_assessment(config, sessions, clock)
     nodes = _nodes(result)
     prefixes = {"dependence": ("import dependence:", "进口依赖："), "partner_risk": ("partner risk:", "来源国风险："),
-                "logistics": ("logistics pressure:", "物流压力："), "value": ("value gap:", "价值差距：")}
-    for node in nodes.values():
+                "logistics": ("logistics pressure:", "物流压力："), "value": ("value gap:", "价值差距："),
+                "world_supply": ("world supply:", "全球供给：")}
+    declared = {(c.id, n.id): bool(n.world_supply) for c in config.catalog.chains for n in c.nodes}
+    for key, node in nodes.items():
         for dimension in DIMENSIONS:
+            if dimension == "world_supply" and not declared[key]:
+                assert dimension not in node.dimensions  # only nodes that name world-supply stages
+                continue
             assert node.dimensions[dimension] is not None, (node.node, dimension)
             en, zh = prefixes[dimension]
             assert sum(d.startswith(en) for d in node.drivers) == 1, (node.node, dimension)

@@ -363,12 +363,12 @@ GOVERNANCE_NOISE_SD = 0.05
 #: the demo resembles the real picture); the rest is ``OTHERS``. Simulated, not USGS data.
 DEMO_WORLD_SHARES: dict[str, dict[str, float]] = {
     "usgs.cobal.mine": {"COD": 0.74, "IDN": 0.07, "RUS": 0.04, "AUS": 0.02},
-    "usgs.nicke.mine": {"IDN": 0.50, "PHL": 0.11, "RUS": 0.06, "CAN": 0.05},
+    "usgs.nicke.mine": {"IDN": 0.50, "PHL": 0.11, "RUS": 0.06, "CAN": 0.05, "NCL": 0.06, "AUS": 0.05},
     "usgs.lithi.mine": {"AUS": 0.47, "CHL": 0.24, "CHN": 0.18, "ARG": 0.05},
     "usgs.graph.mine": {"CHN": 0.77, "MOZ": 0.05, "MDG": 0.06, "BRA": 0.05},
     "usgs.raree.mine": {"CHN": 0.69, "USA": 0.12, "MMR": 0.11, "AUS": 0.05},
     "usgs.galli.primary": {"CHN": 0.98, "RUS": 0.01},
-    "usgs.manga.mine": {"ZAF": 0.36, "GAB": 0.23, "AUS": 0.17, "CHN": 0.05},
+    "usgs.manga.mine": {"ZAF": 0.36, "GAB": 0.23, "AUS": 0.17, "CHN": 0.05, "GHA": 0.05},
 }
 
 GOVERNANCE_SERIES_PREFIX = "demo.wgi"
