@@ -53,9 +53,13 @@ def _glyph_warnings(caught) -> list[str]:
 def test_report_lists_every_dimension_and_shows_missing_ones_as_missing(sessions, clock, tmp_path):
     config = _config(partner_series=["absent.{partner}"])
     document, series = _assessed(config, sessions, clock)
+    declared = {(c.id, n.id) for c in config.catalog.chains for n in c.nodes if n.world_supply}
     for chain in document["chains"]:
         for node in chain["nodes"]:
-            assert set(node["dimensions"]) == {"concentration", "disruption", *DIMENSIONS}
+            # world supply only where the node names world-supply stages
+            expected = {"concentration", "disruption", *DIMENSIONS} - (
+                set() if (chain["id"], node["id"]) in declared else {"world_supply"})
+            assert set(node["dimensions"]) == expected
             assert node["dimensions"]["partner_risk"] is None
             assert "partner scores cover 0%" in node["dimensions_missing"]["partner_risk"]
             assert node["dimensions"]["dependence"] is not None and "dependence" not in node["dimensions_missing"]
