@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.config.models import Catalog
 from monitor.store.database import make_engine, migrate, session_factory
@@ -37,13 +38,46 @@ def _postgres_reason() -> str | None:
 _PG_SKIP = _postgres_reason()
 
 
-#: URLs of databases already migrated by the fixtures below (``sessions`` need not migrate them).
-_COPIED_FROM_TEMPLATE: set[str] = set()
-
-
 def _worker() -> str:
     """The pytest-xdist worker id (``gw0``...), or ``main`` without xdist."""
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _database_of_this_worker() -> str | None:
+    """Under pytest-xdist, a PostgreSQL database of this worker's own (None if refused).
+
+    Workers then share nothing on the server: not the advisory locks (leader election,
+    the migration lock), which PostgreSQL keys per database, nor any schema.
+    """
+    name = f"cwt_{_worker()}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except (OperationalError, ProgrammingError):  # no CREATEDB: share the configured database
+        return None
+    finally:
+        admin.dispose()
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+_SHARED_POSTGRES_URL = POSTGRES_URL
+_WORKER_DATABASE = None if _PG_SKIP or _worker() == "main" else _database_of_this_worker()
+if _WORKER_DATABASE:
+    POSTGRES_URL = _WORKER_DATABASE
+
+
+def pytest_unconfigure(config) -> None:  # noqa: ARG001
+    """Drop this worker's database (see :func:`_database_of_this_worker`)."""
+    if _WORKER_DATABASE:
+        admin = create_engine(_SHARED_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(_WORKER_DATABASE).database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+#: URLs of databases already migrated by the fixtures below (``sessions`` need not migrate them).
+_COPIED_FROM_TEMPLATE: set[str] = set()
 
 
 @pytest.fixture(scope="session")
