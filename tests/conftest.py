@@ -43,16 +43,24 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+#: One id per test run, shared by the xdist controller and its workers (inherited).
+_RUN_ID = os.environ.setdefault("CW_TESTS_RUN_ID", uuid.uuid4().hex[:8])
+_WORKER_DATABASE_PREFIX = f"cwt_{_RUN_ID}_"
+
+
 def _database_of_this_worker() -> str | None:
     """Under pytest-xdist, a PostgreSQL database of this worker's own (None if refused).
 
     Workers then share nothing on the server: not the advisory locks (leader election,
-    the migration lock), which PostgreSQL keys per database, nor any schema.
+    the migration lock), which PostgreSQL keys per database, nor any schema. The
+    controller drops the run's databases at the end (a worker may be stopped before its
+    own teardown finishes).
     """
-    name = f"cwt_{_worker()}_{uuid.uuid4().hex[:8]}"
+    name = f"{_WORKER_DATABASE_PREFIX}{_worker()}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except (OperationalError, ProgrammingError):  # no CREATEDB: share the configured database
         return None
@@ -67,17 +75,17 @@ if _WORKER_DATABASE:
     POSTGRES_URL = _WORKER_DATABASE
 
 
-def pytest_unconfigure(config) -> None:  # noqa: ARG001
-    """Drop this worker's database (see :func:`_database_of_this_worker`)."""
-    if _WORKER_DATABASE:
-        admin = create_engine(_SHARED_POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(_WORKER_DATABASE).database}" WITH (FORCE)'))
-        admin.dispose()
-
-
-#: URLs of databases already migrated by the fixtures below (``sessions`` need not migrate them).
-_COPIED_FROM_TEMPLATE: set[str] = set()
+def pytest_unconfigure(config) -> None:
+    """The xdist controller drops the databases of its workers (see :func:`_database_of_this_worker`)."""
+    if _PG_SKIP or _worker() != "main" or not getattr(config.option, "numprocesses", None):
+        return
+    admin = create_engine(_SHARED_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        names = connection.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"),
+                                   {"prefix": f"{_WORKER_DATABASE_PREFIX}%"}).scalars().all()
+        for name in names:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
