@@ -47,7 +47,7 @@ from monitor.store.tables import OutboxMessage
 from tests.collector_fakes import FIXTURES, local_server, send
 from tests.conftest import CONFIG_DIR
 from tests.tcp_gate import TcpGate
-from tests.test_reliability_crash import orphan_rows
+from tests.e2e.test_reliability_crash import orphan_rows
 from tests.webhook_receiver import DedupReceiver
 
 START = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)  # a Monday: the weekly stress test runs on day 1

@@ -26,7 +26,7 @@ from indicators.production import USGS_OTHER_COUNTRIES, usgs_world_production
 from tests.shared_data import needs_shared as needs_shared_data
 from tests.shared_data import read_comtrade_us_china, read_usgs_world
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 MCS2024 = SHARED / "data" / "usgs_minerals" / "mcs2024_world"
 
 TOL = 1e-12

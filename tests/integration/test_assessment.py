@@ -20,6 +20,12 @@ def config():
     return load_config(CONFIG_DIR, environ={})
 
 
+# Tests that only vary the data or the configuration of a rule run on SQLite: the
+# queries they go through are run on both backends by the tests without this mark
+# (same data twice, hysteresis over stored runs, a failed run).
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+
+
 def _collect(config, sessions, clock, **source_changes):
     source = config.sources.sources[0].model_copy(update=source_changes)
     store_batch(sessions, DemoCollector(config.catalog, source).collect(), clock())
@@ -47,6 +53,7 @@ def test_same_data_and_config_give_the_same_result(config, sessions, clock):
     assert {s.chain: round(s.score, 6) for s in stored} == {c.chain: round(c.score, 6) for c in second.chains}
 
 
+@SQLITE_ONLY
 def test_demo_disruption_drives_its_node(config, sessions, clock):
     _collect(config, sessions, clock)
     result = run_assessment(config, sessions, clock)
@@ -58,6 +65,7 @@ def test_demo_disruption_drives_its_node(config, sessions, clock):
     assert "below the" in cobalt.drivers[0]
 
 
+@SQLITE_ONLY
 def test_short_history_is_missing_not_risk(config, sessions, clock):
     # 18 months: enough for concentration and the partner-share detector (6 months),
     # too little for the disruption engine (36 months), which says so instead of guessing.
@@ -118,6 +126,7 @@ def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock):
     assert reported == [("orange", "red", "red"), ("orange", "orange", "red")]
 
 
+@SQLITE_ONLY
 def test_upstream_risk_propagates_to_dependants(config, sessions, clock):
     _collect(config, sessions, clock)
     result = run_assessment(config, sessions, clock)
@@ -175,6 +184,7 @@ def _engine_findings(result, chain, node):
             if (c, n) == (chain, node) and f.method not in ("partner_share_collapse",) and f.status != "missing"]
 
 
+@SQLITE_ONLY
 def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessions, clock):
     _collect(config, sessions, clock)
     default = run_assessment(config, sessions, clock)

@@ -26,7 +26,7 @@ from indicators.forecast_interval import (
 from indicators.naive_change import naive_change_flags
 from indicators.screening import SeriesMatrix
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 
 

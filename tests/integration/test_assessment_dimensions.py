@@ -91,7 +91,7 @@ def test_dependence_is_the_net_import_ratio_over_the_window(imports, exports, co
 
 def test_dependence_says_when_the_eu_strategic_dependency_criteria_hold():
     # Three years of data: the test's persistence (2 of 3 years) can be judged. With one
-    # year only it is "unknown" (tests/test_dependence_basis.py).
+    # year only it is "unknown" (tests/unit/test_dependence_basis.py).
     years = pd.date_range("2023-01-01", "2025-12-01", freq="MS")
     rows = [("JPN", 90.0), ("KOR", 10.0)]
     m = pd.DataFrame([{"reporter": "CHN", "partner": p, "product": "370790", "flow": "M", "period": t,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from monitor.config.models import Catalog
 
-CONFIG_DIR = Path(__file__).parents[1] / "config"
+CONFIG_DIR = Path(__file__).parents[2] / "config"
 NAMED_CHAINS = {"semiconductors", "batteries", "critical-minerals", "pharmaceuticals", "new-energy-vehicles"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

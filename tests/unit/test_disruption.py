@@ -17,7 +17,7 @@ from indicators.disruption import (
     replay,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 EVAL = SHARED / "eval"
 needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 

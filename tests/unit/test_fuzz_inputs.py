@@ -136,9 +136,9 @@ CLOCK = lambda: datetime(2026, 6, 20, tzinfo=UTC)  # noqa: E731
 
 def _collectors():
     """(name, recorded fixture, factory(handler) -> collector) for each network collector."""
-    from tests import test_collector_comext as comext
-    from tests import test_collector_comtrade as comtrade
-    from tests import test_collector_sources as sources
+    from tests.integration import test_collector_comext as comext
+    from tests.unit import test_collector_comtrade as comtrade
+    from tests.unit import test_collector_sources as sources
 
     catalog = load_config(CONFIG_DIR, environ={}).catalog
     return {
@@ -196,7 +196,7 @@ def test_collector_parsers_take_random_bodies(kind, body, content_type):
     min_size=5, max_size=5), max_size=8).map(
     lambda rows: "country,hs,year,usd,kg\n" + "\n".join(",".join(r) for r in rows))))
 def test_file_collector_takes_random_csv(text):
-    from tests.test_collector_sources import customs
+    from tests.unit.test_collector_sources import customs
 
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "imports.csv"

@@ -253,7 +253,7 @@ def test_chain_score_validation():
 
 # --------------------------------------------------------------------------- real data end to end
 
-MCS2024 = Path(__file__).resolve().parents[2] / "shared" / "data" / "usgs_minerals" / "mcs2024_world"
+MCS2024 = Path(__file__).resolve().parents[3] / "shared" / "data" / "usgs_minerals" / "mcs2024_world"
 
 
 @pytest.mark.skipif(not MCS2024.is_dir(), reason=f"shared real-data folder not found at {MCS2024}")

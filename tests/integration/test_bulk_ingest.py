@@ -258,7 +258,7 @@ def test_ingest_killed_midway_leaves_nothing_and_runs_again(db_url, clock, point
     script = tmp_path / "killed_ingest.py"
     script.write_text(_KILLED_INGEST, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINWATCH_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     done = subprocess.run([sys.executable, str(script), db_url, point], env=env, capture_output=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
     sessions = session_factory(engine)

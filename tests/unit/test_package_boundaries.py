@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
     # pure computation: no project wiring, no I/O libraries
     "indicators": {"monitor", "alerts", "httpx", "requests", "sqlalchemy", "apscheduler", "yaml",

@@ -38,7 +38,7 @@ from monitor.config.models import SourcesFile, UsgsSource
 from monitor.store.observations import load_observations
 from monitor.store.tables import Observation, Series
 
-FIXTURES = Path(__file__).parent / "fixtures" / "usgs"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "usgs"
 MCS2023 = FIXTURES / "mcs2023_world"
 MCS2024 = FIXTURES / "mcs2024_world"
 

@@ -15,7 +15,7 @@ from monitor.cli.main import main
 from monitor.cli.detect import OUTPUT_COLUMNS
 from monitor.cli.evaluate import evaluate_detectors
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 
 

@@ -20,7 +20,7 @@ import pytest
 from indicators.production import usgs_world_concentration, usgs_world_records
 from monitor.collect.usgs import read_world_file, usgs_iso3
 
-MCS2024 = Path(__file__).parent / "fixtures" / "usgs" / "mcs2024_world"
+MCS2024 = Path(__file__).parents[1] / "fixtures" / "usgs" / "mcs2024_world"
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 
 # (file, commodity stage, top producer, published share 2023e, reference text)

@@ -33,7 +33,7 @@ from monitor.collect.demo import (
 )
 from monitor.config.models import Catalog, DemoSource
 
-CONFIG_DIR = Path(__file__).parents[1] / "config"
+CONFIG_DIR = Path(__file__).parents[2] / "config"
 SETTINGS = DemoSource(kind="demo", seed=20230224, start="2016-01", end="2025-12")
 FINAL_PARTNER_CUTS = [e for e in EPISODES if isinstance(e, PartnerCut) and e.window.is_final]
 FINAL_OUTPUT_DROPS = [e for e in EPISODES if isinstance(e, OutputDrop) and e.window.is_final]

@@ -41,7 +41,7 @@ from monitor.store.database import make_engine, migrate, session_factory
 from tests.collector_fakes import FakeTime, fixture_json, fixture_text, local_server, send
 from tests.conftest import POSTGRES_URL, _PG_SKIP
 from tests.tcp_gate import TcpGate
-from tests.test_collect_command import FakeComtrade, config_dir, dump_tables
+from tests.integration.test_collect_command import FakeComtrade, config_dir, dump_tables
 
 CHN_2023 = ("CHN", "8105", "2023")
 
@@ -226,7 +226,7 @@ def test_database_unavailable_then_back_without_restart(tmp_path, caplog):
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     gate = TcpGate("127.0.0.1", urlsplit(POSTGRES_URL).port or 5432)
-    from tests.test_reliability_crash import crash_config_dir
+    from tests.e2e.test_reliability_crash import crash_config_dir
     from tests.webhook_receiver import DedupReceiver
 
     try:

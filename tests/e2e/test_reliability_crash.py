@@ -211,7 +211,7 @@ def crash_trials(tmp_path: Path, db_url: str, trials: int, seed: int) -> CrashTr
 
 def test_sigkill_at_random_points_of_assess_alert_deliver(tmp_path):
     # SQLite in CI (WAL recovery after kill -9); the soak run repeats this 50 times on both backends,
-    # and tests/test_alert_delivery_crash.py kills a dispatcher mid-delivery on PostgreSQL in CI.
+    # and tests/e2e/test_alert_delivery_crash.py kills a dispatcher mid-delivery on PostgreSQL in CI.
     figures = crash_trials(tmp_path, f"sqlite:///{tmp_path / 'crash.db'}", trials=5, seed=12)
     assert figures.trials == 5 and set(figures.killed) == set(PHASES)
 
