@@ -843,8 +843,24 @@ class AlertmanagerReceiver(_Receiver):
     """A Prometheus Alertmanager: alerts are POSTed to ``<url>/api/v2/alerts``."""
 
     kind: Literal["alertmanager"]
-    validity: Duration = Field(default=timedelta(hours=48),
-                               description="endsAt of firing alerts = send time + validity")
+    resend_interval: Duration = Field(default=timedelta(minutes=5),
+                                      description="firing alerts are re-posted this often (they are alive while "
+                                                  "re-posted)")
+    validity: Duration | None = Field(default=None,
+                                      description="endsAt of firing alerts = send time + validity; default "
+                                                  "4 x resend_interval; at least resend_interval")
+
+    @model_validator(mode="after")
+    def _validity_covers_resends(self) -> "AlertmanagerReceiver":
+        if self.resend_interval <= timedelta(0):
+            raise ValueError("resend_interval must be positive")
+        if self.validity is None:
+            object.__setattr__(self, "validity", self.resend_interval * 4)
+        elif self.validity < self.resend_interval:
+            raise ValueError(
+                f"validity {self.validity} is shorter than resend_interval {self.resend_interval}: Alertmanager "
+                "would resolve firing alerts between two re-posts (use several resend intervals, e.g. 4x)")
+        return self
 
 
 class ChatReceiver(_Receiver):

@@ -322,8 +322,15 @@ class AlertPipeline:
         for (receiver_name, key), (match, labels, route_key, members) in sorted(groups.items()):
             receiver = self._receivers[receiver_name]
             before = logs.get((receiver_name, key))
+            timing = match.timing
+            if receiver.kind == "alertmanager":
+                # Alertmanager groups, waits and repeats by itself; what it needs from us is the
+                # current state at once and a re-post of every firing alert each resend_interval
+                # (else it resolves them at endsAt), acknowledged or not (docs/webhooks.md).
+                timing = Timing(group_wait=timing.group_wait, group_interval=timedelta(0),
+                                repeat_interval=receiver.resend_interval)
             acked = frozenset() if receiver.kind == "alertmanager" else frozenset(acks)
-            decision = decide_flush(members, before, match.timing, now, acked)
+            decision = decide_flush(members, before, timing, now, acked)
             if decision.log != before:
                 save_group_log(session, receiver_name, key, decision.log)
             if not decision.alerts:
