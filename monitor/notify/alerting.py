@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import alertmanager_api
+from alerts.fingerprint import identity_fingerprint
 from alerts.delivery import WebhookNotifier, backoff_seconds, group_idempotency_key
 from alerts.grouping import decide_flush
 from alerts.inhibition import InhibitRule, inhibited
@@ -46,6 +47,7 @@ from alerts.ratelimit import TokenBucket
 from alerts.receivers import INTEGRATIONS
 from alerts.routing import Escalation, Route, RouteMatch, Timing, match_routes
 from alerts.rules import (
+    ExposureChangeRule,
     FindingEvent,
     FindingRule,
     LevelChangeRule,
@@ -174,6 +176,9 @@ def build_rules(rules: list[AlertRule]) -> list[Rule]:
         severity = dict(r.severity) if r.severity else None
         if r.kind == "level":
             built.append(LevelRule(r.name, r.scope, r.min_level or "orange", r.for_runs, r.keep_firing_for, severity))
+        elif r.kind == "exposure_change":
+            built.append(ExposureChangeRule(r.name, r.scope, r.min_level or "orange", r.for_runs,
+                                            r.keep_firing_for, severity))
         elif r.kind == "level_change":
             built.append(LevelChangeRule(r.name, r.scope, r.min_level or "yellow", r.for_runs, r.keep_firing_for,
                                          severity))
@@ -273,11 +278,29 @@ class AlertPipeline:
             candidates = [replace(c, annotations={**c.annotations, "simulated_data": "true"}) for c in candidates]
         with self._sessions.begin() as session:
             previous = load_alerts(session)
+            candidates = self._expire_events(candidates, previous, now)
             outcome = reconcile(previous, candidates, now, resolved_retention=self._config.alerts.resolved_retention,
                                 keep_firing_for=self._holds)
             save_alerts(session, outcome.alerts, result.run_id, now, drop_missing=True)
             queued = self._flush(session, now, outcome.alerts)
         return AlertEvaluation(alerts=list(outcome.alerts.values()), changed=list(outcome.changed), queued=queued)
+
+    def _expire_events(self, candidates: list, previous: dict[str, Alert], now: datetime) -> list:
+        """Drop event candidates whose alert fired longer than its rule's ``resolve_after`` (they resolve)."""
+        limits = {r.name: r.resolve_after for r in self._config.alerts.rules if r.resolve_after is not None}
+        if not limits:
+            return candidates
+        kept = []
+        for candidate in candidates:
+            limit = limits.get(candidate.labels.get("alertname", ""))
+            alert = previous.get(identity_fingerprint(candidate.labels)) if limit is not None else None
+            if alert is not None and alert.is_firing and now - alert.starts_at >= limit:
+                continue  # expired: resolves now
+            if (alert is not None and alert.state == "resolved" and alert.ends_at is not None
+                    and alert.ends_at - alert.starts_at >= limit and now - alert.ends_at < limit):
+                continue  # expired before and the finding persists: quiet for one more resolve_after
+            kept.append(candidate)
+        return kept
 
     def flush(self) -> int:
         """Flush every group that is due (group_wait, group_interval, repeat, escalation).
