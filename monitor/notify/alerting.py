@@ -346,6 +346,10 @@ class AlertPipeline:
             receiver = self._receivers[receiver_name]
             before = logs.get((receiver_name, key))
             timing = match.timing
+            if receiver.kind != "alertmanager":
+                # A register change is news once: its resolution at the next unchanged
+                # assessment is not announced to people (Alertmanager still gets the state).
+                members = [a for a in members if not (a.state == "resolved" and a.labels.get("kind") == "exposure_change")]
             if receiver.kind == "alertmanager":
                 # Alertmanager groups, waits and repeats by itself; what it needs from us is the
                 # current state at once and a re-post of every firing alert each resend_interval
