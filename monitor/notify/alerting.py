@@ -109,8 +109,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
     """Chains and nodes of an assessment, as the alert rules see them."""
     thresholds = config.settings.assessment.levels if config is not None else None
     common = {"data_period": result.as_of.strftime("%Y-%m")} if result.as_of is not None else {}
-    if config is not None:
-        common["report_url"] = config.settings.external_url
+    base = config.settings.external_url.rstrip("/") if config is not None else None
 
     def extra(level: str, drivers_zh: list[str], completeness: float) -> dict[str, str]:
         out = dict(common)
@@ -124,6 +123,9 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
 
     subjects = []
     for chain in result.chains:
+        if base is not None:
+            # The chain's section of the latest report (served at a stable URL, docs/report.md).
+            common["report_url"] = f"{base}/reports/latest#chain-{chain.chain}"
         if chain.score is not None:
             subjects.append(RiskSubject(
                 chain=chain.chain, node="", level=chain.level, score=chain.score,
@@ -373,9 +375,14 @@ class AlertPipeline:
     def _render(self, receiver, alerts, labels, route_key: str, now: datetime):  # noqa: ANN001, ANN202
         integration = INTEGRATIONS[receiver.kind]
         max_bytes = getattr(receiver, "max_bytes", None) or integration.max_bytes or 0
+        base = self._config.settings.external_url.rstrip("/")
+        chains = {a.labels.get("chain", "") for a in alerts}
+        # The latest report (a stable URL), at the group's chain section when it has one chain.
+        report_url = f"{base}/reports/latest" + (f"#chain-{next(iter(chains))}" if len(chains) == 1 and "" not in chains
+                                                 else "")
         ctx = RenderContext(alerts=alerts, receiver=receiver.name, group_labels=labels, route_key=route_key,
                             external_url=self._config.settings.external_url,
-                            report_url=self._config.settings.external_url, language=receiver.language,
+                            report_url=report_url, language=receiver.language,
                             max_bytes=max_bytes, now=now)
         if receiver.kind == "alertmanager":
             return alertmanager_api.render(ctx, receiver.validity)
