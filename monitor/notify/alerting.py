@@ -117,12 +117,14 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
         out["completeness"] = f"{completeness:.0%}"
         if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
             out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
+            out["threshold_zh"] = f"{_LEVEL_ZH[level]} ≥ {getattr(thresholds, level):g}"
         if drivers_zh:
             out["drivers_zh"] = "；".join(drivers_zh)
         return out
 
     subjects = []
     for chain in result.chains:
+        common.update(chain_name=chain.name_en, chain_name_zh=chain.name_zh)
         if base is not None:
             # The chain's section of the latest report (served at a stable URL, docs/report.md).
             common["report_url"] = f"{base}/reports/latest#chain-{chain.chain}"
@@ -143,7 +145,8 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
                 summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
                 summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
                 drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
-                annotations=extra(node.level, list(node.drivers_zh), node.judgement.completeness),
+                annotations={**extra(node.level, list(node.drivers_zh), node.judgement.completeness),
+                             "node_name": node.name_en, "node_name_zh": node.name_zh},
             ))
     return subjects
 
