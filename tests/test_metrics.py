@@ -178,7 +178,8 @@ def test_every_metric_has_help_and_follows_naming_conventions(sessions, clock):
     names = {f.name for f in families}
     assert {spec.name.removesuffix("_total") for spec in STORED_METRICS} <= names
     for family in families:
-        assert family.name.startswith("chainwatch_"), family.name
+        # #23: the standard process_* collector (memory, CPU, start time) is the one other prefix
+        assert family.name.startswith(("chainwatch_", "process_")), family.name
         assert len(family.documentation) > 15, f"{family.name} has no real HELP text"
         for sample in family.samples:
             if family.type == "counter" and not sample.name.endswith("_created"):

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_1_0
@@ -637,6 +637,8 @@ class ServiceMetrics:
 
     def __init__(self, registry: CollectorRegistry):
         Info("chainwatch_build", "Version of the running chainwatch.", registry=registry).info({"version": __version__})
+        # process_* (memory, CPU, start time: restarts) of this replica, leader or follower
+        ProcessCollector(registry=registry)
         self.collections = Counter(
             "chainwatch_collections", "Collections by this process per source and outcome.", ["source", "outcome"],
             registry=registry)
