@@ -638,7 +638,7 @@ class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry):
         Info("chainwatch_build", "Version of the running chainwatch.", registry=registry).info({"version": __version__})
         # process_* (memory, CPU, start time: restarts) of this replica, leader or follower
-        ProcessCollector(registry=registry)
+        self.process = ProcessCollector(registry=registry)
         self.collections = Counter(
             "chainwatch_collections", "Collections by this process per source and outcome.", ["source", "outcome"],
             registry=registry)
