@@ -11,7 +11,8 @@ from alerts.signing import sign
 
 
 def _render_webhook(ctx: RenderContext) -> dict:
-    return webhook_body(ctx.alerts, ctx.receiver, ctx.group_labels, ctx.external_url, route_key=ctx.route_key)
+    return webhook_body(ctx.alerts, ctx.receiver, ctx.group_labels, ctx.external_url, route_key=ctx.route_key,
+                        generator_url=lambda a: a.annotations.get("report_url") or ctx.report_url or ctx.external_url)
 
 
 def _prepare_webhook(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:

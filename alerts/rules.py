@@ -36,6 +36,9 @@ RISK_LEVEL_KIND = "risk_level"
 LEVEL_CHANGE_KIND = "level_change"
 """``kind`` label of alerts raised by :class:`LevelChangeRule`."""
 
+EXPOSURE_CHANGE_KIND = "exposure_change"
+"""``kind`` label of alerts raised by :class:`ExposureChangeRule`."""
+
 Scope = Literal["chain", "node"]
 
 
@@ -98,6 +101,49 @@ class LevelChangeRule:
 
 
 @dataclass(frozen=True)
+class ExposureChangeRule:
+    """The risk register's alert: a subject's (structural) exposure level *changed*.
+
+    Fires once when the level is new (first assessed at ``min_level`` or above), went
+    up to at least ``min_level``, or went down from at least ``min_level``; the
+    annotation ``change`` says which (``new``, ``up``, ``down``). A lasting exposure
+    (a 65 % top supplier, run after run) therefore alerts when it appears and not at
+    every assessment; the alert resolves at the next assessment without a change.
+    Lasting conditions above a ceiling are :class:`LevelRule`'s job.
+    """
+
+    name: str
+    scope: Scope
+    min_level: str = "orange"
+    for_runs: int = 1
+    keep_firing_runs: int = 0
+    severity: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("ExposureChangeRule.name must not be empty")
+        if self.scope not in ("chain", "node"):
+            raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
+        if level_rank(self.min_level) == 0:
+            raise ValueError(f"rule {self.name!r}: min_level 'none' would register every change")
+        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
+
+
+def exposure_change(previous: str | None, level: str, min_level: str) -> str | None:
+    """``new``, ``up``, ``down`` or None (no change worth an alert) for a level move."""
+    floor = level_rank(min_level)
+    rank = level_rank(level)
+    if previous is None or level_rank(previous) <= 0:
+        return "new" if rank >= floor else None
+    before = level_rank(previous)
+    if rank > before and rank >= floor:
+        return "up"
+    if rank < before and before >= floor:
+        return "down"
+    return None
+
+
+@dataclass(frozen=True)
 class FindingEvent:
     """One detector finding on a node, as plain data (from the assessment).
 
@@ -139,7 +185,7 @@ class FindingRule:
         _check_counts(self.name, self.for_runs, self.keep_firing_runs)
 
 
-Rule = LevelRule | LevelChangeRule | FindingRule
+Rule = LevelRule | LevelChangeRule | ExposureChangeRule | FindingRule
 
 
 @dataclass(frozen=True)
@@ -295,6 +341,28 @@ def evaluate_rules(
                         "description": _description(subject),
                         "level": subject.level, "previous_level": subject.previous_level,
                         "score": f"{subject.score:.1f}", "drivers": "; ".join(subject.drivers),
+                    },
+                    for_runs=rule.for_runs,
+                ))
+        elif isinstance(rule, ExposureChangeRule):
+            for subject in subjects:
+                if subject.scope != rule.scope:
+                    continue
+                change = exposure_change(subject.previous_level, subject.level, rule.min_level)
+                if change is None:
+                    continue
+                candidates.append(AlertCandidate(
+                    labels={"alertname": rule.name, "chain": subject.chain, "node": subject.node,
+                            "kind": EXPOSURE_CHANGE_KIND, "severity": severity.get(subject.level, "info"),
+                            "level": subject.level},
+                    annotations={
+                        **subject.annotations,
+                        "summary": subject.summary_en + (f" ({change}, was {subject.previous_level})"
+                                                         if change != "new" else " (new)"),
+                        "summary_zh": subject.summary_zh,
+                        "description": _description(subject),
+                        "level": subject.level, "previous_level": subject.previous_level or "",
+                        "change": change, "score": f"{subject.score:.1f}", "drivers": "; ".join(subject.drivers),
                     },
                     for_runs=rule.for_runs,
                 ))

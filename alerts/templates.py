@@ -6,7 +6,9 @@ detector, what drove it (e.g. the top partner's share change), the data period a
 vintage, and where the report is. Annotation keys used when present: ``summary``
 (``summary_zh``), ``level``, ``score``, ``threshold``, ``observed``, ``expected``,
 ``detector``, ``drivers`` (``drivers_zh``), ``data_period``, ``vintage``,
-``report_url``.
+``report_url``, and the names for people: ``chain_name`` (``chain_name_zh``),
+``node_name`` (``node_name_zh``), ``threshold_zh``; ids appear only where no name was
+given (they stay in the labels).
 
 Chat platforms cap message size, so :func:`render_text` adds alerts while they fit
 and ends with a note saying how many were left out and where to read them all.
@@ -77,7 +79,13 @@ def title(alerts: Sequence[Alert], group_labels: Mapping[str, str], language: st
     words = _WORDS[_check(language)]
     firing = sum(1 for a in alerts if a.is_firing)
     status = f"{words['firing']}:{firing}" if firing else words["resolved"]
-    group = ", ".join(f"{v}" for v in group_labels.values() if v) or "chainwatch"
+    suffix = "_zh" if language == "zh" else ""
+    names = {}
+    for alert in alerts:  # the chain's name for people, where the alerts carry it
+        name = alert.annotations.get(f"chain_name{suffix}") or alert.annotations.get("chain_name")
+        if name and alert.labels.get("chain"):
+            names[alert.labels["chain"]] = name
+    group = ", ".join(names.get(v, v) if k == "chain" else v for k, v in group_labels.items() if v) or "chainwatch"
     return f"[{status}] {words['chain']} {group}"
 
 
@@ -87,14 +95,17 @@ def alert_lines(alert: Alert, language: str, style: Style = MARKDOWN) -> str:
     e = style.escape
     a = {key: e(str(value)) for key, value in alert.annotations.items()}
     level = a.get("level") or e(alert.labels.get("level", ""))
-    where = (f"{words['node']} {e(alert.labels['node'])}" if alert.labels.get("node") else words["chain_level"])
+    suffix = "_zh" if language == "zh" else ""
+    node_name = a.get(f"node_name{suffix}") or a.get("node_name") or e(alert.labels.get("node", ""))
+    where = f"{words['node']} {node_name}" if alert.labels.get("node") else words["chain_level"]
     summary = a.get("summary_zh") if language == "zh" and a.get("summary_zh") else a.get("summary", "")
     state = words["firing"] if alert.is_firing else words["resolved"]
     head = f"- {style.bold}{state} · {words['levels'].get(level, level)}{style.bold} · {where}: {summary}"
     facts = []
     for key in ("score", "threshold", "observed", "expected", "detector"):
-        if a.get(key):
-            facts.append(f"{words[key]} {a[key]}")
+        value = a.get(f"{key}_zh") if language == "zh" and a.get(f"{key}_zh") else a.get(key)
+        if value:
+            facts.append(f"{words[key]} {value}")
     drivers = a.get("drivers_zh") if language == "zh" and a.get("drivers_zh") else a.get("drivers")
     lines = [head]
     if facts:

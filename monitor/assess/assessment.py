@@ -57,6 +57,7 @@ from indicators.trade_totals import monthly_totals
 from indicators.vocabulary import AGGREGATE_PARTNERS, UNKNOWN, WORLD_PARTNERS
 from monitor.assess.executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
+from monitor.config.countries import country_name_zh
 from monitor.config.models import AssessmentSettings, Chain, Config, Node
 from monitor.assess.inputs import exports_collected, load_dimension_inputs
 from monitor.assess.dimensions import (
@@ -505,7 +506,7 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         bilateral_scores.append(contribution)
         if result.status == "flagged" and result.direction == "down":
             ranked.append((contribution, f"imports of HS {product} from {partner}: {result.explanation_en}",
-                           f"自 {partner} 进口 HS {product}：{result.explanation_zh}"))
+                           f"自{country_name_zh(partner)}进口 HS {product}：{result.explanation_zh}"))
     # Inputs: the concentration window, the main-supplier share, one judged series per
     # import aggregate and per configured production series.
     expected = 3 + len(node.production_series)
@@ -588,7 +589,7 @@ def measure_concentration(recent: pd.DataFrame, window: int,
             f"{window} months (needs {min_coverage:.0%}); the top supplier holds between {top:.0%} "
             f"({partner}) and {top_hi:.0%}{est_en}",
             f"集中度未知：近{window}个月已列明来源国仅占全球进口的 {coverage:.0%}（需 {min_coverage:.0%}）；"
-            f"最大来源国份额在 {top:.0%}（{partner}）至 {top_hi:.0%} 之间{est_zh}",
+            f"最大来源国份额在 {top:.0%}（{country_name_zh(partner)}）至 {top_hi:.0%} 之间{est_zh}",
         )
     score = float(concentration_score(hhi, top))
     if unallocated > 0.0005:
@@ -603,7 +604,7 @@ def measure_concentration(recent: pd.DataFrame, window: int,
         score,
         f"imports concentrated: top partner {partner} {top_en} of the last {window} months, "
         f"{hhi_en} ({n} partners{cover_en}){est_en}",
-        f"进口集中：近{window}个月最大来源国 {partner} 占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）{est_zh}",
+        f"进口集中：近{window}个月最大来源国{country_name_zh(partner)}占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）{est_zh}",
     )
 
 

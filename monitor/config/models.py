@@ -917,8 +917,24 @@ class AlertmanagerReceiver(_Receiver):
     """A Prometheus Alertmanager: alerts are POSTed to ``<url>/api/v2/alerts``."""
 
     kind: Literal["alertmanager"]
-    validity: Duration = Field(default=timedelta(hours=48),
-                               description="endsAt of firing alerts = send time + validity")
+    resend_interval: Duration = Field(default=timedelta(minutes=5),
+                                      description="firing alerts are re-posted this often (they are alive while "
+                                                  "re-posted)")
+    validity: Duration | None = Field(default=None,
+                                      description="endsAt of firing alerts = send time + validity; default "
+                                                  "4 x resend_interval; at least resend_interval")
+
+    @model_validator(mode="after")
+    def _validity_covers_resends(self) -> "AlertmanagerReceiver":
+        if self.resend_interval <= timedelta(0):
+            raise ValueError("resend_interval must be positive")
+        if self.validity is None:
+            object.__setattr__(self, "validity", self.resend_interval * 4)
+        elif self.validity < self.resend_interval:
+            raise ValueError(
+                f"validity {self.validity} is shorter than resend_interval {self.resend_interval}: Alertmanager "
+                "would resolve firing alerts between two re-posts (use several resend intervals, e.g. 4x)")
+        return self
 
 
 class ChatReceiver(_Receiver):
@@ -975,17 +991,22 @@ class AlertRule(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     name: Identifier
-    kind: Literal["level", "level_change", "finding"] = "level"
+    kind: Literal["level", "level_change", "exposure_change", "finding"] = "level"
     scope: Literal["chain", "node"] | None = None
     min_level: _Level | None = None
     kinds: list[str] = Field(default_factory=list, description="finding kinds, e.g. shock_down")
     for_runs: int = Field(default=1, ge=1, le=100, alias="for")
     keep_firing_for: int = Field(default=0, ge=0, le=100)
     severity: dict[_Level, _Severity] | None = None
+    resolve_after: Duration | None = Field(
+        default=None, description="finding rules (events): resolve a firing event alert this long after it "
+                                  "started even if the finding persists")
 
     @model_validator(mode="after")
     def _fits_kind(self) -> "AlertRule":
-        if self.kind in ("level", "level_change") and self.scope is None:
+        if self.resolve_after is not None and self.kind != "finding":
+            raise ValueError("resolve_after: only finding (event) rules take resolve_after")
+        if self.kind in ("level", "level_change", "exposure_change") and self.scope is None:
             raise ValueError(f"scope: a {self.kind} rule needs scope chain or node")
         if self.kind == "finding":
             if not self.kinds:

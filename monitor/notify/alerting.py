@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import alertmanager_api
+from alerts.fingerprint import identity_fingerprint
 from alerts.delivery import WebhookNotifier, backoff_seconds, group_idempotency_key
 from alerts.grouping import decide_flush
 from alerts.inhibition import InhibitRule, inhibited
@@ -46,6 +47,7 @@ from alerts.ratelimit import TokenBucket
 from alerts.receivers import INTEGRATIONS
 from alerts.routing import Escalation, Route, RouteMatch, Timing, match_routes
 from alerts.rules import (
+    ExposureChangeRule,
     FindingEvent,
     FindingRule,
     LevelChangeRule,
@@ -107,8 +109,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
     """Chains and nodes of an assessment, as the alert rules see them."""
     thresholds = config.settings.assessment.levels if config is not None else None
     common = {"data_period": result.as_of.strftime("%Y-%m")} if result.as_of is not None else {}
-    if config is not None:
-        common["report_url"] = config.settings.external_url
+    base = config.settings.external_url.rstrip("/") if config is not None else None
 
     def extra(level: str, drivers_zh: list[str], completeness: float) -> dict[str, str]:
         out = dict(common)
@@ -116,12 +117,17 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
         out["completeness"] = f"{completeness:.0%}"
         if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
             out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
+            out["threshold_zh"] = f"{_LEVEL_ZH[level]} ≥ {getattr(thresholds, level):g}"
         if drivers_zh:
             out["drivers_zh"] = "；".join(drivers_zh)
         return out
 
     subjects = []
     for chain in result.chains:
+        common.update(chain_name=chain.name_en, chain_name_zh=chain.name_zh)
+        if base is not None:
+            # The chain's section of the latest report (served at a stable URL, docs/report.md).
+            common["report_url"] = f"{base}/reports/latest#chain-{chain.chain}"
         if chain.score is not None:
             subjects.append(RiskSubject(
                 chain=chain.chain, node="", level=chain.level, score=chain.score,
@@ -139,7 +145,8 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
                 summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
                 summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
                 drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
-                annotations=extra(node.level, list(node.drivers_zh), node.judgement.completeness),
+                annotations={**extra(node.level, list(node.drivers_zh), node.judgement.completeness),
+                             "node_name": node.name_en, "node_name_zh": node.name_zh},
             ))
     return subjects
 
@@ -174,6 +181,9 @@ def build_rules(rules: list[AlertRule]) -> list[Rule]:
         severity = dict(r.severity) if r.severity else None
         if r.kind == "level":
             built.append(LevelRule(r.name, r.scope, r.min_level or "orange", r.for_runs, r.keep_firing_for, severity))
+        elif r.kind == "exposure_change":
+            built.append(ExposureChangeRule(r.name, r.scope, r.min_level or "orange", r.for_runs,
+                                            r.keep_firing_for, severity))
         elif r.kind == "level_change":
             built.append(LevelChangeRule(r.name, r.scope, r.min_level or "yellow", r.for_runs, r.keep_firing_for,
                                          severity))
@@ -273,11 +283,29 @@ class AlertPipeline:
             candidates = [replace(c, annotations={**c.annotations, "simulated_data": "true"}) for c in candidates]
         with self._sessions.begin() as session:
             previous = load_alerts(session)
+            candidates = self._expire_events(candidates, previous, now)
             outcome = reconcile(previous, candidates, now, resolved_retention=self._config.alerts.resolved_retention,
                                 keep_firing_for=self._holds)
             save_alerts(session, outcome.alerts, result.run_id, now, drop_missing=True)
             queued = self._flush(session, now, outcome.alerts)
         return AlertEvaluation(alerts=list(outcome.alerts.values()), changed=list(outcome.changed), queued=queued)
+
+    def _expire_events(self, candidates: list, previous: dict[str, Alert], now: datetime) -> list:
+        """Drop event candidates whose alert fired longer than its rule's ``resolve_after`` (they resolve)."""
+        limits = {r.name: r.resolve_after for r in self._config.alerts.rules if r.resolve_after is not None}
+        if not limits:
+            return candidates
+        kept = []
+        for candidate in candidates:
+            limit = limits.get(candidate.labels.get("alertname", ""))
+            alert = previous.get(identity_fingerprint(candidate.labels)) if limit is not None else None
+            if alert is not None and alert.is_firing and now - alert.starts_at >= limit:
+                continue  # expired: resolves now
+            if (alert is not None and alert.state == "resolved" and alert.ends_at is not None
+                    and alert.ends_at - alert.starts_at >= limit and now - alert.ends_at < limit):
+                continue  # expired before and the finding persists: quiet for one more resolve_after
+            kept.append(candidate)
+        return kept
 
     def flush(self) -> int:
         """Flush every group that is due (group_wait, group_interval, repeat, escalation).
@@ -322,8 +350,19 @@ class AlertPipeline:
         for (receiver_name, key), (match, labels, route_key, members) in sorted(groups.items()):
             receiver = self._receivers[receiver_name]
             before = logs.get((receiver_name, key))
+            timing = match.timing
+            if receiver.kind != "alertmanager":
+                # A register change is news once: its resolution at the next unchanged
+                # assessment is not announced to people (Alertmanager still gets the state).
+                members = [a for a in members if not (a.state == "resolved" and a.labels.get("kind") == "exposure_change")]
+            if receiver.kind == "alertmanager":
+                # Alertmanager groups, waits and repeats by itself; what it needs from us is the
+                # current state at once and a re-post of every firing alert each resend_interval
+                # (else it resolves them at endsAt), acknowledged or not (docs/webhooks.md).
+                timing = Timing(group_wait=timing.group_wait, group_interval=timedelta(0),
+                                repeat_interval=receiver.resend_interval)
             acked = frozenset() if receiver.kind == "alertmanager" else frozenset(acks)
-            decision = decide_flush(members, before, match.timing, now, acked)
+            decision = decide_flush(members, before, timing, now, acked)
             if decision.log != before:
                 save_group_log(session, receiver_name, key, decision.log)
             if not decision.alerts:
@@ -339,9 +378,14 @@ class AlertPipeline:
     def _render(self, receiver, alerts, labels, route_key: str, now: datetime):  # noqa: ANN001, ANN202
         integration = INTEGRATIONS[receiver.kind]
         max_bytes = getattr(receiver, "max_bytes", None) or integration.max_bytes or 0
+        base = self._config.settings.external_url.rstrip("/")
+        chains = {a.labels.get("chain", "") for a in alerts}
+        # The latest report (a stable URL), at the group's chain section when it has one chain.
+        report_url = f"{base}/reports/latest" + (f"#chain-{next(iter(chains))}" if len(chains) == 1 and "" not in chains
+                                                 else "")
         ctx = RenderContext(alerts=alerts, receiver=receiver.name, group_labels=labels, route_key=route_key,
                             external_url=self._config.settings.external_url,
-                            report_url=self._config.settings.external_url, language=receiver.language,
+                            report_url=report_url, language=receiver.language,
                             max_bytes=max_bytes, now=now)
         if receiver.kind == "alertmanager":
             return alertmanager_api.render(ctx, receiver.validity)

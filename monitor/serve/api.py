@@ -453,6 +453,24 @@ def build_api(context: ApiContext) -> APIRouter:
         items = [_finite({k: v for k, v in vars(r).items() if k != "monthly"}) for r in results]
         return {**paging.of(items), "run": _finite(dict(vars(run))), "note": None, "simulated_data": simulated}
 
+    # --- stable links (alerts point here; docs/report.md) ---
+
+    links = APIRouter(dependencies=[Depends(read_access)], responses=ERRORS)
+
+    @links.get("/reports/latest", response_model=None, tags=["reports"],
+               responses={200: {"description": "the newest report page; chains are anchored #chain-<id>",
+                                "content": {"text/html": {"schema": {"type": "string"}}}}})
+    def latest_report_html() -> HTMLResponse:
+        """The newest report's HTML at a stable URL (what every alert's ``report_url`` links to)."""
+        root = context.report_dir
+        candidates = [child for child in root.iterdir() if _REPORT_NAME.match(child.name)
+                      and (child / "report.html").is_file()] if root.is_dir() else []
+        if not candidates:
+            raise ApiError(404, "not_found", "no report written yet (the report job writes one after an assessment)")
+        newest = max(candidates, key=lambda child: ((child / "report.html").stat().st_mtime, child.name))
+        return HTMLResponse((newest / "report.html").read_text(encoding="utf-8"))
+
+    router.links = links  # mounted at the root by monitor.serve.server (not under /api/v1)
     return router
 
 

@@ -175,6 +175,10 @@ class LeaderScheduler:
         self._metrics = metrics
         self._clock = clock
         self.runner = JobRunner(jobs, metrics)
+        if metrics is not None:  # every job's outcomes exist from the start, so "failed jobs" reads 0, not no data
+            for job in jobs:
+                for outcome in ("success", "failure"):
+                    metrics.jobs.labels(job.id, outcome)
         self.elector = LeaderElector(lock, poll_seconds, self._on_elected, self._on_deposed)
         self._scheduler: BackgroundScheduler | None = None
         self._lock = threading.Lock()

@@ -20,6 +20,8 @@ one poll after the lock was released.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -158,10 +160,52 @@ class AdvisoryLeaderLock:
         self._engine.dispose()
 
 
+class FileLeaderLock:
+    """SQLite file: an exclusive ``flock`` on ``<database>.leader`` beside it.
+
+    Processes sharing one SQLite file on one host (e.g. a second ``chainwatch run`` for
+    the API) elect one leader; the kernel releases the lock when the holder dies.
+    """
+
+    def __init__(self, path: str):
+        self._path = path
+        self._fd: int | None = None
+        self.description = f"sqlite file lock {path}"
+
+    def try_acquire(self) -> bool:
+        """Take the lock without waiting."""
+        import fcntl
+
+        if self._fd is not None:
+            return True
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def still_held(self) -> bool:
+        """A held flock stays held while the descriptor is open."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Unlock (idempotent)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
 def leader_lock_for(engine: Engine, poll_seconds: float) -> LeaderLock:
     """The lock that fits ``engine``'s database."""
     if engine.dialect.name == "postgresql":
         return AdvisoryLeaderLock(engine, poll_seconds)
+    database = engine.url.database
+    if database and database != ":memory:" and hasattr(os, "O_RDWR") and sys.platform != "win32":
+        log.info("leadership: SQLite database, processes on this host sharing it elect a leader by a file lock")
+        return FileLeaderLock(f"{database}.leader")
     log.info("leadership: SQLite database, a single chainwatch process is assumed to run the jobs "
              "(replicas need PostgreSQL)")
     return ProcessLeaderLock()

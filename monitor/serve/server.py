@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fastapi.responses import HTMLResponse
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
@@ -36,7 +37,21 @@ def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext
     install_error_handlers(app)
     install_request_ids(app)
     if api is not None:
-        app.include_router(build_api(api))
+        api_router = build_api(api)
+        app.include_router(api_router)
+        app.include_router(api_router.links)
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        """A small index: where the report, the API and the metrics are."""
+        report = '<li><a href="reports/latest">Latest report</a> (最新报告)</li>' if api is not None else ""
+        return HTMLResponse(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>chainwatch</title></head><body>"
+            f"<h1>chainwatch {__version__}</h1><ul>{report}"
+            '<li><a href="docs">API documentation</a> (<a href="openapi.json">OpenAPI</a>)</li>'
+            '<li><a href="api/v1/alerts">Alerts (JSON)</a></li>'
+            '<li><a href="metrics">Prometheus metrics</a></li>'
+            '<li><a href="readyz">Readiness</a></li></ul></body></html>')
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -39,6 +39,8 @@ def run_service(app: App, host: str, port: int, jobs: list[JobSpec] | None = Non
 
     settings = app.config.settings
     scheduler = build_leader_scheduler(app, jobs)
+    # One value per fact across replicas: only the leader exports the database-derived metrics.
+    app.registry.stored.exports_stored_state = lambda: scheduler.elector.is_leader
     tokens = load_api_tokens()
     if not tokens:
         log.warning("no API tokens configured (CHAINWATCH_API_TOKENS): mutating API calls are refused")

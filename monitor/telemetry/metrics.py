@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST as OPENMETRICS_1_0
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -480,6 +481,9 @@ class StoredStateCollector(Collector):
         self._top_partners = top_partners
         self._run: RunFamilies | None = None
         self._stress: tuple[tuple[int, datetime] | None, list[Metric]] | None = None
+        self.exports_stored_state: Callable[[], bool] = lambda: True
+        """Whether this process exports the database-derived families (``chainwatch run``: only
+        while it is the leader, so that N replicas give one value per fact, docs/metrics.md)."""
 
     def describe(self) -> list[Metric]:
         """The families this collector exports (keeps registration from reading the database)."""
@@ -492,6 +496,18 @@ class StoredStateCollector(Collector):
     def snapshot(self) -> StoredSnapshot:
         """Read the stored state once for this scrape."""
         up = _SPEC["chainwatch_storage_up"].family()
+        if not self.exports_stored_state():
+            # A follower: its process metrics and whether it reaches the database; the stored
+            # facts come from the leader alone (a replica more must not double them).
+            try:
+                with self._sessions() as session:
+                    session.execute(text("SELECT 1"))
+            except SQLAlchemyError as err:
+                log.warning("metrics: database unavailable: %s", type(err).__name__)
+                up.add_metric([], 0)
+                return StoredSnapshot(up, None, [])
+            up.add_metric([], 1)
+            return StoredSnapshot(up, None, [])
         try:
             with self._sessions() as session:
                 live = read_live_state(session)
@@ -643,6 +659,8 @@ class ServiceMetrics:
 
     def __init__(self, registry: CollectorRegistry):
         Info("chainwatch_build", "Version of the running chainwatch.", registry=registry).info({"version": __version__})
+        # process_* (memory, CPU, start time: restarts) of this replica, leader or follower
+        self.process = ProcessCollector(registry=registry)
         self.collections = Counter(
             "chainwatch_collections", "Collections by this process per source and outcome.", ["source", "outcome"],
             registry=registry)

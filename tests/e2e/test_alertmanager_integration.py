@@ -69,8 +69,8 @@ def _result(level, score):
 
 
 def test_alerts_reach_alertmanager_and_resolve_there(alertmanager, sessions):
-    # An hour back: Alertmanager keeps an alert active until its endsAt passes on *its* clock.
-    now = [datetime.now(timezone.utc) - timedelta(hours=1)]
+    # Real time: a firing alert's endsAt (now + validity) must lie ahead on Alertmanager's clock.
+    now = [datetime.now(timezone.utc)]
     base = load_config(CONFIG_DIR, environ={})
     config = base.model_copy(update={"alerts": AlertsFile.model_validate({
         "receivers": [{"name": "default-webhook", "kind": "alertmanager", "url": alertmanager}],
@@ -83,11 +83,14 @@ def test_alerts_reach_alertmanager_and_resolve_there(alertmanager, sessions):
         assert pipeline.deliver_due().delivered == 1
         active = httpx.get(f"{alertmanager}/api/v2/alerts", params={"active": "true"}, timeout=5).json()
         (alert,) = active
-        assert alert["labels"]["chain"] == "batteries" and alert["labels"]["alertname"] == "chain-orange"
-        assert alert["labels"]["level"] == "red" and alert["status"]["state"] == "active"
+        # #23: identity labels only; the level, severity and rule name are annotations.
+        assert alert["labels"]["chain"] == "batteries" and alert["labels"]["alertname"] == "ChainwatchChainRiskLevel"
+        assert "level" not in alert["labels"] and "severity" not in alert["labels"]
+        assert alert["annotations"]["level"] == "red" and alert["annotations"]["rule"] == "chain-orange"
+        assert alert["status"]["state"] == "active"
         assert "node" not in alert["labels"]  # empty labels are left out
 
-        now[0] += timedelta(seconds=2)
+        now[0] = datetime.now(timezone.utc)
         pipeline.evaluate(_result("yellow", 55.0))
         assert pipeline.deliver_due().delivered == 1
         deadline = time.monotonic() + 10

@@ -56,6 +56,8 @@ ALERTS_QUIET_ON_HEALTHY_DEMO = {
     "ChainwatchAssessmentStale": "the assessment finished seconds ago",
     "ChainwatchNotificationBacklog": "the receiver acknowledged every notification: nothing is pending",
     "ChainwatchNotificationDeadLetters": "no notification was given up",
+    "ChainwatchJobFailing": "no scheduled job failed",  # #23
+    "ChainwatchNoLeader": "the one replica leads",  # #23
 }
 #: Grafana's built-in variables, as a dashboard would expand them.
 GRAFANA_BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}

@@ -174,7 +174,7 @@ def test_secrets_never_logged_printed_or_stored(sessions, receiver, clock, caplo
 
 
 @pytest.mark.parametrize("kind, body_check", [
-    ("slack", lambda b: "Batteries" in b["text"] and "cells-packs" in b["text"]),
+    ("slack", lambda b: "Batteries" in b["text"] and "node Cells" in b["text"]),  # #23: names, not ids
     ("feishu", lambda b: b["msg_type"] == "interactive" and "timestamp" in b and "sign" in b),
     ("dingtalk", lambda b: b["msgtype"] == "markdown" and "电芯" in b["markdown"]["text"]),
     ("wecom", lambda b: b["msgtype"] == "markdown" and len(b["markdown"]["content"].encode()) <= 4096),

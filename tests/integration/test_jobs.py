@@ -12,7 +12,7 @@ from apscheduler.triggers.cron import CronTrigger
 from prometheus_client import CollectorRegistry
 
 from monitor.serve.jobs import BoundJobStore, JobRunner, JobSpec, LeaderScheduler, next_run_times
-from monitor.serve.leadership import AdvisoryLeaderLock, ProcessLeaderLock, leader_lock_for
+from monitor.serve.leadership import AdvisoryLeaderLock, FileLeaderLock, ProcessLeaderLock, leader_lock_for
 from monitor.telemetry.metrics import ServiceMetrics
 
 MONTHLY = CronTrigger.from_crontab("0 6 15 * *", timezone="UTC")
@@ -133,7 +133,8 @@ def test_leader_gauge_and_ready_state(sessions):
 @pytest.mark.postgres
 def test_advisory_lock_one_holder_and_takeover(db_url):
     if not db_url.startswith("postgresql"):
-        assert isinstance(leader_lock_for(_engine(db_url), 1), ProcessLeaderLock)
+        # #23: replicas on one SQLite file elect a leader by a file lock (tests/test_replica_metrics.py)
+        assert isinstance(leader_lock_for(_engine(db_url), 1), FileLeaderLock)
         return
     engine = _engine(db_url)
     first, second = AdvisoryLeaderLock(engine, 1), AdvisoryLeaderLock(engine, 1)
