@@ -124,18 +124,18 @@ class ExposureChangeRule:
             raise ValueError("ExposureChangeRule.name must not be empty")
         if self.scope not in ("chain", "node"):
             raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_rank(self.min_level) == 0:
+        if level_index(self.min_level) == 0:
             raise ValueError(f"rule {self.name!r}: min_level 'none' would register every change")
         _check_counts(self.name, self.for_runs, self.keep_firing_runs)
 
 
 def exposure_change(previous: str | None, level: str, min_level: str) -> str | None:
     """``new``, ``up``, ``down`` or None (no change worth an alert) for a level move."""
-    floor = level_rank(min_level)
-    rank = level_rank(level)
-    if previous is None or level_rank(previous) <= 0:
+    floor = level_index(min_level)
+    rank = level_index(level)
+    if previous is None or level_index(previous) <= 0:
         return "new" if rank >= floor else None
-    before = level_rank(previous)
+    before = level_index(previous)
     if rank > before and rank >= floor:
         return "up"
     if rank < before and before >= floor:

@@ -37,6 +37,10 @@ def _postgres_reason() -> str | None:
 
 _PG_SKIP = _postgres_reason()
 
+#: URLs of databases handed out already migrated (copied from the per-run template), so
+#: ``sessions`` does not migrate them again.
+_COPIED_FROM_TEMPLATE: set[str] = set()
+
 
 def _worker() -> str:
     """The pytest-xdist worker id (``gw0``...), or ``main`` without xdist."""

@@ -33,7 +33,7 @@ LABELS = {
         "estimate": "%.0f%% estimated, not reported (%s)",
         "dimensions": "Scores by dimension (0-100)", "missing": "missing",
         "world_supply": "Where the world's supply sits (latest year; share of the World total)",
-        "stage": "Stage", "year": "Year", "top_producer": "Top producer", "world_hhi": "World HHI",
+        "supply_stage": "Stage of supply", "year": "Year", "top_producer": "Top producer", "world_hhi": "World HHI",
         "home_share": "Home share", "coverage": "Named producers",
         "cjk_hint": "",
         "plots_in_english": "",
@@ -55,7 +55,7 @@ LABELS = {
         "estimate": "%.0f%% 为估计而非申报数据（%s）",
         "dimensions": "各维度风险分（0-100）", "missing": "缺数据",
         "world_supply": "全球供给分布（最新年份；占全球总量比重）",
-        "stage": "环节", "year": "年份", "top_producer": "最大生产国", "world_hhi": "全球 HHI",
+        "supply_stage": "供给环节", "year": "年份", "top_producer": "最大生产国", "world_hhi": "全球 HHI",
         "home_share": "本国占比", "coverage": "已列明生产国",
         "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
                     "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",
