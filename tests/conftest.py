@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -74,7 +75,11 @@ def _database_of_this_worker() -> str | None:
 
 
 _SHARED_POSTGRES_URL = POSTGRES_URL
-_WORKER_DATABASE = None if _PG_SKIP or _worker() == "main" else _database_of_this_worker()
+# Only the pytest worker itself sets up its database: a child process that imports this
+# module (a helper script run by a test) inherits PYTEST_XDIST_WORKER and would drop it.
+_IN_PYTEST_WORKER = "PYTEST_XDIST_WORKER" in os.environ and "pytest" in sys.modules \
+    and "xdist" in sys.modules
+_WORKER_DATABASE = None if _PG_SKIP or not _IN_PYTEST_WORKER else _database_of_this_worker()
 if _WORKER_DATABASE:
     POSTGRES_URL = _WORKER_DATABASE
 

@@ -12,13 +12,17 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import build_app
 from monitor.serve.jobs import JobSpec
 from monitor.serve.service import run_service
-from tests.conftest import CONFIG_DIR
+
+# Not imported from tests.conftest: importing it in this child process would run its
+# per-xdist-worker database set-up again (it drops and recreates the worker's database).
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "config"
 
 
 def main(db_url: str, port: int, log_path: str, job_seconds: float, poll: float, grace: float) -> int:
