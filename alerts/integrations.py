@@ -13,7 +13,7 @@ Each integration has two halves, split by the outbox:
 - ``check`` reads a 2xx answer's body where the platform reports errors inside it
   (Feishu ``code``, DingTalk/WeCom ``errcode``) and says whether retrying can help.
 
-Integrations: ``webhook`` (DESIGN.md contract), ``alertmanager`` (``POST
+Integrations: ``webhook`` (contract in docs/webhooks.md), ``alertmanager`` (``POST
 /api/v2/alerts``), ``slack``, ``feishu``, ``dingtalk``, ``wecom``; the per-platform
 modules hold the formats.
 """

@@ -1,4 +1,4 @@
-"""The webhook body: Alertmanager's webhook format (version 4), as DESIGN.md fixes it.
+"""The webhook body: Alertmanager's webhook format (version 4), as docs/webhooks.md fixes it.
 
 ::
 
@@ -107,7 +107,7 @@ def webhook_body(
     route_key: str = ROOT_ROUTE_KEY,
     generator_url: Callable[[Alert], str] | None = None,
 ) -> dict[str, Any]:
-    """Build the webhook body for one group of alerts, exactly per DESIGN.md.
+    """Build the webhook body for one group of alerts, exactly per docs/webhooks.md.
 
     ``status`` is ``"firing"`` if any alert fires, else ``"resolved"``.
     ``commonLabels``/``commonAnnotations`` hold the pairs shared by all alerts.

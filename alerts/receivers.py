@@ -1,4 +1,4 @@
-"""The integrations by receiver kind, and the generic webhook one (DESIGN.md contract)."""
+"""The integrations by receiver kind, and the generic webhook one (contract in docs/webhooks.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Webhook signatures: HMAC-SHA256 of the raw body with the receiver's shared secret.
 
-Headers (DESIGN.md, "Webhook contract")::
+Headers (docs/webhooks.md)::
 
     X-Chainwatch-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>
     X-Chainwatch-Timestamp: <unix seconds when the notification was built>

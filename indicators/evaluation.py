@@ -1,7 +1,7 @@
 """Scoring walk-forward disruption flags against labelled disruption onsets.
 
 Pure computation, no I/O. The rules are those of the evaluation set
-(``shared/eval/README.md``):
+(docs/detection.md, "Evaluation"):
 
 * only downward flags count;
 * a month is judged only after ``min_history`` (36) months of history;
@@ -35,7 +35,7 @@ __all__ = ["EVENT_WINDOW_MONTHS", "FALSE_ALARM_BUDGET", "EvaluationResult", "Eve
 EVENT_COLUMNS = ("series_id", "kind", "start", "end", "cause")
 
 EVENT_WINDOW_MONTHS = 2
-"""An onset counts as caught by a flag in ``[onset, onset + 2]`` months (shared/eval/README.md)."""
+"""An onset counts as caught by a flag in ``[onset, onset + 2]`` months (docs/detection.md)."""
 
 FALSE_ALARM_BUDGET = 6.0
 """False alarms per 100 series-years the quality target allows (issue #5)."""

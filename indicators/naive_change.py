@@ -1,6 +1,6 @@
 """The naive baseline of the evaluation set: a z-score of the month-over-month change.
 
-Pure computation, no I/O. This is the reference rule of ``shared/eval/README.md``
+Pure computation, no I/O. This is the reference rule of the evaluation (docs/detection.md)
 that a disruption detector has to beat; it is kept here so that the evaluation
 command and the benchmark score it on exactly the same data and rules.
 """

@@ -2,7 +2,7 @@
 trailing average (the signature of an export control, an embargo or a sanction).
 
 Pure computation, no I/O, vectorised over the long trade-flow table
-``reporter, partner, product, period, value`` (DESIGN.md), one verdict per
+``reporter, partner, product, period, value`` (docs/architecture.md), one verdict per
 (reporter, product[, flow]) and period, judged with the periods up to it only.
 """
 

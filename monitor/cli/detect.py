@@ -1,4 +1,4 @@
-"""``chainwatch detect``: disruption detection on a long CSV (contract in DESIGN.md).
+"""``chainwatch detect``: disruption detection on a long CSV (contract in docs/cli.md).
 
 Reads ``series_id,period,value``, skips (and reports on stderr) every series with bad
 input, runs the two-stage engine (:class:`indicators.disruption_engine.DisruptionEngine`)
@@ -19,7 +19,7 @@ from monitor.cli.series_input import SeriesFileError, SeriesInput, read_series_c
 
 __all__ = ["EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "OUTPUT_COLUMNS", "flagged_records", "run_detect"]
 
-#: Output record of ``chainwatch detect`` (DESIGN.md).
+#: Output record of ``chainwatch detect`` (docs/cli.md).
 OUTPUT_COLUMNS = ["series_id", "period", "method", "direction", "observed", "expected", "lower", "upper",
                   "score", "explanation"]
 EXIT_OK = 0
@@ -30,7 +30,7 @@ EXIT_UNUSABLE = 2
 
 
 def flagged_records(results: list[DetectionResult]) -> pd.DataFrame:
-    """The DESIGN.md output table of the flagged verdicts."""
+    """The output table (docs/cli.md) of the flagged verdicts."""
     records = [{
         "series_id": r.series_id, "period": r.period.strftime("%Y-%m"), "method": r.method,
         "direction": r.direction, "observed": r.observed, "expected": r.expected, "lower": r.lower,

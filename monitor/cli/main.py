@@ -1,4 +1,4 @@
-"""The ``chainwatch`` command line (contract in DESIGN.md).
+"""The ``chainwatch`` command line (contract in docs/cli.md).
 
 This module only parses arguments and prints; the work is done by the objects
 :func:`monitor.app.build_app` wires. Configuration and input errors exit with

@@ -21,7 +21,7 @@ def _judgement_fields(j: Judgement) -> dict:
 
 
 def assessment_document(result: AssessmentResult, alerts: Sequence[Alert], simulated: bool) -> dict:
-    """The JSON document of ``chainwatch assess --format json`` (DESIGN.md contract).
+    """The JSON document of ``chainwatch assess --format json`` (contract in docs/cli.md).
 
     Beyond the contract's keys it carries ``name_zh``, node ``name``,
     ``dimensions``, ``drivers_zh``, the level before hysteresis (``raw_level``), data

@@ -908,7 +908,7 @@ class _Receiver(StrictModel):
 
 
 class WebhookReceiver(_Receiver):
-    """Generic JSON webhook (Alertmanager-compatible body, see DESIGN.md)."""
+    """Generic JSON webhook (Alertmanager-compatible body, see docs/webhooks.md)."""
 
     kind: Literal["webhook"]
 

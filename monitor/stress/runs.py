@@ -268,7 +268,7 @@ def _monthly(node) -> list[dict]:
 
 
 def scenario_document(outcome: ScenarioOutcome) -> dict:
-    """The ``stress --format json`` document (shape in issue 10 / DESIGN.md).
+    """The ``stress --format json`` document (shape in docs/cli.md and docs/stress.md).
 
     ``peak_shortfall`` and ``shortfall`` are shares of normal demand (0-1);
     ``time_to_impact_months`` and ``months_to_recovery`` count months from the start

@@ -1,4 +1,4 @@
-"""Webhook body: exactly the DESIGN.md (Alertmanager v4) shape, and Chinese text intact."""
+"""Webhook body: exactly the docs/webhooks.md (Alertmanager v4) shape, and Chinese text intact."""
 
 from __future__ import annotations
 

@@ -340,7 +340,7 @@ def eval_replay():
 def test_eval_set_meets_the_quality_target_and_beats_both_naive_rules(eval_replay):
     """Issue 5's target, computed by the evaluation harness on the walk-forward replay:
     >= 80 % caught within two months, <= 6 false alarms per 100 series-years, and better
-    than both naive rules of shared/eval/README.md on both numbers at once."""
+    than both naive rules of the evaluation (docs/detection.md) on both numbers at once."""
     frame, events, results = eval_replay
     flags = pd.DataFrame([{"series_id": r.series_id, "period": r.period, "direction": r.direction}
                           for r in results if r.status == "flagged"])
