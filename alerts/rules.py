@@ -58,13 +58,19 @@ class LevelRule:
     severity: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("LevelRule.name must not be empty")
-        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
-        if self.scope not in ("chain", "node"):
-            raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_index(self.min_level) == 0:
-            raise ValueError(f"rule {self.name!r}: min_level 'none' would alert on every subject")
+        _check_scoped_rule(self, "would alert on every subject")
+
+
+def _check_scoped_rule(rule, none_means: str) -> None:
+    """The checks every rule on a chain or node level shares; ``none_means`` says why
+    ``min_level: none`` is refused for this kind of rule."""
+    if not rule.name:
+        raise ValueError(f"{type(rule).__name__}.name must not be empty")
+    _check_counts(rule.name, rule.for_runs, rule.keep_firing_runs)
+    if rule.scope not in ("chain", "node"):
+        raise ValueError(f"rule {rule.name!r}: scope must be 'chain' or 'node', got {rule.scope!r}")
+    if level_index(rule.min_level) == 0:
+        raise ValueError(f"rule {rule.name!r}: min_level 'none' {none_means}")
 
 
 def _check_counts(name: str, for_runs: int, keep_firing_runs: int) -> None:
@@ -91,13 +97,7 @@ class LevelChangeRule:
     severity: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("LevelChangeRule.name must not be empty")
-        if self.scope not in ("chain", "node"):
-            raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_index(self.min_level) == 0:
-            raise ValueError(f"rule {self.name!r}: min_level 'none' is not a rise")
-        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
+        _check_scoped_rule(self, "is not a rise")
 
 
 @dataclass(frozen=True)
@@ -120,13 +120,7 @@ class ExposureChangeRule:
     severity: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
-        if not self.name:
-            raise ValueError("ExposureChangeRule.name must not be empty")
-        if self.scope not in ("chain", "node"):
-            raise ValueError(f"rule {self.name!r}: scope must be 'chain' or 'node', got {self.scope!r}")
-        if level_index(self.min_level) == 0:
-            raise ValueError(f"rule {self.name!r}: min_level 'none' would register every change")
-        _check_counts(self.name, self.for_runs, self.keep_firing_runs)
+        _check_scoped_rule(self, "would register every change")
 
 
 def exposure_change(previous: str | None, level: str, min_level: str) -> str | None:

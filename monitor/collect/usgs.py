@@ -224,13 +224,18 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         rows[key] = {"series_id": series_id, "period": period, "value": value,
                      ESTIMATE_FLAGS: estimate_flags(kinds), "vintage": release, "released_at": stamp}
 
-    for rec in records.itertuples(index=False):
+    def country_of(rec) -> str | None:
+        """The row's ISO3 (WORLD, OTHERS), or None after counting why the row is rejected."""
         country = usgs_iso3(rec.partner)
         if country is None:
             rejected["unknown_country"] += 1
-            continue
-        if pd.isna(rec.value):
+        elif pd.isna(rec.value):
             rejected[_REJECT_REASONS.get(rec.flag, "not_a_number")] += 1
+            return None
+        return country
+
+    for rec in records.itertuples(index=False):
+        if (country := country_of(rec)) is None:
             continue
         unit, factor = _unit(rec.unit)
         series_id = usgs_series_id(code, rec.stage, country)
@@ -251,12 +256,7 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         year = int(records["period"].max())
         table = usgs_reserves(raw, code)
         for rec in table.itertuples(index=False):
-            country = usgs_iso3(rec.partner)
-            if country is None:
-                rejected["unknown_country"] += 1
-                continue
-            if pd.isna(rec.value):
-                rejected[_REJECT_REASONS.get(rec.flag, "not_a_number")] += 1
+            if (country := country_of(rec)) is None:
                 continue
             unit, factor = _unit(rec.unit)
             series_id = usgs_series_id(code, "reserves", country)
