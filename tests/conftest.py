@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from monitor.config.models import Catalog
 from monitor.store.database import make_engine, migrate, session_factory
+from tests.demo_database import DemoDatabases
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -251,6 +252,36 @@ def sessions(db_url):
         migrate(engine)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_databases(tmp_path_factory, _sqlite_template) -> Iterator[DemoDatabases]:
+    databases = DemoDatabases(tmp_path_factory.mktemp("demo"), _sqlite_template,
+                              None if _PG_SKIP else POSTGRES_URL, CONFIG_DIR, FrozenClock()())
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def store_demo(sessions, _demo_databases):
+    """``store_demo(**source_changes)`` stores the demo source's batch in the test's database.
+
+    The same rows as ``store_batch(sessions, DemoCollector(catalog, source).collect(),
+    clock())`` with the default configuration's demo source (updated by
+    ``source_changes``, e.g. ``start="2024-01"``) and the ``clock`` fixture's time, but
+    collected and stored once per test run (per xdist worker) and copied
+    (``tests/demo_database.py``).
+    """
+    return lambda **source_changes: _demo_databases.copy_into(sessions.kw["bind"], **source_changes)
+
+
+@pytest.fixture(scope="module")
+def demo_sqlite(_demo_databases, tmp_path_factory):
+    """``demo_sqlite(**source_changes)``: the URL of a new SQLite file holding the demo batch (as ``store_demo``),
+    for module-scoped fixtures that assess it once for several tests that only read the result."""
+    directory = tmp_path_factory.mktemp("demo-copy")
+    copies = iter(range(1_000_000))
+    return lambda **source_changes: _demo_databases.sqlite_copy(directory / f"{next(copies)}.db", **source_changes)
 
 
 @pytest.fixture(scope="session")

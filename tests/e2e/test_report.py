@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
+from contextlib import closing
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -14,19 +16,35 @@ import pytest
 
 from monitor.app import build_app
 from monitor.report.content import ReportError, build_report
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, FrozenClock
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.fixture(scope="module")
+def assessed_database(tmp_path_factory):
+    """The demo data collected and assessed twice, 30 days apart, by the app: built once, copied per test."""
+    path = tmp_path_factory.mktemp("assessed") / "cw.db"
+    clock = FrozenClock()
+    app = build_app(CONFIG_DIR, f"sqlite:///{path}", clock=clock)
+    try:
+        app.collect_all()
+        app.assess()
+        clock.now += timedelta(days=30)
+        app.assess()
+    finally:
+        app.close()
+    with closing(sqlite3.connect(path)) as connection:  # everything in the file itself, none in its WAL
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path, clock.now
+
+
 @pytest.fixture
-def assessed_app(tmp_path, clock):
+def assessed_app(assessed_database, tmp_path, clock):
+    path, clock.now = assessed_database
+    shutil.copyfile(path, tmp_path / "cw.db")
     app = build_app(CONFIG_DIR, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
-    app.collect_all()
-    app.assess()
-    clock.now += timedelta(days=30)
-    app.assess()
     yield app
     app.close()
 

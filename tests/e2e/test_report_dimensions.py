@@ -11,14 +11,13 @@ import warnings
 import pytest
 
 from monitor.assess.assessment import run_assessment
-from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
 from monitor.assess.dimensions import DIMENSIONS
 from monitor.report import plots
 from monitor.report.content import build_report
 from monitor.report.render import write_report
-from monitor.store.observations import store_batch
-from tests.conftest import CONFIG_DIR
+from monitor.store.database import make_engine, session_factory
+from tests.conftest import CONFIG_DIR, FrozenClock
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -37,12 +36,24 @@ def _config(language: str = "en", partner_series: list[str] | None = None):
                                                                               "report": report})})
 
 
+TWO_YEARS = {"start": "2024-01", "end": "2025-12"}
+
+
 def _assessed(config, sessions, clock):
-    source = config.sources.sources[0].model_copy(update={"start": "2024-01", "end": "2025-12"})
-    store_batch(sessions, DemoCollector(config.catalog, source).collect(), clock())
+    """The report's document and series after assessing two years of stored demo data."""
     run_assessment(config, sessions, clock)
     with sessions() as session:
         return build_report(config, session, simulated=True)
+
+
+@pytest.fixture(scope="module")
+def chinese_report(demo_sqlite):
+    """The Chinese report of the demo data, built once for the tests that render it."""
+    engine = make_engine(demo_sqlite(**TWO_YEARS))
+    try:
+        return _assessed(_config("zh"), session_factory(engine), FrozenClock())
+    finally:
+        engine.dispose()
 
 
 def _glyph_warnings(caught) -> list[str]:
@@ -50,8 +61,9 @@ def _glyph_warnings(caught) -> list[str]:
 
 
 @SQLITE_ONLY
-def test_report_lists_every_dimension_and_shows_missing_ones_as_missing(sessions, clock, tmp_path):
+def test_report_lists_every_dimension_and_shows_missing_ones_as_missing(sessions, clock, tmp_path, store_demo):
     config = _config(partner_series=["absent.{partner}"])
+    store_demo(**TWO_YEARS)
     document, series = _assessed(config, sessions, clock)
     declared = {(c.id, n.id) for c in config.catalog.chains for n in c.nodes if n.world_supply}
     for chain in document["chains"]:
@@ -79,10 +91,9 @@ def test_chinese_plot_labels_use_the_cjk_font():
     assert plots.chinese_labels(True) and not plots.chinese_labels(False)
 
 
-@SQLITE_ONLY
-def test_chinese_report_names_dimensions_and_degrades_clearly_without_a_cjk_font(sessions, clock, tmp_path,
+def test_chinese_report_names_dimensions_and_degrades_clearly_without_a_cjk_font(chinese_report, tmp_path,
                                                                                    monkeypatch):
-    document, series = _assessed(_config("zh"), sessions, clock)
+    document, series = chinese_report
     one_node = {"critical-minerals/cobalt": series["critical-minerals/cobalt"]}  # plots are slow; one node shows it
     html = write_report(document, one_node, tmp_path / "with").read_text(encoding="utf-8")
     assert '<html lang="zh-CN">' in html
@@ -96,12 +107,11 @@ def test_chinese_report_names_dimensions_and_degrades_clearly_without_a_cjk_font
     assert "图中标签使用英文" in html and "plot labels are in English" in html
 
 
-@SQLITE_ONLY
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
 @pytest.mark.skipif(plots.cjk_font_family() is None,
                     reason="no CJK font installed (Debian fonts-wqy-microhei or fonts-noto-cjk; .ci/run installs one)")
-def test_chromium_draws_the_chinese_report_with_a_cjk_font(sessions, clock, tmp_path):
-    document, _ = _assessed(_config("zh"), sessions, clock)
+def test_chromium_draws_the_chinese_report_with_a_cjk_font(chinese_report, tmp_path):
+    document, _ = chinese_report
     report = write_report(document, {}, tmp_path / "out")
     pdf = tmp_path / "report.pdf"
     result = subprocess.run(

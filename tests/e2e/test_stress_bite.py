@@ -33,9 +33,10 @@ def _run(cwd, *args):
 
 
 @pytest.fixture(scope="module")
-def assessed(tmp_path_factory):
+def collected(tmp_path_factory):
+    # stress tests read only the stored trade flows, so `collect` is enough (no assessment run)
     cwd = tmp_path_factory.mktemp("stress-bite")
-    done = _run(cwd, "assess", "--once", "--format", "json")
+    done = _run(cwd, "collect")
     assert done.returncode == 0, done.stderr
     return cwd
 
@@ -50,8 +51,8 @@ def _node(document: dict, chain: str, node: str) -> dict:
     return next(n for c in document["chains"] if c["id"] == chain for n in c["nodes"] if n["id"] == node)
 
 
-def test_taiwan_strait_ics(assessed):
-    document = _stress(assessed, "taiwan-strait-ics")
+def test_taiwan_strait_ics(collected):
+    document = _stress(collected, "taiwan-strait-ics")
     ics = _node(document, "semiconductors", "integrated-circuits")
     short_months = [m for m in ics["monthly"] if m["shortfall"] > 0.05]
     assert ics["peak_shortfall"] > 0.25 and len(short_months) >= 3  # large and multi-month
@@ -65,8 +66,8 @@ def test_taiwan_strait_ics(assessed):
     assert document["sensitivity"] and {"assumption", "low", "base", "high", "swing"} <= set(document["sensitivity"][0])
 
 
-def test_dr_congo_cobalt_stop_reaches_batteries_with_its_path(assessed):
-    document = _stress(assessed, "embargo-cobalt-cod")
+def test_dr_congo_cobalt_stop_reaches_batteries_with_its_path(collected):
+    document = _stress(collected, "embargo-cobalt-cod")
     cobalt = _node(document, "critical-minerals", "cobalt")
     assert cobalt["peak_shortfall"] > 0.8  # no one replaces ~3/4 of world output
     precursors = _node(document, "batteries", "cathode-precursors")
@@ -77,21 +78,21 @@ def test_dr_congo_cobalt_stop_reaches_batteries_with_its_path(assessed):
     assert document["sensitivity"]
 
 
-def test_port_disruption_has_a_lead_time_effect(assessed):
-    document = _stress(assessed, "port-disruption-30pct")
+def test_port_disruption_has_a_lead_time_effect(collected):
+    document = _stress(collected, "port-disruption-30pct")
     effects = [n["lead_time_effect_months"] for c in document["chains"] for n in c["nodes"]]
     assert max(effects) > 0
     assert any(m["lead_time_loss"] > 0 for c in document["chains"] for n in c["nodes"] for m in n["monthly"])
     assert document["sensitivity"]
 
 
-def test_stress_all_runs_and_stores_the_suite_quickly(assessed):
+def test_stress_all_runs_and_stores_the_suite_quickly(collected):
     started = time.monotonic()
-    done = _run(assessed, "stress", "--all")
+    done = _run(collected, "stress", "--all")
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
     assert "stored as stress suite run" in done.stdout and "Sensitivity" in done.stdout
-    with sqlite3.connect(assessed / "chainwatch.db") as db:
+    with sqlite3.connect(collected / "chainwatch.db") as db:
         [(status, count)] = db.execute("SELECT status, (SELECT count(DISTINCT scenario) FROM stress_results) "
                                        "FROM stress_runs").fetchall()
     assert status == "succeeded" and count == len(list(SCENARIOS.glob("*.yaml"))) - 1  # Ga/Ge: other homes

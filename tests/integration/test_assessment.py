@@ -8,16 +8,26 @@ import pytest
 from sqlalchemy import select
 
 from monitor.assess.assessment import run_assessment
-from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
 from monitor.store.observations import store_batch
 from monitor.store.tables import AssessmentRun, RiskScore
-from tests.conftest import CONFIG_DIR
+from monitor.store.database import make_engine, session_factory
+from tests.conftest import CONFIG_DIR, FrozenClock
 
 
 @pytest.fixture
 def config():
     return load_config(CONFIG_DIR, environ={})
+
+
+@pytest.fixture(scope="module")
+def default_result(demo_sqlite):
+    """The default configuration's assessment of the demo data (SQLite), run once for the tests that only read it."""
+    engine = make_engine(demo_sqlite())
+    try:
+        return run_assessment(load_config(CONFIG_DIR, environ={}), session_factory(engine), FrozenClock())
+    finally:
+        engine.dispose()
 
 
 # Tests that only vary the data or the configuration of a rule run on SQLite: the
@@ -26,18 +36,13 @@ def config():
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
-def _collect(config, sessions, clock, **source_changes):
-    source = config.sources.sources[0].model_copy(update=source_changes)
-    store_batch(sessions, DemoCollector(config.catalog, source).collect(), clock())
-
-
 def _summary(result):
     return [(c.chain, c.score, c.level, [(n.node, n.score, n.level, n.drivers) for n in c.nodes])
             for c in result.chains]
 
 
-def test_same_data_and_config_give_the_same_result(config, sessions, clock):
-    _collect(config, sessions, clock)
+def test_same_data_and_config_give_the_same_result(config, sessions, clock, store_demo):
+    store_demo()
     first = run_assessment(config, sessions, clock)
     clock.now += timedelta(hours=1)
     second = run_assessment(config, sessions, clock)
@@ -53,10 +58,8 @@ def test_same_data_and_config_give_the_same_result(config, sessions, clock):
     assert {s.chain: round(s.score, 6) for s in stored} == {c.chain: round(c.score, 6) for c in second.chains}
 
 
-@SQLITE_ONLY
-def test_demo_disruption_drives_its_node(config, sessions, clock):
-    _collect(config, sessions, clock)
-    result = run_assessment(config, sessions, clock)
+def test_demo_disruption_drives_its_node(default_result):
+    result = default_result
     minerals = next(c for c in result.chains if c.chain == "critical-minerals")
     cobalt = next(n for n in minerals.nodes if n.node == "cobalt")
     assert cobalt.level == "red" and minerals.level == "red"
@@ -66,10 +69,10 @@ def test_demo_disruption_drives_its_node(config, sessions, clock):
 
 
 @SQLITE_ONLY
-def test_short_history_is_missing_not_risk(config, sessions, clock):
+def test_short_history_is_missing_not_risk(config, sessions, clock, store_demo):
     # 18 months: enough for concentration and the partner-share detector (6 months),
     # too little for the disruption engine (36 months), which says so instead of guessing.
-    _collect(config, sessions, clock, start="2024-07", end="2025-12")
+    store_demo(start="2024-07", end="2025-12")
     result = run_assessment(config, sessions, clock)
     stl = [f for _, _, f in result.findings if f.method != "partner_share_collapse"]
     assert stl and {f.status for f in stl} == {"insufficient_history"}
@@ -88,8 +91,8 @@ def test_no_data_at_all_gives_no_scores_and_says_unknown(config, sessions, clock
     assert all(n.level == "unknown" for c in result.chains for n in c.nodes)
 
 
-def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, monkeypatch):
-    _collect(config, sessions, clock)
+def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, monkeypatch, store_demo):
+    store_demo()
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("detector exploded")
@@ -104,8 +107,8 @@ def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, mon
     assert scores == []
 
 
-def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock):
-    _collect(config, sessions, clock)
+def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock, store_demo):
+    store_demo()
     first = run_assessment(config, sessions, clock)
     assert next(c for c in first.chains if c.chain == "critical-minerals").level == "red"
     # The same data judged less sensitively (red from 95, a deaf detector, no partner
@@ -126,10 +129,8 @@ def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock):
     assert reported == [("orange", "red", "red"), ("orange", "orange", "red")]
 
 
-@SQLITE_ONLY
-def test_upstream_risk_propagates_to_dependants(config, sessions, clock):
-    _collect(config, sessions, clock)
-    result = run_assessment(config, sessions, clock)
+def test_upstream_risk_propagates_to_dependants(config, default_result):
+    result = default_result
     factor = config.settings.assessment.propagation_factor
     for chain_config, chain in zip(config.catalog.chains, result.chains):
         by_id = {n.node: n for n in chain.nodes}
@@ -185,9 +186,10 @@ def _engine_findings(result, chain, node):
 
 
 @SQLITE_ONLY
-def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessions, clock):
-    _collect(config, sessions, clock)
-    default = run_assessment(config, sessions, clock)
+def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessions, clock, store_demo,
+                                                                  default_result):
+    store_demo()
+    default = default_result
     flagged = _engine_findings(default, "critical-minerals", "cobalt")
     assert any(f.status == "flagged" for f in flagged)
     # the cobalt drop scores far beyond the default 3.5; a node asking for an even

@@ -28,7 +28,6 @@ from indicators.dimension_scores import (
 )
 from monitor.serve.api import ApiContext
 from monitor.assess.assessment import run_assessment
-from monitor.collect.demo import DemoCollector
 from monitor.config.loader import ConfigError, load_config
 from monitor.assess.dimensions import (
     DIMENSIONS,
@@ -42,9 +41,9 @@ from monitor.assess.dimensions import (
 )
 from monitor.telemetry.metrics import StoredStateCollector, build_registry
 from monitor.serve.server import create_http_app
-from monitor.store.observations import store_batch
+from monitor.store.database import make_engine, session_factory
 from monitor.store.tables import RiskScore, TradeFlow
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, FrozenClock
 from tests.shared_data import DATA
 
 GSCPI = DATA / "gscpi" / "gscpi_monthly.csv"
@@ -192,11 +191,19 @@ def config():
     return load_config(CONFIG_DIR, environ={})
 
 
-def _collect(config, sessions, clock):
-    # Two years are enough for these dimensions (12-month window) and keep the test fast;
-    # the disruption engine then says "insufficient history" (its own test covers it).
-    source = config.sources.sources[0].model_copy(update={"start": "2024-01", "end": "2025-12"})
-    store_batch(sessions, DemoCollector(config.catalog, source).collect(), clock())
+# Two years are enough for these dimensions (12-month window) and keep the test fast;
+# the disruption engine then says "insufficient history" (its own test covers it).
+TWO_YEARS = {"start": "2024-01", "end": "2025-12"}
+
+
+@pytest.fixture(scope="module")
+def two_years_result(demo_sqlite):
+    """The default configuration's assessment of two years of demo data (SQLite), run once for tests that read it."""
+    engine = make_engine(demo_sqlite(**TWO_YEARS))
+    try:
+        return run_assessment(load_config(CONFIG_DIR, environ={}), session_factory(engine), FrozenClock())
+    finally:
+        engine.dispose()
 
 
 def _with_dimension(config, name: str, **changes):
@@ -212,10 +219,10 @@ def _nodes(result):
 
 
 @SQLITE_ONLY
-def test_a_partition_measured_at_once_equals_its_nodes_measured_one_by_one(config, sessions, clock):
+def test_a_partition_measured_at_once_equals_its_nodes_measured_one_by_one(config, sessions, clock, store_demo):
     from monitor.assess.assessment import load_partition_data, plan_partitions
 
-    _collect(config, sessions, clock)
+    store_demo(**TWO_YEARS)
     # Drop one partner's governance scores so some nodes miss partner risk while others in
     # the same batch have it, and give a node no imports at all.
     config = _with_dimension(config, "partner_risk", min_coverage=0.95)
@@ -237,8 +244,8 @@ def test_a_partition_measured_at_once_equals_its_nodes_measured_one_by_one(confi
     assert measured == sum(len(chain.nodes) for chain in config.catalog.chains)
 
 
-def test_every_new_dimension_is_scored_with_drivers_and_stored(config, sessions, clock):
-    _collect(config, sessions, clock)
+def test_every_new_dimension_is_scored_with_drivers_and_stored(config, sessions, clock, store_demo):
+    store_demo(**TWO_YEARS)
     result = run_assessment(config, sessions, clock)
     nodes = _nodes(result)
     prefixes = {"dependence": ("import dependence:", "进口依赖："), "partner_risk": ("partner risk:", "来源国风险："),
@@ -287,9 +294,10 @@ def test_every_new_dimension_is_scored_with_drivers_and_stored(config, sessions,
     ("partner_risk", {"series": ["absent.{partner}"]}),
     ("logistics", {"series": "absent.pressure"}),
 ])
-def test_missing_partner_scores_or_pressure_lower_completeness_not_risk(config, sessions, clock, dimension, changes):
-    _collect(config, sessions, clock)
-    full = _nodes(run_assessment(config, sessions, clock))
+def test_missing_partner_scores_or_pressure_lower_completeness_not_risk(config, sessions, clock, dimension, changes,
+                                                                       store_demo, two_years_result):
+    store_demo(**TWO_YEARS)
+    full = _nodes(two_years_result)
     partial = _nodes(run_assessment(_with_dimension(config, dimension, **changes), sessions, clock))
     for key, node in partial.items():
         assert node.dimensions[dimension] is None
@@ -301,8 +309,8 @@ def test_missing_partner_scores_or_pressure_lower_completeness_not_risk(config, 
 
 
 @SQLITE_ONLY
-def test_uncollected_exports_leave_dependence_and_value_missing(config, sessions, clock):
-    _collect(config, sessions, clock)
+def test_uncollected_exports_leave_dependence_and_value_missing(config, sessions, clock, store_demo):
+    store_demo(**TWO_YEARS)
     with sessions.begin() as session:
         session.execute(delete(TradeFlow).where(TradeFlow.flow == "X"))
     result = run_assessment(config, sessions, clock)
@@ -312,8 +320,8 @@ def test_uncollected_exports_leave_dependence_and_value_missing(config, sessions
 
 
 @SQLITE_ONLY
-def test_a_switched_off_dimension_is_neither_measured_nor_expected(config, sessions, clock):
-    _collect(config, sessions, clock)
+def test_a_switched_off_dimension_is_neither_measured_nor_expected(config, sessions, clock, store_demo):
+    store_demo(**TWO_YEARS)
     without = _nodes(run_assessment(_with_dimension(config, "value", enabled=False), sessions, clock))
     for node in without.values():
         assert "value" not in node.dimensions and node.dimensions["dependence"] is not None

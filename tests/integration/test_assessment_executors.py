@@ -11,7 +11,6 @@ import monitor.assess.inputs as dimension_inputs
 from benchmarks.synthetic import SyntheticCatalog
 from monitor.assess.assessment import plan_partitions, run_assessment, top_partners
 from monitor.assess.executors import ExecutorError, LocalExecutor
-from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config
 from monitor.config.models import AssessmentSettings
 from monitor.store.database import make_engine, migrate, session_factory
@@ -48,15 +47,9 @@ def _outcome(result):
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory):
-    config = load_config(CONFIG_DIR, environ={})
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}")
-    migrate(engine)
-    sessions = session_factory(engine)
-    from tests.conftest import FrozenClock
-
-    store_batch(sessions, DemoCollector(config.catalog, config.sources.sources[0]).collect(), FrozenClock()())
-    yield config, sessions
+def demo_db(demo_sqlite):
+    engine = make_engine(demo_sqlite())
+    yield load_config(CONFIG_DIR, environ={}), session_factory(engine)
     engine.dispose()
 
 

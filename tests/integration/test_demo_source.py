@@ -420,3 +420,50 @@ def test_the_home_economy_is_never_its_own_partner(raw_catalog, home):
     assert not set(flows["partner"]) & excluded
     # Even a product whose table suppliers are all excluded still has imports.
     assert set(flows["product"]) == {c for ch in other["chains"] for n in ch["nodes"] for c in n["hs_codes"]}
+
+
+
+# -- the tests' copy of a demo database built once per run (tests/demo_database.py) --------------------------
+
+
+def _rows(engine) -> dict[str, list[str]]:
+    from sqlalchemy import MetaData
+
+    metadata = MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as connection:
+        return {t.name: sorted(map(repr, connection.execute(t.select()))) for t in metadata.sorted_tables
+                if t.name != "alembic_version"}
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_copied_demo_database_holds_what_store_batch_stores(sessions, store_demo, clock, tmp_path):
+    from monitor.config.loader import load_config
+    from monitor.store.database import make_engine, migrate, session_factory
+    from monitor.store.observations import store_batch
+
+    config = load_config(CONFIG_DIR, environ={})
+    store_demo(start="2024-07")
+    engine = make_engine(f"sqlite:///{tmp_path / 'direct.db'}")
+    migrate(engine)
+    source = config.sources.sources[0].model_copy(update={"start": "2024-07"})
+    store_batch(session_factory(engine), DemoCollector(config.catalog, source).collect(), clock())
+    direct = _rows(engine)
+    engine.dispose()
+    assert _rows(sessions.kw["bind"]) == direct and direct["trade_flows"] and direct["collector_runs"]
+
+
+def test_rows_stored_after_the_demo_copy_get_new_ids(sessions, store_demo, clock):
+    from sqlalchemy import select
+
+    from monitor.records import CollectedBatch
+    from monitor.store.observations import store_batch
+    from monitor.store.tables import CollectorRun
+
+    store_demo()
+    with sessions() as session:
+        copied = session.scalars(select(CollectorRun.id)).all()
+    store_batch(sessions, CollectedBatch(source="test", vintage="v1"), clock())  # PostgreSQL: its sequence moved on
+    with sessions() as session:
+        new = set(session.scalars(select(CollectorRun.id)).all()) - set(copied)
+    assert copied and len(new) == 1 and min(new) > max(copied)

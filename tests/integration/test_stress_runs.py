@@ -13,10 +13,8 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from monitor.collect.demo import DemoCollector
 from monitor.config.loader import load_config, load_scenario
 from monitor.telemetry.metrics import build_registry
-from monitor.store.observations import store_batch
 from monitor.store.stress_results import (
     complete_stress_run,
     start_stress_run,
@@ -45,8 +43,8 @@ def config():
 
 
 @pytest.fixture
-def stored(config, sessions, clock):
-    store_batch(sessions, DemoCollector(config.catalog, config.sources.sources[0]).collect(), clock())
+def stored(sessions, store_demo):
+    store_demo()
     return sessions
 
 
@@ -210,15 +208,16 @@ def _chainwatch(cwd, *args):
 
 
 @pytest.fixture(scope="module")
-def assessed(tmp_path_factory):
+def collected(tmp_path_factory):
+    # `stress` reads only the stored trade flows, so `collect` is enough (no assessment run)
     cwd = tmp_path_factory.mktemp("stress-cli")
-    done = _chainwatch(cwd, "assess", "--once", "--format", "json")
+    done = _chainwatch(cwd, "collect")
     assert done.returncode == 0, done.stderr
     return cwd
 
 
-def test_cli_json_on_demo_data(assessed):
-    done = _chainwatch(assessed, "stress", "--scenario", str(COBALT), "--format", "json")
+def test_cli_json_on_demo_data(collected):
+    done = _chainwatch(collected, "stress", "--scenario", str(COBALT), "--format", "json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["scenario"] == "embargo-cobalt-cod" and document["horizon_months"] == 12
@@ -228,19 +227,19 @@ def test_cli_json_on_demo_data(assessed):
     assert 0.5 < cobalt["peak_shortfall"] <= 1 and len(cobalt["monthly"]) == 12
 
 
-def test_cli_table_on_demo_data(assessed):
-    done = _chainwatch(assessed, "stress", "--scenario", str(CONFIG_DIR / "scenarios" / "port-disruption-30pct.yaml"))
+def test_cli_table_on_demo_data(collected):
+    done = _chainwatch(collected, "stress", "--scenario", str(CONFIG_DIR / "scenarios" / "port-disruption-30pct.yaml"))
     assert done.returncode == 0, done.stderr
     assert "port-disruption-30pct" in done.stdout and "pharmaceuticals" in done.stdout
 
 
-def test_cli_invalid_scenario_exits_2_naming_the_field(assessed, tmp_path):
+def test_cli_invalid_scenario_exits_2_naming_the_field(collected, tmp_path):
     bad = tmp_path / "bad.yaml"
     document = yaml.safe_load(COBALT.read_text(encoding="utf-8"))
     document["shocks"][0]["nodes"] = ["critical-minerals/no-such-node"]
     document["shocks"][0]["cut_share"] = 1.5
     bad.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    done = _chainwatch(assessed, "stress", "--scenario", str(bad))
+    done = _chainwatch(collected, "stress", "--scenario", str(bad))
     assert done.returncode == 2
     assert "bad.yaml: shocks[0].cut_share" in done.stderr and "Traceback" not in done.stderr
 
