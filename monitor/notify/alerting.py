@@ -14,7 +14,9 @@ Stages, as in Alertmanager (each is a pure function in ``alerts/``):
    before sending), sent, and its outcome committed: delivered, retried later
    (only retryable failures; ``Retry-After`` honoured), or dead with the reason
    (refused, ``max_attempts`` answered failures, or older than the receiver's
-   ``max_age``; an unreachable receiver is retried until ``max_age``).
+   ``max_age``; an unreachable receiver is retried until ``max_age``). A chat bot's
+   messages pass its sliding window; those waiting for its last free slot go as one
+   digest whose rows are claimed, and delivered, together.
 
 A notification leaves ``pending`` only when the receiver acknowledged it (2xx) or
 it is dead-lettered; a crash at any point re-sends it with the same key.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -238,6 +241,7 @@ class AlertPipeline:
         self._notifiers = {r.name: WebhookNotifier(client, timeout=r.timeout_seconds) for r in alerts.receivers}
         # Chat bots: a sliding window per bot (every platform limit at once, docs/webhooks.md).
         self._windows: dict[str, SlidingWindow] = {}
+        self._windows_lock = threading.Lock()  # the assess and dispatch jobs may deliver at once
         for receiver in alerts.receivers:
             window = chat_window(receiver.kind, getattr(receiver, "rate_per_minute", None))
             if window is not None:
@@ -420,10 +424,12 @@ class AlertPipeline:
             for message_id in ids:
                 queue.push([message_id])
             while len(queue):
-                batch = queue.release_next(self._monotonic())
+                with self._windows_lock:
+                    moment = self._monotonic()
+                    batch = queue.release_next(moment)
+                    wait = queue.next_release(moment) if batch is None else None
                 if batch is None:  # the window is full: the rest waits in the outbox
-                    self._throttle(receiver_name, [i for part in queue.waiting() for i in part],
-                                   queue.next_release(self._monotonic()) or 0.0)
+                    self._throttle(receiver_name, [i for part in queue.waiting() for i in part], wait or 0.0)
                     break
                 outcomes += self._deliver(receiver_name, batch)
         return DeliveryReport(outcomes.count("delivered"), outcomes.count("retrying"), outcomes.count("dead"))

@@ -139,6 +139,51 @@ def test_a_burst_of_60_keeps_every_limit_and_reaches_every_bot_whole(sessions, c
         assert bool(digests) == (kind != "feishu" or not spread)  # 2 a second stay within Feishu's limits
 
 
+def test_a_death_mid_digest_leaves_every_row_pending_and_a_restart_delivers_them_once(sessions, clock):
+    start = clock.now
+    bots = Bots(lambda: (clock.now - start).total_seconds())
+    _enqueue(sessions, clock.now, range(30))
+    bots.kill_on_digest = True
+    with pytest.raises(Killed):
+        _pipeline(_config(), sessions, clock, bots).deliver_due()
+    rows = [m for m in _outbox(sessions) if m.receiver == "ding"]
+    delivered = [m for m in rows if m.status == "delivered"]
+    assert len(delivered) == 19  # the ones sent alone before the digest
+    held = [m for m in rows if m.status == "pending"]
+    assert len(held) == 11 and all(m.attempts == 1 and m.claimed_until is not None for m in held)
+    # A new process (its window empty, as after a restart) once the lease lapsed: the same rows, once more.
+    clock.now += timedelta(minutes=2)
+    _pipeline(_config(), sessions, clock, bots).deliver_due()
+    assert all(m.status == "delivered" for m in _outbox(sessions))
+    texts = [json.dumps(body, ensure_ascii=False) for _, bot, body in bots.requests if bot == "ding"]
+    assert all(sum(f"chain-{i:03d}" in text for text in texts) == 1 for i in range(30))
+
+
+def _assessment() -> AssessmentResult:
+    """A red chain outside the catalog (so it goes to ``default_receivers``: every bot)."""
+    node = NodeAssessment(chain="unlisted", node="cells-packs", name_en="Cells", name_zh="电芯", criticality=1.0,
+                          own_score=75.0, judgement=Judgement(75.0, "orange", "orange", 0, 1.0),
+                          dimensions={"concentration": 75.0}, drivers=[])
+    chain = ChainAssessment(chain="unlisted", name_en="Batteries", name_zh="电池",
+                            judgement=Judgement(90.0, "red", "red", 0, 1.0), nodes=[node])
+    return AssessmentResult(run_id=1, as_of=date(2025, 12, 1), chains=[chain], findings=[])
+
+
+def test_mentions_from_the_receiver_config_reach_the_message(sessions, clock):
+    start = clock.now
+    bots = Bots(lambda: (clock.now - start).total_seconds())
+    config = _config(dingtalk={"mentions": ["13800000000", "manager01"], "mention_all": True},
+                     feishu={"mentions": ["ou_abc123"]}, wecom={"mentions": ["zhangsan"]})
+    pipeline = _pipeline(config, sessions, clock, bots)
+    pipeline.evaluate(_assessment())
+    pipeline.deliver_due()
+    bodies = {bot: body for _, bot, body in bots.requests}
+    assert bodies["ding"]["at"] == {"atMobiles": ["13800000000"], "atUserIds": ["manager01"], "isAtAll": True}
+    assert bodies["ding"]["markdown"]["text"].endswith("@13800000000 @manager01")
+    assert bodies["feishu"]["card"]["elements"][0]["content"].endswith("<at id=ou_abc123></at>")
+    assert bodies["wecom"]["markdown"]["content"].endswith("<@zhangsan>")
+
+
 @pytest.fixture
 def config_dir(tmp_path):
     target = tmp_path / "config"
