@@ -62,6 +62,7 @@ from alerts.rules import (
     keep_firing_for,
 )
 from alerts.silences import muted_fingerprints
+from indicators.vocabulary import LEVEL_NAMES_ZH
 from monitor.assess.assessment import AssessmentResult
 from monitor.clock import Clock, as_utc
 from monitor.config.models import AlertRule, Config, RouteConfig
@@ -106,9 +107,6 @@ class DeliveryReport:
     dead: int
 
 
-_LEVEL_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色", "unknown": "未知"}
-
-
 def risk_subjects(result: AssessmentResult, config: Config | None = None) -> list[RiskSubject]:
     """Chains and nodes of an assessment, as the alert rules see them."""
     thresholds = config.settings.assessment.levels if config is not None else None
@@ -121,7 +119,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
         out["completeness"] = f"{completeness:.0%}"
         if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
             out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
-            out["threshold_zh"] = f"{_LEVEL_ZH[level]} ≥ {getattr(thresholds, level):g}"
+            out["threshold_zh"] = f"{LEVEL_NAMES_ZH[level]} ≥ {getattr(thresholds, level):g}"
         if drivers_zh:
             out["drivers_zh"] = "；".join(drivers_zh)
         return out
@@ -136,7 +134,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
             subjects.append(RiskSubject(
                 chain=chain.chain, node="", level=chain.level, score=chain.score,
                 summary_en=f"Chain {chain.name_en} is at {chain.level} (risk score {chain.score:.0f}/100)",
-                summary_zh=f"产业链「{chain.name_zh}」预警等级：{_LEVEL_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
+                summary_zh=f"产业链「{chain.name_zh}」预警等级：{LEVEL_NAMES_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
                 drivers=chain.drivers, previous_level=getattr(chain.judgement, "previous_level", None),
                 annotations=extra(chain.level, list(getattr(chain, "drivers_zh", [])),
                                   chain.judgement.completeness),
@@ -147,7 +145,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
             subjects.append(RiskSubject(
                 chain=chain.chain, node=node.node, level=node.level, score=node.score,
                 summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
-                summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
+                summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{LEVEL_NAMES_ZH[node.level]}（风险分 {node.score:.0f}/100）",
                 drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
                 annotations={**extra(node.level, list(node.drivers_zh), node.judgement.completeness),
                              "node_name": node.name_en, "node_name_zh": node.name_zh},

@@ -15,6 +15,7 @@ import pytest
 from alerts.integrations import RenderContext
 from alerts.model import Alert
 from alerts.receivers import INTEGRATIONS
+from alerts.templates import title
 from alerts.ratelimit import CHAT_LIMITS, DigestQueue, SlidingWindow, TokenBucket, chat_window
 
 T0 = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
@@ -135,3 +136,13 @@ def test_release_next_sends_one_by_one_then_merges_at_the_last_free_slot():
     assert queue.next_release(30.0) == 30.0
     assert queue.release_next(60.0) == 5
 
+
+
+def test_titles_name_the_chain_and_node_for_people_not_their_ids():
+    named = Alert(fingerprint="fp", labels={"alertname": "r", "chain": "batteries", "node": "cells-packs",
+                                            "kind": "risk_level", "severity": "critical", "level": "red"},
+                  annotations={"chain_name": "Batteries", "chain_name_zh": "电池", "node_name": "Cells and packs",
+                               "node_name_zh": "电芯与电池包"}, state="firing", starts_at=T0, ends_at=None)
+    group = {"chain": "batteries", "node": "cells-packs"}
+    assert title([named], group, "en") == "[FIRING:1] Chain Batteries, Cells and packs"
+    assert title([named], group, "zh") == "[告警:1] 产业链 电池, 电芯与电池包"
