@@ -69,6 +69,8 @@ CHAIN_ALERT = "ChainwatchChainRiskLevel"
 #: Levels of the two assessments: every scored chain orange, then red.
 ORANGE = {"blue": 1, "yellow": 2, "orange": 3, "red": 99.9}
 RED = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
+#: A replica's start (migrations, leader election) on a busy shared 2-core machine.
+STARTUP_SECONDS = 300
 
 
 @dataclass
@@ -113,7 +115,7 @@ def _start_replica(cwd: Path, name: str, alertmanager: str, port: int | None = N
                                env=chainwatch_env(CHAINWATCH_ALERTMANAGER_URL=alertmanager),
                                stdout=log.open("a"), stderr=subprocess.STDOUT)
     wait_for(f"replica {name} /readyz", lambda: httpx.get(
-        f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200, service, log)
+        f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200, service, log, STARTUP_SECONDS)
     return service, port
 
 
