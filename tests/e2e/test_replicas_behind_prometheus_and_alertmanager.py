@@ -12,8 +12,8 @@ Prometheus rules' alerts. A second Prometheus scrapes the leader alone, as the r
   Prometheus that scrapes both replicas (per-process series aside);
 - an escalation orange → red (a second assessment with a lower red threshold) leaves
   exactly one alert per chain in Alertmanager, now red;
-- stopping the leader (the follower takes over) and starting it again resolves
-  nothing and re-fires nothing: each chain alert keeps its ``startsAt`` and
+- restarting the follower, stopping the leader (the follower takes over) and starting
+  it again resolves nothing and re-fires nothing: each chain alert keeps its ``startsAt`` and
   Alertmanager's webhooks never say ``resolved``.
 
 Skipped, with the reason, when either binary is missing. No fixed sleeps: every wait
@@ -84,14 +84,15 @@ class Stack:
     processes: list
 
 
-def _config(cwd: Path, levels: dict[str, float]) -> Path:
+def _config(cwd: Path, levels: dict[str, float], resend_interval: str, validity: str) -> Path:
     """The default config with Alertmanager as the one receiver, short intervals and ``levels``."""
     target = cwd / "config"
     if not target.exists():
         shutil.copytree(CONFIG_DIR, target)
     alerts = yaml.safe_load((target / "alerts.yaml").read_text(encoding="utf-8"))
     alerts["receivers"] = [{"name": "default-webhook", "kind": "alertmanager",
-                            "url": "${CHAINWATCH_ALERTMANAGER_URL:-}", "resend_interval": "1s", "validity": "10s"}]
+                            "url": "${CHAINWATCH_ALERTMANAGER_URL:-}", "resend_interval": resend_interval,
+                            "validity": validity}]
     (target / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True, sort_keys=False), encoding="utf-8")
     settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
     settings["assessment"]["levels"] = levels
@@ -130,7 +131,9 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     with RecordingReceiver() as recorder:
         try:
             alertmanager = start_alertmanager(cwd, recorder.url, processes)
-            _config(cwd, ORANGE)
+            # No re-posts while the dashboards are compared: a growing outbox would make the two
+            # Prometheus servers' deltas differ by their start times, not by the replicas.
+            _config(cwd, ORANGE, resend_interval="1h", validity="4h")
             _assess(cwd, alertmanager)
             replicas = {}
             for name in ("a", "b"):
@@ -199,7 +202,8 @@ def test_escalation_leaves_one_alert_and_a_leader_restart_resolves_nothing(stack
         for a in alerts))
     chains = set(_chain_alerts(stack.alertmanager))
 
-    _config(stack.cwd, RED)
+    # Re-posts every second from here on, valid 10 s: a gap in them would show within the test.
+    _config(stack.cwd, RED, resend_interval="1s", validity="10s")
     _assess(stack.cwd, stack.alertmanager)
 
     def escalated() -> bool:
@@ -218,10 +222,14 @@ def test_escalation_leaves_one_alert_and_a_leader_restart_resolves_nothing(stack
         assert not _resolved_notifications(stack.recorder)
         return True
 
-    # The leader stops; the follower takes over and keeps re-posting.
-    leader, _ = stack.replicas["a"]
-    stop(leader, signal.SIGTERM)
-    _, port_b = stack.replicas["b"]
+    # The follower restarts (reading the new config), then the leader stops: the follower
+    # takes over and keeps re-posting.
+    follower, port_b = stack.replicas["b"]
+    stop(follower, signal.SIGTERM)
+    follower, port_b = _start_replica(stack.cwd, "b", stack.alertmanager, port_b)
+    stack.processes.append(follower)
+    unchanged()
+    stop(stack.replicas["a"][0], signal.SIGTERM)
     _poll("replica b leads", lambda: unchanged() and _leads(port_b))
     # ... then the old leader starts again (a follower now); a validity period passes.
     restarted, port_a = _start_replica(stack.cwd, "a", stack.alertmanager, stack.replicas["a"][1])
