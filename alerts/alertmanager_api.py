@@ -92,4 +92,4 @@ def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> Prepare
     return PreparedRequest(api_url(url), body, headers)
 
 
-INTEGRATION = Integration("alertmanager", render, prepare, None, None, None)
+INTEGRATION = Integration("alertmanager", render, prepare)

@@ -197,6 +197,15 @@ def group_idempotency_key(receiver_name: str, group_key: str, sequence: int, ale
     return digest.hexdigest()
 
 
+def digest_idempotency_key(member_keys: Sequence[str]) -> str:
+    """``Idempotency-Key`` of a digest: SHA-256 (hex) over its members' keys, in order.
+
+    A digest re-sent after a crash holds the same rows in the same order (the outbox's),
+    so a de-duplicating receiver sees the same key.
+    """
+    return hashlib.sha256("\n".join(["digest", *member_keys]).encode("utf-8")).hexdigest()
+
+
 def idempotency_key(receiver_name: str, body: Mapping[str, Any]) -> str:
     """Derive the ``Idempotency-Key`` from what a webhook body says, not when it was made.
 

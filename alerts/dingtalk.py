@@ -63,4 +63,4 @@ def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> Prepare
 
 
 INTEGRATION = Integration("dingtalk", render, prepare, json_error_check("errcode", RATE_LIMITED, "DingTalk"),
-                          MAX_TEXT_BYTES, rate=(20, 60.0), digest=digest)
+                          MAX_TEXT_BYTES, digest=digest)

@@ -68,4 +68,4 @@ def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> Prepare
 
 
 INTEGRATION = Integration("feishu", render, prepare, json_error_check("code", RATE_LIMITED, "Feishu"),
-                          MAX_TEXT_BYTES, rate=(100, 60.0), digest=digest)
+                          MAX_TEXT_BYTES, digest=digest)

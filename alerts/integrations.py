@@ -68,9 +68,6 @@ class Integration:
     check: Callable[[bytes], DeliveryOutcome | None] | None = None
     max_bytes: int | None = None
     """The platform's size limit of the message text (bytes of UTF-8)."""
-    rate: tuple[int, float] | None = None
-    """(messages, per minute) the platform accepts per bot; every limit of a chat
-    platform, per second ones too, is :data:`alerts.ratelimit.CHAT_LIMITS`."""
     digest: Callable[[Sequence[Mapping[str, Any]], str], Any] | None = None
     """``digest(bodies, language)``: one body standing for several rendered bodies that the
     platform's rate limit held back (:class:`alerts.ratelimit.DigestQueue`)."""

@@ -153,6 +153,10 @@ class DigestQueue(Generic[M]):
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def waiting(self) -> list[M]:
+        """The messages still queued, oldest first."""
+        return list(self._waiting)
+
     def push(self, message: M) -> None:
         """Queue ``message`` (it leaves with the next :meth:`release` that has room)."""
         self._waiting.append(message)
@@ -161,16 +165,26 @@ class DigestQueue(Generic[M]):
         """Seconds until :meth:`release` will send something (None: nothing waits)."""
         return self.window.wait(now) if self._waiting else None
 
+    def release_next(self, now: float) -> M | None:
+        """The next message to send at ``now`` (a digest when it takes the last free slot),
+        already counted in the window; None when nothing waits or the window is full.
+
+        A sender that takes time per message calls this before each send, so every
+        send is counted at the moment it leaves.
+        """
+        if not self._waiting or self.window.wait(now) > 0.0:
+            return None
+        if self.window.room(now) > 1 or len(self._waiting) == 1:
+            message = self._waiting.pop(0)  # room for more: send it as it is
+        else:  # the last free slot for now: everything that waits goes in one digest
+            message = self._merge(self._waiting)
+            self._waiting = []
+        self.window.take(now)
+        return message
+
     def release(self, now: float) -> list[M]:
         """The messages to send at ``now``, each already counted in the window."""
         out: list[M] = []
-        while self._waiting and self.window.wait(now) <= 0.0:
-            room = self.window.room(now)
-            if room > 1 or len(self._waiting) == 1:
-                message = self._waiting.pop(0)  # room for more: send it as it is
-            else:  # the last free slot for now: everything that waits goes in one digest
-                message = self._merge(self._waiting) if len(self._waiting) > 1 else self._waiting[0]
-                self._waiting = []
-            self.window.take(now)
+        while (message := self.release_next(now)) is not None:
             out.append(message)
         return out

@@ -37,4 +37,4 @@ def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> Prepare
     return PreparedRequest(url=url, body=body, headers={})
 
 
-INTEGRATION = Integration("slack", render, prepare, None, MAX_TEXT_BYTES, rate=(60, 60.0), digest=digest)
+INTEGRATION = Integration("slack", render, prepare, None, MAX_TEXT_BYTES, digest=digest)

@@ -80,12 +80,13 @@ def title(alerts: Sequence[Alert], group_labels: Mapping[str, str], language: st
     firing = sum(1 for a in alerts if a.is_firing)
     status = f"{words['firing']}:{firing}" if firing else words["resolved"]
     suffix = "_zh" if language == "zh" else ""
-    names = {}
-    for alert in alerts:  # the chain's name for people, where the alerts carry it
-        name = alert.annotations.get(f"chain_name{suffix}") or alert.annotations.get("chain_name")
-        if name and alert.labels.get("chain"):
-            names[alert.labels["chain"]] = name
-    group = ", ".join(names.get(v, v) if k == "chain" else v for k, v in group_labels.items() if v) or "chainwatch"
+    names: dict[tuple[str, str], str] = {}
+    for alert in alerts:  # chain and node names for people, where the alerts carry them (ids stay in labels)
+        for key in ("chain", "node"):
+            name = alert.annotations.get(f"{key}_name{suffix}") or alert.annotations.get(f"{key}_name")
+            if name and alert.labels.get(key):
+                names[(key, alert.labels[key])] = name
+    group = ", ".join(names.get((k, v), v) for k, v in group_labels.items() if v) or "chainwatch"
     return f"[{status}] {words['chain']} {group}"
 
 

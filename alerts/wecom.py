@@ -40,4 +40,4 @@ def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> Prepare
 
 
 INTEGRATION = Integration("wecom", render, prepare, json_error_check("errcode", RATE_LIMITED, "WeCom"),
-                          MAX_TEXT_BYTES, rate=(20, 60.0), digest=digest)
+                          MAX_TEXT_BYTES, digest=digest)

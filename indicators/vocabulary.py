@@ -12,6 +12,7 @@ __all__ = [
     "LEVELS",
     "UNKNOWN",
     "ALL_LEVELS",
+    "LEVEL_NAMES_ZH",
     "level_index",
     "OBSERVATION_COLUMNS",
     "TRADE_FLOW_COLUMNS",
@@ -39,6 +40,9 @@ UNKNOWN = "unknown"
 #: Every level a subject can have, :data:`LEVELS` then :data:`UNKNOWN` (the keys of
 #: any per-level table: colours, marks, names).
 ALL_LEVELS = (*LEVELS, UNKNOWN)
+
+#: The levels' names in Chinese texts (蓝/黄/橙/红 as the seed's four-level warnings say them).
+LEVEL_NAMES_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色", "unknown": "未知"}
 
 
 def level_index(level: str) -> int:

@@ -57,7 +57,7 @@ from indicators.trade_totals import monthly_totals
 from indicators.vocabulary import AGGREGATE_PARTNERS, UNKNOWN, WORLD_PARTNERS
 from monitor.assess.executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
-from monitor.config.countries import country_name_zh
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import AssessmentSettings, Chain, Config, Node
 from monitor.assess.inputs import exports_collected, load_dimension_inputs
 from monitor.assess.dimensions import (
@@ -505,7 +505,7 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         contribution = float(disruption_score(result.score, threshold=threshold))
         bilateral_scores.append(contribution)
         if result.status == "flagged" and result.direction == "down":
-            ranked.append((contribution, f"imports of HS {product} from {partner}: {result.explanation_en}",
+            ranked.append((contribution, f"imports of HS {product} from {country_name_en(partner)}: {result.explanation_en}",
                            f"自{country_name_zh(partner)}进口 HS {product}：{result.explanation_zh}"))
     # Inputs: the concentration window, the main-supplier share, one judged series per
     # import aggregate and per configured production series.
@@ -587,7 +587,7 @@ def measure_concentration(recent: pd.DataFrame, window: int,
             0.0,
             f"concentration unknown: the named partners cover {coverage:.0%} of World imports in the last "
             f"{window} months (needs {min_coverage:.0%}); the top supplier holds between {top:.0%} "
-            f"({partner}) and {top_hi:.0%}{est_en}",
+            f"({country_name_en(partner)}) and {top_hi:.0%}{est_en}",
             f"集中度未知：近{window}个月已列明来源国仅占全球进口的 {coverage:.0%}（需 {min_coverage:.0%}）；"
             f"最大来源国份额在 {top:.0%}（{country_name_zh(partner)}）至 {top_hi:.0%} 之间{est_zh}",
         )
@@ -602,7 +602,7 @@ def measure_concentration(recent: pd.DataFrame, window: int,
         hhi_en, cover_en, cover_zh = f"HHI {hhi:.2f}", "", ""
     return score, details, (
         score,
-        f"imports concentrated: top partner {partner} {top_en} of the last {window} months, "
+        f"imports concentrated: top partner {country_name_en(partner)} {top_en} of the last {window} months, "
         f"{hhi_en} ({n} partners{cover_en}){est_en}",
         f"进口集中：近{window}个月最大来源国{country_name_zh(partner)}占 {top_zh}，{hhi_en}（{n} 个来源国{cover_zh}）{est_zh}",
     )

@@ -53,6 +53,7 @@ from indicators.trade_totals import monthly_totals
 from indicators.unit_values import unit_value_table
 from indicators.vocabulary import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED, UNSPECIFIED_AREAS
 from monitor.assess.world_supply import measure_world_supply
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import AssessmentSettings, Node
 
 __all__ = [
@@ -544,10 +545,10 @@ def _partner_risk(recent: pd.DataFrame, scores: dict[str, PartnerScore], months:
         return score, details, (
             score,
             f"partner risk: governance-weighted HHI {relative:.2f} against plain HHI {float(row['hhi']):.2f} "
-            f"(largest contribution {worst} {shares[worst]:.0%} of imports, governance risk "
+            f"(largest contribution {country_name_en(worst)} {shares[worst]:.0%} of imports, governance risk "
             f"{scores[worst].risk:.1f}/10; scores cover {coverage:.0%})",
             f"来源国风险：治理加权 HHI {relative:.2f}（普通 HHI {float(row['hhi']):.2f}）；"
-            f"主要风险来源 {worst} 占进口 {shares[worst]:.0%}，治理风险 {scores[worst].risk:.1f}/10"
+            f"主要风险来源 {country_name_zh(worst)} 占进口 {shares[worst]:.0%}，治理风险 {scores[worst].risk:.1f}/10"
             f"（评分覆盖 {coverage:.0%} 的进口）",
         )
 

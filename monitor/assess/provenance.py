@@ -18,6 +18,7 @@ import dataclasses
 import pandas as pd
 
 from indicators.disruption import DetectionResult
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.records import ESTIMATE_FLAGS, ESTIMATE_KINDS, MIRROR, VALUE_ESTIMATE_KINDS, estimate_kinds
 
 
@@ -45,12 +46,12 @@ def with_mirror_note(result: DetectionResult, flows: pd.DataFrame) -> DetectionR
     summary = mirror_summary(month)
     if not summary["mirror_share"]:
         return result
-    share, partners = summary["mirror_share"], ", ".join(summary["mirror_partners"])
+    share, codes = summary["mirror_share"], summary["mirror_partners"]
     return dataclasses.replace(
         result,
         explanation_en=f"{result.explanation_en} ({share:.0%} of this month's value is partner-reported "
-                       f"mirror data: {partners})",
-        explanation_zh=f"{result.explanation_zh}（本月 {share:.0%} 为伙伴国申报的镜像数据：{partners}）",
+                       f"mirror data: {', '.join(map(country_name_en, codes))})",
+        explanation_zh=f"{result.explanation_zh}（本月 {share:.0%} 为伙伴国申报的镜像数据：{'、'.join(map(country_name_zh, codes))}）",
     )
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from indicators.dimension_scores import world_supply_score
 from indicators.production import usgs_world_concentration
 from indicators.scoring import concentration_score
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import Node
 
 __all__ = ["measure_world_supply"]
@@ -113,14 +114,16 @@ def measure_world_supply(node: Node, observations: dict[str, pd.DataFrame], home
         est_en += "; some producers withheld"
         est_zh += "；部分生产国数据保密"
     home_share = numbers["home_share"]
+    top_en, top_zh = country_name_en(numbers["top_partner"]), country_name_zh(numbers["top_partner"])
+    home_name_en, home_name_zh = country_name_en(home), country_name_zh(home)
     if home_share is None or math.isnan(home_share):
-        home_en, home_zh = f"{home}'s own output not listed", f"{home} 本国产量未列出"
+        home_en, home_zh = f"{home_name_en}'s own output not listed", f"{home_name_zh}本国产量未列出"
     else:
-        home_en, home_zh = f"{home} produces {home_share:.0%}", f"{home} 本国占 {home_share:.0%}"
+        home_en, home_zh = f"{home_name_en} produces {home_share:.0%}", f"{home_name_zh}本国占 {home_share:.0%}"
     return score, details, (
         score,
-        f"world supply: {numbers['top_partner']} {share_en} of world {stage.name.en} output in "
+        f"world supply: {top_en} {share_en} of world {stage.name.en} output in "
         f"{numbers['year']}{est_en}, HHI {numbers['hhi']:.2f}; {home_en}",
-        f"全球供给：{numbers['year']}年{numbers['top_partner']}占全球{stage.name.zh}产量的 {share_en}{est_zh}，"
+        f"全球供给：{numbers['year']}年{top_zh}占全球{stage.name.zh}产量的 {share_en}{est_zh}，"
         f"HHI {numbers['hhi']:.2f}；{home_zh}",
     )

@@ -28,10 +28,20 @@ COUNTRY_NAMES_ZH: dict[str, str] = {
     "ZMB": "赞比亚", "ZWE": "津巴布韦",
 }
 
+#: Economies that are not ISO 3166 countries but appear as ``home`` or partner.
+GROUP_NAMES: dict[str, tuple[str, str]] = {"EU27": ("the EU (27)", "欧盟27国"), "WLD": ("World", "全球")}
+
+#: Where pycountry's only name is an inverted official one ("Congo, The Democratic Republic of the").
+COUNTRY_NAMES_EN: dict[str, str] = {"COD": "DR Congo"}
+
 
 @lru_cache(maxsize=512)
 def country_name_en(code: str) -> str:
     """English name of an ISO alpha-3 code (pycountry's common name), else the code."""
+    if str(code).upper() in GROUP_NAMES:
+        return GROUP_NAMES[str(code).upper()][0]
+    if str(code).upper() in COUNTRY_NAMES_EN:
+        return COUNTRY_NAMES_EN[str(code).upper()]
     try:
         import pycountry
 
@@ -45,4 +55,5 @@ def country_name_en(code: str) -> str:
 
 def country_name_zh(code: str) -> str:
     """Chinese name of an ISO alpha-3 code from :data:`COUNTRY_NAMES_ZH`, else its English name."""
-    return COUNTRY_NAMES_ZH.get(str(code).upper()) or country_name_en(code)
+    code = str(code).upper()
+    return COUNTRY_NAMES_ZH.get(code) or (GROUP_NAMES[code][1] if code in GROUP_NAMES else country_name_en(code))

@@ -14,7 +14,9 @@ Stages, as in Alertmanager (each is a pure function in ``alerts/``):
    before sending), sent, and its outcome committed: delivered, retried later
    (only retryable failures; ``Retry-After`` honoured), or dead with the reason
    (refused, ``max_attempts`` answered failures, or older than the receiver's
-   ``max_age``; an unreachable receiver is retried until ``max_age``).
+   ``max_age``; an unreachable receiver is retried until ``max_age``). A chat bot's
+   messages pass its sliding window; those waiting for its last free slot go as one
+   digest whose rows are claimed, and delivered, together.
 
 A notification leaves ``pending`` only when the receiver acknowledged it (2xx) or
 it is dead-lettered; a crash at any point re-sends it with the same key.
@@ -22,8 +24,10 @@ it is dead-lettered; a crash at any point re-sends it with the same key.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -35,7 +39,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts import alertmanager_api
 from alerts.fingerprint import identity_fingerprint
-from alerts.delivery import WebhookNotifier, backoff_seconds, group_idempotency_key
+from alerts.delivery import WebhookNotifier, backoff_seconds, digest_idempotency_key, group_idempotency_key
 from alerts.grouping import decide_flush
 from alerts.inhibition import InhibitRule, inhibited
 from alerts.integrations import RenderContext
@@ -43,7 +47,7 @@ from alerts.lifecycle import reconcile
 from alerts.matchers import Matcher
 from alerts.model import Alert, Notification
 from alerts.payload import encode_body, group_key
-from alerts.ratelimit import TokenBucket
+from alerts.ratelimit import DigestQueue, SlidingWindow, chat_window
 from alerts.receivers import INTEGRATIONS
 from alerts.routing import Escalation, Route, RouteMatch, Timing, match_routes
 from alerts.rules import (
@@ -58,6 +62,7 @@ from alerts.rules import (
     keep_firing_for,
 )
 from alerts.silences import muted_fingerprints
+from indicators.vocabulary import LEVEL_NAMES_ZH
 from monitor.assess.assessment import AssessmentResult
 from monitor.clock import Clock, as_utc
 from monitor.config.models import AlertRule, Config, RouteConfig
@@ -102,9 +107,6 @@ class DeliveryReport:
     dead: int
 
 
-_LEVEL_ZH = {"none": "无", "blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色", "unknown": "未知"}
-
-
 def risk_subjects(result: AssessmentResult, config: Config | None = None) -> list[RiskSubject]:
     """Chains and nodes of an assessment, as the alert rules see them."""
     thresholds = config.settings.assessment.levels if config is not None else None
@@ -117,7 +119,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
         out["completeness"] = f"{completeness:.0%}"
         if thresholds is not None and level in ("blue", "yellow", "orange", "red"):
             out["threshold"] = f"{level} ≥ {getattr(thresholds, level):g}"
-            out["threshold_zh"] = f"{_LEVEL_ZH[level]} ≥ {getattr(thresholds, level):g}"
+            out["threshold_zh"] = f"{LEVEL_NAMES_ZH[level]} ≥ {getattr(thresholds, level):g}"
         if drivers_zh:
             out["drivers_zh"] = "；".join(drivers_zh)
         return out
@@ -132,7 +134,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
             subjects.append(RiskSubject(
                 chain=chain.chain, node="", level=chain.level, score=chain.score,
                 summary_en=f"Chain {chain.name_en} is at {chain.level} (risk score {chain.score:.0f}/100)",
-                summary_zh=f"产业链「{chain.name_zh}」预警等级：{_LEVEL_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
+                summary_zh=f"产业链「{chain.name_zh}」预警等级：{LEVEL_NAMES_ZH[chain.level]}（风险分 {chain.score:.0f}/100）",
                 drivers=chain.drivers, previous_level=getattr(chain.judgement, "previous_level", None),
                 annotations=extra(chain.level, list(getattr(chain, "drivers_zh", [])),
                                   chain.judgement.completeness),
@@ -143,7 +145,7 @@ def risk_subjects(result: AssessmentResult, config: Config | None = None) -> lis
             subjects.append(RiskSubject(
                 chain=chain.chain, node=node.node, level=node.level, score=node.score,
                 summary_en=f"{chain.name_en} / {node.name_en} is at {node.level} (risk score {node.score:.0f}/100)",
-                summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{_LEVEL_ZH[node.level]}（风险分 {node.score:.0f}/100）",
+                summary_zh=f"{chain.name_zh} / {node.name_zh} 预警等级：{LEVEL_NAMES_ZH[node.level]}（风险分 {node.score:.0f}/100）",
                 drivers=node.drivers, previous_level=getattr(node.judgement, "previous_level", None),
                 annotations={**extra(node.level, list(node.drivers_zh), node.judgement.completeness),
                              "node_name": node.name_en, "node_name_zh": node.name_zh},
@@ -235,14 +237,13 @@ class AlertPipeline:
                                      tuple(Matcher.parse(m) for m in r.target_matchers), tuple(r.equal))
                          for r in alerts.inhibit_rules]
         self._notifiers = {r.name: WebhookNotifier(client, timeout=r.timeout_seconds) for r in alerts.receivers}
-        self._buckets: dict[str, TokenBucket] = {}
+        # Chat bots: a sliding window per bot (every platform limit at once, docs/webhooks.md).
+        self._windows: dict[str, SlidingWindow] = {}
+        self._windows_lock = threading.Lock()  # the assess and dispatch jobs may deliver at once
         for receiver in alerts.receivers:
-            rate = INTEGRATIONS[receiver.kind].rate
-            per_minute = getattr(receiver, "rate_per_minute", None)
-            if per_minute:
-                rate = (per_minute, 60.0)
-            if rate is not None:
-                self._buckets[receiver.name] = TokenBucket(*rate)
+            window = chat_window(receiver.kind, getattr(receiver, "rate_per_minute", None))
+            if window is not None:
+                self._windows[receiver.name] = window
             if receiver.url is None:
                 log.warning("receiver %s has no URL configured: it is off", receiver.name)
 
@@ -386,7 +387,8 @@ class AlertPipeline:
         ctx = RenderContext(alerts=alerts, receiver=receiver.name, group_labels=labels, route_key=route_key,
                             external_url=self._config.settings.external_url,
                             report_url=report_url, language=receiver.language,
-                            max_bytes=max_bytes, now=now)
+                            max_bytes=max_bytes, now=now, mentions=tuple(getattr(receiver, "mentions", ())),
+                            mention_all=getattr(receiver, "mention_all", False))
         if receiver.kind == "alertmanager":
             return alertmanager_api.render(ctx, receiver.validity)
         return integration.render(ctx)
@@ -396,70 +398,112 @@ class AlertPipeline:
     def deliver_due(self, limit: int = 100) -> DeliveryReport:
         """Flush due groups, then send every due outbox message once.
 
-        Per message: claim (lease, attempt counted, committed) → send → commit the
+        Per send: claim (lease, attempt counted, committed) → send → commit the
         outcome. Messages older than the receiver's ``max_age`` are dead-lettered
-        with that reason instead of being sent.
+        with that reason instead of being sent. A chat bot's messages pass its sliding
+        window; when more than one waits for its last free slot they go as one digest
+        (all its rows claimed before, and delivered together after, the one request).
         """
         self.flush()
-        delivered = retrying = dead = 0
         now = self._clock()
         with self._sessions() as session:
-            ids = [m.id for m in due_messages(session, now, limit)]
-        for message_id in ids:
-            outcome = self._deliver_one(message_id)
-            delivered += outcome == "delivered"
-            retrying += outcome == "retrying"
-            dead += outcome == "dead"
-        return DeliveryReport(delivered, retrying, dead)
+            due: dict[str, list[int]] = {}
+            for message in due_messages(session, now, limit):
+                due.setdefault(message.receiver, []).append(message.id)
+        outcomes: list[str] = []
+        for receiver_name, ids in due.items():
+            ids = self._sendable(receiver_name, ids, outcomes)
+            window = self._windows.get(receiver_name)
+            if window is None:
+                for message_id in ids:
+                    outcomes += self._deliver(receiver_name, [message_id])
+                continue
+            queue: DigestQueue[list[int]] = DigestQueue(window, merge=lambda parts: [i for p in parts for i in p])
+            for message_id in ids:
+                queue.push([message_id])
+            while len(queue):
+                with self._windows_lock:
+                    moment = self._monotonic()
+                    batch = queue.release_next(moment)
+                    wait = queue.next_release(moment) if batch is None else None
+                if batch is None:  # the window is full: the rest waits in the outbox
+                    self._throttle(receiver_name, [i for part in queue.waiting() for i in part], wait or 0.0)
+                    break
+                outcomes += self._deliver(receiver_name, batch)
+        return DeliveryReport(outcomes.count("delivered"), outcomes.count("retrying"), outcomes.count("dead"))
 
-    def _dead(self, session: Session, message: OutboxMessage, reason: str) -> str:
-        message.status = "dead"
-        message.last_error = reason
-        message.claimed_until = None
+    def _dead(self, session: Session, messages: list[OutboxMessage], reason: str) -> str:
+        for message in messages:
+            message.status = "dead"
+            message.last_error = reason
+            message.claimed_until = None
         session.commit()
-        log.error("notification %s to %s dead-lettered: %s", message.idempotency_key, message.receiver, reason)
-        if self._metrics is not None:
-            self._metrics.notifications_dead.labels(message.receiver).inc()
-            self._metrics.notifications.labels(message.receiver, "dead").inc()
+        for message in messages:
+            log.error("notification %s to %s dead-lettered: %s", message.idempotency_key, message.receiver, reason)
+            if self._metrics is not None:
+                self._metrics.notifications_dead.labels(message.receiver).inc()
+                self._metrics.notifications.labels(message.receiver, "dead").inc()
         return "dead"
 
-    def _deliver_one(self, message_id: int) -> str | None:
+    def _sendable(self, receiver_name: str, ids: list[int], outcomes: list[str]) -> list[int]:
+        """The due messages of a receiver that may be sent; dead-letters expired ones (into ``outcomes``)."""
         now = self._clock()
+        receiver = self._receivers.get(receiver_name)
+        kept = []
         with self._sessions() as session:
-            message = session.get(OutboxMessage, message_id)
-            if message is None or message.status != "pending":
-                return None
-            receiver = self._receivers.get(message.receiver)
-            age = now - as_utc(message.created_at)
-            if receiver is None or receiver.url is None:
-                if age > ORPHAN_MAX_AGE:
-                    return self._dead(session, message, f"receiver {message.receiver!r} is not configured or has "
-                                                         f"no URL, for longer than {ORPHAN_MAX_AGE}")
-                return None  # switched off for now: keep the message for later
-            if age > receiver.max_age:
-                last = f"; last error: {message.last_error}" if message.last_error else ""
-                return self._dead(session, message, f"expired: not delivered within max_age {receiver.max_age} "
-                                                    f"({message.attempts} attempt(s)){last}")
-            bucket = self._buckets.get(receiver.name)
-            if bucket is not None:
-                wait = bucket.take(self._monotonic())
-                if wait > 0:  # over the platform's rate: try later, no attempt counted
+            for message_id in ids:
+                message = session.get(OutboxMessage, message_id)
+                if message is None or message.status != "pending":
+                    continue
+                age = now - as_utc(message.created_at)
+                if receiver is None or receiver.url is None:
+                    if age > ORPHAN_MAX_AGE:
+                        outcomes.append(self._dead(session, [message], f"receiver {receiver_name!r} is not configured "
+                                                                       f"or has no URL, for longer than {ORPHAN_MAX_AGE}"))
+                    continue  # switched off for now: keep the message for later
+                if age > receiver.max_age:
+                    last = f"; last error: {message.last_error}" if message.last_error else ""
+                    outcomes.append(self._dead(session, [message], f"expired: not delivered within max_age "
+                                                                   f"{receiver.max_age} ({message.attempts} attempt(s)){last}"))
+                    continue
+                kept.append(message_id)
+        return kept
+
+    def _throttle(self, receiver_name: str, ids: list[int], wait: float) -> None:
+        """Over the platform's limit: these wait in the outbox ``wait`` seconds, no attempt counted."""
+        now = self._clock()
+        with self._sessions.begin() as session:
+            for message_id in ids:
+                message = session.get(OutboxMessage, message_id)
+                if message is not None and message.status == "pending":
                     message.next_attempt_at = now + timedelta(seconds=wait)
-                    session.commit()
-                    if self._metrics is not None:
-                        self._metrics.notifications.labels(receiver.name, "throttled").inc()
-                    return "throttled"
-            lease = timedelta(seconds=3 * receiver.timeout_seconds) + self._lease_margin
-            if not claim(session, message_id, now, now + lease):
-                session.rollback()
-                return None  # another dispatcher holds it
-            session.commit()  # the claim and the attempt are on record before anything is sent
-            session.refresh(message)
+        if self._metrics is not None:
+            self._metrics.notifications.labels(receiver_name, "throttled").inc(len(ids))
+
+    def _deliver(self, receiver_name: str, ids: list[int]) -> list[str]:
+        """Send one message, or the digest of several, once; commit and return the outcome of every row."""
+        now = self._clock()
+        receiver = self._receivers[receiver_name]
+        lease = timedelta(seconds=3 * receiver.timeout_seconds) + self._lease_margin
+        with self._sessions() as session:
+            claimed = [i for i in ids if claim(session, i, now, now + lease)]
+            session.commit()  # the claims and the attempts are on record before anything is sent
+            if not claimed:
+                return []  # another dispatcher holds them
+            messages = [session.get(OutboxMessage, i) for i in claimed]
+            for message in messages:
+                session.refresh(message)
 
             integration = INTEGRATIONS[receiver.kind]
+            if len(messages) == 1:
+                body, key = messages[0].body.encode("utf-8"), messages[0].idempotency_key
+            else:  # held back by the platform's limit: one message standing for all of them
+                body = encode_body(integration.digest([json.loads(m.body) for m in messages], receiver.language))
+                key = digest_idempotency_key([m.idempotency_key for m in messages])
+                log.info("%d notifications to %s sent as one digest", len(messages), receiver.name)
             secret = receiver.secret.get_secret_value() if receiver.secret is not None else None
-            prepared = integration.prepare(message.body.encode("utf-8"), receiver.url.get_secret_value(), secret, now)
-            notification = Notification(receiver=receiver.name, idempotency_key=message.idempotency_key,
+            prepared = integration.prepare(body, receiver.url.get_secret_value(), secret, now)
+            notification = Notification(receiver=receiver.name, idempotency_key=key,
                                         body=prepared.body, headers=prepared.headers, url=prepared.url)
             started = time.perf_counter()
             result = self._notifiers[receiver.name].send(notification, check=integration.check)
@@ -468,30 +512,38 @@ class AlertPipeline:
                 self._metrics.delivery_seconds.labels(receiver.name).observe(elapsed)
 
             done = self._clock()
-            message.claimed_until = None
+            for message in messages:
+                message.claimed_until = None
+            spent: list[OutboxMessage] = []
             if result.ok:
-                message.status = "delivered"
-                message.delivered_at = done
-                message.last_error = None
-                session.commit()
+                for message in messages:
+                    message.status = "delivered"
+                    message.delivered_at = done
+                    message.last_error = None
+                session.commit()  # every row of a digest at once, only now that it was acknowledged
                 outcome = "delivered"
             elif not result.retryable:
-                return self._dead(session, message, f"refused: {result.error}")
-            elif message.attempts >= receiver.max_attempts and result.status_code is not None:
+                return [self._dead(session, messages, f"refused: {result.error}")] * len(messages)
+            else:
                 # max_attempts bounds a receiver that answers and keeps failing this message;
                 # an unreachable one (refused, reset, timeout) says nothing about the message,
                 # so only max_age ends those retries (a receiver down for hours loses nothing).
-                return self._dead(session, message, f"gave up after {message.attempts} attempts: {result.error}")
-            else:
-                wait = backoff_seconds(message.attempts, rng=self._rng)
+                spent = [m for m in messages if m.attempts >= receiver.max_attempts and result.status_code is not None]
+                if spent:
+                    self._dead(session, spent, f"gave up after {spent[0].attempts} attempts: {result.error}")
+                    messages = [m for m in messages if m not in spent]
+                    if not messages:
+                        return ["dead"] * len(spent)
+                wait = backoff_seconds(max(m.attempts for m in messages), rng=self._rng)
                 if result.retry_after is not None:
                     wait = max(wait, result.retry_after)
-                message.next_attempt_at = done + timedelta(seconds=wait)
-                message.last_error = result.error
+                for message in messages:
+                    message.next_attempt_at = done + timedelta(seconds=wait)
+                    message.last_error = result.error
                 session.commit()
                 outcome = "retrying"
                 log.warning("notification %s to %s failed (%s); retry in %.0f s",
-                            message.idempotency_key, receiver.name, result.error, wait)
+                            key, receiver.name, result.error, wait)
             if self._metrics is not None:
-                self._metrics.notifications.labels(receiver.name, outcome).inc()
-            return outcome
+                self._metrics.notifications.labels(receiver.name, outcome).inc(len(messages))
+            return ["dead"] * len(spent) + [outcome] * len(messages)

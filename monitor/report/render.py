@@ -10,6 +10,7 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.report.content import NodeSeries
 from monitor.report.plots import LEVEL_COLOURS, chinese_labels, level_heatmap, series_plot
 
@@ -96,6 +97,8 @@ def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Pa
             ]
     environment = Environment(loader=PackageLoader("monitor.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
+    # Country names for people in the report's language; the JSON keeps the ISO codes.
+    environment.filters["country"] = country_name_zh if zh else country_name_en
     html = environment.get_template("report.html.j2").render(
         doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
         plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[document["language"]])

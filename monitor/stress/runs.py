@@ -26,6 +26,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.model import AlertCandidate
+from indicators.vocabulary import LEVEL_NAMES_ZH
 from indicators.stress import (
     ChainStressResult,
     Input,
@@ -447,6 +448,10 @@ def stress_alert_subjects(session: Session, config: Config) -> list[StressAlertS
         if row.node != "" or row.impact_score < threshold:
             continue
         info = names.get(row.scenario, {})
+        try:  # the chain's name for people (a chain since removed from the catalog keeps its id)
+            chain_en, chain_zh = config.catalog.chain(row.chain).name.en, config.catalog.chain(row.chain).name.zh
+        except KeyError:
+            chain_en = chain_zh = row.chain
         when = ("no shortfall within the horizon" if row.time_to_impact_months is None
                 else f"shortfall after {row.time_to_impact_months} month(s)")
         when_zh = ("期内无缺口" if row.time_to_impact_months is None
@@ -454,10 +459,10 @@ def stress_alert_subjects(session: Session, config: Config) -> list[StressAlertS
         subjects.append(StressAlertSubject(
             chain=row.chain, scenario=row.scenario, scenario_name=info.get("name", row.scenario),
             impact_score=row.impact_score, level=row.level, time_to_impact_months=row.time_to_impact_months,
-            summary_en=(f"Stress test {info.get('name', row.scenario)}: chain {row.chain} impact "
+            summary_en=(f"Stress test {info.get('name', row.scenario)}: chain {chain_en} impact "
                         f"{row.impact_score:.0f}/100 ({row.level}), {when}"),
-            summary_zh=(f"压力测试「{info.get('name_zh', row.scenario)}」：产业链 {row.chain} 冲击分 "
-                        f"{row.impact_score:.0f}/100（{row.level}），{when_zh}"),
+            summary_zh=(f"压力测试「{info.get('name_zh', row.scenario)}」：产业链「{chain_zh}」冲击分 "
+                        f"{row.impact_score:.0f}/100（{LEVEL_NAMES_ZH.get(row.level, row.level)}），{when_zh}"),
         ))
     return subjects
 

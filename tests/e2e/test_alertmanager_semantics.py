@@ -18,34 +18,23 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import socket
 import subprocess
 import time
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
 from monitor.config.models import AlertsFile
 from monitor.notify.alerting import AlertPipeline
 from tests.conftest import CONFIG_DIR
+from tests.monitoring_stack import ALERTMANAGER, start_alertmanager, stop
 from tests.webhook_receiver import RecordingReceiver
 
-BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-pytestmark = pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed "
+pytestmark = pytest.mark.skipif(ALERTMANAGER is None, reason="prometheus-alertmanager is not installed "
                                                        "(apt-get install prometheus-alertmanager)")
-EXAMPLE = CONFIG_DIR / "alertmanager" / "alertmanager.yml"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -56,35 +45,12 @@ def recorder():
 
 @pytest.fixture
 def alertmanager(tmp_path, recorder):
-    config = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    config["route"].update(group_wait="0s", group_interval="1s", repeat_interval="1h")
-    for receiver in config["receivers"]:
-        for hook in receiver["webhook_configs"]:
-            hook["url"] = recorder.url.replace("/hook", "/" + receiver["name"])
-    path = tmp_path / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    port = _free_port()
-    log_path = tmp_path / "alertmanager.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([BINARY, f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
-                                 f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-                                stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, "alertmanager did not become ready in 30 s"
-                time.sleep(0.2)
-            yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    processes: list[subprocess.Popen] = []
+    try:
+        yield start_alertmanager(tmp_path, recorder.url, processes)
+    finally:
+        for process in processes:
+            stop(process)
 
 
 def _result(run_id: int, chain_level: str, chain_score: float, node_level: str, node_score: float):

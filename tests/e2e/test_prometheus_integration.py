@@ -15,16 +15,10 @@ threshold) returns data.
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -35,14 +29,18 @@ from tests.promql_sources import (
     Expression,
     alert_operand,
     dashboard_expressions,
-    load_rule_groups,
     rule_expressions,
     template_queries,
 )
+from tests.monitoring_stack import CHAINWATCH, PROMETHEUS, PrometheusAPI
+from tests.monitoring_stack import chainwatch_env as _env
+from tests.monitoring_stack import expand as _expand
+from tests.monitoring_stack import free_port as _free_port
+from tests.monitoring_stack import stop as _stop
+from tests.monitoring_stack import rule_groups_evaluated_after as _rule_groups_evaluated_after
+from tests.monitoring_stack import wait_for as _wait_for
 from tests.webhook_receiver import RecordingReceiver
 
-PROMETHEUS = shutil.which("prometheus")
-CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 pytestmark = pytest.mark.skipif(
     PROMETHEUS is None, reason="prometheus binary not found: install the Debian package 'prometheus' (.ci/run does)")
 
@@ -59,83 +57,6 @@ ALERTS_QUIET_ON_HEALTHY_DEMO = {
     "ChainwatchJobFailing": "no scheduled job failed",  # #23
     "ChainwatchNoLeader": "the one replica leads",  # #23
 }
-#: Grafana's built-in variables, as a dashboard would expand them.
-GRAFANA_BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
-DEADLINE_SECONDS = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINWATCH_")}
-    env.update(extra)
-    return env
-
-
-def _wait_for(what: str, check: Callable[[], bool], process: subprocess.Popen, log: Path) -> None:
-    """Poll ``check`` until it holds; fail at the deadline or when ``process`` died."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    while True:
-        try:
-            if check():
-                return
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            pytest.fail(f"{what}: process exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not reached within {DEADLINE_SECONDS} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        process.send_signal(sig)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-class PrometheusAPI:
-    """The few HTTP API calls the test needs."""
-
-    def __init__(self, url: str):
-        self.url = url
-
-    def query(self, expr: str) -> dict:
-        response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
-        return response.json()
-
-    def result(self, expr: str) -> list:
-        answer = self.query(expr)
-        assert answer["status"] == "success", f"{expr!r}: {answer.get('errorType')}: {answer.get('error')}"
-        return answer["data"]["result"]
-
-    def label_values(self, label: str, match: str) -> list[str]:
-        response = httpx.get(f"{self.url}/api/v1/label/{label}/values", params={"match[]": match}, timeout=10)
-        answer = response.json()
-        assert answer["status"] == "success", answer
-        return answer["data"]
-
-    def get(self, path: str) -> dict:
-        return httpx.get(f"{self.url}{path}", timeout=10).json()
-
-
-def _rule_groups_evaluated_after(api: PrometheusAPI, moment: float) -> bool:
-    groups = api.get("/api/v1/rules")["data"]["groups"]
-    if len(groups) < sum(len(g) for g in load_rule_groups().values()):
-        return False
-    for group in groups:
-        stamp = datetime.fromisoformat(group["lastEvaluation"][:19]).replace(tzinfo=timezone.utc).timestamp()
-        if stamp < moment:
-            return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -206,14 +127,6 @@ def chain(prometheus) -> str:
     """The value ``$chain`` takes: the riskiest chain (the demo has firing alerts on it)."""
     (top,) = prometheus.result("topk(1, chainwatch_chain_risk_score)")
     return top["metric"]["chain"]
-
-
-def _expand(expr: str, chain: str) -> str:
-    expanded = expr.replace("${chain}", chain).replace("$chain", chain)
-    for variable, value in GRAFANA_BUILTINS.items():
-        expanded = expanded.replace(variable, value)
-    assert "$" not in expanded, f"unexpanded variable in {expr!r}"
-    return expanded
 
 
 def _ids(expressions: list[Expression]) -> list[str]:

@@ -38,6 +38,7 @@ from sqlalchemy import create_engine, text
 from indicators.vocabulary import level_index
 from indicators.scoring import chain_score, level_for, node_score, propagate_along_dependencies, weakest_link_floor
 from indicators.trade_totals import WORLD_PARTNERS
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.loader import load_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,8 +67,11 @@ IMPORTS, EXPORTS, NET_IMPORT_RATIO = "imports", "exports", "net_import_ratio"
 MIN_PARTNER_COVERAGE = "min_partner_coverage"   # setting name, looked up in settings.assessment
 DEFAULT_MIN_PARTNER_COVERAGE = 0.8
 LEVEL_ALERT_KINDS = {"risk_level": "level", "level_change": "level_change"}   # alert kind -> rule kind
-# a claim "<partner> <share>%" in English or Chinese text ("top partner USA 100%", "USA 占 100%")
-PARTNER_SHARE_CLAIM = re.compile(r"\b(?P<partner>[A-Z]{3}|WORLD)\b(?: 占)? (?P<share>\d+(?:\.\d+)?)\s?%")
+# a claim "<partner> <share>%" in English or Chinese text ("top partner United States 100%", "美国占 100%"),
+# partners by name (texts for people) or, should one slip through, by ISO code
+PARTNER_NAMES = {name(iso): iso for iso in ("CHN", "USA") for name in (country_name_en, country_name_zh)}
+PARTNER_SHARE_CLAIM = re.compile(r"(?P<partner>\b[A-Z]{3}\b|\bWORLD\b|" + "|".join(map(re.escape, PARTNER_NAMES))
+                                 + r")(?: ?占)? ?(?P<share>\d+(?:\.\d+)?)\s?%")
 TOP_PARTNER_CLAIM = re.compile(r"top partner \S+ \d+(?:\.\d+)?\s?%|最大来源国 \S+ 占 \d+(?:\.\d+)?\s?%")
 POINT_HHI_CLAIM = re.compile(r"HHI (?P<hhi>\d\.\d+)(?!\s*(?:–|-|\.\.|to)\s*\d)")
 HHI_THRESHOLD_CLAIM = re.compile(r"HHI > (?P<hhi>\d\.\d+)")
@@ -325,7 +329,7 @@ def test_every_stated_share_matches_the_world_totals(run):
         view = run.nodes[key]
         for text_ in view.drivers + alert_texts.get(key, []):
             for claim in PARTNER_SHARE_CLAIM.finditer(text_):
-                partner, stated = claim["partner"], float(claim["share"]) / 100
+                partner, stated = PARTNER_NAMES.get(claim["partner"], claim["partner"]), float(claim["share"]) / 100
                 if partner in WORLD_PARTNERS:
                     problems.append(f"{where}: names the World aggregate as a partner: {text_!r}")
                     continue

@@ -152,7 +152,8 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
     untouched = next(n for n in chain["nodes"] if n["id"] == "nickel")["concentration"]
     assert untouched["mirror_share"] == 0.0 and untouched["mirror_periods"] == []
     html = write_report(document, plots, tmp_path / "out").read_text(encoding="utf-8")
-    assert f"{100 * concentration['mirror_share']:.0f}% partner-reported (mirror: COD)" in html
+    assert f"{100 * concentration['mirror_share']:.0f}% partner-reported (mirror: DR Congo)" in html
+    assert "DR Congo " in html.split("mirror:")[0]  # the top-partners cell names countries, the JSON keeps codes
 
     # the next assessment marks it too: the import finding of that month and the stored
     # concentration details (what GET /api/v1/findings and /chains/{id} show)
@@ -167,5 +168,5 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
         details = session.scalars(select(RiskScore.details).where(
             RiskScore.chain == "critical-minerals", RiskScore.node == "cobalt",
             RiskScore.dimension == "concentration").order_by(RiskScore.id.desc())).first()
-    assert "partner-reported mirror data: COD" in finding.explanation_en
+    assert "partner-reported mirror data: DR Congo" in finding.explanation_en
     assert details["mirror_periods"] == [as_of.strftime("%Y-%m")] and details["mirror_share"] > 0

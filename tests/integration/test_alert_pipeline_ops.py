@@ -199,10 +199,13 @@ def test_chat_rate_limit_holds_messages_without_counting_attempts(sessions, rece
                       "default_receivers": ["default-webhook"], "rules": RULES})
     now = [0.0]
     pipeline = AlertPipeline(config, sessions, httpx.Client(trust_env=False), clock, monotonic=lambda: now[0])
-    pipeline.evaluate(AssessmentResult(1, date(2025, 12, 1), _result(chain="batteries").chains
+    pipeline.evaluate(_result(chain="batteries"))
+    assert pipeline.deliver_due().delivered == 1 and len(receiver.requests) == 1
+    now[0] += 10
+    clock.now += timedelta(seconds=10)
+    pipeline.evaluate(AssessmentResult(2, date(2025, 12, 1), _result(chain="batteries").chains
                                        + _result(chain="semiconductors").chains, []))
-    report = pipeline.deliver_due()
-    assert report.delivered == 1 and len(receiver.requests) == 1
+    assert pipeline.deliver_due().delivered == 0 and len(receiver.requests) == 1
     held = [m for m in _outbox(sessions) if m.status == "pending"]
     assert len(held) == 1 and held[0].attempts == 0
     now[0] += 60

@@ -88,7 +88,7 @@ def test_bilateral_flow_drop_drives_its_node(synthetic_db, clock):
     node = next(n for c in result.chains for n in c.nodes if n.node == "n00001")
     flagged = [f.series_id for _, node_id, f in result.findings if f.status == "flagged"]
     assert "imports.chain-000.n00001.100002.AUS" in flagged
-    assert node.drivers[0].startswith("imports of HS 100002 from AUS:")
+    assert node.drivers[0].startswith("imports of HS 100002 from Australia:")
     assert node.dimensions["disruption"] >= 90
     bilateral = [f for _, node_id, f in result.findings if f.series_id.count(".") == 4]
     assert len(bilateral) == SMALL.series  # every HS code x partner flow judged once

@@ -1,7 +1,12 @@
-"""Chat receivers within platform limits (#23 item 5): sliding windows per bot, digests
-instead of drops, @mentions in each platform's format, Slack text escaped.
+"""Chat receivers within platform limits (#23 item 5) in the outbox dispatcher, on both
+backends: a burst of 60 notifications per bot keeps every sliding-window limit and reaches
+the bot whole (one by one or inside digests), a digest's rows are delivered together and
+only once it was acknowledged (a death mid-digest loses nothing), @mentions reach the
+message; and chat receiver config errors are one clear line.
 
-Time is an injected number of seconds: nothing sleeps.
+Time is an injected clock (datetime for the outbox, seconds for the windows): nothing
+sleeps. The pure parts (window, digest queue, platform rendering) are in
+tests/unit/test_chat_limits.py.
 """
 
 from __future__ import annotations
@@ -10,122 +15,173 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
+import httpx
 import pytest
 import yaml
+from sqlalchemy import select
 
 from alerts.integrations import RenderContext
 from alerts.model import Alert
+from alerts.ratelimit import CHAT_LIMITS
 from alerts.receivers import INTEGRATIONS
-from alerts.ratelimit import CHAT_LIMITS, DigestQueue, SlidingWindow, TokenBucket, chat_window
+from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import ConfigError, load_config
+from monitor.clock import as_utc
+from monitor.config.models import AlertsFile
+from monitor.notify.alerting import AlertPipeline
+from monitor.store.alert_store import QueuedNotification, enqueue
+from monitor.store.tables import OutboxMessage
 from tests.conftest import CONFIG_DIR
 
+BOTS = {"ding": "dingtalk", "wecom": "wecom", "feishu": "feishu"}
 T0 = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
-CHAT_KINDS = ("dingtalk", "wecom", "feishu", "slack")
+REPLIES = {"dingtalk": b'{"errcode":0}', "wecom": b'{"errcode":0}', "feishu": b'{"code":0}'}
 
 
-def alert(i: int, summary: str | None = None) -> Alert:
-    labels = {"alertname": "r", "chain": f"chain-{i}", "node": "", "kind": "risk_level", "severity": "critical",
-              "level": "red"}
-    return Alert(fingerprint=f"fp-{i}", labels=labels,
-                 annotations={"summary": summary or f"chain {i} red", "level": "red", "score": "90.0"},
-                 state="firing", starts_at=T0, ends_at=None)
+class Killed(BaseException):
+    """The process dying while a request is in flight (nothing after it runs)."""
 
 
-def context(alerts, **kw) -> RenderContext:
-    return RenderContext(alerts=alerts, receiver="bot", group_labels={"chain": alerts[0].labels["chain"]},
-                         route_key="{}", external_url="https://cw.example", report_url="https://cw.example/r?a=1&b=2",
-                         language=kw.pop("language", "en"), max_bytes=kw.pop("max_bytes", 4_096), now=T0, **kw)
+class Bots:
+    """Chat platforms behind ``httpx.MockTransport``: every request with its (injected) time."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.requests: list[tuple[float, str, dict]] = []  # (seconds, bot, body)
+        self.kill_on_digest = False
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        if self.kill_on_digest and "Digest of" in json.dumps(body, ensure_ascii=False):
+            self.kill_on_digest = False
+            raise Killed()
+        bot = request.url.host.split(".")[0]
+        self.requests.append((self.seconds(), bot, body))
+        return httpx.Response(200, content=REPLIES[BOTS[bot]])
 
 
-def drain(queue: DigestQueue, arrivals: dict[float, list], until: float, step: float = 0.05) -> list[tuple[float, object]]:
-    """Run the queue on a fake clock: push what arrives, release what may go."""
-    sent, now = [], 0.0
-    while now <= until:
-        for message in arrivals.get(round(now, 2), []):
-            queue.push(message)
-        sent += [(now, m) for m in queue.release(now)]
-        now = round(now + step, 2)
-    return sent
+def _config(**receiver_settings):
+    base = load_config(CONFIG_DIR, environ={})
+    alerts = yaml.safe_load((CONFIG_DIR / "alerts.yaml").read_text(encoding="utf-8"))
+    alerts["receivers"] = [{"name": bot, "kind": kind, "url": f"https://{bot}.example/robot?token=t",
+                            **receiver_settings.get(kind, {})} for bot, kind in BOTS.items()]
+    alerts["default_receivers"] = list(BOTS)
+    return base.model_copy(update={"alerts": AlertsFile.model_validate(alerts)})
 
 
-def flatten(message) -> list[int]:
-    return [x for part in message for x in flatten(part)] if isinstance(message, list) else [message]
+def _pipeline(config, sessions, clock, bots: Bots) -> AlertPipeline:
+    return AlertPipeline(config, sessions, httpx.Client(transport=httpx.MockTransport(bots)), clock,
+                         monotonic=bots.seconds)
 
 
-def assert_within(sent_times: list[float], limits) -> None:
+def _body(kind: str, i: int) -> str:
+    """Notification ``i`` as the platform's body; ``chain-0NN`` names it in every rendering."""
+    alert = Alert(fingerprint=f"fp-{i}", labels={"alertname": "r", "chain": f"chain-{i:03d}", "node": "",
+                                                 "kind": "risk_level", "severity": "critical", "level": "red"},
+                  annotations={"summary": f"chain-{i:03d} is red", "level": "red", "score": "90"},
+                  state="firing", starts_at=T0, ends_at=None)
+    integration = INTEGRATIONS[kind]
+    ctx = RenderContext(alerts=[alert], receiver="bot", group_labels={"chain": f"chain-{i:03d}"}, route_key="{}",
+                        external_url="https://cw.example", report_url="https://cw.example/reports/latest",
+                        language="en", max_bytes=integration.max_bytes, now=T0)
+    return json.dumps(integration.render(ctx), ensure_ascii=False)
+
+
+def _enqueue(sessions, now, numbers) -> None:
+    with sessions.begin() as session:
+        enqueue(session, [QueuedNotification(idempotency_key=f"{bot}-{i}", receiver=bot, group_key=f"g{i}",
+                                             body=_body(kind, i)) for bot, kind in BOTS.items() for i in numbers],
+                now)
+
+
+def as_seconds(moment, start) -> float:
+    return (as_utc(moment) - start).total_seconds()
+
+
+def _outbox(sessions) -> list[OutboxMessage]:
+    with sessions() as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def _assert_within(times: list[float], limits) -> None:
     for n, seconds in limits:
-        for i, start in enumerate(sent_times):
-            in_window = [t for t in sent_times[i:] if t < start + seconds]
+        for i, start in enumerate(times):
+            in_window = [t for t in times[i:] if t < start + seconds]
             assert len(in_window) <= n, f"{len(in_window)} sends within {seconds}s from t={start} (limit {n})"
 
 
-def test_a_full_token_bucket_breaks_the_per_minute_limit_that_the_sliding_window_keeps():
-    bucket, window = TokenBucket(20, 60.0), SlidingWindow(((20, 60.0),))
-    times = [t / 10 for t in range(600)]  # one try every 0.1 s for a minute
-    assert sum(bucket.take(t) == 0.0 for t in times) == 39  # the old limiter: 20 at once, then one every 3 s
-    assert sum(window.take(t) == 0.0 for t in times) == 20
-
-
-@pytest.mark.parametrize("kind", CHAT_KINDS)
 @pytest.mark.parametrize("spread", [0.0, 0.5], ids=["all-at-once", "one-every-half-second"])
-def test_a_burst_of_60_keeps_every_limit_and_loses_nothing(kind, spread):
-    queue = DigestQueue(chat_window(kind), merge=list)
-    arrivals: dict[float, list] = {}
+def test_a_burst_of_60_keeps_every_limit_and_reaches_every_bot_whole(sessions, clock, spread):
+    start = clock.now
+    bots = Bots(lambda: (clock.now - start).total_seconds())
+    pipeline = _pipeline(_config(), sessions, clock, bots)
+    arrivals: dict[float, list[int]] = {}
     for i in range(60):
-        arrivals.setdefault(round(i * spread, 2), []).append(i)
-    sent = drain(queue, arrivals, until=400.0)
-    assert_within([t for t, _ in sent], CHAT_LIMITS[kind])
-    delivered = [x for _, m in sent for x in flatten(m)]
-    assert sorted(delivered) == list(range(60))  # every notification, once
-    assert len(queue) == 0
-    held_back = not (kind == "feishu" and spread)  # 2 a second, 60 a minute: within Feishu's limits
-    assert any(isinstance(m, list) for _, m in sent) == held_back  # what the limit held back went as a digest
+        arrivals.setdefault(i * spread, []).append(i)
+    for _ in range(500):  # dispatcher passes, each at the next arrival or the next due outbox row
+        waiting = [as_seconds(m.next_attempt_at, start) for m in _outbox(sessions) if m.status == "pending"]
+        if not arrivals and not waiting:
+            break
+        now = min([*arrivals, *waiting])
+        clock.now = start + timedelta(seconds=now)
+        for t in [t for t in arrivals if t <= now]:
+            _enqueue(sessions, clock.now, arrivals.pop(t))
+        pipeline.deliver_due()
+    assert all(m.status == "delivered" and m.attempts == 1 for m in _outbox(sessions))  # 180 rows
+    for bot, kind in BOTS.items():
+        sent = [(t, json.dumps(body, ensure_ascii=False)) for t, b, body in bots.requests if b == bot]
+        _assert_within([t for t, _ in sent], CHAT_LIMITS[kind])
+        for i in range(60):  # every notification reached the bot once, alone or inside a digest
+            assert sum(f"chain-{i:03d}" in text for _, text in sent) == 1, (bot, i)
+        digests = [text for _, text in sent if "Digest of" in text]
+        assert bool(digests) == (kind != "feishu" or not spread)  # 2 a second stay within Feishu's limits
 
 
-def test_rate_per_minute_lowers_the_platform_limit_but_keeps_its_per_second_one():
-    window = chat_window("feishu", per_minute=30)
-    assert window.limits == ((30, 60.0), (5, 1.0))
-    assert chat_window("webhook") is None
+def test_a_death_mid_digest_leaves_every_row_pending_and_a_restart_delivers_them_once(sessions, clock):
+    start = clock.now
+    bots = Bots(lambda: (clock.now - start).total_seconds())
+    _enqueue(sessions, clock.now, range(30))
+    bots.kill_on_digest = True
+    with pytest.raises(Killed):
+        _pipeline(_config(), sessions, clock, bots).deliver_due()
+    rows = [m for m in _outbox(sessions) if m.receiver == "ding"]
+    delivered = [m for m in rows if m.status == "delivered"]
+    assert len(delivered) == 19  # the ones sent alone before the digest
+    held = [m for m in rows if m.status == "pending"]
+    assert len(held) == 11 and all(m.attempts == 1 and m.claimed_until is not None for m in held)
+    # A new process (its window empty, as after a restart) once the lease lapsed: the same rows, once more.
+    clock.now += timedelta(minutes=2)
+    _pipeline(_config(), sessions, clock, bots).deliver_due()
+    assert all(m.status == "delivered" for m in _outbox(sessions))
+    texts = [json.dumps(body, ensure_ascii=False) for _, bot, body in bots.requests if bot == "ding"]
+    assert all(sum(f"chain-{i:03d}" in text for text in texts) == 1 for i in range(30))
 
 
-@pytest.mark.parametrize("kind", CHAT_KINDS)
-def test_platform_digest_holds_every_held_back_message_within_the_size_limit(kind):
-    integration = INTEGRATIONS[kind]
-    bodies = [json.loads(json.dumps(integration.render(context([alert(i)], max_bytes=integration.max_bytes))))
-              for i in range(40)]
-    digest = integration.digest(bodies, "en")
-    text = json.dumps(digest, ensure_ascii=False)
-    assert "Digest of 40 notifications" in text
-    assert all(f"chain-{i}" in text for i in range(40))  # each message at least by its title line
-    content = {"dingtalk": lambda d: d["markdown"]["text"], "wecom": lambda d: d["markdown"]["content"],
-               "feishu": lambda d: d["card"]["elements"][0]["content"], "slack": lambda d: d["text"]}[kind](digest)
-    assert len(content.encode()) <= integration.max_bytes
+def _assessment() -> AssessmentResult:
+    """A red chain outside the catalog (so it goes to ``default_receivers``: every bot)."""
+    node = NodeAssessment(chain="unlisted", node="cells-packs", name_en="Cells", name_zh="电芯", criticality=1.0,
+                          own_score=75.0, judgement=Judgement(75.0, "orange", "orange", 0, 1.0),
+                          dimensions={"concentration": 75.0}, drivers=[])
+    chain = ChainAssessment(chain="unlisted", name_en="Batteries", name_zh="电池",
+                            judgement=Judgement(90.0, "red", "red", 0, 1.0), nodes=[node])
+    return AssessmentResult(run_id=1, as_of=date(2025, 12, 1), chains=[chain], findings=[])
 
 
-def test_dingtalk_mentions_in_at_and_in_the_text():
-    body = INTEGRATIONS["dingtalk"].render(context([alert(1)], mentions=("13800000000", "manager01"),
-                                                   mention_all=True))
-    assert body["at"] == {"atMobiles": ["13800000000"], "atUserIds": ["manager01"], "isAtAll": True}
-    assert body["markdown"]["text"].endswith("@13800000000 @manager01")
-    assert "at" not in INTEGRATIONS["dingtalk"].render(context([alert(1)]))
-
-
-def test_feishu_and_wecom_mentions_in_their_markup():
-    card = INTEGRATIONS["feishu"].render(context([alert(1)], mentions=("ou_abc123",), mention_all=True))
-    assert card["card"]["elements"][0]["content"].endswith("<at id=all></at> <at id=ou_abc123></at>")
-    wecom = INTEGRATIONS["wecom"].render(context([alert(1)], mentions=("zhangsan", "lisi")))
-    assert wecom["markdown"]["content"].endswith("<@zhangsan> <@lisi>")
-    assert len(wecom["markdown"]["content"].encode()) <= 4_096
-
-
-def test_slack_text_is_escaped_but_its_link_markup_is_not():
-    body = INTEGRATIONS["slack"].render(context([alert(1, summary="R&D <!channel> > 50%")]))
-    assert "R&amp;D &lt;!channel&gt; &gt; 50%" in body["text"]
-    assert "<!channel>" not in body["text"]
-    assert "<https://cw.example/r?a=1&b=2|Report>" in body["text"]
+def test_mentions_from_the_receiver_config_reach_the_message(sessions, clock):
+    start = clock.now
+    bots = Bots(lambda: (clock.now - start).total_seconds())
+    config = _config(dingtalk={"mentions": ["13800000000", "manager01"], "mention_all": True},
+                     feishu={"mentions": ["ou_abc123"]}, wecom={"mentions": ["zhangsan"]})
+    pipeline = _pipeline(config, sessions, clock, bots)
+    pipeline.evaluate(_assessment())
+    pipeline.deliver_due()
+    bodies = {bot: body for _, bot, body in bots.requests}
+    assert bodies["ding"]["at"] == {"atMobiles": ["13800000000"], "atUserIds": ["manager01"], "isAtAll": True}
+    assert bodies["ding"]["markdown"]["text"].endswith("@13800000000 @manager01")
+    assert bodies["feishu"]["card"]["elements"][0]["content"].endswith("<at id=ou_abc123></at>")
+    assert bodies["wecom"]["markdown"]["content"].endswith("<@zhangsan>")
 
 
 @pytest.fixture

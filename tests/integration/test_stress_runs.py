@@ -55,11 +55,11 @@ def _row(scenario, chain, node, peak, score=0.0, level="", impact=None, recovery
 
 
 HAND_ROWS = [
-    _row("embargo", "minerals", "", 0.6, score=60.0, level="yellow", impact=1, recovery=3),
-    _row("embargo", "minerals", "cobalt", 0.6, score=60.0, impact=1, recovery=3),
-    _row("embargo", "minerals", "nickel", 0.0),
-    _row("port", "minerals", "", 0.0, score=0.0, level="none"),
-    _row("port", "minerals", "cobalt", 0.0),
+    _row("embargo", "critical-minerals", "", 0.6, score=60.0, level="yellow", impact=1, recovery=3),
+    _row("embargo", "critical-minerals", "cobalt", 0.6, score=60.0, impact=1, recovery=3),
+    _row("embargo", "critical-minerals", "nickel", 0.0),
+    _row("port", "critical-minerals", "", 0.0, score=0.0, level="none"),
+    _row("port", "critical-minerals", "cobalt", 0.0),
 ]
 
 
@@ -71,23 +71,23 @@ def test_metrics_come_from_the_latest_successful_suite(sessions, clock):
                         [{"id": "embargo", "name": "Embargo"}, {"id": "port", "name": "Port"}], HAND_ROWS)
     value = registry.get_sample_value
     assert value("chainwatch_stress_peak_shortfall_ratio",
-                 {"scenario": "embargo", "chain": "minerals", "node": "cobalt"}) == 0.6
+                 {"scenario": "embargo", "chain": "critical-minerals", "node": "cobalt"}) == 0.6
     assert value("chainwatch_stress_peak_shortfall_ratio",
-                 {"scenario": "embargo", "chain": "minerals", "node": "nickel"}) == 0.0
-    assert value("chainwatch_stress_time_to_impact_months", {"scenario": "embargo", "chain": "minerals"}) == 1
+                 {"scenario": "embargo", "chain": "critical-minerals", "node": "nickel"}) == 0.0
+    assert value("chainwatch_stress_time_to_impact_months", {"scenario": "embargo", "chain": "critical-minerals"}) == 1
     # never short within the horizon: no time-to-impact sample, but an impact score of 0
-    assert value("chainwatch_stress_time_to_impact_months", {"scenario": "port", "chain": "minerals"}) is None
-    assert value("chainwatch_stress_impact_score", {"scenario": "port", "chain": "minerals"}) == 0.0
+    assert value("chainwatch_stress_time_to_impact_months", {"scenario": "port", "chain": "critical-minerals"}) is None
+    assert value("chainwatch_stress_impact_score", {"scenario": "port", "chain": "critical-minerals"}) == 0.0
     assert value("chainwatch_stress_last_run_timestamp_seconds") == clock().timestamp()
     # a newer suite replaces the cached families; a running (unfinished) one does not
     clock.now += timedelta(days=7)
     newer = start_stress_run(sessions, "hash", clock())
-    assert value("chainwatch_stress_impact_score", {"scenario": "embargo", "chain": "minerals"}) == 60.0
+    assert value("chainwatch_stress_impact_score", {"scenario": "embargo", "chain": "critical-minerals"}) == 60.0
     complete_stress_run(sessions, newer, clock(), date(2025, 12, 1), [{"id": "embargo", "name": "Embargo"}],
-                        [_row("embargo", "minerals", "", 0.3, score=30.0, level="blue", impact=2, recovery=4)])
-    assert value("chainwatch_stress_impact_score", {"scenario": "embargo", "chain": "minerals"}) == 30.0
+                        [_row("embargo", "critical-minerals", "", 0.3, score=30.0, level="blue", impact=2, recovery=4)])
+    assert value("chainwatch_stress_impact_score", {"scenario": "embargo", "chain": "critical-minerals"}) == 30.0
     assert value("chainwatch_stress_peak_shortfall_ratio",
-                 {"scenario": "embargo", "chain": "minerals", "node": "cobalt"}) is None
+                 {"scenario": "embargo", "chain": "critical-minerals", "node": "cobalt"}) is None
 
 
 def test_alert_subjects_are_chains_at_or_above_the_threshold(sessions, clock, config):
@@ -100,10 +100,13 @@ def test_alert_subjects_are_chains_at_or_above_the_threshold(sessions, clock, co
         assert stress_alert_subjects(session, at(70)) == []
         [subject] = stress_alert_subjects(session, at(60))
     assert (subject.chain, subject.scenario, subject.level, subject.time_to_impact_months) == (
-        "minerals", "embargo", "yellow", 1)
+        "critical-minerals", "embargo", "yellow", 1)
     assert "Embargo" in subject.summary_en and "60/100" in subject.summary_en and "禁运" in subject.summary_zh
+    names = config.catalog.chain("critical-minerals").name  # names for people, the id only in labels
+    assert f"chain {names.en} impact" in subject.summary_en and f"产业链「{names.zh}」" in subject.summary_zh
+    assert "（黄色）" in subject.summary_zh and "yellow" not in subject.summary_zh
     [candidate] = stress_alert_candidates([subject], dict(config.alerts.severity))
-    assert candidate.labels == {"alertname": "ChainStressImpact", "chain": "minerals", "node": "", "kind": "stress",
+    assert candidate.labels == {"alertname": "ChainStressImpact", "chain": "critical-minerals", "node": "", "kind": "stress",
                                 "scenario": "embargo", "severity": "warning"}
     assert candidate.annotations["score"] == "60.0"
 

@@ -39,7 +39,8 @@ def test_summary_of_mirror_share_months_and_partners():
 
 def test_a_finding_on_a_mirrored_month_says_so_in_both_languages():
     noted = with_mirror_note(result("2025-02-01"), FRAME)
-    assert noted.explanation_en == "Imports fell. (75% of this month's value is partner-reported mirror data: COD)"
-    assert "75%" in noted.explanation_zh and "镜像" in noted.explanation_zh
+    # country names for people, in each language (the summary keeps the ISO code)
+    assert noted.explanation_en == "Imports fell. (75% of this month's value is partner-reported mirror data: DR Congo)"
+    assert "75%" in noted.explanation_zh and "镜像" in noted.explanation_zh and "刚果（金）" in noted.explanation_zh
     assert (noted.score, noted.status) == (-4.0, "flagged")  # the verdict itself is unchanged
     assert with_mirror_note(result("2025-01-01"), FRAME) == result("2025-01-01")  # a reported month: untouched

@@ -42,8 +42,13 @@ def test_score_is_world_concentration_less_home_output(home, home_share):
     expected = concentration_score(stage["hhi"], stage["top_share"]) * (1 - (home_share or 0.0))
     assert score == pytest.approx(expected)
     assert stage["home_share"] == (None if home_share is None else pytest.approx(home_share))
-    assert "CHN 98% of world primary gallium output in 2023" in driver[1]
-    assert "全球原生镓产量的 98%" in driver[2]
+    # countries by name in each language; the ISO codes stay in the details
+    assert "China 98% of world primary gallium output in 2023" in driver[1]
+    assert "2023年中国占全球原生镓产量的 98%" in driver[2]
+    home_en, home_zh = {"USA": ("United States", "美国"), "JPN": ("Japan", "日本"), "CHN": ("China", "中国")}[home]
+    assert driver[1].endswith(f"{home_en}'s own output not listed" if home_share is None
+                              else f"{home_en} produces {home_share:.0%}")
+    assert home_zh in driver[2] and home not in driver[1] + driver[2]
 
 
 def test_the_assessed_period_bounds_the_year_used():
