@@ -49,6 +49,7 @@ import pandas as pd
 from indicators.production import (
     USGS_OTHER_COUNTRIES,
     USGS_WORLD,
+    usgs_production_fields,
     usgs_release,
     usgs_reserves,
     usgs_world_concentration,
@@ -174,7 +175,8 @@ def _unit(unit: str) -> tuple[str, float]:
 
 
 def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = None,
-                      reserves: bool = True) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
+                      reserves: bool = True, release: str | None = None,
+                      ) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
     """Observations of one MCS world file (as read, strings), pure.
 
     Parameters
@@ -188,6 +190,9 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         Publication date of the release (default :func:`usgs_release_date`).
     reserves : bool, default True
         Also the reserves (stage ``reserves``).
+    release : str, optional
+        The release, when the file's ``Source`` column does not say it
+        (:func:`indicators.production.usgs_release`'s fallback, e.g. from the file name).
 
     Returns
     -------
@@ -198,7 +203,7 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         (``withheld``, ``not_available``, ``not_applicable``, ``empty``,
         ``not_a_number``, ``unknown_country``, ``conflicting_duplicate``).
     """
-    release = usgs_release(raw)
+    release = usgs_release(raw, fallback=release)
     when = released or usgs_release_date(release)
     stamp = datetime.combine(when, time(), tzinfo=timezone.utc)
     records = usgs_world_records(raw, code)
@@ -350,18 +355,27 @@ class UsgsCollector:
                                   f"{', '.join(places)}" + (f" for {', '.join(settings.commodities)}"
                                                             if settings.commodities else ""))
         parsed = []
+        skipped: Counter[str] = Counter()
         for code, path in files:
             try:
                 raw = read_world_file(path)
-                release = usgs_release(raw)
+                if usgs_production_fields(raw).empty:
+                    # capacity-only tables (abrasives: Cap_t_est_<year>) hold no production
+                    skipped["no_production_field"] += 1
+                    continue
+                release = usgs_release(raw, fallback=f"MCS{_FILE.search(path.name)['year']}")
                 frame, infos, rejected = usgs_observations(
-                    raw, code, released=usgs_release_date(release, settings.released), reserves=settings.reserves)
+                    raw, code, released=usgs_release_date(release, settings.released), reserves=settings.reserves,
+                    release=release)
             except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as err:
                 raise CollectionError(f"{where}: {path}: {err}") from None
             parsed.append((usgs_release_date(release, settings.released), release, frame, infos, rejected))
+        if not parsed:
+            raise CollectionError(f"{where}: no production figure in {len(files)} USGS MCS world file(s) "
+                                  f"({skipped['no_production_field']} hold capacity only)")
         parsed.sort(key=lambda item: (item[0], item[1]))  # oldest release first: the newest describes a series
         series: dict[str, SeriesInfo] = {}
-        rejected_total: Counter[str] = Counter()
+        rejected_total: Counter[str] = Counter(skipped)
         frames = []
         for _when, _release, frame, infos, rejected in parsed:
             for series_id, info in infos.items():
