@@ -1,7 +1,7 @@
 """USGS Mineral Commodity Summaries (MCS) data releases: world production and reserves.
 
 The MCS data releases publish one CSV per commodity and release,
-``mcs<YYYY>-<code>_world.csv`` (``code``: 5 letters, e.g. ``lithi``, ``cobal``,
+``mcs<YYYY>-<code>_world.csv`` (``code``: mostly 5 letters, e.g. ``lithi``, ``cobal``,
 ``galli``): world mine, refinery or plant production by country for two years (the
 second estimated) and reserves. Public domain (U.S. Geological Survey, National
 Minerals Information Center). Config::
@@ -109,7 +109,8 @@ the name before it; "United States and Canada" does not resolve (rejected as
 ``unknown_country``)."""
 
 _MASS_TO_T = {"kg": 0.001, "t": 1.0, "kt": 1000.0, "Mt": 1e6, "mmt": 1e6}
-_FILE = re.compile(r"(?:^|_)mcs(?P<year>\d{4})-(?P<code>[a-z]{5})_world\.csv$", re.IGNORECASE)
+# codes are mostly 5 letters (lithi); some are shorter or longer (tin, gold, mgcomp) or two (zirco-hafni)
+_FILE = re.compile(r"(?:^|_)mcs(?P<year>\d{4})-(?P<code>[a-z]+(?:-[a-z]+)?)_world\.csv$", re.IGNORECASE)
 _REJECT_REASONS = {"withheld": "withheld", "not_available": "not_available", "not_applicable": "not_applicable",
                    "empty": "empty", "text": "not_a_number", "conflicting": "conflicting_duplicate"}
 
@@ -185,7 +186,7 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         The file as read (``pandas.read_csv(path, dtype=str, encoding="utf-8-sig",
         keep_default_na=False)``).
     code : str
-        The 5-letter commodity code (from the file name).
+        The commodity code (from the file name, e.g. ``galli``, ``tin``, ``zirco-hafni``).
     released : date, optional
         Publication date of the release (default :func:`usgs_release_date`).
     reserves : bool, default True
@@ -294,7 +295,7 @@ def usgs_observation_flows(observations: pd.DataFrame) -> pd.DataFrame:
     :func:`indicators.production.usgs_world_concentration`: ``product``
     (``<code>.<stage>``), ``period`` (the year), ``partner`` (ISO3, ``WORLD``,
     ``OTHERS``), ``value``. Reserves and non-USGS series are left out."""
-    parts = observations["series_id"].astype(str).str.extract(r"^usgs\.(?P<code>[a-z]{5})\.(?P<stage>[^.]+)\."
+    parts = observations["series_id"].astype(str).str.extract(r"^usgs\.(?P<code>[a-z]+(?:-[a-z]+)?)\.(?P<stage>[^.]+)\."
                                                                r"(?P<partner>[^.]+)$")
     keep = parts["code"].notna() & (parts["stage"] != "reserves")
     parts, rows = parts[keep], observations[keep]

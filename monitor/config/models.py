@@ -514,7 +514,7 @@ class UsgsSource(StrictModel):
     """USGS Mineral Commodity Summaries world files (``mcsYYYY-<code>_world.csv``), local.
 
     ``location``: a directory (searched for world files, not recursively) or a list
-    of files/directories. ``commodities``: the 5-letter codes to keep (``lithi``,
+    of files/directories. ``commodities``: the commodity codes to keep (``lithi``,
     ``cobal``, ``galli``...; empty: every file found). ``released`` overrides the
     publication date of a release (``MCS2024: 2024-03-06``); by default
     :data:`monitor.collect.usgs.MCS_RELEASE_DATES`. See docs/sources/usgs.md.
@@ -525,8 +525,9 @@ class UsgsSource(StrictModel):
     kind: Literal["usgs"]
     schedule: Cron = "0 5 1 * *"
     location: str | list[str] = Field(min_length=1, description="directory or files of USGS MCS world CSVs")
-    commodities: list[Annotated[str, Field(pattern=r"^[a-z]{5}$")]] = Field(
-        default_factory=list, description="5-letter MCS commodity codes, e.g. lithi; empty: all files found")
+    commodities: list[Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)?$")]] = Field(
+        default_factory=list, description="MCS commodity codes of the file names, mostly 5 letters (lithi), also "
+                                          "gold, tin, mgcomp, zirco-hafni; empty: all files found")
     reserves: bool = Field(default=True, description="also store reserves (stage 'reserves')")
     released: dict[Annotated[str, Field(pattern=r"^MCS\d{4}$")], date] = Field(
         default_factory=dict, description="release date per MCS release, overriding the built-in table")

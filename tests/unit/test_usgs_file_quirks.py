@@ -56,3 +56,11 @@ def test_a_capacity_only_file_is_skipped_and_counted_not_fatal(tmp_path):
 def test_only_capacity_files_is_an_error_that_says_so(tmp_path):
     with pytest.raises(CollectionError, match="1 hold capacity only"):
         _collect(tmp_path, {"mcs2024-abras_world.csv": ABRASIVES})
+
+
+def test_codes_other_than_five_letters_are_world_files_too(tmp_path):
+    # mcs2024-tin_world.csv, mcs2024-zirco-hafni_world.csv: once silently not found
+    text = GARNET.replace(",United", "MCS2024,United").replace(",Australia", "MCS2024,Australia")
+    batch = _collect(tmp_path, {"mcs2024-tin_world.csv": text, "mcs2024-zirco-hafni_world.csv": text})
+    codes = set(batch.observations["series_id"].str.split(".").str[1])
+    assert codes == {"tin", "zirco-hafni"}
