@@ -525,7 +525,7 @@ class UsgsSource(StrictModel):
     kind: Literal["usgs"]
     schedule: Cron = "0 5 1 * *"
     location: str | list[str] = Field(min_length=1, description="directory or files of USGS MCS world CSVs")
-    commodities: list[Annotated[str, Field(pattern=r"^[a-z]+(-[a-z]+)?$")]] = Field(
+    commodities: list[Annotated[str, Field(pattern=r"^[a-z]{3,6}(-[a-z]{3,6})?$")]] = Field(
         default_factory=list, description="MCS commodity codes of the file names, mostly 5 letters (lithi), also "
                                           "gold, tin, mgcomp, zirco-hafni; empty: all files found")
     reserves: bool = Field(default=True, description="also store reserves (stage 'reserves')")
