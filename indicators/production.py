@@ -198,14 +198,30 @@ def usgs_world_production(
     elif len(distinct) > 1:
         raise ValueError(f"the file has {len(distinct)} production types; pass measure= one of: {'; '.join(distinct)}")
 
-    country = table["Country"].map(lambda name: _clean_country(name, fixes))
-    name_marked = table["Country"].map(lambda name: _name_marked_estimated(name, fixes)).to_numpy(dtype=bool)
+    out = _production_rows(raw, table, types, fields, product, fixes)
+    keep = (include_world | (out["partner"] != USGS_WORLD)) & (include_other | (out["partner"] != USGS_OTHER_COUNTRIES))
+    out = out[keep.to_numpy()]
+    if drop_missing:
+        out = out[out["value"].notna()]
+    return out.reset_index(drop=True)
+
+
+def _production_rows(raw: pd.DataFrame, table: pd.DataFrame, types: pd.Series, fields: pd.DataFrame, product: str,
+                     fixes: Mapping[str, str]) -> pd.DataFrame:
+    """Every ``fields`` cell of ``table``'s rows (any Types), field by field, rows in file order:
+    the columns of :func:`usgs_world_production`, World and Other rows included."""
+    names = table["Country"].astype(str)
+    unique = names.unique()  # a few dozen names: clean each once
+    cleaned_names = {n: _clean_country(n, fixes) for n in unique}
+    country = names.map(cleaned_names)
+    name_marked = names.map({n: _name_marked_estimated(n, fixes) for n in unique}).to_numpy(dtype=bool)
     notes_col = next((c for c in raw.columns if str(c).strip().lower() in ("prod_notes", "prod_note")), None)
-    notes = table[notes_col] if notes_col is not None else pd.Series("", index=table.index)
-    is_world = country.str.lower().str.startswith("world total")
-    is_other = country.str.lower().str.startswith("other countries")
-    country = country.where(~is_other, USGS_OTHER_COUNTRIES).where(~is_world, USGS_WORLD)
-    keep = (include_world | ~is_world) & (include_other | ~is_other)
+    notes = table[notes_col].tolist() if notes_col is not None else [""] * len(table)
+    lower = country.str.lower()
+    is_world = lower.str.startswith("world total")
+    is_other = lower.str.startswith("other countries")
+    partner = country.where(~is_other, USGS_OTHER_COUNTRIES).where(~is_world, USGS_WORLD).to_numpy()
+    measures = types.to_numpy()
 
     frames = []
     for spec in fields.itertuples(index=False):
@@ -214,18 +230,13 @@ def usgs_world_production(
         value = pd.to_numeric(cleaned, errors="coerce")
         flag = np.where(value.notna(), "", cells.str.upper().map(lambda c: _MISSING_CODES.get(c, "text")))
         frames.append(pd.DataFrame({
-            "reporter": "WORLD", "partner": country.to_numpy(), "product": product,
+            "reporter": "WORLD", "partner": partner, "product": product,
             "period": spec.year, "value": value.to_numpy(dtype="float64", na_value=np.nan),
-            "unit": spec.unit, "estimated": spec.estimated, "measure": types.to_numpy(),
+            "unit": spec.unit, "estimated": spec.estimated, "measure": measures,
             "flag": flag,
             "marked_estimated": name_marked | np.array([_notes_estimated(n, spec.year) for n in notes], dtype=bool),
-            "_keep": keep.to_numpy(),
         }))
-    out = pd.concat(frames, ignore_index=True)
-    out = out[out.pop("_keep")]
-    if drop_missing:
-        out = out[out["value"].notna()]
-    return out.reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)
 
 
 # --- whole files: every Type and field, stages, reserves, the release, concentration ----------
@@ -273,14 +284,19 @@ def _qualifier(type_text: str) -> str:
     return "-".join(kept) or "other"
 
 
-def usgs_release(raw: pd.DataFrame) -> str:
+def usgs_release(raw: pd.DataFrame, fallback: str | None = None) -> str:
     """The release a world file belongs to, from its ``Source`` column (e.g. ``"MCS2024"``).
 
-    Raises ValueError when the column is missing or holds several releases.
+    Spaces are dropped (MCS 2024's aluminum file writes ``MCS 2024``). ``fallback`` (the
+    release the file name gives) is used when the column is empty, as in MCS 2024's
+    iron-oxide pigment, garnet and zeolite files. Raises ValueError when the column is
+    missing or holds several releases, or is empty without a fallback.
     """
     if "Source" not in raw.columns:
         raise ValueError("raw has no 'Source' column (the release, e.g. MCS2024)")
-    values = {str(v).strip().upper() for v in raw["Source"].dropna() if str(v).strip()}
+    values = {re.sub(r"\s+", "", str(v)).upper() for v in raw["Source"].dropna() if str(v).strip()}
+    if not values and fallback is not None:
+        return fallback
     if len(values) != 1:
         raise ValueError(f"the 'Source' column names {len(values)} releases ({', '.join(sorted(values))}); "
                          "expected exactly one, e.g. MCS2024")
@@ -318,17 +334,20 @@ def usgs_world_records(raw: pd.DataFrame, product: str, fixes: Mapping[str, str]
     for t in types:
         distinct_normal.setdefault(base[t], set()).add(normal[t])
     stage = {t: base[t] if len(distinct_normal[base[t]]) == 1 else f"{base[t]}-{_qualifier(t)}" for t in types}
-    frames = []
-    for measure in types:
-        for spec in fields.itertuples(index=False):
-            out = usgs_world_production(raw, product, measure=measure, field=spec.field, drop_missing=False,
-                                        fixes=fixes, include_world=True)
-            frames.append(out.assign(field=spec.field, stage=stage[measure]))
     columns = ["reporter", "partner", "product", "period", "value", "unit", "estimated", "measure", "flag",
                "marked_estimated", "field", "stage"]
-    if not frames:
+    if not types:
         return pd.DataFrame(columns=columns)
-    return pd.concat(frames, ignore_index=True)[columns]
+    # All Types at once (one pass per field), then ordered Type by Type as before: a
+    # per-Type pass cost a few hundred pandas calls per Type and field.
+    measures = table[type_col].astype(str).str.strip()
+    out = _production_rows(raw, table, measures, fields, product, fixes)
+    n = len(table)
+    out["field"] = np.repeat(fields["field"].to_numpy(), n)
+    out["stage"] = out["measure"].map(stage)
+    rank = {t: i for i, t in enumerate(types)}
+    order = np.lexsort((np.arange(len(out)), np.repeat(np.arange(len(fields)), n), out["measure"].map(rank).to_numpy()))
+    return out.iloc[order].reset_index(drop=True)[columns]
 
 
 _RESERVES = re.compile(r"^Reserves_(?P<unit>.+)$")
@@ -364,16 +383,17 @@ def usgs_reserves(raw: pd.DataFrame, product: str, fixes: Mapping[str, str] = US
     frame = pd.DataFrame({"partner": country.to_numpy(), "product": product,
                           "value": value.to_numpy(dtype="float64", na_value=np.nan),
                           "unit": _RESERVES.match(str(column).strip())["unit"], "flag": flag})
-    rows = []
-    for partner, group in frame.groupby("partner", sort=False):
-        numbers = set(group["value"].dropna())
-        if len(numbers) > 1:
-            rows.append({**group.iloc[0].to_dict(), "value": np.nan, "flag": "conflicting"})
-        elif numbers:
-            rows.append(group[group["value"].notna()].iloc[0].to_dict())
-        else:
-            rows.append(group.iloc[0].to_dict())
-    return pd.DataFrame(rows, columns=out_columns)
+    # One row per country, in order of first appearance: its first number, else its first
+    # row; two different numbers are a conflict (vectorised: a loop per country was slow).
+    out = frame.drop_duplicates("partner").set_index("partner")
+    numbered = frame[frame["value"].notna()].drop_duplicates("partner").set_index("partner")
+    has = out.index.isin(numbered.index)
+    out.loc[has, ["value", "flag"]] = numbered.loc[out.index[has], ["value", "flag"]].to_numpy()
+    conflicting = (frame.groupby("partner", sort=False)["value"].nunique() > 1).reindex(out.index).to_numpy()
+    out.loc[conflicting, "value"] = np.nan
+    out.loc[conflicting, "flag"] = "conflicting"
+    out["value"] = out["value"].astype("float64")
+    return out.reset_index()[out_columns]
 
 
 def usgs_world_concentration(flows: pd.DataFrame, withheld: Mapping[tuple, Iterable[str]] | None = None,

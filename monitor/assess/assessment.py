@@ -241,6 +241,8 @@ class PartitionTask:
     home: str
     as_of: date | None
     settings: AssessmentSettings
+    world_supply_sources: tuple[tuple[str, str], ...] = ()
+    """``(series prefix, source id)`` of the configured sources storing world-supply series."""
     exports_collected: bool | None = None
     """Whether the home economy's exports are stored for the window, asked once per run
     (:func:`monitor.assess.inputs.exports_collected`; None: each partition asks)."""
@@ -276,10 +278,12 @@ def plan_partitions(config: Config, as_of: date | None, database_url: str | None
     """
     settings = config.settings.assessment
     size = settings.partition_max_nodes
+    world_sources = tuple((prefix, s.id) for s in config.sources.sources
+                          if (prefix := getattr(s, "series_prefix", None)) is not None)
     return [
         PartitionTask(chain=chain, nodes=tuple(chain.nodes[i:i + size]), home=config.catalog.home,
                       as_of=as_of, settings=settings, database_url=database_url,
-                      exports_collected=exports_collected)
+                      exports_collected=exports_collected, world_supply_sources=world_sources)
         for chain in config.catalog.chains for i in range(0, len(chain.nodes), size)
     ]
 
@@ -299,7 +303,8 @@ def load_partition_data(session: Session, task: PartitionTask) -> PartitionData:
         dimension_inputs=load_dimension_inputs(
             session, task.home, codes, flows["partner"].unique(), task.as_of, task.chain.id,
             [n.id for n in task.nodes], task.settings, exports_known=task.exports_collected,
-            world_supply_stems=[s.series for n in task.nodes for s in n.world_supply]),
+            world_supply_stems=[s.series for n in task.nodes for s in n.world_supply],
+            world_supply_sources=task.world_supply_sources),
     )
 
 

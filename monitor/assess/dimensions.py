@@ -101,6 +101,8 @@ class DimensionInputs:
     """Pressure series id -> monthly values up to the assessment's month."""
     world_supply: dict[str, pd.DataFrame] = field(default_factory=dict)
     """World-supply series stem -> its stored annual observations by country (newest release)."""
+    world_supply_missing: dict[str, str] = field(default_factory=dict)
+    """World-supply series stem with nothing stored -> why (the source failed, or publishes nothing for it)."""
 
 
 @dataclass
@@ -733,7 +735,7 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
             # World output does not wait for trade data: measured whatever the trade month.
             measured["world_supply"] = measure_world_supply(
                 node, inputs.world_supply, home, as_of, config.world_supply.max_age_years,
-                settings.min_partner_coverage)
+                settings.min_partner_coverage, inputs.world_supply_missing)
         results[node.id] = measured
     for name in _BATCHED:
         pending = [(node_id, measured[name]) for node_id, measured in results.items()

@@ -22,7 +22,7 @@ from monitor.config.models import AssessmentSettings
 from monitor.assess.dimensions import DimensionInputs, PartnerScore, window_start
 from monitor.store.key_scan import distinct_values
 from monitor.store.observations import load_observations, load_trade_flows
-from monitor.store.tables import Series, TradeFlow
+from monitor.store.tables import CollectorRun, Series, TradeFlow
 
 
 def exports_stored(session: Session, reporter: str, start: date, end: date) -> bool:
@@ -86,16 +86,21 @@ def exports_collected(session: Session, home: str, as_of: date | None, settings:
 def load_dimension_inputs(session: Session, home: str, codes: Iterable[str], partners: Iterable[str],
                           as_of: date | None, chain_id: str, node_ids: Iterable[str],
                           settings: AssessmentSettings, *, exports_known: bool | None = None,
-                          world_supply_stems: Iterable[str] = ()) -> DimensionInputs:
+                          world_supply_stems: Iterable[str] = (),
+                          world_supply_sources: Iterable[tuple[str, str]] = ()) -> DimensionInputs:
     """Everything :func:`monitor.assess.dimensions.measure_dimensions` needs for these nodes.
 
     ``exports_known``: :func:`exports_collected` if the caller asked it already (else it is asked here).
-    ``world_supply_stems``: the nodes' world-supply series stems, loaded whatever the trade month.
+    ``world_supply_stems``: the nodes' world-supply series stems, loaded whatever the trade month;
+    ``world_supply_sources``: ``(series prefix, source id)`` of the sources that store them
+    (:func:`world_supply_gaps` says why a stem has nothing stored).
     """
     config = settings.dimensions
     inputs = DimensionInputs()
     if config.world_supply.enabled:
         inputs.world_supply = world_supply_observations(session, world_supply_stems, as_of)
+        inputs.world_supply_missing = world_supply_gaps(
+            session, [s for s in world_supply_stems if s not in inputs.world_supply], world_supply_sources)
     if as_of is None:
         return inputs
     start = window_start(as_of, settings.window_months).date()
@@ -135,3 +140,28 @@ def world_supply_observations(session: Session, stems: Iterable[str], as_of: dat
     stem_of = observed["series_id"].str.rsplit(".", n=1).str[0]
     return {str(stem): group.reset_index(drop=True) for stem, group in observed.groupby(stem_of)}
 
+
+
+def world_supply_gaps(session: Session, stems: Iterable[str], sources: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Stem -> why nothing is stored for it, from the latest collection of the sources storing its prefix.
+
+    ``sources``: ``(series prefix, source id)``, e.g. ``("eto", "eto-chips")``. A failed
+    collection gives its error (which names the missing file and how to get it); a
+    successful one that stored nothing under the stem says the source publishes no figure.
+    """
+    sources = list(sources)
+    out = {}
+    for stem in sorted(set(stems)):
+        prefix = stem.split(".", 1)[0]
+        reasons = []
+        for source in [sid for p, sid in sources if p == prefix]:
+            run = session.scalars(select(CollectorRun).where(CollectorRun.source == source)
+                                  .order_by(CollectorRun.id.desc()).limit(1)).first()
+            if run is None:
+                reasons.append(f"source {source} has not been collected yet")
+            elif run.status == "failed":
+                reasons.append(f"latest collection failed: {run.error}")
+            else:
+                reasons.append(f"source {source} publishes no figure for it")
+        out[stem] = "; ".join(reasons) if reasons else f"no source storing {prefix}.* series is configured"
+    return out

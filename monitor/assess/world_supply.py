@@ -13,6 +13,7 @@ node's is its worst stage. Pure: the assessment hands in the observations.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date
 
 import pandas as pd
@@ -40,10 +41,11 @@ def _flows(observations: pd.DataFrame, stem: str) -> pd.DataFrame:
 
 
 def _stage(stem: str, observations: pd.DataFrame | None, home: str, as_of: date | None, max_age_years: int,
-           min_coverage: float) -> dict:
+           min_coverage: float, why_none: str | None = None) -> dict:
     """The latest judged year of one stage: its numbers, or why it is missing."""
     if observations is None or observations.empty:
-        return {"series": stem, "missing": "no world output stored for this stage"}
+        return {"series": stem, "missing": "no world output stored for this stage"
+                + (f" ({why_none})" if why_none else "")}
     frame = _flows(observations, stem)
     if as_of is not None:  # never a year after the assessed month
         frame = frame[frame["period"] <= as_of.year]
@@ -76,18 +78,22 @@ def _stage(stem: str, observations: pd.DataFrame | None, home: str, as_of: date 
 
 
 def measure_world_supply(node: Node, observations: dict[str, pd.DataFrame], home: str, as_of: date | None,
-                         max_age_years: int, min_coverage: float) -> _Result:
+                         max_age_years: int, min_coverage: float,
+                         why_none: Mapping[str, str] | None = None) -> _Result:
     """World-supply score, details and driver of one node (the worst of its stages).
 
     ``observations``: series stem -> its stored observations (``series_id, period,
     value`` and optionally ``estimate_flags``), newest release of each year. A stage
     below ``min_coverage`` (named producers' share of the World total) gives no score;
-    the node's dimension is missing when no stage has one.
+    the node's dimension is missing when no stage has one. ``why_none``: stem with
+    nothing stored -> why (:func:`monitor.assess.inputs.world_supply_gaps`), said in
+    the stage's ``missing``.
     """
     stages = []
     best: tuple[float, dict, object] | None = None
     for stage in node.world_supply:
-        numbers = _stage(stage.series, observations.get(stage.series), home, as_of, max_age_years, min_coverage)
+        numbers = _stage(stage.series, observations.get(stage.series), home, as_of, max_age_years, min_coverage,
+                         (why_none or {}).get(stage.series))
         numbers["name"] = {"en": stage.name.en, "zh": stage.name.zh}
         stages.append(numbers)
         if "missing" in numbers or numbers["gated"]:
@@ -99,8 +105,11 @@ def measure_world_supply(node: Node, observations: dict[str, pd.DataFrame], home
             best = (score, numbers, stage)
     details: dict = {"stages": stages, "home": home}
     if best is None:
-        reasons = "; ".join(f"{s['name']['en']}: {s.get('missing') or 'named producers cover too little'}"
-                            for s in stages)
+        # stages missing for one reason (a source that failed) are named together, the reason once
+        grouped: dict[str, list[str]] = {}
+        for s in stages:
+            grouped.setdefault(s.get("missing") or "named producers cover too little", []).append(s["name"]["en"])
+        reasons = "; ".join(f"{', '.join(names)}: {why}" for why, names in grouped.items())
         details["missing"] = f"no world-supply figure: {reasons}"
         return None, details, None
     score, numbers, stage = best

@@ -58,6 +58,7 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collect.census import CensusCollector
     from monitor.collect.comext import ComextCollector
     from monitor.collect.comtrade import ComtradeCollector
+    from monitor.collect.eto import EtoChipsCollector
     from monitor.collect.eurostat import EurostatCollector
     from monitor.collect.files import FileCollector
     from monitor.collect.fred import FredCollector
@@ -66,7 +67,8 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector, "usgs": UsgsCollector}
+               "file": FileCollector, "usgs": UsgsCollector,
+               "eto_chips": EtoChipsCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":

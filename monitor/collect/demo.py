@@ -369,6 +369,27 @@ DEMO_WORLD_SHARES: dict[str, dict[str, float]] = {
     "usgs.raree.mine": {"CHN": 0.69, "USA": 0.12, "MMR": 0.11, "AUS": 0.05},
     "usgs.galli.primary": {"CHN": 0.98, "RUS": 0.01},
     "usgs.manga.mine": {"ZAF": 0.36, "GAB": 0.23, "AUS": 0.17, "CHN": 0.05, "GHA": 0.05},
+    # semiconductor inputs and stages: near the CSET/ETO Chip Explorer shares (about 2019)
+    "eto.n26": {"JPN": 0.56, "TWN": 0.16, "DEU": 0.14, "KOR": 0.10, "CHN": 0.04},
+    "eto.n20": {"NLD": 1.00},
+    "eto.n22": {"NLD": 0.91, "JPN": 0.09},
+    "eto.n21": {"NLD": 0.57, "JPN": 0.43},
+    "eto.n38": {"USA": 0.91, "KOR": 0.05, "NLD": 0.04},
+    "eto.n41": {"JPN": 0.38, "NLD": 0.36, "USA": 0.17, "KOR": 0.07},
+    "eto.n42": {"USA": 0.92, "JPN": 0.07},
+    "eto.n50": {"USA": 0.84, "JPN": 0.16},
+    "eto.n51": {"JPN": 0.60, "USA": 0.36, "CHN": 0.03},
+    "eto.n49": {"JPN": 0.72, "USA": 0.16, "KOR": 0.06, "CHN": 0.03},
+    "eto.n62": {"USA": 0.58, "JPN": 0.23, "DEU": 0.18},
+    "eto.s1": {"USA": 0.61, "CHN": 0.09, "TWN": 0.09, "JPN": 0.06, "KOR": 0.06},
+    "eto.n84": {"USA": 0.96, "JPN": 0.03},
+    "eto.n85": {"USA": 0.52, "GBR": 0.43},
+    "eto.s2": {"TWN": 0.47, "USA": 0.27, "CHN": 0.12, "KOR": 0.11},
+    "eto.s3": {"TWN": 0.29, "USA": 0.28, "CHN": 0.14, "KOR": 0.13, "JPN": 0.07},
+    "eto.n71": {"JPN": 0.85, "CHN": 0.09},
+    "eto.n74": {"SGP": 0.59, "CHN": 0.21, "DEU": 0.10, "JPN": 0.08},
+    "eto.n80": {"JPN": 0.57, "USA": 0.41},
+    "eto.n83": {"JPN": 0.43, "USA": 0.23, "KOR": 0.14, "TWN": 0.09, "MYS": 0.07},
 }
 
 GOVERNANCE_SERIES_PREFIX = "demo.wgi"

@@ -1,7 +1,7 @@
 """USGS Mineral Commodity Summaries (MCS) data releases: world production and reserves.
 
 The MCS data releases publish one CSV per commodity and release,
-``mcs<YYYY>-<code>_world.csv`` (``code``: 5 letters, e.g. ``lithi``, ``cobal``,
+``mcs<YYYY>-<code>_world.csv`` (``code``: mostly 5 letters, e.g. ``lithi``, ``cobal``,
 ``galli``): world mine, refinery or plant production by country for two years (the
 second estimated) and reserves. Public domain (U.S. Geological Survey, National
 Minerals Information Center). Config::
@@ -49,6 +49,7 @@ import pandas as pd
 from indicators.production import (
     USGS_OTHER_COUNTRIES,
     USGS_WORLD,
+    usgs_production_fields,
     usgs_release,
     usgs_reserves,
     usgs_world_concentration,
@@ -108,7 +109,8 @@ the name before it; "United States and Canada" does not resolve (rejected as
 ``unknown_country``)."""
 
 _MASS_TO_T = {"kg": 0.001, "t": 1.0, "kt": 1000.0, "Mt": 1e6, "mmt": 1e6}
-_FILE = re.compile(r"(?:^|_)mcs(?P<year>\d{4})-(?P<code>[a-z]{5})_world\.csv$", re.IGNORECASE)
+# codes are mostly 5 letters (lithi); some are shorter or longer (tin, gold, mgcomp) or two (zirco-hafni)
+_FILE = re.compile(r"(?:^|_)mcs(?P<year>\d{4})-(?P<code>[a-z]+(?:-[a-z]+)?)_world\.csv$", re.IGNORECASE)
 _REJECT_REASONS = {"withheld": "withheld", "not_available": "not_available", "not_applicable": "not_applicable",
                    "empty": "empty", "text": "not_a_number", "conflicting": "conflicting_duplicate"}
 
@@ -174,7 +176,8 @@ def _unit(unit: str) -> tuple[str, float]:
 
 
 def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = None,
-                      reserves: bool = True) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
+                      reserves: bool = True, release: str | None = None,
+                      ) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
     """Observations of one MCS world file (as read, strings), pure.
 
     Parameters
@@ -183,11 +186,14 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         The file as read (``pandas.read_csv(path, dtype=str, encoding="utf-8-sig",
         keep_default_na=False)``).
     code : str
-        The 5-letter commodity code (from the file name).
+        The commodity code (from the file name, e.g. ``galli``, ``tin``, ``zirco-hafni``).
     released : date, optional
         Publication date of the release (default :func:`usgs_release_date`).
     reserves : bool, default True
         Also the reserves (stage ``reserves``).
+    release : str, optional
+        The release, when the file's ``Source`` column does not say it
+        (:func:`indicators.production.usgs_release`'s fallback, e.g. from the file name).
 
     Returns
     -------
@@ -198,7 +204,7 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
         (``withheld``, ``not_available``, ``not_applicable``, ``empty``,
         ``not_a_number``, ``unknown_country``, ``conflicting_duplicate``).
     """
-    release = usgs_release(raw)
+    release = usgs_release(raw, fallback=release)
     when = released or usgs_release_date(release)
     stamp = datetime.combine(when, time(), tzinfo=timezone.utc)
     records = usgs_world_records(raw, code)
@@ -289,7 +295,7 @@ def usgs_observation_flows(observations: pd.DataFrame) -> pd.DataFrame:
     :func:`indicators.production.usgs_world_concentration`: ``product``
     (``<code>.<stage>``), ``period`` (the year), ``partner`` (ISO3, ``WORLD``,
     ``OTHERS``), ``value``. Reserves and non-USGS series are left out."""
-    parts = observations["series_id"].astype(str).str.extract(r"^usgs\.(?P<code>[a-z]{5})\.(?P<stage>[^.]+)\."
+    parts = observations["series_id"].astype(str).str.extract(r"^usgs\.(?P<code>[a-z]+(?:-[a-z]+)?)\.(?P<stage>[^.]+)\."
                                                                r"(?P<partner>[^.]+)$")
     keep = parts["code"].notna() & (parts["stage"] != "reserves")
     parts, rows = parts[keep], observations[keep]
@@ -350,18 +356,27 @@ class UsgsCollector:
                                   f"{', '.join(places)}" + (f" for {', '.join(settings.commodities)}"
                                                             if settings.commodities else ""))
         parsed = []
+        skipped: Counter[str] = Counter()
         for code, path in files:
             try:
                 raw = read_world_file(path)
-                release = usgs_release(raw)
+                if usgs_production_fields(raw).empty:
+                    # capacity-only tables (abrasives: Cap_t_est_<year>) hold no production
+                    skipped["no_production_field"] += 1
+                    continue
+                release = usgs_release(raw, fallback=f"MCS{_FILE.search(path.name)['year']}")
                 frame, infos, rejected = usgs_observations(
-                    raw, code, released=usgs_release_date(release, settings.released), reserves=settings.reserves)
+                    raw, code, released=usgs_release_date(release, settings.released), reserves=settings.reserves,
+                    release=release)
             except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as err:
                 raise CollectionError(f"{where}: {path}: {err}") from None
             parsed.append((usgs_release_date(release, settings.released), release, frame, infos, rejected))
+        if not parsed:
+            raise CollectionError(f"{where}: no production figure in {len(files)} USGS MCS world file(s) "
+                                  f"({skipped['no_production_field']} hold capacity only)")
         parsed.sort(key=lambda item: (item[0], item[1]))  # oldest release first: the newest describes a series
         series: dict[str, SeriesInfo] = {}
-        rejected_total: Counter[str] = Counter()
+        rejected_total: Counter[str] = Counter(skipped)
         frames = []
         for _when, _release, frame, infos, rejected in parsed:
             for series_id, info in infos.items():

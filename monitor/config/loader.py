@@ -37,7 +37,7 @@ CONFIG_FILES: dict[str, type[BaseModel]] = {
     "alerts.yaml": AlertsFile,
 }
 _OPTIONAL_FILES = {"settings.yaml"}
-_UNION_TAGS = {"demo", "comtrade", "fred", "worldbank", "eurostat", "census", "comext", "file", "usgs",
+_UNION_TAGS = {"demo", "comtrade", "fred", "worldbank", "eurostat", "census", "comext", "file", "usgs", "eto_chips",
                "webhook", "alertmanager", "slack", "feishu", "dingtalk", "wecom"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_]\w*|\[\d+\])(?:\.?[A-Za-z_]\w*|\[\d+\])*): (.*)$", re.S)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
@@ -514,26 +514,51 @@ class UsgsSource(StrictModel):
     """USGS Mineral Commodity Summaries world files (``mcsYYYY-<code>_world.csv``), local.
 
     ``location``: a directory (searched for world files, not recursively) or a list
-    of files/directories. ``commodities``: the 5-letter codes to keep (``lithi``,
+    of files/directories. ``commodities``: the commodity codes to keep (``lithi``,
     ``cobal``, ``galli``...; empty: every file found). ``released`` overrides the
     publication date of a release (``MCS2024: 2024-03-06``); by default
     :data:`monitor.collect.usgs.MCS_RELEASE_DATES`. See docs/sources/usgs.md.
     """
 
+    series_prefix: ClassVar[str] = "usgs"
     id: Identifier
     kind: Literal["usgs"]
     schedule: Cron = "0 5 1 * *"
     location: str | list[str] = Field(min_length=1, description="directory or files of USGS MCS world CSVs")
-    commodities: list[Annotated[str, Field(pattern=r"^[a-z]{5}$")]] = Field(
-        default_factory=list, description="5-letter MCS commodity codes, e.g. lithi; empty: all files found")
+    commodities: list[Annotated[str, Field(pattern=r"^[a-z]{3,6}(-[a-z]{3,6})?$")]] = Field(
+        default_factory=list, description="MCS commodity codes of the file names, mostly 5 letters (lithi), also "
+                                          "gold, tin, mgcomp, zirco-hafni; empty: all files found")
     reserves: bool = Field(default=True, description="also store reserves (stage 'reserves')")
     released: dict[Annotated[str, Field(pattern=r"^MCS\d{4}$")], date] = Field(
         default_factory=dict, description="release date per MCS release, overriding the built-in table")
 
 
+ETO_PROVISION_RELEASED = date(2022, 9, 13)
+"""Date of the last data commit of the CSET/ETO ``provision.csv`` (the market shares)."""
+
+
+class EtoChipsSource(StrictModel):
+    """CSET/ETO Chip Explorer files (``provision.csv``, ``providers.csv``, ``inputs.csv``,
+    ``stages.csv``), local: world market shares by country of semiconductor inputs and
+    stages. Licensed CC BY-NC 4.0, so never shipped: ``location`` is a directory the user
+    downloaded them to (empty: not supplied; the source then fails saying how to get
+    them). See docs/sources/eto.md.
+    """
+
+    series_prefix: ClassVar[str] = "eto"
+    id: Identifier
+    kind: Literal["eto_chips"]
+    schedule: Cron = "0 5 1 * *"
+    location: str = Field(default="", description="directory of the ETO data/*.csv files; empty: not supplied")
+    year: int = Field(default=2019, ge=1990, le=2100,
+                      description="the year the shares describe (the CSET report's market data: 2019)")
+    released: date = Field(default=ETO_PROVISION_RELEASED,
+                           description="publication date of the shares (last data commit of provision.csv)")
+
+
 SourceConfig = Annotated[
     DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | ComextSource
-    | FileSource | UsgsSource,
+    | FileSource | UsgsSource | EtoChipsSource,
     Field(discriminator="kind"),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -28,15 +29,32 @@ DRIVER = re.compile(r"world supply: (?P<country>.+?) (?P<share>\d+)% of world (?
 pytestmark = pytest.mark.skipif(not CHAINWATCH.exists(), reason=f"console script not installed at {CHAINWATCH}")
 
 
-@pytest.fixture(scope="module")
-def document(tmp_path_factory):
-    work = tmp_path_factory.mktemp("snapshot")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(work)}
+ETO = Path(__file__).resolve().parents[1] / "fixtures" / "eto"
+
+
+def _assess(work: Path, **env: str) -> dict:
     result = subprocess.run([str(CHAINWATCH), "assess", "--once", "--config", "snapshot", "--format", "json",
                              "--db", f"sqlite:///{work / 'snapshot.db'}"],
-                            capture_output=True, text=True, timeout=300, cwd=work, env=env, check=False)
+                            capture_output=True, text=True, timeout=300, cwd=work,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(work), **env}, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("snapshot")
+
+
+@pytest.fixture(scope="module")
+def document(work):
+    return _assess(work)
+
+
+@pytest.fixture(scope="module")
+def with_chip_files(tmp_path_factory):
+    """The snapshot with the CSET/ETO Chip Explorer files supplied (an extract, tests/fixtures/eto)."""
+    return _assess(tmp_path_factory.mktemp("snapshot-eto"), CHAINWATCH_ETO_DIR=str(ETO))
 
 
 def _published(stem: str, year: int) -> tuple[str, float]:
@@ -90,3 +108,34 @@ def test_what_real_data_cannot_show_is_said_not_guessed(document):
     assert not document["alerts"]
     minerals = next(c for c in document["chains"] if c["id"] == "critical-minerals")
     assert all(n["dimensions"].get("concentration") is None for n in minerals["nodes"])
+
+
+def _semiconductor_nodes(document: dict) -> dict[str, dict]:
+    return {n["id"]: n for n in next(c for c in document["chains"] if c["id"] == "semiconductors")["nodes"]}
+
+
+def test_with_the_chip_files_the_semiconductor_nodes_show_stage_concentration(with_chip_files):
+    nodes = _semiconductor_nodes(with_chip_files)
+    # the worst stage of each node names its top country and share (the extract's figures)
+    expected = {"fab-equipment": ("NLD", 100, "EUV scanner"), "silicon-wafers": ("JPN", 56, "silicon wafer"),
+                "integrated-circuits": ("TWN", 47, "wafer fabrication")}
+    for node_id, (country, share, what) in expected.items():
+        found = [m for m in map(DRIVER.search, nodes[node_id]["drivers"]) if m]
+        assert found and (found[0]["country"], int(found[0]["share"]), found[0]["what"], found[0]["year"]) == (
+            country, share, what, "2019"), nodes[node_id]["drivers"]
+        assert nodes[node_id]["dimensions"]["world_supply"] is not None
+    # ETO publishes no country shares for photoresists, gases or wet chemicals: missing, not zero
+    assert nodes["process-chemicals"]["dimensions"]["world_supply"] is None
+
+
+def test_without_the_chip_files_the_semiconductor_nodes_say_how_to_get_them(document, work):
+    nodes = _semiconductor_nodes(document)
+    assert all(n["dimensions"].get("world_supply") is None for n in nodes.values())
+    with sqlite3.connect(work / "snapshot.db") as db:
+        details = dict(db.execute("SELECT node, details FROM risk_scores WHERE chain = 'semiconductors' "
+                                  "AND dimension = 'world_supply'").fetchall())
+    assert set(details) == set(nodes)
+    for node_id, text in details.items():
+        missing = json.loads(text)["missing"]
+        assert "CHAINWATCH_ETO_DIR" in missing and "github.com/georgetown-cset/eto-supply-chain" in missing, \
+            (node_id, missing)
