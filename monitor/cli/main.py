@@ -75,16 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
 
     conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV or a USGS MCS world file")
-    conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
+    conc.add_argument("--input", required=True, type=Path,
+                      help="CSV or Parquet with reporter,partner,product,period,value (or a USGS MCS world CSV)")
     conc.add_argument("--format", choices=["json", "csv"], default="json")
 
     detect = sub.add_parser("detect", parents=[common], help="disruption detection on a long CSV")
-    detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    detect.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json")
+    detect.add_argument("--chunk-size", type=_positive_int, default=5000, metavar="N",
+                        help="series judged at a time; findings are written after each chunk (default 5000)")
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
-    evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    evaluate.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table")
     stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
@@ -95,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return number
 
 
 def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
@@ -458,7 +471,7 @@ def _detect(args: argparse.Namespace) -> int:
     from monitor.cli.detect import run_detect
 
     # Exit 0, 1 when some series were skipped (each reported on stderr), 2 when nothing is usable.
-    return run_detect(args.input, replay=args.replay, fmt=args.format)
+    return run_detect(args.input, replay=args.replay, fmt=args.format, chunk_size=args.chunk_size)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
