@@ -175,16 +175,12 @@ def read_series_file(path: Path) -> SeriesInput:
         raise SeriesFileError(str(err)) from None
     problems = [SeriesProblem(None, number, f"{cells} cells where the header has {expected}; row skipped")
                 for number, cells, expected in table.ragged]
-    columns = [as_text(table.columns[name]) for name in (*REQUIRED_COLUMNS, VINTAGE_COLUMN) if name in table.columns]
-    data = check_series_columns(*columns[:3], table.row_numbers(), columns[3] if len(columns) == 4 else None)
+    columns = {name: as_text(table.columns.pop(name)) for name in list(table.columns)}
+    data = check_series_columns(columns, table.first_row)
     data.problems[:0] = problems
-    if data.empty and not data.problems and _all_blank(columns):
+    if data.empty and not data.problems:
         raise SeriesFileError(f"{path}: no data rows after the header")
     return data
-
-
-def _all_blank(columns: list[pa.Array]) -> bool:
-    return not any(pc.any(pc.not_equal(pc.utf8_trim_whitespace(c), "")).as_py() for c in columns)
 
 
 def parse_series_rows(records: list[tuple]) -> SeriesInput:
@@ -192,8 +188,8 @@ def parse_series_rows(records: list[tuple]) -> SeriesInput:
     width = len(records[0]) if records else 4
     cells = list(zip(*records)) if records else [()] * width
     text = [pa.array([str(c) for c in column], type=pa.string()) for column in cells[1:]]
-    numbers = np.asarray(cells[0], dtype=np.int64)
-    return check_series_columns(text[0], text[1], text[2], numbers, text[3] if width == 5 else None)
+    names = (*REQUIRED_COLUMNS, VINTAGE_COLUMN)[:width - 1]
+    return check_series_columns(dict(zip(names, text)), numbers=np.asarray(cells[0], dtype=np.int64))
 
 
 def _parse_period(text: str) -> tuple[str, pd.Timestamp] | None:
@@ -251,8 +247,8 @@ _BAD_PERIOD, _MIXED, _BAD_VALUE, _DUPLICATE, _BACKWARDS = 1, 2, 3, 4, 5
 _GROUP_REASONS = {"not-monthly": 6, "coarse": 7, "run": 8, "no-value": 9}
 
 
-def check_series_columns(sid: pa.Array, period: pa.Array, value: pa.Array, numbers: np.ndarray,
-                         vintage: pa.Array | None = None) -> SeriesInput:
+def check_series_columns(columns: dict[str, pa.Array], first_row: int = 2,
+                         numbers: np.ndarray | None = None) -> SeriesInput:
     """Check text columns ``series_id, period, value[, vintage]`` series by series.
 
     A series is skipped (with one :class:`SeriesProblem`, its first in file order) for:
@@ -268,48 +264,66 @@ def check_series_columns(sid: pa.Array, period: pa.Array, value: pa.Array, numbe
     apply to the rows of each vintage (in order of first appearance), and an empty or
     unparsable vintage skips the series.
 
-    ``numbers`` are the rows' numbers in the file, for the messages.
+    ``columns`` is emptied as the columns are turned into arrays (so that a large
+    file's text is freed early). Row ``i`` is numbered ``numbers[i]``, by default
+    ``first_row + i``.
     """
-    sid = pc.utf8_trim_whitespace(sid)
-    cells = [sid, period, value] + ([vintage] if vintage is not None else [])
-    blank = np.ones(len(sid), dtype=bool)
-    for column in cells:
-        blank &= _np(pc.equal(pc.utf8_trim_whitespace(column), ""))
-    no_id = _np(pc.equal(sid, "")) & ~blank
-    problems = [SeriesProblem(None, int(n), "empty series_id; row skipped") for n in numbers[no_id]]
-    use = pa.array(~blank & ~no_id)
-    sid, period, value = (pc.filter(c, use) for c in (sid, period, value))
-    vintage = None if vintage is None else pc.filter(vintage, use)
-    numbers = np.asarray(numbers)[_np(use)]
+    sid = pc.utf8_trim_whitespace(columns.pop("series_id"))
+    no_id = _np(pc.equal(sid, ""))
+    problems: list[SeriesProblem] = []
+    if no_id.any():  # a row with every cell blank is ignored, one with cells but no id reported
+        rest = [pc.utf8_trim_whitespace(pc.filter(c, pa.array(no_id))) for c in columns.values()]
+        blank = np.ones(int(no_id.sum()), dtype=bool)
+        for column in rest:
+            blank &= _np(pc.equal(column, ""))
+        all_numbers = np.arange(first_row, first_row + len(sid)) if numbers is None else np.asarray(numbers)
+        problems = [SeriesProblem(None, int(n), "empty series_id; row skipped")
+                    for n in all_numbers[no_id][~blank]]
+        use = pa.array(~no_id)
+        sid = pc.filter(sid, use)
+        columns = {name: pc.filter(c, use) for name, c in columns.items()}
+        numbers = all_numbers[~no_id]
 
     encoded = pc.dictionary_encode(sid)
+    del sid
     ids = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    codes = _np(encoded.indices).astype(np.int32)
-    kind, month, period_text = _periods(period)
-    values, bad_value = _values(value)
-    if vintage is None:
-        group = codes.astype(np.int64)
-        stamps = bad_vintage = None
-    else:
+    codes = _np(encoded.indices).astype(np.int32, copy=False)
+    del encoded
+    kind, month, period_text = _periods(columns.pop("period"))
+    values, bad_value, bad_text = _values(columns.pop("value"))
+    vintage = columns.pop(VINTAGE_COLUMN, None)
+    stamps = bad_vintage = None
+    grouped = len(codes) < 2 or bool((np.diff(codes) >= 0).all())
+    if vintage is not None:
         stamps, bad_vintage = _vintages(vintage)
         group = pd.factorize(codes.astype(np.int64) * (len(stamps) + 1) + pd.factorize(stamps)[0])[0]
-    order = np.lexsort((group, codes)) if vintage is not None else np.argsort(codes, kind="stable")
+        order = np.lexsort((group, codes))
+    else:
+        group = codes
+        order = None if grouped else np.argsort(codes, kind="stable")
 
-    rows = _Rows(order, codes, group, kind, month, values, bad_value, numbers)
+    def number(pos: int) -> int:
+        return int(first_row + pos if numbers is None else numbers[pos])
+
+    rows = _Rows(order, codes, group, kind, month, values, bad_value)
     bad_codes: dict[int, tuple[int, str]] = {}  # code -> (row number, message)
     if bad_vintage is not None and bad_vintage.any():
         for pos in np.flatnonzero(bad_vintage)[::-1]:  # keeps each series' first bad row
-            bad_codes[int(codes[pos])] = (int(numbers[pos]), f"vintage {vintage[int(pos)].as_py()!r} is not a date "
-                                                             "(YYYY-MM-DD); series skipped")
+            bad_codes[int(codes[pos])] = (number(pos), f"vintage {vintage[int(pos)].as_py()!r} is not a date "
+                                                       "(YYYY-MM-DD); series skipped")
     for code, (pos, reason) in rows.first_problems().items():
         if code not in bad_codes:
-            bad_codes[code] = (int(rows.number[pos]), _describe(rows, pos, reason, period_text, value))
+            bad_codes[code] = (number(rows.original(pos)),
+                               _describe(rows, pos, reason, period_text, bad_text, number))
     problems += [SeriesProblem(str(ids[code]), row, message) for code, (row, message) in sorted(bad_codes.items())]
 
+    if vintage is not None:
+        order = np.argsort(codes, kind="stable")
+    if not bad_codes and order is None:
+        return SeriesInput(ids, codes, month, values, None, problems)
     good = np.ones(len(ids), dtype=bool)
     good[list(bad_codes)] = False
-    by_series = order if vintage is None else np.argsort(codes, kind="stable")
-    keep = by_series[good[codes[by_series]]]
+    keep = np.flatnonzero(good[codes]) if order is None else order[good[codes[order]]]
     return SeriesInput(ids, codes[keep], month[keep], values[keep],
                        None if stamps is None else stamps[keep], problems)
 
@@ -323,7 +337,7 @@ def _periods(period: pa.Array) -> tuple[np.ndarray, np.ndarray, _Texts]:
     encoded = pc.dictionary_encode(period)
     texts = encoded.dictionary.to_pylist()
     kinds = np.zeros(len(texts), dtype=np.int8)
-    months = np.zeros(len(texts), dtype=np.int64)
+    months = np.zeros(len(texts), dtype=np.int32)
     for i, text in enumerate(texts):
         parsed = _parse_period(text)
         if parsed is not None:
@@ -342,19 +356,22 @@ class _Texts:
         return self.texts[self.index[pos]]
 
 
-def _values(value: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """float64 values (NaN for a missing marker) and the mask of cells that are not finite numbers."""
-    text = pc.utf8_trim_whitespace(value)
-    missing = _np(pc.is_in(text, value_set=pa.array(sorted(MISSING_MARKERS))))
-    text = pc.if_else(pa.array(missing), "0", text)
-    try:
-        numbers = _np(pc.cast(text, pa.float64())).copy()
-    except pa.ArrowInvalid:  # some cell is not a number: cast the cells that look like one
-        number_like = _np(pc.match_substring_regex(text, _NUMBER))
-        numbers = _np(pc.cast(pc.if_else(pa.array(number_like), text, "nan"), pa.float64())).copy()
+def _values(value: pa.Array) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """float64 values (NaN for a missing marker), the mask of cells that are not finite
+    numbers, and the text of those cells by row."""
+    missing = _np(pc.is_in(value, value_set=pa.array(sorted(MISSING_MARKERS))))
+    try:  # the common case: every cell a plain number or a missing marker
+        numbers = _np(pc.cast(pc.if_else(pa.array(missing), "0", value), pa.float64()))
+    except pa.ArrowInvalid:
+        text = pc.utf8_trim_whitespace(value)
+        missing = _np(pc.is_in(text, value_set=pa.array(sorted(MISSING_MARKERS))))
+        number_like = _np(pc.match_substring_regex(text, _NUMBER)) & ~missing
+        numbers = _np(pc.cast(pc.if_else(pa.array(number_like), text, "nan"), pa.float64()))
+    numbers = np.array(numbers, dtype=np.float64)  # writable
     bad = ~np.isfinite(numbers) & ~missing
     numbers[missing] = np.nan
-    return numbers, bad
+    where = np.flatnonzero(bad)
+    return numbers, bad, dict(zip(where.tolist(), pc.take(value, pa.array(where)).to_pylist()))
 
 
 def _vintages(vintage: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -369,20 +386,33 @@ def _vintages(vintage: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Rows:
-    """The rows sorted by (series, vintage group, file order), with the per-row masks."""
+    """The rows sorted by (series, vintage group, file order), with the per-row masks.
 
-    def __init__(self, order, codes, group, kind, month, values, bad_value, numbers) -> None:  # noqa: ANN001
+    ``order`` None: the file is already grouped by series in that order, and the
+    arrays are used as they are (no copy of a large file's columns).
+    """
+
+    def __init__(self, order, codes, group, kind, month, values, bad_value) -> None:  # noqa: ANN001
         self.order = order
-        self.code = codes[order]
-        g = group[order]
-        self.kind, self.month, self.number = kind[order], month[order], numbers[order]
+
+        def sort(a: np.ndarray) -> np.ndarray:
+            return a if order is None else a[order]
+
+        self.code = sort(codes)
+        g = sort(group)
+        self.kind, self.month = sort(kind), sort(month)
         self.start = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, dtype=bool)
-        self.gidx = np.cumsum(self.start) - 1
+        self.gidx = np.cumsum(self.start, dtype=np.int64) - 1
         self.first = np.flatnonzero(self.start)
-        self.cls = np.where(self.kind == 2, 1, self.kind)  # a date is a monthly period
-        self.step = np.where(self.start, 0, self.month - np.r_[0, self.month[:-1]])
-        self.values = values[order]
-        self.bad_value = bad_value[order]
+        self.cls = np.where(self.kind == 2, 1, self.kind).astype(np.int8)  # a date is a monthly period
+        self.step = np.diff(self.month, prepend=self.month[:1])
+        self.step[self.start] = 0
+        self.values = sort(values)
+        self.bad_value = sort(bad_value)
+
+    def original(self, pos: int) -> int:
+        """The file position of sorted position ``pos``."""
+        return int(pos if self.order is None else self.order[pos])
 
     def first_problems(self) -> dict[int, tuple[int, int]]:
         """code -> (sorted position, reason) of each bad series' first problem."""
@@ -390,7 +420,7 @@ class _Rows:
             return {}
         reason = np.zeros(len(self.code), dtype=np.int8)
         later = ~self.start
-        reason[later & (self.step < 0)] = _BACKWARDS
+        reason[self.step < 0] = _BACKWARDS
         reason[later & (self.step == 0)] = _DUPLICATE
         reason[self.bad_value] = _BAD_VALUE
         reason[self.cls != self.cls[self.first][self.gidx]] = _MIXED
@@ -437,35 +467,35 @@ def _month_text(month: int) -> str:
     return f"{month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def _describe(rows: _Rows, pos: int, reason: int, period_text: _Texts, value: pa.Array) -> str:
+def _describe(rows: _Rows, pos: int, reason: int, period_text: _Texts, bad_text: dict[int, str], number) -> str:  # noqa: ANN001
     """The message of a series' first problem at sorted position ``pos``."""
-    original = int(rows.order[pos])
+    original = rows.original(pos)
     period = period_text[original]
     first = int(rows.first[rows.gidx[pos]])
     if reason == _BAD_PERIOD:
         return f"period {period!r} is not YYYY-MM or a date; series skipped"
     if reason == _MIXED:
         names = {1: "M", 3: "Q", 4: "A"}
-        first_period = period_text[int(rows.order[first])]
+        first_period = period_text[rows.original(first)]
         return (f"mixed frequencies: period {period!r} is {_KIND_NAMES[names[int(rows.cls[pos])]]} but row "
-                f"{rows.number[first]} has {_KIND_NAMES[names[int(rows.cls[first])]]} period {first_period!r}; "
+                f"{number(rows.original(first))} has {_KIND_NAMES[names[int(rows.cls[first])]]} period {first_period!r}; "
                 "series skipped")
     if reason == _BAD_VALUE:
-        return f"value {value[original].as_py()!r} is not a number; series skipped"
+        return f"value {bad_text[original]!r} is not a number; series skipped"
     if reason in (_DUPLICATE, _BACKWARDS):
-        before = period_text[int(rows.order[pos - 1])]
+        before = period_text[rows.original(pos - 1)]
         if reason == _BACKWARDS:
-            return (f"period {period!r} comes after {before!r} (row {rows.number[pos - 1]}): periods must increase; "
+            return (f"period {period!r} comes after {before!r} (row {number(rows.original(pos - 1))}): periods must increase; "
                     "series skipped")
         what = ("duplicate period" if period.strip() == before.strip()
                 else "second observation in the same month (daily or weekly data?)")
-        return f"{what} {_month_text(int(rows.month[pos]))} (row {rows.number[pos - 1]} has {before!r}); series skipped"
+        return f"{what} {_month_text(int(rows.month[pos]))} (row {number(rows.original(pos - 1))} has {before!r}); series skipped"
     if reason == _GROUP_REASONS["not-monthly"]:
         kind = "Q" if rows.cls[pos] == 3 else "A"
         return f"period {period!r} is {_KIND_NAMES[kind]}; monthly data are needed; series skipped"
     if reason == _GROUP_REASONS["coarse"]:
         return f"periods are {rows.step[pos + 1]} months apart: the series is not monthly; series skipped"
     if reason == _GROUP_REASONS["run"]:
-        return (f"mixed frequencies: periods {rows.step[pos]} months apart from row {rows.number[pos - 3]} "
+        return (f"mixed frequencies: periods {rows.step[pos]} months apart from row {number(rows.original(pos - 3))} "
                 "while other rows are one month apart; series skipped")
     return "no numeric value in the series; series skipped"
