@@ -173,7 +173,7 @@ def read_series_file(path: Path) -> SeriesInput:
         table = read_columns(path, REQUIRED_COLUMNS, (VINTAGE_COLUMN,), what="series_id,period,value")
     except TableFileError as err:
         raise SeriesFileError(str(err)) from None
-    problems = [SeriesProblem(None, number, f"{cells} cells where the header has {expected}; row skipped")
+    problems = [SeriesProblem(None, number, f"{cells} cell(s) where the header has {expected}; row skipped")
                 for number, cells, expected in table.ragged]
     columns = {name: as_text(table.columns.pop(name)) for name in list(table.columns)}
     data = check_series_columns(columns, table.first_row)

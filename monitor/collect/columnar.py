@@ -46,13 +46,13 @@ class ColumnarFile:
     first_row : int
         Row number of the first data row (2 for a CSV, whose header is row 1; 1 for Parquet).
     ragged : list of tuple
-        ``(row number or None, cells, expected)`` of CSV lines with a wrong number of
-        cells; they are not in ``columns``.
+        ``(line number, cells, expected)`` of CSV lines with a wrong number of cells;
+        they are not in ``columns``.
     """
 
     columns: dict[str, pa.Array]
     first_row: int
-    ragged: list[tuple[int | None, int, int]]
+    ragged: list[tuple[int, int, int]]
 
     @property
     def rows(self) -> int:
@@ -121,8 +121,17 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
                                     strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
         table = pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        if any(number is None for number, _, _ in ragged):
+            # Arrow numbers lines only when reading on one thread: read again to name them
+            ragged.clear()
+            read.use_threads = False
+            table = pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as err:
         raise TableFileError(f"{path}: not a readable CSV file: {_first_line(err)}") from None
+    if table.num_rows == 0 and ragged:
+        number, cells, expected = ragged[0]
+        raise TableFileError(f"{path}: not a readable CSV file: line {number} has {cells} cell(s) where the header "
+                             f"has {expected}")
     if table.num_rows == 0:
         raise TableFileError(f"{path}: no data rows after the header")
     columns = {name: table.column(col).combine_chunks() for name, col in index.items()}
