@@ -268,7 +268,9 @@ def check_series_columns(columns: dict[str, pa.Array], first_row: int = 2,
     file's text is freed early). Row ``i`` is numbered ``numbers[i]``, by default
     ``first_row + i``.
     """
-    sid = pc.utf8_trim_whitespace(columns.pop("series_id"))
+    sid = columns.pop("series_id")
+    if pc.any(pc.match_substring_regex(sid, r"^\s|\s$")).as_py():  # trimming copies the column: only if needed
+        sid = pc.utf8_trim_whitespace(sid)
     no_id = _np(pc.equal(sid, ""))
     problems: list[SeriesProblem] = []
     if no_id.any():  # a row with every cell blank is ignored, one with cells but no id reported
@@ -361,7 +363,7 @@ def _values(value: pa.Array) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     numbers, and the text of those cells by row."""
     missing = _np(pc.is_in(value, value_set=pa.array(sorted(MISSING_MARKERS))))
     try:  # the common case: every cell a plain number or a missing marker
-        numbers = _np(pc.cast(pc.if_else(pa.array(missing), "0", value), pa.float64()))
+        numbers = _np(pc.cast(pc.if_else(pa.array(missing), "0", value) if missing.any() else value, pa.float64()))
     except pa.ArrowInvalid:
         text = pc.utf8_trim_whitespace(value)
         missing = _np(pc.is_in(text, value_set=pa.array(sorted(MISSING_MARKERS))))

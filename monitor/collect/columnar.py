@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-__all__ = ["PARQUET_SUFFIXES", "ColumnarFile", "TableFileError", "as_text", "is_parquet", "read_columns"]
+__all__ = ["PARQUET_SUFFIXES", "ColumnarFile", "TableFileError", "as_text", "is_parquet", "parquet_records",
+           "read_columns"]
 
 #: File names read as Parquet (any other is read as CSV, unless it starts with Parquet's magic bytes).
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -134,7 +135,10 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
                              f"has {expected}")
     if table.num_rows == 0:
         raise TableFileError(f"{path}: no data rows after the header")
-    columns = {name: table.column(col).combine_chunks() for name, col in index.items()}
+    columns = {}
+    for name, col in index.items():  # one column's copy at a time: the peak stays near the file's size
+        columns[name] = table.column(col).combine_chunks()
+        table = table.drop_columns([col])
     return ColumnarFile(columns, 2, ragged)
 
 
@@ -166,6 +170,22 @@ def _read_parquet(path: Path, required: tuple[str, ...], optional: tuple[str, ..
     return ColumnarFile({name: table.column(name).combine_chunks() for name in wanted}, 1, [])
 
 
+def parquet_records(raw: bytes) -> list[dict[str, str]]:
+    """The rows of a Parquet file's bytes as ``{column: text}`` records, as a CSV's rows read.
+
+    Raises
+    ------
+    TableFileError
+        Not a Parquet file (the message has no file name: the caller adds it).
+    """
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise TableFileError(f"not a readable Parquet file: {_first_line(err)}") from None
+    columns = {name: as_text(table.column(name).combine_chunks()).to_pylist() for name in table.column_names}
+    return [dict(zip(columns, cells)) for cells in zip(*columns.values())]
+
+
 def as_text(array: pa.Array) -> pa.Array:
     """A column as text without nulls (a Parquet null is an empty cell, as in a CSV)."""
     if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
@@ -173,7 +193,7 @@ def as_text(array: pa.Array) -> pa.Array:
             array = pc.strftime(array, format="%Y-%m-%d")
         else:
             array = pc.cast(array, pa.string())
-    return pc.fill_null(array, "")
+    return pc.fill_null(array, "") if array.null_count else array
 
 
 def _first_line(err: Exception) -> str:

@@ -111,3 +111,18 @@ def test_concentration_names_the_line_of_a_bad_value_after_a_blank_line(tmp_path
     code, _, err = run(["concentration", "--input", str(path)], capsys)
     assert code == 2 and "line 4 (data row 3), column 'value': 'x' is not a number" in err
 
+
+
+def test_file_source_reads_parquet_like_csv(tmp_path):
+    from monitor.collect.files import FileCollector
+    from monitor.collect.http import PayloadError
+    from tests.unit.test_collector_sources import FIXTURES, customs
+
+    csv_path = FIXTURES / "files/china_customs_imports.csv"
+    parquet = tmp_path / "imports.parquet"
+    pd.read_csv(csv_path, dtype=str, keep_default_na=False).to_parquet(parquet, index=False)
+    from_csv = FileCollector(customs(str(csv_path))).collect().trade_flows
+    from_parquet = FileCollector(customs(str(parquet), format="parquet")).collect().trade_flows
+    pd.testing.assert_frame_equal(from_csv.reset_index(drop=True), from_parquet.reset_index(drop=True))
+    with pytest.raises(PayloadError, match="not a readable Parquet file"):
+        FileCollector(customs(str(csv_path), format="parquet")).collect()
