@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json")
-    detect.add_argument("--chunk-size", type=_positive_int, default=5000, metavar="N",
+    detect.add_argument("--chunk-size", type=_positive_int, metavar="N",
                         help="series judged at a time; findings are written after each chunk (default 5000)")
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
@@ -506,7 +506,8 @@ def _detect(args: argparse.Namespace) -> int:
     from monitor.cli.detect import run_detect
 
     # Exit 0, 1 when some series were skipped (each reported on stderr), 2 when nothing is usable.
-    return run_detect(args.input, replay=args.replay, fmt=args.format, chunk_size=args.chunk_size)
+    chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+    return run_detect(args.input, replay=args.replay, fmt=args.format, **chunk)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
