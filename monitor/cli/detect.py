@@ -8,6 +8,7 @@ on the others and prints one record per flagged (series, period).
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -15,9 +16,9 @@ import pandas as pd
 
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
-from monitor.cli.series_input import SeriesFileError, SeriesInput, read_series_csv
+from monitor.cli.series_input import SeriesFileError, SeriesInput, read_series_file
 
-__all__ = ["EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "OUTPUT_COLUMNS", "flagged_records", "run_detect"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "OUTPUT_COLUMNS", "flagged_records", "run_detect"]
 
 #: Output record of ``chainwatch detect`` (docs/cli.md).
 OUTPUT_COLUMNS = ["series_id", "period", "method", "direction", "observed", "expected", "lower", "upper",
@@ -42,31 +43,79 @@ def flagged_records(results: list[DetectionResult]) -> pd.DataFrame:
 def load_series(path: Path, err: TextIO) -> SeriesInput | None:
     """Read the file; print one line per skipped series; None when nothing is usable."""
     try:
-        data = read_series_csv(path)
+        data = read_series_file(path)
     except SeriesFileError as error:
         print(f"chainwatch: {error}", file=err)
         return None
     for problem in data.problems:
         print(f"chainwatch: {problem.describe(path)}", file=err)
-    if data.frame.empty:
+    if data.empty:
         print(f"chainwatch: {path}: no usable series", file=err)
         return None
     return data
 
 
+#: Series judged at a time by ``detect`` (its peak memory grows with it; docs/cli.md).
+DEFAULT_CHUNK_SIZE = 5_000
+
+
 def run_detect(path: Path, replay: bool = False, fmt: str = "json", engine: DisruptionEngine | None = None,
-               out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command; returns the exit code (0 ok, 1 some series skipped, 2 unusable)."""
+               out: TextIO | None = None, err: TextIO | None = None, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Run the command; returns the exit code (0 ok, 1 some series skipped, 2 unusable).
+
+    Series are judged ``chunk_size`` at a time and each chunk's findings are written
+    as soon as it is done (the output is the same as judging all at once: every
+    series is judged on its own, on the calendar of the whole file).
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     data = load_series(Path(path), err)
     if data is None:
         return EXIT_UNUSABLE
     engine = engine or DisruptionEngine()
-    results = engine.replay(data.frame) if replay else engine.detect(data.frame)
-    table = flagged_records(results)
-    if fmt == "csv":
-        out.write(table.to_csv(index=False))
+    writer = _FindingsWriter(out, fmt)
+    if data.vintages is not None:  # real-time replay needs every vintage of a series at once
+        writer.write(flagged_records(engine.replay(data.frame) if replay else engine.detect(data.frame)))
     else:
-        out.write((table.to_json(orient="records", force_ascii=False, indent=2) if len(table) else "[]") + "\n")
+        with _progress(err, data.series_count) as advance:
+            for matrix in data.matrices(chunk_size):
+                results = engine.replay(matrix) if replay else engine.detect(matrix)
+                writer.write(flagged_records(results))
+                advance(len(matrix.ids))
+    writer.close()
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK
+
+
+class _FindingsWriter:
+    """Writes the findings table chunk by chunk, byte for byte as one ``to_json``/``to_csv`` of it all."""
+
+    def __init__(self, out: TextIO, fmt: str) -> None:
+        self.out, self.fmt, self.count = out, fmt, 0
+
+    def write(self, table: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            self.out.write(table.to_csv(index=False, header=self.count == 0))
+        elif len(table):
+            body = table.to_json(orient="records", force_ascii=False, indent=2)
+            self.out.write(("[\n" if self.count == 0 else ",\n") + body[2:-2])
+        self.count += len(table)
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt != "csv":
+            self.out.write("\n]\n" if self.count else "[]\n")
+
+
+@contextmanager
+def _progress(err: TextIO, total: int):
+    """A progress bar on a terminal (rich); nothing when stderr is a file or a pipe."""
+    if not (hasattr(err, "isatty") and err.isatty()):
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("judging series"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(file=err), transient=True) as bar:
+        task = bar.add_task("detect", total=total)
+        yield lambda n: bar.advance(task, n)

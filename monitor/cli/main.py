@@ -75,16 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--run", type=int, help="assessment run id (default: the latest successful run)")
 
     conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV or a USGS MCS world file")
-    conc.add_argument("--input", required=True, type=Path, help="CSV with reporter,partner,product,period,value")
+    conc.add_argument("--input", required=True, type=Path,
+                      help="CSV or Parquet with reporter,partner,product,period,value (or a USGS MCS world CSV)")
     conc.add_argument("--format", choices=["json", "csv"], default="json")
 
     detect = sub.add_parser("detect", parents=[common], help="disruption detection on a long CSV")
-    detect.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    detect.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json")
+    detect.add_argument("--chunk-size", type=_positive_int, metavar="N",
+                        help="series judged at a time; findings are written after each chunk (default 5000)")
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
-    evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
+    evaluate.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table")
     stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
@@ -95,6 +98,16 @@ def _parser() -> argparse.ArgumentParser:
     stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return number
 
 
 def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
@@ -329,55 +342,90 @@ def _read_csv(path: Path, required: list[str]):
 
 
 def _read_flows_csv(path: Path):
-    """The ``concentration`` input: ``reporter,partner,product,period,value``, checked.
+    """The ``concentration`` input: ``reporter,partner,product,period,value`` (CSV or Parquet), checked.
 
-    Codes are kept as written (``NA`` is Namibia, not a missing value). Returns the
-    frame (period as month-start timestamps, value as float) and whether every period
-    was written as a plain year (``2023``), i.e. the data are annual.
+    Read as Arrow columns (:mod:`monitor.collect.columnar`) and checked with masks: each
+    distinct period text is parsed once. Codes are kept as written (``NA`` is Namibia,
+    not a missing value); a line with every cell blank is ignored. Returns the frame
+    (period as month-start timestamps, value as float) and whether every period was
+    written as a plain year (``2023``), i.e. the data are annual.
     """
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    if not path.is_file():
-        raise InputFileError(f"{path}: file not found")
+    from monitor.collect.columnar import TableFileError, as_text, read_columns
+
+    columns = ("reporter", "partner", "product", "period", "value")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputFileError(f"{path}: not a readable CSV: {err}") from None
-    columns = ["reporter", "partner", "product", "period", "value"]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise InputFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})")
-    if frame.empty:
+        table = read_columns(path, columns, what=",".join(columns))
+    except TableFileError as err:
+        raise InputFileError(str(err).replace("no data rows after the header", "no data rows, only a header")) from None
+    if table.ragged:
+        number, cells, expected = table.ragged[0]
+        raise InputFileError(f"{path}: not a readable CSV: line {number} has {cells} cell(s) where the header has "
+                             f"{expected}")
+    numbers = table.row_numbers()
+    text = {name: pc.utf8_trim_whitespace(as_text(table.columns.pop(name))) for name in columns}
+    empty = {name: text[name].to_numpy(zero_copy_only=False) == "" for name in columns}
+    blank = np.logical_and.reduce(list(empty.values()))
+    if blank.any():
+        keep = pa.array(~blank)
+        text = {name: pc.filter(column, keep) for name, column in text.items()}
+        empty = {name: mask[~blank] for name, mask in empty.items()}
+        numbers = numbers[~blank]
+    if len(numbers) == 0:
         raise InputFileError(f"{path}: no data rows, only a header")
 
     def where(pos: int, column: str) -> str:
-        return f"{path}: line {pos + 2} (data row {pos + 1}), column {column!r}"
+        return f"{path}: line {numbers[pos]} (data row {numbers[pos] - table.first_row + 1}), column {column!r}"
 
     for column in columns:
-        text = frame[column].str.strip()
-        empty = (text == "").to_numpy()
-        if empty.any():
-            raise InputFileError(f"{where(int(np.flatnonzero(empty)[0]), column)} is empty")
-        frame[column] = text
-    annual = bool(frame["period"].str.fullmatch(r"\d{4}").all())
-    periods = pd.to_datetime(frame["period"], errors="coerce", format="mixed")
-    if periods.isna().any():
-        pos = int(np.flatnonzero(periods.isna().to_numpy())[0])
-        raise InputFileError(f"{where(pos, 'period')}: {frame['period'].iloc[pos]!r} is not YYYY, YYYY-MM or a date")
-    frame["period"] = periods.dt.to_period("M").dt.to_timestamp()
-    values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype="float64")
+        if empty[column].any():
+            raise InputFileError(f"{where(int(np.flatnonzero(empty[column])[0]), column)} is empty")
+    encoded = pc.dictionary_encode(text["period"])
+    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
+    index = encoded.indices.to_numpy(zero_copy_only=False)
+    annual = bool(distinct.str.fullmatch(r"\d{4}").all())
+    parsed = pd.to_datetime(distinct, errors="coerce", format="mixed")
+    if parsed.isna().any():
+        pos = int(np.flatnonzero(parsed.isna().to_numpy()[index])[0])
+        raise InputFileError(f"{where(pos, 'period')}: {distinct[index[pos]]!r} is not YYYY, YYYY-MM or a date")
+    months = parsed.dt.to_period("M").dt.to_timestamp().to_numpy()
+    try:
+        values = pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # name the first cell that is not a number
+        values = pd.to_numeric(pd.Series(text["value"].to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
+            dtype="float64")
+    cell = text["value"]
+
+    def shown(pos: int) -> str:
+        return repr(cell[pos].as_py())
+
     if np.isnan(values).any():
         pos = int(np.flatnonzero(np.isnan(values))[0])
-        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a number")
+        raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a number")
     if not np.isfinite(values).all():
         pos = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is not a finite number")
+        raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a finite number")
     if (values < 0).any():
         pos = int(np.flatnonzero(values < 0)[0])
-        raise InputFileError(f"{where(pos, 'value')}: {frame['value'].iloc[pos]!r} is negative; flows and outputs must be >= 0")
+        raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is negative; flows and outputs must be >= 0")
+    frame = pd.DataFrame({name: _as_strings(text[name]) for name in ("reporter", "partner", "product")})
+    frame["period"] = months[index]
     frame["value"] = values
     return frame, annual
+
+
+def _as_strings(column) -> "object":  # noqa: ANN001 - a pyarrow string Array
+    """An object array of str, built from the column's distinct values (codes repeat a lot)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    encoded = pc.dictionary_encode(column)
+    distinct = np.array(encoded.dictionary.to_pylist(), dtype=object)
+    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _concentration(args: argparse.Namespace) -> int:
@@ -458,7 +506,8 @@ def _detect(args: argparse.Namespace) -> int:
     from monitor.cli.detect import run_detect
 
     # Exit 0, 1 when some series were skipped (each reported on stderr), 2 when nothing is usable.
-    return run_detect(args.input, replay=args.replay, fmt=args.format)
+    chunk = {} if args.chunk_size is None else {"chunk_size": args.chunk_size}
+    return run_detect(args.input, replay=args.replay, fmt=args.format, **chunk)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

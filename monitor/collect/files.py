@@ -1,4 +1,4 @@
-"""A CSV or JSON file, local or over HTTP, mapped onto observations or trade flows.
+"""A CSV, JSON or Parquet file, local or over HTTP, mapped onto observations or trade flows.
 
 For data without an API: national customs tables (e.g. China customs exports
 saved as CSV), USGS mineral tables, a team's own spreadsheet exports. Config::
@@ -13,6 +13,8 @@ saved as CSV), USGS mineral tables, a team's own spreadsheet exports. Config::
 
 ``columns`` maps contract columns to the file's; ``constants`` fills contract
 columns the file lacks. ``records_path`` points into a JSON document (``data.rows``).
+``format: parquet`` reads a Parquet file (:func:`monitor.collect.columnar.parquet_records`:
+typed columns become the text a CSV would hold, dates as ``YYYY-MM-DD``).
 
 Periods: a month (``2024-03``, ``202403``, ``2024M03``, ``2024-03-01``) or a bare year
 (``2024``): an annual value, stored at January of its year as the Comtrade and World
@@ -75,6 +77,7 @@ from monitor.records import (
     estimate_flags,
     estimate_kinds,
 )
+from monitor.collect.columnar import TableFileError, parquet_records
 from monitor.collect.codes import (
     WORLD,
     is_hs_code,
@@ -266,6 +269,11 @@ class FileCollector:
 
     def _records(self, raw: bytes) -> list[dict]:
         where = f"source {self.source_id!r}: {self._shown()}"
+        if self._settings.format == "parquet":
+            try:
+                return parquet_records(raw)
+            except TableFileError as err:
+                raise PayloadError(f"{where}: {err}") from None
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as err:

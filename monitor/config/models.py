@@ -479,7 +479,7 @@ class ComextSource(_HttpSource):
 
 
 class FileSource(StrictModel):
-    """A CSV or JSON file (path or http(s) URL) with a column mapping onto a chainwatch table.
+    """A CSV, JSON or Parquet file (path or http(s) URL) with a column mapping onto a chainwatch table.
 
     ``columns`` maps contract columns (``series_id, period, value`` or ``reporter,
     partner, product, flow, period, value, quantity``) to the file's column names;
@@ -492,7 +492,7 @@ class FileSource(StrictModel):
     kind: Literal["file"]
     schedule: Cron = "0 4 * * *"
     location: str = Field(min_length=1, description="file path or http(s) URL")
-    format: Literal["csv", "json"] = "csv"
+    format: Literal["csv", "json", "parquet"] = "csv"
     table: Literal["observations", "trade_flows"]
     columns: dict[str, str] = Field(default_factory=dict)
     constants: dict[str, str] = Field(default_factory=dict)

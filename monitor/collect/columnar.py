@@ -1,0 +1,200 @@
+"""Reading a CSV or Parquet file as Arrow columns, for the command-line inputs.
+
+One reader for ``detect``, ``evaluate`` and ``concentration``: pyarrow's
+multi-threaded CSV parser (or its Parquet reader) turns the file into columns, and
+callers check those columns with vectorised masks instead of a Python loop per row
+(docs/cli.md, "Input files"). pyarrow rather than polars: pandas reads and writes
+Arrow natively (``pd.ArrowDtype``, zero-copy numeric columns), and pyarrow alone
+gives both the CSV and the Parquet reader.
+
+Cells are read as text (``NA`` stays Namibia, ``007`` keeps its zeros) so that the
+callers can name a bad cell exactly as written. Row numbers: a CSV's lines with the
+header as row 1 (a blank line keeps its number); a Parquet file's rows counted from 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+__all__ = ["PARQUET_SUFFIXES", "ColumnarFile", "TableFileError", "as_text", "is_parquet", "parquet_records",
+           "read_columns"]
+
+#: File names read as Parquet (any other is read as CSV, unless it starts with Parquet's magic bytes).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+_PARQUET_MAGIC = b"PAR1"
+
+
+class TableFileError(ValueError):
+    """The whole file is unusable; the message names the file."""
+
+
+@dataclass
+class ColumnarFile:
+    """The columns of a file that a command asked for.
+
+    Attributes
+    ----------
+    columns : dict of str to pyarrow.Array
+        One array per requested column present in the file: text for a CSV; for a
+        Parquet file the stored type (callers cast).
+    first_row : int
+        Row number of the first data row (2 for a CSV, whose header is row 1; 1 for Parquet).
+    ragged : list of tuple
+        ``(line number, cells, expected)`` of CSV lines with a wrong number of cells;
+        they are not in ``columns``.
+    """
+
+    columns: dict[str, pa.Array]
+    first_row: int
+    ragged: list[tuple[int, int, int]]
+
+    @property
+    def rows(self) -> int:
+        """Number of data rows read."""
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def row_numbers(self) -> np.ndarray:
+        """Row number of each data row (see the module docstring)."""
+        return np.arange(self.first_row, self.first_row + self.rows, dtype=np.int64)
+
+
+def is_parquet(path: Path) -> bool:
+    """A Parquet file: by its suffix, or by its first four bytes."""
+    if Path(path).suffix.lower() in PARQUET_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == _PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = (),
+                 what: str | None = None) -> ColumnarFile:
+    """Read the ``required`` (and present ``optional``) columns of a CSV or Parquet file.
+
+    Parameters
+    ----------
+    path : Path
+        The file.
+    required, optional : tuple of str
+        Column names (header cells are compared after trimming spaces).
+    what : str, optional
+        The expected header, for the message about an empty file.
+
+    Raises
+    ------
+    TableFileError
+        Missing or unreadable file (not UTF-8, broken quoting, not Parquet), no header,
+        missing columns, or no data rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TableFileError(f"{path}: file not found")
+    header = ",".join(required)
+    if is_parquet(path):
+        return _read_parquet(path, required, optional)
+    names = _csv_header(path, what or header)
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise TableFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(names)})")
+    wanted = [c for c in (*required, *optional) if c in names]
+    ragged: list[tuple[int | None, int, int]] = []
+
+    def on_invalid(row) -> str:  # noqa: ANN001 - pyarrow.csv.InvalidRow
+        ragged.append((row.number, row.actual_columns, row.expected_columns))
+        return "skip"
+
+    # The header is parsed by us (trimmed, BOM dropped) and skipped by Arrow; every cell
+    # stays text and empty cells stay "" (not null).
+    read = pa_csv.ReadOptions(skip_rows=1, column_names=[f"_{i}" for i in range(len(names))])
+    parse = pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
+    index = {name: f"_{names.index(name)}" for name in wanted}
+    convert = pa_csv.ConvertOptions(include_columns=list(index.values()),
+                                    column_types={col: pa.string() for col in index.values()},
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+    try:
+        table = pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        if any(number is None for number, _, _ in ragged):
+            # Arrow numbers lines only when reading on one thread: read again to name them
+            ragged.clear()
+            read.use_threads = False
+            table = pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise TableFileError(f"{path}: not a readable CSV file: {_first_line(err)}") from None
+    if table.num_rows == 0 and ragged:
+        number, cells, expected = ragged[0]
+        raise TableFileError(f"{path}: not a readable CSV file: line {number} has {cells} cell(s) where the header "
+                             f"has {expected}")
+    if table.num_rows == 0:
+        raise TableFileError(f"{path}: no data rows after the header")
+    columns = {}
+    for name, col in index.items():  # one column's copy at a time: the peak stays near the file's size
+        columns[name] = table.column(col).combine_chunks()
+        table = table.drop_columns([col])
+    return ColumnarFile(columns, 2, ragged)
+
+
+def _csv_header(path: Path, expected: str) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            line = handle.readline()
+    except (OSError, UnicodeDecodeError) as err:
+        raise TableFileError(f"{path}: not a readable CSV file: {err}") from None
+    names = [cell.strip().strip('"').strip() for cell in line.rstrip("\r\n").split(",")]
+    if not any(names):
+        raise TableFileError(f"{path}: empty file (expected a header {expected} and data rows)")
+    return names
+
+
+def _read_parquet(path: Path, required: tuple[str, ...], optional: tuple[str, ...]) -> ColumnarFile:
+    try:
+        schema = pq.read_schema(path)
+        names = list(schema.names)
+        missing = [c for c in required if c not in names]
+        if missing:
+            raise TableFileError(f"{path}: missing column(s) {', '.join(missing)} (has: {', '.join(names)})")
+        wanted = [c for c in (*required, *optional) if c in names]
+        table = pq.read_table(path, columns=wanted)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise TableFileError(f"{path}: not a readable Parquet file: {_first_line(err)}") from None
+    if table.num_rows == 0:
+        raise TableFileError(f"{path}: no data rows")
+    return ColumnarFile({name: table.column(name).combine_chunks() for name in wanted}, 1, [])
+
+
+def parquet_records(raw: bytes) -> list[dict[str, str]]:
+    """The rows of a Parquet file's bytes as ``{column: text}`` records, as a CSV's rows read.
+
+    Raises
+    ------
+    TableFileError
+        Not a Parquet file (the message has no file name: the caller adds it).
+    """
+    try:
+        table = pq.read_table(pa.BufferReader(raw))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise TableFileError(f"not a readable Parquet file: {_first_line(err)}") from None
+    columns = {name: as_text(table.column(name).combine_chunks()).to_pylist() for name in table.column_names}
+    return [dict(zip(columns, cells)) for cells in zip(*columns.values())]
+
+
+def as_text(array: pa.Array) -> pa.Array:
+    """A column as text without nulls (a Parquet null is an empty cell, as in a CSV)."""
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        if pa.types.is_timestamp(array.type) or pa.types.is_date(array.type):
+            array = pc.strftime(array, format="%Y-%m-%d")
+        else:
+            array = pc.cast(array, pa.string())
+    return pc.fill_null(array, "") if array.null_count else array
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
