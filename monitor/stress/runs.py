@@ -196,7 +196,8 @@ def network_specs(config: Config, scenario: Scenario | None, baseline: Baseline
     """Engine inputs for every node of the catalog, and per node the substitution basis.
 
     ``depends_on`` becomes an input with share ``input_dependence`` and no lead time;
-    catalog ``inputs`` (any chain) keep their share and lead time. World shares come
+    catalog ``inputs`` (any chain, or a ``depends_on`` node of the same chain, which it
+    then replaces) keep their share and lead time. World shares come
     from stored ``usgs.*`` output where the node has it, else from the node's
     configured ``world_shares``; with neither, ``alternative_capacity`` bounds the
     replacement (the old rule).
@@ -215,7 +216,11 @@ def network_specs(config: Config, scenario: Scenario | None, baseline: Baseline
                 shares, basis = dict(merged.world_shares), f"configured ({merged.source or 'illustrative'})"
             else:
                 shares, basis = {}, "none: alternative_capacity x other partners' shipments"
-            inputs = [Input(f"{chain.id}/{dep}", buffers.input_dependence, 0) for dep in node.depends_on]
+            # an ``inputs`` entry naming a depends_on node states that edge's own share and lead
+            # (cathode materials: only NCM/NCA need the precursors, all need lithium)
+            stated = {inp.node for inp in node.inputs}
+            inputs = [Input(f"{chain.id}/{dep}", buffers.input_dependence, 0) for dep in node.depends_on
+                      if f"{chain.id}/{dep}" not in stated]
             inputs += [Input(inp.node, inp.share, inp.lead_months) for inp in node.inputs]
             specs.append(NodeSpec(key=key, imports=baseline.imports.get((chain.id, node.id), {}),
                                   inputs=tuple(inputs), criticality=node.criticality, buffers=buffers,

@@ -129,7 +129,7 @@ def test_suite_on_demo_data_stores_what_run_scenario_computes(stored, clock, con
     assert node.peak_shortfall > 0.5 and node.time_to_impact_months is not None
     assert chain.level in ("orange", "red")
     stored_node = next(r for r in rows if (r.scenario, r.node) == ("embargo-cobalt-cod", "cobalt"))
-    assert len(stored_node.monthly) == 12 and stored_node.monthly[0]["month"] == 1
+    assert len(stored_node.monthly) == 35 and stored_node.monthly[0]["month"] == 1
     entry = next(e for e in report if e["id"] == "embargo-cobalt-cod")
     minerals = next(c for c in entry["chains"] if c["id"] == "critical-minerals")
     assert minerals["worst_node"] == "cobalt" and entry["as_of"] == "2025-12"
@@ -148,7 +148,7 @@ def test_json_document_has_the_contract_shape(stored, config):
     document = scenario_document(outcome)
     assert set(document) == {"scenario", "horizon_months", "simulated_data", "chains", "value_at_risk_usd",
                              "sensitivity"}
-    assert (document["scenario"], document["horizon_months"]) == ("embargo-cobalt-cod", 12)
+    assert (document["scenario"], document["horizon_months"]) == ("embargo-cobalt-cod", 35)
     assert document["simulated_data"] is True  # the baseline was read from the demo's rows
     chain = document["chains"][0]
     assert set(chain) == {"id", "impact_score", "level", "nodes", "value_at_risk_usd"}
@@ -194,7 +194,7 @@ def test_report_includes_the_stress_section(tmp_path, clock):
         app.close()
     document = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert any(e["id"] == "embargo-cobalt-cod" for e in document["stress_tests"])
-    assert "Impact (0-100)" in html and "Cobalt: top supplier (COD) embargo" in html
+    assert "Impact (0-100)" in html and "Cobalt: DR Congo export stop 8 months" in html
     assert "No stress-test results are stored yet." not in html
 
 
@@ -221,11 +221,11 @@ def test_cli_json_on_demo_data(assessed):
     done = _chainwatch(assessed, "stress", "--scenario", str(COBALT), "--format", "json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["scenario"] == "embargo-cobalt-cod" and document["horizon_months"] == 12
+    assert document["scenario"] == "embargo-cobalt-cod" and document["horizon_months"] == 35
     chain = next(c for c in document["chains"] if c["id"] == "critical-minerals")
     assert chain["level"] in ("orange", "red")
     cobalt = next(n for n in chain["nodes"] if n["id"] == "cobalt")
-    assert 0.5 < cobalt["peak_shortfall"] <= 1 and len(cobalt["monthly"]) == 12
+    assert 0.5 < cobalt["peak_shortfall"] <= 1 and len(cobalt["monthly"]) == 35
 
 
 def test_cli_table_on_demo_data(assessed):
