@@ -75,11 +75,11 @@ of its consumers, :math:`g` (``capacity_growth_per_year``) of their capacity per
 of deliveries, so the effect is lagged, cumulative and persists after the cut ends.
 :math:`s` (``substitution_share``) of any gap is met by substitutes; inventory covers
 what is left until it runs out; :math:`S(t)` is the shortfall. The part of the gap that
-comes through inputs, :math:`(1-s)\,d\,U(t)\,(1-p(t))`, can draw at most
-:math:`a_{i^*}\,I(0)` in all, :math:`i^*` the binding input: it hits only the goods that
+comes through inputs, :math:`(1-s)\\,d\\,U(t)\\,(1-p(t))`, can draw at most
+:math:`a_{i^*}\\,I(0)` in all, :math:`i^*` the binding input: it hits only the goods that
 need that input, so only their stock covers it (a precursor shortage empties the NCM
-cathode stock, not the LFP one); the rest of the gap draws on whatever stock is left. Inventory is not rebuilt
-within the horizon, and delayed shipments are treated as lost (no catch-up): both make
+cathode stock, not the LFP one); the rest of the gap draws on whatever stock is left.
+Inventory is not rebuilt within the horizon, and delayed shipments are treated as lost (no catch-up): both make
 the result conservative.
 
 Output at risk (comparable across scenarios)

@@ -40,7 +40,7 @@ from indicators.stress import (
 from monitor.assess.inputs import world_supply_observations
 from monitor.clock import Clock
 from monitor.config.loader import load_scenarios, node_buffers
-from monitor.config.models import Chain, Config
+from monitor.config.models import Catalog, Chain, Config
 from monitor.config.scenarios import Scenario, ShockConfig
 from monitor.store.observations import latest_trade_period, load_trade_flows
 from monitor.store.simulated_data import assessed_rows_simulated
@@ -498,8 +498,12 @@ def stress_alert_candidates(subjects: list[StressAlertSubject], severity: dict[s
     return candidates
 
 
-def stress_report_section(session: Session) -> list[dict]:
-    """``document["stress_tests"]`` of the report: the latest suite, one entry per scenario."""
+def stress_report_section(session: Session, catalog: Catalog | None = None) -> list[dict]:
+    """``document["stress_tests"]`` of the report: the latest suite, one entry per scenario.
+
+    With ``catalog``, chains, nodes and the worst node's path also carry their names
+    (``name``, ``name_zh``; ``worst_path_names``, ``worst_path_names_zh``).
+    """
     run = latest_stress_run(session)
     if run is None:
         return []
@@ -526,10 +530,19 @@ def stress_report_section(session: Session) -> list[dict]:
                 "value_at_risk_usd": _rounded(row.value_at_risk_usd),
                 "time_to_survive_months": row.time_to_survive_months,
                 "time_to_recover_months": row.time_to_recover_months, "path": row.path})
+    names = {} if catalog is None else {
+        key: name for chain in catalog.chains
+        for key, name in [(chain.id, chain.name), *((f"{chain.id}/{n.id}", n.name) for n in chain.nodes)]}
     for chain in chains.values():
         worst = max(chain["nodes"], key=lambda n: n["peak_shortfall"], default=None)
         if worst is not None and worst["peak_shortfall"] > 0:
             chain["worst_node"], chain["worst_path"] = worst["id"], worst["path"]
+        if names:
+            for item, key in [(chain, chain["id"]), *((n, f"{chain['id']}/{n['id']}") for n in chain["nodes"])]:
+                item["name"], item["name_zh"] = names[key].en, names[key].zh
+            path = chain["worst_path"] or []
+            chain["worst_path_names"] = [names[k].en if k in names else k for k in path]
+            chain["worst_path_names_zh"] = [names[k].zh if k in names else k for k in path]
     return list(by_scenario.values())
 
 

@@ -216,7 +216,7 @@ def test_report_includes_the_stress_section(tmp_path, clock):
     assert "Impact (0-100)" in html and "Cobalt: DR Congo export stop 8 months" in html
     # output at risk, the loss's path and the tornado (table and plot) of every scenario
     assert "Value at risk" in html and "TTS (months)" in html
-    assert "cathode-precursors ← critical-minerals/cobalt" in html
+    assert "Cathode precursors (cobalt and nickel compounds) ← Cobalt ores and intermediates" in html  # names
     cobalt = next(e for e in document["stress_tests"] if e["id"] == "embargo-cobalt-cod")
     assert html.count('alt="sensitivity tornado') == sum(1 for e in document["stress_tests"] if e["sensitivity"])
     assert f"Total value at risk {format_usd(cobalt['value_at_risk_usd'])}" in html
