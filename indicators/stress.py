@@ -74,8 +74,12 @@ not used up: a cut in its deliveries delays the capacity additions (and maintena
 of its consumers, :math:`g` (``capacity_growth_per_year``) of their capacity per year
 of deliveries, so the effect is lagged, cumulative and persists after the cut ends.
 :math:`s` (``substitution_share``) of any gap is met by substitutes; inventory covers
-what is left until it runs out; :math:`S(t)` is the shortfall. Inventory is not rebuilt
-within the horizon, and delayed shipments are treated as lost (no catch-up): both make
+what is left until it runs out; :math:`S(t)` is the shortfall. The part of the gap that
+comes through inputs, :math:`(1-s)\\,d\\,U(t)\\,(1-p(t))`, can draw at most
+:math:`a_{i^*}\\,I(0)` in all, :math:`i^*` the binding input: it hits only the goods that
+need that input, so only their stock covers it (a precursor shortage empties the NCM
+cathode stock, not the LFP one); the rest of the gap draws on whatever stock is left.
+Inventory is not rebuilt within the horizon, and delayed shipments are treated as lost (no catch-up): both make
 the result conservative.
 
 Output at risk (comparable across scenarios)
@@ -542,10 +546,16 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
     for node in _network_order(by_key):
         spec = by_key[node]
         buf = spec.buffers
-        flows = [(partner, product, float(volume)) for (partner, product), volume in spec.imports.items()]
-        if any(not np.isfinite(v) or v < 0 for _, _, v in flows):
+        volumes = np.fromiter(spec.imports.values(), dtype=float, count=len(spec.imports))
+        if not (np.isfinite(volumes).all() and (volumes >= 0).all()):
             raise ValueError(f"node {node!r}: import volumes must be finite and >= 0")
-        total = sum(v for _, _, v in flows)
+        if not any(shock.hits_node(node) for shock in shocks) and \
+                not any(results[inp.node].shortfall.any() for inp in spec.inputs):
+            # nothing reaches this node (most nodes of most scenarios): skip the month loop
+            results[node] = _untouched(node, buf, horizon)
+            continue
+        flows = [(partner, product, float(volume)) for (partner, product), volume in spec.imports.items()]
+        total = float(volumes.sum())
         if total <= 0:
             flows = []  # no observed imports (or only zeros): the node counts as fully domestic
         domestic = buf.domestic_share if total > 0 else 1.0
@@ -592,6 +602,7 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
             replacement = ramp * phi * export_loss
 
         upstream = np.zeros(horizon)
+        segment = np.ones(horizon)  # share a_i of the binding input: the part of the node's goods it hits
         driver: str | None = None
         best = 0.0
         for inp in spec.inputs:
@@ -608,18 +619,27 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
             effect = float(inp.share) * delayed
             if effect.sum() > best + IMPACT_TOLERANCE:
                 best, driver = float(effect.sum()), inp.node
+            binding = effect > upstream + IMPACT_TOLERANCE
+            segment[binding] = float(inp.share)
             upstream = np.maximum(upstream, effect)
         domestic_loss = domestic * (1.0 - (1.0 - production) * (1.0 - upstream))
 
         raw = np.clip(domestic_loss + export_loss + logistics_loss + lead_loss - replacement, 0.0, 1.0)
         gap = (1.0 - buf.substitution_share) * raw
-        stock = float(buf.inventory_days) / DAYS_PER_MONTH
+        upstream_gap = np.minimum(gap, (1.0 - buf.substitution_share) * domestic * upstream * (1.0 - production))
+        initial = float(buf.inventory_days) / DAYS_PER_MONTH
+        stock, drawn_upstream = initial, 0.0
         shortfall = np.zeros(horizon)
         stock_left = np.zeros(horizon)
         for t in range(horizon):
-            used = min(stock, gap[t])
+            # a loss through an input hits only the goods that need it, so only their stock
+            # (share a_i of the node's stock) can cover it: NCM cathode stock, not LFP's
+            used_up = min(upstream_gap[t], stock, max(0.0, segment[t] * initial - drawn_upstream))
+            drawn_upstream += used_up
+            stock -= used_up
+            used = min(stock, gap[t] - upstream_gap[t])
             stock -= used
-            shortfall[t] = gap[t] - used
+            shortfall[t] = gap[t] - used_up - used
             stock_left[t] = stock * DAYS_PER_MONTH
         shortfall = np.clip(shortfall, 0.0, 1.0)
         first, peak, _ = _summary(shortfall)
@@ -643,6 +663,17 @@ def simulate_network(specs: Sequence[NodeSpec], shocks: Sequence[Shock], horizon
             time_to_survive_months=first, time_to_recover_months=ttr, path=path, kind=buf.kind,
         )
     return {spec.key: results[spec.key] for spec in specs}
+
+
+def _untouched(node: str, buf: NodeBuffers, horizon: int) -> NodeStressResult:
+    """The result of a node no shock and no input shortfall reaches: nothing lost, stock kept."""
+    zeros = np.zeros(horizon)
+    return NodeStressResult(
+        node=node, shortfall=zeros, inventory_days=np.full(horizon, float(buf.inventory_days)),
+        import_loss=zeros, replacement=zeros, domestic_loss=zeros, time_to_impact_months=None,
+        peak_shortfall=0.0, months_to_recovery=0, impact_score=0.0, lead_time_loss=zeros, upstream_loss=zeros,
+        value_at_risk_usd=0.0, time_to_survive_months=None, time_to_recover_months=0, path=(), kind=buf.kind,
+    )
 
 
 def chain_result(chain: str, nodes: Mapping[str, NodeStressResult], criticality: Mapping[str, float],

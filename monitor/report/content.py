@@ -195,7 +195,7 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
                        "node_name_zh": n["name_zh"], "score": n["score"], "level": n["level"],
                        "drivers": n["drivers"][:3]} for c, n in top],
         "changes": changes,
-        "stress_tests": stress_report_section(session),  # latest successful stress-test suite, [] if none
+        "stress_tests": stress_report_section(session, catalog),  # latest successful stress-test suite, [] if none
     }
     return document, plots
 

@@ -131,3 +131,34 @@ def _series_plot(series: NodeSeries, title: str, zh: bool) -> bytes:
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)
     return _png(figure)
+
+
+def tornado_plot(rows: list[dict], title: str, zh: bool = False) -> bytes:
+    """A tornado chart of a sensitivity table (:func:`indicators.stress.sensitivity` rows).
+
+    One bar per assumption, largest swing on top, from the headline at −50 % to the
+    headline at +50 % (USD, billions), around a line at the base value.
+    """
+    with plt.rc_context(font_settings()):
+        return _tornado_plot(rows, title, chinese_labels(zh))
+
+
+def _tornado_plot(rows: list[dict], title: str, zh: bool) -> bytes:
+    shown = [r for r in rows if r["swing"] > 0] or rows[:1]
+    shown = list(reversed(shown))  # barh draws bottom-up: the largest swing ends on top
+    figure, axis = plt.subplots(figsize=(7.5, 0.35 * len(shown) + 1.2))
+    base = shown[0]["base"] / 1e9 if shown else 0.0
+    for y, row in enumerate(shown):
+        low, high = row["low"] / 1e9, row["high"] / 1e9
+        axis.barh(y, low - base, left=base, color="#2f5d8a", height=0.6,
+                  label=("假设 −50%" if zh else "assumption −50%") if y == 0 else None)
+        axis.barh(y, high - base, left=base, color=LEVEL_COLOURS["orange"], height=0.6,
+                  label=("假设 +50%" if zh else "assumption +50%") if y == 0 else None)
+    axis.axvline(base, color="black", linewidth=0.8)
+    axis.set_yticks(range(len(shown)), [r["assumption"] for r in shown], fontsize=7)
+    axis.set_xlabel("风险价值总额（十亿美元）" if zh else "total value at risk (USD bn)", fontsize=7)
+    axis.tick_params(labelsize=7)
+    axis.legend(loc="lower right", fontsize=7, frameon=False)
+    axis.set_title(title, fontsize=9)
+    axis.grid(alpha=0.3, axis="x")
+    return _png(figure)

@@ -12,7 +12,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from monitor.config.countries import country_name_en, country_name_zh
 from monitor.report.content import NodeSeries
-from monitor.report.plots import LEVEL_COLOURS, chinese_labels, level_heatmap, series_plot
+from monitor.report.plots import LEVEL_COLOURS, chinese_labels, level_heatmap, series_plot, tornado_plot
+from monitor.stress.usd import format_usd
 
 LABELS = {
     "en": {
@@ -24,6 +25,14 @@ LABELS = {
         "stress_impact": "Impact (0-100)", "stress_time": "Months to impact", "stress_worst": "Worst node",
         "stress_peak": "Peak shortfall", "stress_recovery": "Recovered after (months)",
         "stress_not_recovered": "not within horizon",
+        "stress_var": "Value at risk", "stress_tts": "TTS (months)", "stress_ttr": "TTR (months)",
+        "stress_path": "Path of the loss", "stress_beyond": "beyond horizon",
+        "stress_total_var": "Total value at risk",
+        "stress_sensitivity": "Sensitivity of the total value at risk to each assumption at −50 % / +50 %",
+        "stress_assumption": "Assumption", "stress_low": "−50 %", "stress_high": "+50 %", "stress_swing": "Swing",
+        "stress_notes": ("TTS: time to survive, months demand is met before the first shortfall; TTR: time to "
+                         "recover, months until supply is whole again; value at risk: shortfall-months × normal "
+                         "monthly demand at import prices (USD)."),
         "owner": "Chain chief (链长)", "lead": "Lead department", "co": "Co-responsible departments",
         "leader_firm": "Chain leader firm (链主)", "contacts": "Contacts", "node": "Node", "stage": "Stage",
         "score": "Score", "level": "Level", "change": "Change", "completeness": "Data", "drivers": "Why",
@@ -47,6 +56,12 @@ LABELS = {
         "stress_months": "个月模拟期", "stress_untouched": "该情景未触及任何产业链。",
         "stress_impact": "冲击分（0-100）", "stress_time": "缺口出现（月）", "stress_worst": "受冲击最重环节",
         "stress_peak": "最大缺口", "stress_recovery": "恢复（月）", "stress_not_recovered": "期内未恢复",
+        "stress_var": "风险价值", "stress_tts": "生存时间（月）", "stress_ttr": "恢复时间（月）",
+        "stress_path": "损失传导路径", "stress_beyond": "超出模拟期", "stress_total_var": "风险价值总额",
+        "stress_sensitivity": "各项假设变动 −50% / +50% 时风险价值总额的变化",
+        "stress_assumption": "假设", "stress_low": "−50%", "stress_high": "+50%", "stress_swing": "变动幅度",
+        "stress_notes": "生存时间（TTS）：首次出现缺口前能满足需求的月数；恢复时间（TTR）：供给恢复完整所需月数；"
+                        "风险价值：缺口月数 × 按进口价格计的正常月需求（美元）。",
         "owner": "链长", "lead": "牵头部门", "co": "责任部门", "leader_firm": "链主企业", "contacts": "联系人",
         "node": "环节", "stage": "位置", "score": "风险分", "level": "等级", "change": "变化",
         "completeness": "数据完整度", "drivers": "原因", "partners": "主要来源国（占全球进口比重）", "hhi": "HHI",
@@ -95,10 +110,15 @@ def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Pa
                 _data_uri(series_plot(s, f"{node['name_zh'] if zh_plots else node['name']} — {s.series_id}", zh=zh))
                 for s in plots.get(key, [])
             ]
+    for scenario in document.get("stress_tests", []):
+        if scenario.get("sensitivity"):
+            name = scenario.get("name_zh") if zh_plots and scenario.get("name_zh") else scenario.get("name")
+            images[f"tornado/{scenario['id']}"] = _data_uri(tornado_plot(scenario["sensitivity"], name, zh=zh))
     environment = Environment(loader=PackageLoader("monitor.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
     # Country names for people in the report's language; the JSON keeps the ISO codes.
     environment.filters["country"] = country_name_zh if zh else country_name_en
+    environment.filters["usd"] = format_usd
     html = environment.get_template("report.html.j2").render(
         doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
         plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[document["language"]])

@@ -39,6 +39,14 @@ class StoredStressResult:
     time_to_impact_months: int | None
     months_to_recovery: int | None
     monthly: list | None
+    value_at_risk_usd: float | None = None
+    """USD; None for runs stored before migration 0010."""
+    time_to_survive_months: int | None = None
+    """None: no shortfall within the horizon (or a run stored before 0010)."""
+    time_to_recover_months: int | None = None
+    """0: never hit; None: not recovered within the horizon (or a run stored before 0010)."""
+    path: list | None = None
+    """Nodes the loss came through (``chain/node``), this node first; chain rows: None."""
 
 
 def start_stress_run(sessions: sessionmaker[Session], config_hash: str, now: datetime) -> int:
@@ -87,8 +95,10 @@ def stress_results(session: Session, run_id: int, with_monthly: bool = True) -> 
     """The results of suite run ``run_id`` (monthly paths only when asked)."""
     columns = [StressResult.scenario, StressResult.chain, StressResult.node, StressResult.impact_score,
                StressResult.level, StressResult.peak_shortfall, StressResult.time_to_impact_months,
-               StressResult.months_to_recovery]
+               StressResult.months_to_recovery, StressResult.value_at_risk_usd,
+               StressResult.time_to_survive_months, StressResult.time_to_recover_months, StressResult.path]
     query = select(*columns, StressResult.monthly if with_monthly else StressResult.id).where(
         StressResult.run_id == run_id).order_by(StressResult.id)
-    return [StoredStressResult(*row[:8], monthly=row[8] if with_monthly else None)
+    return [StoredStressResult(*row[:8], monthly=row[12] if with_monthly else None, value_at_risk_usd=row[8],
+                               time_to_survive_months=row[9], time_to_recover_months=row[10], path=row[11])
             for row in session.execute(query)]

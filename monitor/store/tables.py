@@ -274,6 +274,13 @@ class StressResult(Base):
     peak_shortfall: Mapped[float] = mapped_column(Float, comment="share of normal demand, 0-1")
     time_to_impact_months: Mapped[int | None] = mapped_column(Integer)
     months_to_recovery: Mapped[int | None] = mapped_column(Integer)
+    value_at_risk_usd: Mapped[float | None] = mapped_column(
+        Float, comment="shortfall-months x normal monthly demand at import prices, USD (NULL: before 0010)")
+    time_to_survive_months: Mapped[int | None] = mapped_column(
+        Integer, comment="months supply meets demand before the first shortfall (NULL: none within the horizon)")
+    time_to_recover_months: Mapped[int | None] = mapped_column(
+        Integer, comment="months until supply is whole again (0: never hit; NULL: not within the horizon)")
+    path: Mapped[list | None] = mapped_column(JSON, comment="nodes the loss came through, this node first")
     monthly: Mapped[list | None] = mapped_column(JSON, comment="per month: shortfall, inventory_days, ...")
 
     __table_args__ = (UniqueConstraint("run_id", "scenario", "chain", "node"),)

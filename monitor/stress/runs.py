@@ -41,7 +41,7 @@ from indicators.stress import (
 from monitor.assess.inputs import world_supply_observations
 from monitor.clock import Clock
 from monitor.config.loader import load_scenarios, node_buffers
-from monitor.config.models import Chain, Config
+from monitor.config.models import Catalog, Chain, Config
 from monitor.config.scenarios import Scenario, ShockConfig
 from monitor.store.observations import latest_trade_period, load_trade_flows
 from monitor.store.simulated_data import assessed_rows_simulated
@@ -52,6 +52,7 @@ from monitor.store.stress_results import (
     start_stress_run,
     stress_results,
 )
+from monitor.stress.usd import format_usd
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,8 @@ def network_specs(config: Config, scenario: Scenario | None, baseline: Baseline
     """Engine inputs for every node of the catalog, and per node the substitution basis.
 
     ``depends_on`` becomes an input with share ``input_dependence`` and no lead time;
-    catalog ``inputs`` (any chain) keep their share and lead time. World shares come
+    catalog ``inputs`` (any chain, or a ``depends_on`` node of the same chain, which it
+    then replaces) keep their share and lead time. World shares come
     from stored ``usgs.*`` output where the node has it, else from the node's
     configured ``world_shares``; with neither, ``alternative_capacity`` bounds the
     replacement (the old rule).
@@ -216,7 +218,11 @@ def network_specs(config: Config, scenario: Scenario | None, baseline: Baseline
                 shares, basis = dict(merged.world_shares), f"configured ({merged.source or 'illustrative'})"
             else:
                 shares, basis = {}, "none: alternative_capacity x other partners' shipments"
-            inputs = [Input(f"{chain.id}/{dep}", buffers.input_dependence, 0) for dep in node.depends_on]
+            # an ``inputs`` entry naming a depends_on node states that edge's own share and lead
+            # (cathode materials: only NCM/NCA need the precursors, all need lithium)
+            stated = {inp.node for inp in node.inputs}
+            inputs = [Input(f"{chain.id}/{dep}", buffers.input_dependence, 0) for dep in node.depends_on
+                      if f"{chain.id}/{dep}" not in stated]
             inputs += [Input(inp.node, inp.share, inp.lead_months) for inp in node.inputs]
             specs.append(NodeSpec(key=key, imports=baseline.imports.get((chain.id, node.id), {}),
                                   inputs=tuple(inputs), criticality=node.criticality, buffers=buffers,
@@ -320,7 +326,7 @@ def scenario_table(outcome: ScenarioOutcome) -> str:
         impact = ("no shortfall within the horizon" if chain.time_to_impact_months is None
                   else f"first shortfall after {chain.time_to_impact_months} month(s)")
         lines.append(f"\n{chain.chain}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
-        lines[-1] += f", value at risk {_usd(chain.value_at_risk_usd)}"
+        lines[-1] += f", value at risk {format_usd(chain.value_at_risk_usd)}"
         lines.append(f"  {'node':<28} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
                      f"{'value at risk':>13}  path")
         for node in chain.nodes.values():
@@ -328,44 +334,45 @@ def scenario_table(outcome: ScenarioOutcome) -> str:
             lines.append(f"  {node.node:<28} {months(node.time_to_impact_months, '-'):>9} "
                          f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9} "
                          f"{months(node.time_to_survive_months, '>H'):>4} {months(node.time_to_recover_months, '>H'):>4} "
-                         f"{_usd(node.value_at_risk_usd):>13}  {path}")
+                         f"{format_usd(node.value_at_risk_usd):>13}  {path}")
     lines.append("\nimpact in / recovered: months from the scenario start; recovered 'no' = still short "
                  "at the end of the horizon. TTS/TTR: time to survive / to recover (months, >H = beyond the "
                  "horizon); value at risk: shortfall-months x normal monthly demand at import prices (USD)")
     if outcome.sensitivity:
-        lines.append(f"\nSensitivity of the total value at risk ({_usd(outcome.value_at_risk_usd)}) "
+        lines.append(f"\nSensitivity of the total value at risk ({format_usd(outcome.value_at_risk_usd)}) "
                      "to each assumption at -50% / +50%:")
         lines.append(f"  {'assumption':<30} {'-50%':>12} {'+50%':>12} {'swing':>12}")
         for row in outcome.sensitivity:
-            lines.append(f"  {row['assumption']:<30} {_usd(row['low']):>12} {_usd(row['high']):>12} "
-                         f"{_usd(row['swing']):>12}")
+            lines.append(f"  {row['assumption']:<30} {format_usd(row['low']):>12} {format_usd(row['high']):>12} "
+                         f"{format_usd(row['swing']):>12}")
     return "\n".join(lines)
 
 
-def _usd(value: float) -> str:
-    """USD with a k/M/bn suffix."""
-    for size, suffix in ((1e9, "bn"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"${value / size:.1f}{suffix}"
-    return f"${value:.0f}"
-
-
 def _result_rows(outcome: ScenarioOutcome) -> list[dict]:
+    """Stored rows: per chain (``node == ""``; TTS the first node's, TTR the last node's) and per node."""
     rows = []
     for chain in outcome.chains:
         worst = max(chain.nodes.values(), key=lambda n: n.peak_shortfall, default=None)
         recoveries = [n.months_to_recovery for n in chain.nodes.values()]
+        recovered = [n.time_to_recover_months for n in chain.nodes.values()]
         rows.append({"scenario": outcome.scenario.id, "chain": chain.chain, "node": "",
                      "impact_score": chain.impact_score, "level": chain.level,
                      "peak_shortfall": 0.0 if worst is None else worst.peak_shortfall,
                      "time_to_impact_months": chain.time_to_impact_months,
                      "months_to_recovery": None if None in recoveries else max(recoveries, default=0),
-                     "monthly": None})
+                     "value_at_risk_usd": chain.value_at_risk_usd,
+                     "time_to_survive_months": chain.time_to_impact_months,
+                     "time_to_recover_months": None if None in recovered else max(recovered, default=0),
+                     "path": None, "monthly": None})
         for node in chain.nodes.values():
             rows.append({"scenario": outcome.scenario.id, "chain": chain.chain, "node": node.node,
                          "impact_score": node.impact_score, "level": "", "peak_shortfall": node.peak_shortfall,
                          "time_to_impact_months": node.time_to_impact_months,
-                         "months_to_recovery": node.months_to_recovery, "monthly": _monthly(node)})
+                         "months_to_recovery": node.months_to_recovery,
+                         "value_at_risk_usd": node.value_at_risk_usd,
+                         "time_to_survive_months": node.time_to_survive_months,
+                         "time_to_recover_months": node.time_to_recover_months,
+                         "path": list(node.path) or None, "monthly": _monthly(node)})
     return rows
 
 
@@ -409,8 +416,10 @@ def run_stress_suite(config: Config, sessions: sessionmaker[Session], clock: Clo
             outcome = run_scenario(config, scenario, baseline)
             outcomes.append(outcome)
             rows.extend(_result_rows(outcome))
-        described = [{"id": s.id, "name": s.name.en, "name_zh": s.name.zh, "description": s.description,
-                      "horizon_months": s.horizon_months} for s in scenarios]
+        described = [{"id": o.scenario.id, "name": o.scenario.name.en, "name_zh": o.scenario.name.zh,
+                      "description": o.scenario.description, "horizon_months": o.scenario.horizon_months,
+                      "value_at_risk_usd": o.value_at_risk_usd, "sensitivity": o.sensitivity or []}
+                     for o in outcomes]
         complete_stress_run(sessions, run_id, clock(), baseline.as_of, described, rows)
     except Exception as err:
         fail_stress_run(sessions, run_id, clock(), f"{type(err).__name__}: {err}")
@@ -494,8 +503,12 @@ def stress_alert_candidates(subjects: list[StressAlertSubject], severity: dict[s
     return candidates
 
 
-def stress_report_section(session: Session) -> list[dict]:
-    """``document["stress_tests"]`` of the report: the latest suite, one entry per scenario."""
+def stress_report_section(session: Session, catalog: Catalog | None = None) -> list[dict]:
+    """``document["stress_tests"]`` of the report: the latest suite, one entry per scenario.
+
+    With ``catalog``, chains, nodes and the worst node's path also carry their names
+    (``name``, ``name_zh``; ``worst_path_names``, ``worst_path_names_zh``).
+    """
     run = latest_stress_run(session)
     if run is None:
         return []
@@ -510,14 +523,33 @@ def stress_report_section(session: Session) -> list[dict]:
             chains[(row.scenario, row.chain)] = {
                 "id": row.chain, "impact_score": round(row.impact_score, 1), "level": row.level,
                 "time_to_impact_months": row.time_to_impact_months, "months_to_recovery": row.months_to_recovery,
-                "worst_node": None, "peak_shortfall": round(row.peak_shortfall, 4), "nodes": []}
+                "value_at_risk_usd": _rounded(row.value_at_risk_usd),
+                "time_to_survive_months": row.time_to_survive_months,
+                "time_to_recover_months": row.time_to_recover_months,
+                "worst_node": None, "worst_path": None, "peak_shortfall": round(row.peak_shortfall, 4), "nodes": []}
             entry["chains"].append(chains[(row.scenario, row.chain)])
         else:
             chains[(row.scenario, row.chain)]["nodes"].append({
                 "id": row.node, "peak_shortfall": round(row.peak_shortfall, 4),
-                "time_to_impact_months": row.time_to_impact_months, "months_to_recovery": row.months_to_recovery})
+                "time_to_impact_months": row.time_to_impact_months, "months_to_recovery": row.months_to_recovery,
+                "value_at_risk_usd": _rounded(row.value_at_risk_usd),
+                "time_to_survive_months": row.time_to_survive_months,
+                "time_to_recover_months": row.time_to_recover_months, "path": row.path})
+    names = {} if catalog is None else {
+        key: name for chain in catalog.chains
+        for key, name in [(chain.id, chain.name), *((f"{chain.id}/{n.id}", n.name) for n in chain.nodes)]}
     for chain in chains.values():
         worst = max(chain["nodes"], key=lambda n: n["peak_shortfall"], default=None)
         if worst is not None and worst["peak_shortfall"] > 0:
-            chain["worst_node"] = worst["id"]
+            chain["worst_node"], chain["worst_path"] = worst["id"], worst["path"]
+        if names:
+            for item, key in [(chain, chain["id"]), *((n, f"{chain['id']}/{n['id']}") for n in chain["nodes"])]:
+                item["name"], item["name_zh"] = names[key].en, names[key].zh
+            path = chain["worst_path"] or []
+            chain["worst_path_names"] = [names[k].en if k in names else k for k in path]
+            chain["worst_path_names_zh"] = [names[k].zh if k in names else k for k in path]
     return list(by_scenario.values())
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value)

@@ -229,6 +229,18 @@ STRESS_METRICS: tuple[MetricSpec, ...] = (
         "Months from the scenario start until the chain's first node falls short (absent: no shortfall "
         "within the horizon), latest stress-test suite.", ("scenario", "chain")),
     MetricSpec(
+        "chainwatch_stress_value_at_risk_usd",
+        "Value at risk of the chain in the scenario: shortfall-months x normal monthly demand at import "
+        "prices, summed over its nodes (USD), latest stress-test suite.", ("scenario", "chain")),
+    MetricSpec(
+        "chainwatch_stress_time_to_survive_months",
+        "Time to survive (Simchi-Levi): months the chain meets demand before its first shortfall (absent: "
+        "none within the horizon), latest stress-test suite.", ("scenario", "chain")),
+    MetricSpec(
+        "chainwatch_stress_time_to_recover_months",
+        "Time to recover (Simchi-Levi): months until every node of the chain is whole again (0: never hit; "
+        "absent: not within the horizon), latest stress-test suite.", ("scenario", "chain")),
+    MetricSpec(
         "chainwatch_stress_impact_score",
         "Chain stress impact score, 0-100 (criticality-weighted peak shortfalls), latest stress-test suite.",
         ("scenario", "chain")),
@@ -557,8 +569,8 @@ def build_stress_families(key: tuple[int, datetime] | None, results: Iterable) -
     """The stress-test families of one suite run (empty families when none succeeded yet).
 
     ``results`` are :class:`~monitor.store.stress_results.StoredStressResult` rows:
-    node rows give the peak shortfall, chain rows (``node == ""``) the impact score
-    and the time to impact.
+    node rows give the peak shortfall, chain rows (``node == ""``) the impact score,
+    the time to impact, the value at risk and the time to survive / to recover.
     """
     families = {spec.name: spec.family() for spec in STRESS_METRICS}
     for row in results:
@@ -567,6 +579,11 @@ def build_stress_families(key: tuple[int, datetime] | None, results: Iterable) -
                 [row.scenario, row.chain, row.node], row.peak_shortfall)
             continue
         families["chainwatch_stress_impact_score"].add_metric([row.scenario, row.chain], row.impact_score)
+        for name, value in (("chainwatch_stress_value_at_risk_usd", row.value_at_risk_usd),
+                            ("chainwatch_stress_time_to_survive_months", row.time_to_survive_months),
+                            ("chainwatch_stress_time_to_recover_months", row.time_to_recover_months)):
+            if value is not None:  # None: beyond the horizon, or a run stored before migration 0010
+                families[name].add_metric([row.scenario, row.chain], value)
         if row.time_to_impact_months is not None:
             families["chainwatch_stress_time_to_impact_months"].add_metric(
                 [row.scenario, row.chain], row.time_to_impact_months)

@@ -2,8 +2,8 @@
 
 ``chainwatch assess --once`` in a temporary directory stores the demo data; then
 ``chainwatch stress`` must show a large, multi-month IC shortfall for a Taiwan Strait
-disruption that reaches the NEV chain, a DR Congo cobalt stop that reaches batteries
-with its path, a port disruption with a non-zero lead-time effect, a sensitivity table
+disruption that reaches the NEV chain, a DR Congo cobalt stop that reaches cells,
+traction batteries and vehicles with its path, a port disruption with a non-zero lead-time effect, a sensitivity table
 for every result, and ``stress --all`` must store the whole suite.
 """
 
@@ -75,6 +75,15 @@ def test_dr_congo_cobalt_stop_reaches_batteries_with_its_path(collected):
     assert precursors["path"] == ["batteries/cathode-precursors", "critical-minerals/cobalt"]
     cathode = _node(document, "batteries", "cathode-materials")
     assert cathode["path"][-1] == "critical-minerals/cobalt" and len(cathode["path"]) == 3
+    assert cathode["peak_shortfall"] > 0.05  # the NCM/NCA part's own stock runs out, not LFP's
+    # the quotas keep cobalt short: cells and the NEV chain's traction batteries run short too
+    cells = _node(document, "batteries", "cells-packs")
+    packs = _node(document, "new-energy-vehicles", "traction-batteries")
+    assert cells["peak_shortfall"] > 0.02 and packs["peak_shortfall"] > 0.02
+    assert packs["path"] == ["new-energy-vehicles/traction-batteries", "batteries/cells-packs",
+                             "batteries/cathode-materials", "batteries/cathode-precursors", "critical-minerals/cobalt"]
+    vehicles = _node(document, "new-energy-vehicles", "electric-vehicles")
+    assert vehicles["path"][1:] == packs["path"] and max(m["upstream_loss"] for m in vehicles["monthly"]) > 0
     assert document["sensitivity"]
 
 

@@ -185,6 +185,25 @@ def test_stress_results_empty_with_note(client):
     assert body["items"] == [] and body["total"] == 0 and body["note"]
 
 
+def test_stress_results_carry_output_at_risk_and_the_path(client, sessions):
+    from monitor.store.stress_results import complete_stress_run, start_stress_run
+
+    now = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    run_id = start_stress_run(sessions, "hash", now)
+    complete_stress_run(sessions, run_id, now, date(2025, 12, 1), [{"id": "cobalt", "name": "Cobalt stop"}], [
+        {"scenario": "cobalt", "chain": "batteries", "node": "", "impact_score": 20.0, "level": "blue",
+         "peak_shortfall": 0.4, "time_to_impact_months": 5, "months_to_recovery": None,
+         "value_at_risk_usd": 6.7e9, "time_to_survive_months": 5, "time_to_recover_months": None},
+        {"scenario": "cobalt", "chain": "batteries", "node": "cathode-precursors", "impact_score": 40.0,
+         "level": "", "peak_shortfall": 0.4, "time_to_impact_months": 5, "months_to_recovery": None,
+         "value_at_risk_usd": 6.7e9, "time_to_survive_months": 5, "time_to_recover_months": None,
+         "path": ["batteries/cathode-precursors", "critical-minerals/cobalt"], "monthly": [{"month": 1}]}])
+    chain, node = client.get("/api/v1/stress").json()["items"]
+    assert (chain["value_at_risk_usd"], chain["time_to_survive_months"], chain["time_to_recover_months"]) == (
+        6.7e9, 5, None)
+    assert node["path"] == ["batteries/cathode-precursors", "critical-minerals/cobalt"] and "monthly" not in node
+
+
 def test_errors_of_unknown_routes_and_methods_have_one_shape(client):
     _is_error(client.get("/api/v1/nothing"), 404, "not_found")
     _is_error(client.put("/api/v1/chains"), 405, "method_not_allowed")

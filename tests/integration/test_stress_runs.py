@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from monitor.config.loader import load_config, load_scenario
 from monitor.telemetry.metrics import build_registry
+from monitor.stress.usd import format_usd
 from monitor.store.stress_results import (
     complete_stress_run,
     start_stress_run,
@@ -55,7 +56,8 @@ def _row(scenario, chain, node, peak, score=0.0, level="", impact=None, recovery
 
 
 HAND_ROWS = [
-    _row("embargo", "critical-minerals", "", 0.6, score=60.0, level="yellow", impact=1, recovery=3),
+    {**_row("embargo", "critical-minerals", "", 0.6, score=60.0, level="yellow", impact=1, recovery=3),
+     "value_at_risk_usd": 2.5e9, "time_to_survive_months": 1, "time_to_recover_months": 4},
     _row("embargo", "critical-minerals", "cobalt", 0.6, score=60.0, impact=1, recovery=3),
     _row("embargo", "critical-minerals", "nickel", 0.0),
     _row("port", "critical-minerals", "", 0.0, score=0.0, level="none"),
@@ -78,6 +80,12 @@ def test_metrics_come_from_the_latest_successful_suite(sessions, clock):
     # never short within the horizon: no time-to-impact sample, but an impact score of 0
     assert value("chainwatch_stress_time_to_impact_months", {"scenario": "port", "chain": "critical-minerals"}) is None
     assert value("chainwatch_stress_impact_score", {"scenario": "port", "chain": "critical-minerals"}) == 0.0
+    # output at risk per scenario and chain; a row without them (stored before 0010) gives no sample
+    embargo = {"scenario": "embargo", "chain": "critical-minerals"}
+    assert value("chainwatch_stress_value_at_risk_usd", embargo) == 2.5e9
+    assert (value("chainwatch_stress_time_to_survive_months", embargo),
+            value("chainwatch_stress_time_to_recover_months", embargo)) == (1, 4)
+    assert value("chainwatch_stress_value_at_risk_usd", {"scenario": "port", "chain": "critical-minerals"}) is None
     assert value("chainwatch_stress_last_run_timestamp_seconds") == clock().timestamp()
     # a newer suite replaces the cached families; a running (unfinished) one does not
     clock.now += timedelta(days=7)
@@ -130,10 +138,21 @@ def test_suite_on_demo_data_stores_what_run_scenario_computes(stored, clock, con
     assert node.peak_shortfall > 0.5 and node.time_to_impact_months is not None
     assert chain.level in ("orange", "red")
     stored_node = next(r for r in rows if (r.scenario, r.node) == ("embargo-cobalt-cod", "cobalt"))
-    assert len(stored_node.monthly) == 12 and stored_node.monthly[0]["month"] == 1
+    assert len(stored_node.monthly) == 35 and stored_node.monthly[0]["month"] == 1
+    # output at risk is stored as computed: per node and, summed / first / last, per chain
+    assert node.value_at_risk_usd > 0 and stored_node.value_at_risk_usd == pytest.approx(node.value_at_risk_usd)
+    assert (stored_node.time_to_survive_months, stored_node.time_to_recover_months) == (
+        node.time_to_survive_months, node.time_to_recover_months)
+    assert stored_chain.value_at_risk_usd == pytest.approx(chain.value_at_risk_usd)
+    assert stored_chain.time_to_survive_months == chain.time_to_impact_months
+    packs = next(r for r in rows if (r.scenario, r.node) == ("embargo-cobalt-cod", "traction-batteries"))
+    assert packs.path[0] == "new-energy-vehicles/traction-batteries" and packs.path[-1] == "critical-minerals/cobalt"
     entry = next(e for e in report if e["id"] == "embargo-cobalt-cod")
     minerals = next(c for c in entry["chains"] if c["id"] == "critical-minerals")
     assert minerals["worst_node"] == "cobalt" and entry["as_of"] == "2025-12"
+    assert minerals["value_at_risk_usd"] == round(chain.value_at_risk_usd)
+    assert entry["value_at_risk_usd"] == pytest.approx(cobalt.value_at_risk_usd)
+    assert [r["assumption"] for r in entry["sensitivity"]] == [r["assumption"] for r in cobalt.sensitivity]
 
 
 def test_port_disruption_hits_every_chain(stored, config):
@@ -149,7 +168,7 @@ def test_json_document_has_the_contract_shape(stored, config):
     document = scenario_document(outcome)
     assert set(document) == {"scenario", "horizon_months", "simulated_data", "chains", "value_at_risk_usd",
                              "sensitivity"}
-    assert (document["scenario"], document["horizon_months"]) == ("embargo-cobalt-cod", 12)
+    assert (document["scenario"], document["horizon_months"]) == ("embargo-cobalt-cod", 35)
     assert document["simulated_data"] is True  # the baseline was read from the demo's rows
     chain = document["chains"][0]
     assert set(chain) == {"id", "impact_score", "level", "nodes", "value_at_risk_usd"}
@@ -195,7 +214,13 @@ def test_report_includes_the_stress_section(tmp_path, clock):
         app.close()
     document = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     assert any(e["id"] == "embargo-cobalt-cod" for e in document["stress_tests"])
-    assert "Impact (0-100)" in html and "Cobalt: top supplier (COD) embargo" in html
+    assert "Impact (0-100)" in html and "Cobalt: DR Congo export stop 8 months" in html
+    # output at risk, the loss's path and the tornado (table and plot) of every scenario
+    assert "Value at risk" in html and "TTS (months)" in html
+    assert "Cathode precursors (cobalt and nickel compounds) ← Cobalt ores and intermediates" in html  # names
+    cobalt = next(e for e in document["stress_tests"] if e["id"] == "embargo-cobalt-cod")
+    assert html.count('alt="sensitivity tornado') == sum(1 for e in document["stress_tests"] if e["sensitivity"])
+    assert f"Total value at risk {format_usd(cobalt['value_at_risk_usd'])}" in html
     assert "No stress-test results are stored yet." not in html
 
 
@@ -223,11 +248,11 @@ def test_cli_json_on_demo_data(collected):
     done = _chainwatch(collected, "stress", "--scenario", str(COBALT), "--format", "json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["scenario"] == "embargo-cobalt-cod" and document["horizon_months"] == 12
+    assert document["scenario"] == "embargo-cobalt-cod" and document["horizon_months"] == 35
     chain = next(c for c in document["chains"] if c["id"] == "critical-minerals")
     assert chain["level"] in ("orange", "red")
     cobalt = next(n for n in chain["nodes"] if n["id"] == "cobalt")
-    assert 0.5 < cobalt["peak_shortfall"] <= 1 and len(cobalt["monthly"]) == 12
+    assert 0.5 < cobalt["peak_shortfall"] <= 1 and len(cobalt["monthly"]) == 35
 
 
 def test_cli_table_on_demo_data(collected):

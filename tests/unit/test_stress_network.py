@@ -62,6 +62,18 @@ def test_shortfalls_propagate_across_chains_with_share_and_lead_time_and_show_th
     assert results["minerals/cobalt"].path == ("minerals/cobalt",)
 
 
+def test_a_loss_through_an_input_draws_only_the_stock_of_the_goods_that_need_it():
+    mine = _node("cobalt", imports={("X", "1"): 1.0})
+    # 30% of the cathode output (NCM) needs the precursor; its stock is 30% of 2 months'
+    cathode = NodeSpec("cathode", {}, inputs=(Input("cobalt", 0.3, 0),),
+                       buffers=NodeBuffers(inventory_days=2 * DAYS_PER_MONTH))
+    result = simulate_network([mine, cathode], [Shock("export_cut", 1.0, months=12, partner="X")], 12)["cathode"]
+    # 0.3 of demand lost a month; its 0.6 months of stock last 2 months (not the whole stock's 6.7)
+    assert result.shortfall[:2] == pytest.approx([0.0, 0.0])
+    assert result.shortfall[2] == pytest.approx(0.3)
+    assert result.inventory_days[-1] == pytest.approx(0.7 * 2 * DAYS_PER_MONTH)  # the rest stays for other losses
+
+
 def test_an_unknown_input_or_a_cycle_is_refused():
     with pytest.raises(ValueError, match="which has no baseline"):
         simulate_network([NodeSpec("a", inputs=(Input("b"),))], [], 1)
