@@ -172,14 +172,17 @@ def _shown_db_url(args: argparse.Namespace) -> str:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from monitor.config.loader import load_scenarios
+    from monitor.config.loader import check_config
 
-    config = load_config(args.config)
-    scenarios = load_scenarios(config)  # ConfigError naming the scenario file and field
-    chains = config.catalog.chains
+    checked = check_config(args.config)  # every problem of every file and scenario in one run
+    for warning in checked.warnings:
+        print(f"chainwatch: warning: {warning}", file=sys.stderr)
+    if checked.config is None:
+        raise ConfigError(checked.problems)
+    chains = checked.config.catalog.chains
     print(f"OK: {len(chains)} chains, {sum(len(c.nodes) for c in chains)} nodes, "
-          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s), "
-          f"{len(scenarios)} stress scenario(s)")
+          f"{len(checked.config.sources.sources)} source(s), {len(checked.config.alerts.receivers)} receiver(s), "
+          f"{len(checked.scenarios)} stress scenario(s)")
     return 0
 
 
