@@ -55,3 +55,14 @@ def test_check_config_warns_of_a_literal_secret(tmp_path, config_dir):
     assert proc.returncode == 0, proc.stderr
     assert "warning: alerts.yaml: receivers[0].secret: a literal secret" in proc.stderr
     assert "topsecret-1" not in proc.stderr + proc.stdout
+
+
+def test_concentration_refuses_an_overflowing_total(tmp_path):
+    path = tmp_path / "flows.csv"
+    path.write_text("reporter,partner,product,period,value\nUSA,CHN,2846,2022,1.5e308\nUSA,AUS,2846,2022,1e308\n",
+                    encoding="utf-8")
+    proc = chainwatch(tmp_path, "concentration", "--input", str(path))
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"chainwatch: {path}: column 'value': the values of group reporter=USA, product=2846, period=2022-01-01 "
+        "sum beyond the largest float (about 1.8e308); rescale the input (e.g. to thousands)"]
