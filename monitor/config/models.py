@@ -780,6 +780,9 @@ class ApiSettings(StrictModel):
     max_request_bytes: int = Field(
         default=65536, ge=1024, le=16 * 1024 * 1024,
         description="largest accepted request body; larger ones are answered 413 before they are read")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300,
+        description="a connection whose request headers are not complete in this time is closed (slowloris)")
 
 
 class SchedulerSettings(StrictModel):
