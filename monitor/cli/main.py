@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from monitor.assess.executors import ExecutorError
 from monitor.config.loader import ConfigError, load_config
@@ -159,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         print(f"chainwatch: database unavailable ({_shown_db_url(args)}): {detail}", file=sys.stderr)
         return 1
+    except DatabaseError as err:
+        # --db names a file that is not a (whole) SQLite database: "file is not a database",
+        # "database disk image is malformed".
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"chainwatch: {_shown_db_url(args)} is not a usable database: {detail}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _shown_db_url(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.clock import Clock, system_clock
@@ -116,7 +117,12 @@ class CollectionRunner:
                 batch = collector.collect()
                 rejected = dict(batch.rejected)
             ingested = len(batch.observations) + len(batch.trade_flows)
-            rows = store_batch(self._sessions, batch, self._clock())
+            try:
+                rows = store_batch(self._sessions, batch, self._clock())
+            except SQLAlchemyError as err:
+                # e.g. "database or disk is full": the source failed, the service goes on.
+                detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+                raise BatchError(f"could not store the batch: {detail}") from err
         except (CollectionError, BatchError) as err:
             self._observe(source_id, started, 0, rejected)
             if isinstance(err, CollectionError):

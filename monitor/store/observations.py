@@ -8,6 +8,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -27,7 +28,7 @@ from monitor.store.upsert import bulk_upsert, key_order, upsert
 
 
 class BatchError(ValueError):
-    """A collected batch is malformed; nothing of it was written."""
+    """A collected batch is malformed or could not be stored; nothing of it was written."""
 
 
 # In the order of the tables' primary keys (tables.py): rows are written sorted by them.
@@ -169,7 +170,10 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
                                      status="succeeded", rows_written=written))
         return written
     except Exception as err:
-        record_failed_collection(sessions, batch.source, now, str(err))
+        try:
+            record_failed_collection(sessions, batch.source, now, str(err))
+        except SQLAlchemyError:
+            pass  # the database refuses writes (disk full?): the original error says why
         raise
 
 

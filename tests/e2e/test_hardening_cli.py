@@ -66,3 +66,30 @@ def test_concentration_refuses_an_overflowing_total(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"chainwatch: {path}: column 'value': the values of group reporter=USA, product=2846, period=2022-01-01 "
         "sum beyond the largest float (about 1.8e308); rescale the input (e.g. to thousands)"]
+
+
+def _truncated_database(tmp_path: Path) -> Path:
+    path = tmp_path / "truncated.db"
+    assert chainwatch(tmp_path, "migrate", "--db", f"sqlite:///{path}").returncode == 0
+    path.write_bytes(path.read_bytes()[:6000])  # a copy cut off mid-way
+    return path
+
+
+@pytest.mark.parametrize("make", [
+    lambda tmp: (tmp / "notes.txt", (tmp / "notes.txt").write_text("not a database\n" * 200)),
+    lambda tmp: (_truncated_database(tmp), None),
+])
+def test_a_file_that_is_not_a_whole_sqlite_database_is_one_line(tmp_path, make):
+    path, _ = make(tmp_path)
+    proc = chainwatch(tmp_path, "alerts", "list", "--db", f"sqlite:///{path}")
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"chainwatch: sqlite:///{path} is not a usable database: ")
+
+
+def test_a_non_numeric_postgresql_port_is_one_line_without_the_password(tmp_path):
+    proc = chainwatch(tmp_path, "alerts", "list", "--db", "postgresql://ops:hunter2@db.example:54x2/chainwatch")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "chainwatch: 'postgresql://ops:***@db.example:54x2/chainwatch': the port is not a number"]
