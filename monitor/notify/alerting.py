@@ -458,7 +458,8 @@ class AlertPipeline:
 
             integration = INTEGRATIONS[receiver.kind]
             secret = receiver.secret.get_secret_value() if receiver.secret is not None else None
-            prepared = integration.prepare(message.body.encode("utf-8"), receiver.url.get_secret_value(), secret, now)
+            prepared = integration.prepare(message.body.encode("utf-8"), receiver.url.get_secret_value(), secret, now,
+                                           message.idempotency_key)
             notification = Notification(receiver=receiver.name, idempotency_key=message.idempotency_key,
                                         body=prepared.body, headers=prepared.headers, url=prepared.url)
             started = time.perf_counter()
