@@ -225,8 +225,8 @@ def _collect(args: argparse.Namespace) -> int:
                 print("\r\033[K", end="", file=sys.stderr)
             if outcome.ok:
                 rejected = sum(outcome.rows_rejected.values())
-                line = (f"{name}: {outcome.rows_ingested} new or revised row(s), {outcome.rows_unchanged} unchanged, "
-                        f"{rejected} rejected")
+                line = (f"{name}: {outcome.rows_new} new, {outcome.rows_revised} revised, "
+                        f"{outcome.rows_unchanged} unchanged, {rejected} rejected row(s)")
                 if rejected:
                     line += " (" + ", ".join(f"{k}={v}" for k, v in sorted(outcome.rows_rejected.items())) + ")"
                 print(line)

@@ -105,11 +105,13 @@ def _flag_column(flows: pd.DataFrame, source: str) -> np.ndarray:
     return lookup[codes]
 
 
-def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime) -> int:
+def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime,
+                counts: tuple[int, int, int] | None = None) -> int:
     """Write ``batch`` in one transaction and record the collection; returns rows written.
 
     Either the whole batch lands or none of it does: a failure leaves the previous
-    data intact and is recorded as a failed collector run.
+    data intact and is recorded as a failed collector run. ``counts`` (new, revised,
+    unchanged rows, as the collection found them) are recorded with the run.
     """
     try:
         _check_frame(batch.observations, OBSERVATION_COLUMNS, "observations", batch.source)
@@ -166,8 +168,10 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
+            new, revised, unchanged = counts if counts is not None else (None, None, None)
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
-                                     status="succeeded", rows_written=written))
+                                     status="succeeded", rows_written=written, rows_new=new,
+                                     rows_revised=revised, rows_unchanged=unchanged))
         return written
     except Exception as err:
         try:
