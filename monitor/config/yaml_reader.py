@@ -124,7 +124,10 @@ def parse_yaml(text: str) -> Any:  # noqa: ANN401
         Not valid YAML, nested deeper than :data:`MAX_DEPTH`, more than :data:`MAX_ALIASES`
         aliases or :data:`MAX_EXPANDED_NODES` nodes once expanded, or a duplicate key.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses unprintable characters here already
+    except yaml.YAMLError as err:
+        raise YamlProblem(_describe(err)) from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -63,6 +63,11 @@ def test_yes_on_no_stay_strings_true_false_are_booleans():
         "a": "yes", "b": "on", "c": "no", "d": "off", "e": True, "f": False}
 
 
+def test_unprintable_characters_are_a_problem_not_a_reader_error():
+    with pytest.raises(YamlProblem, match="unacceptable character #x001f"):
+        parse_yaml("\x1f")
+
+
 def test_broken_yaml_names_line_and_column():
     with pytest.raises(YamlProblem, match=r"^line 2, column 1: "):
         parse_yaml("a: [1\n")
