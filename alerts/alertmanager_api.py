@@ -86,7 +86,8 @@ def api_url(base_url: str) -> str:
     return base if base.endswith(API_PATH) else base + API_PATH
 
 
-def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def prepare(body: bytes, url: str, secret: str | None, now: datetime,
+            idempotency_key: str | None = None) -> PreparedRequest:
     """POST to the alerts endpoint of ``url``; ``secret``, if set, is a bearer token."""
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}
     return PreparedRequest(api_url(url), body, headers)

@@ -246,10 +246,11 @@ def build_notification(
     """
     body = webhook_body(alerts, receiver_name, group_labels, external_url)
     raw = encode_body(body)
-    headers = sign(raw, secret, now_ts) if secret is not None else {}
+    key = idempotency_key(receiver_name, body)
+    headers = sign(raw, secret, now_ts, key) if secret is not None else {}
     return Notification(
         receiver=receiver_name,
-        idempotency_key=idempotency_key(receiver_name, body),
+        idempotency_key=key,
         body=raw,
         headers=headers,
         url=url,

@@ -52,7 +52,8 @@ def digest(bodies: Sequence[Mapping[str, Any]], language: str) -> dict:
     return body
 
 
-def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def prepare(body: bytes, url: str, secret: str | None, now: datetime,
+            idempotency_key: str | None = None) -> PreparedRequest:
     """Sign in the query when a secret is set."""
     if not secret:
         return PreparedRequest(url, body, {})

@@ -56,7 +56,8 @@ def digest(bodies: Sequence[Mapping[str, Any]], language: str) -> dict:
     return _card(text.split("\n", 1)[0], text, any(b["card"]["header"].get("template") == "red" for b in bodies))
 
 
-def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def prepare(body: bytes, url: str, secret: str | None, now: datetime,
+            idempotency_key: str | None = None) -> PreparedRequest:
     """Add ``timestamp`` and ``sign`` to the body when a secret is set."""
     if not secret:
         return PreparedRequest(url, body, {})

@@ -64,7 +64,8 @@ class Integration:
 
     kind: str
     render: Callable[[RenderContext], Any]
-    prepare: Callable[[bytes, str, str | None, datetime], PreparedRequest]
+    prepare: Callable[[bytes, str, str | None, datetime, str], PreparedRequest]
+    """(body, url, secret, now, Idempotency-Key) -> the request of one attempt."""
     check: Callable[[bytes], DeliveryOutcome | None] | None = None
     max_bytes: int | None = None
     """The platform's size limit of the message text (bytes of UTF-8)."""

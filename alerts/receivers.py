@@ -15,10 +15,11 @@ def _render_webhook(ctx: RenderContext) -> dict:
                         generator_url=lambda a: a.annotations.get("report_url") or ctx.report_url or ctx.external_url)
 
 
-def _prepare_webhook(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def _prepare_webhook(body: bytes, url: str, secret: str | None, now: datetime,
+                     idempotency_key: str | None = None) -> PreparedRequest:
     # Signed at send time over the exact stored bytes: the body never changes between
-    # retries, only the informational timestamp does.
-    return PreparedRequest(url, body, sign(body, secret, int(now.timestamp())) if secret else {})
+    # retries, the timestamp does (and v2 signs it with the Idempotency-Key).
+    return PreparedRequest(url, body, sign(body, secret, int(now.timestamp()), idempotency_key) if secret else {})
 
 
 WEBHOOK = Integration("webhook", _render_webhook, _prepare_webhook)

@@ -1,13 +1,16 @@
-"""Webhook signatures: HMAC-SHA256 of the raw body with the receiver's shared secret.
+"""Webhook signatures: HMAC-SHA256 with the receiver's shared secret.
 
 Headers (docs/webhooks.md)::
 
     X-Chainwatch-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>
-    X-Chainwatch-Timestamp: <unix seconds when the notification was built>
+    X-Chainwatch-Timestamp: <unix seconds when the request was signed>
+    X-Chainwatch-Signature-V2: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "{t}.{Idempotency-Key}.{raw body}")>
 
-The HMAC covers the raw body only, so a receiver verifies the exact bytes it read
-before parsing them. The timestamp is *not* covered: it is informational and gives
-no replay protection on its own; receivers de-duplicate with ``Idempotency-Key``.
+The first signature covers the body only (kept for existing receivers): a captured
+request replays with a fresh ``Idempotency-Key`` and timestamp. Version 2 (the scheme
+Stripe uses) also signs the timestamp and the idempotency key, so a receiver that
+checks it (:func:`verify_v2`) refuses a request older than its tolerance window and
+one whose key was changed; within the window it de-duplicates by the key.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from urllib.parse import quote_plus
 
 SIGNATURE_HEADER = "X-Chainwatch-Signature"
 TIMESTAMP_HEADER = "X-Chainwatch-Timestamp"
+SIGNATURE_V2_HEADER = "X-Chainwatch-Signature-V2"
+#: Default of :func:`verify_v2`: how far (seconds) a request's timestamp may be from the receiver's clock.
+DEFAULT_TOLERANCE_SECONDS = 300
 _SCHEME = "sha256="
 
 
@@ -26,15 +32,53 @@ def _digest(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
-def sign(body: bytes, secret: str, timestamp: int) -> dict[str, str]:
-    """Return the signature and timestamp headers for ``body``.
+def _signed_payload(timestamp: int, idempotency_key: str, body: bytes) -> bytes:
+    return f"{int(timestamp)}.{idempotency_key}.".encode("utf-8") + body
+
+
+def sign(body: bytes, secret: str, timestamp: int, idempotency_key: str | None = None) -> dict[str, str]:
+    """Return the signature and timestamp headers for ``body``; with ``idempotency_key``
+    (the request's ``Idempotency-Key``) also ``X-Chainwatch-Signature-V2``.
 
     Raises:
         ValueError: for an empty secret (an HMAC with an empty key proves nothing).
     """
     if not secret:
         raise ValueError("signing secret must not be empty")
-    return {SIGNATURE_HEADER: _SCHEME + _digest(body, secret), TIMESTAMP_HEADER: str(int(timestamp))}
+    headers = {SIGNATURE_HEADER: _SCHEME + _digest(body, secret), TIMESTAMP_HEADER: str(int(timestamp))}
+    if idempotency_key is not None:
+        signed = _digest(_signed_payload(timestamp, idempotency_key, body), secret)
+        headers[SIGNATURE_V2_HEADER] = f"t={int(timestamp)},v1={signed}"
+    return headers
+
+
+def verify_v2(body: bytes, secret: str, header_value: str | None, idempotency_key: str | None, now: float,
+              tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS) -> bool:
+    """The receiver's check of ``X-Chainwatch-Signature-V2`` (reference implementation).
+
+    True only if the header's ``t`` is within ``tolerance_seconds`` of ``now`` (unix
+    seconds, the receiver's clock) and one of its ``v1`` values is the HMAC-SHA256 of
+    ``"{t}.{idempotency_key}.{body}"`` with ``secret``. Several ``v1`` values are
+    accepted (one per secret while a secret is rotated). A replay with a fresh
+    ``Idempotency-Key`` or a new timestamp fails, as does one older than the window;
+    within the window the receiver de-duplicates by ``Idempotency-Key``.
+    Comparison in constant time; a malformed or missing header fails.
+    """
+    if not secret or not header_value or idempotency_key is None:
+        return False
+    timestamp: int | None = None
+    candidates: list[bytes] = []
+    for part in header_value.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isascii() and value.isdigit():
+            timestamp = int(value)
+        elif name == "v1":
+            candidates.append(value.encode("utf-8", "replace"))
+    if timestamp is None or not candidates or abs(now - timestamp) > tolerance_seconds:
+        return False
+    expected = _digest(_signed_payload(timestamp, idempotency_key, body), secret).encode("ascii")
+    # Every candidate is compared (no early exit) so timing says nothing about which matched.
+    return sum(hmac.compare_digest(expected, candidate) for candidate in candidates) > 0
 
 
 def verify(body: bytes, secret: str, header_value: str | None) -> bool:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.matchers import Matcher, matches_all
+from alerts.matchers import Matcher, matches_all, matches_every_alert
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,17 @@ class Silence:
     def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
         """True if this silence is active and matches ``labels``."""
         return self.state(now) == "active" and matches_all(self.matchers, labels)
+
+
+def refuse_catch_all(matchers: Sequence[Matcher]) -> None:
+    """Raise ValueError if ``matchers`` select every alert, whatever their operators
+    (``chain!=""``, ``chain=~".*"``, ``chain!~""``, ...): checked when a silence is created.
+
+    Not in :class:`Silence` itself, so a silence stored before this check existed still loads.
+    """
+    if matches_every_alert(matchers):
+        raise ValueError(f"matchers {', '.join(str(m) for m in matchers)} match every alert; name a chain, node "
+                         "or kind to silence")
 
 
 def silenced_by(silences: Iterable[Silence], labels: Mapping[str, str], now: datetime) -> list[str]:

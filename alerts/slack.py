@@ -32,7 +32,8 @@ def digest(bodies: Sequence[Mapping[str, Any]], language: str) -> dict:
     return {"text": digest_text([b["text"] for b in bodies], language, MAX_TEXT_BYTES), "mrkdwn": True}
 
 
-def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def prepare(body: bytes, url: str, secret: str | None, now: datetime,
+            idempotency_key: str | None = None) -> PreparedRequest:
     """The stored body, unchanged: the URL is the credential."""
     return PreparedRequest(url=url, body=body, headers={})
 

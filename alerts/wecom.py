@@ -34,7 +34,8 @@ def digest(bodies: Sequence[Mapping[str, Any]], language: str) -> dict:
         "content": digest_text([b["markdown"]["content"] for b in bodies], language, MAX_TEXT_BYTES)}}
 
 
-def prepare(body: bytes, url: str, secret: str | None, now: datetime) -> PreparedRequest:
+def prepare(body: bytes, url: str, secret: str | None, now: datetime,
+            idempotency_key: str | None = None) -> PreparedRequest:
     """The stored body, unchanged: the URL's key is the credential."""
     return PreparedRequest(url, body, {})
 

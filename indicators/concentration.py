@@ -194,6 +194,16 @@ def _pairs(
     group_start = np.flatnonzero(np.r_[True, pair_group_code[1:] != pair_group_code[:-1]])
     sizes = np.diff(np.r_[group_start, len(pair_group_code)])
     pair_gid = np.repeat(np.arange(len(group_start), dtype="int64"), sizes)  # faster than a cumsum
+    with np.errstate(over="ignore"):
+        totals = np.add.reduceat(pair_value, group_start)
+    if not np.isfinite(totals).all():
+        # Finite values near 1.8e308 can sum to inf, which made every share 0 and the HHI
+        # 0 ("status ok"); no scaling keeps the total itself representable, so refuse.
+        g = int(np.flatnonzero(~np.isfinite(totals))[0])
+        first = flows[keys].iloc[pair_row[group_start[g]]]
+        where = ", ".join(f"{k}={v.date() if isinstance(v, pd.Timestamp) else v}" for k, v in first.items())
+        raise ValueError(f"column 'value': the values of group {where} sum beyond the largest float "
+                         "(about 1.8e308); rescale the input (e.g. to thousands)")
     return _Pairs(pair_row, pair_value, pair_residual, pair_gid, group_start,
                   pair_group_code[group_start], all_codes, all_rows)
 
@@ -710,7 +720,8 @@ def concentration_against_totals(
     named = frame.loc[~is_world & ~is_other_aggregate]
     group = keys + slice_cols
     world = frame.loc[is_world].groupby(group, dropna=False, observed=True)["value"].max()
-    named_sum = named.groupby(group, dropna=False, observed=True)["value"].sum()
+    with np.errstate(over="ignore"):  # a sum beyond the largest float is refused by concentration_table
+        named_sum = named.groupby(group, dropna=False, observed=True)["value"].sum()
     gap = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
     unallocated = gap.rename("value").reset_index()
     unallocated["partner"] = UNALLOCATED

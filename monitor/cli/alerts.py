@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.matchers import Matcher
+from alerts.matchers import parse_matchers
 from monitor.clock import Clock, as_utc, system_clock
 from monitor.clock import parse_duration
 from monitor.store import alert_store
@@ -64,7 +64,7 @@ def add_silence(sessions: sessionmaker[Session], matchers: list[str], by: str, c
                 start: str | None, clock: Clock = system_clock) -> str:
     """Create a silence from matcher strings; returns its id."""
     now = clock()
-    parsed = [Matcher.parse(m) for m in matchers]
+    parsed = [m for text in matchers for m in parse_matchers(text)]  # 'chain="x" node="y"' is two
     starts = now
     if start:
         try:

@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 
 from monitor.assess.executors import ExecutorError
 from monitor.config.loader import ConfigError, load_config
@@ -172,6 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         print(f"chainwatch: database unavailable ({_shown_db_url(args)}): {detail}", file=sys.stderr)
         return 1
+    except DatabaseError as err:
+        # --db names a file that is not a (whole) SQLite database: "file is not a database",
+        # "database disk image is malformed".
+        detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+        print(f"chainwatch: {_shown_db_url(args)} is not a usable database: {detail}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _shown_db_url(args: argparse.Namespace) -> str:
@@ -185,14 +191,17 @@ def _shown_db_url(args: argparse.Namespace) -> str:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from monitor.config.loader import load_scenarios
+    from monitor.config.loader import check_config
 
-    config = load_config(args.config)
-    scenarios = load_scenarios(config)  # ConfigError naming the scenario file and field
-    chains = config.catalog.chains
+    checked = check_config(args.config)  # every problem of every file and scenario in one run
+    for warning in checked.warnings:
+        print(f"chainwatch: warning: {warning}", file=sys.stderr)
+    if checked.config is None:
+        raise ConfigError(checked.problems)
+    chains = checked.config.catalog.chains
     print(f"OK: {len(chains)} chains, {sum(len(c.nodes) for c in chains)} nodes, "
-          f"{len(config.sources.sources)} source(s), {len(config.alerts.receivers)} receiver(s), "
-          f"{len(scenarios)} stress scenario(s)")
+          f"{len(checked.config.sources.sources)} source(s), {len(checked.config.alerts.receivers)} receiver(s), "
+          f"{len(checked.scenarios)} stress scenario(s)")
     return 0
 
 
@@ -229,8 +238,8 @@ def _collect(args: argparse.Namespace) -> int:
                 print("\r\033[K", end="", file=sys.stderr)
             if outcome.ok:
                 rejected = sum(outcome.rows_rejected.values())
-                line = (f"{name}: {outcome.rows_ingested} new or revised row(s), {outcome.rows_unchanged} unchanged, "
-                        f"{rejected} rejected")
+                line = (f"{name}: {outcome.rows_new} new, {outcome.rows_revised} revised, "
+                        f"{outcome.rows_unchanged} unchanged, {rejected} rejected row(s)")
                 if rejected:
                     line += " (" + ", ".join(f"{k}={v}" for k, v in sorted(outcome.rows_rejected.items())) + ")"
                 print(line)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.clock import Clock, system_clock
@@ -38,9 +39,14 @@ class CollectionOutcome:
     rows_written: int
     error: str | None = None
     rows_ingested: int = 0
-    """New or revised observations and trade flows stored (unchanged ones are skipped)."""
+    """New or revised observations and trade flows (``rows_new + rows_revised``)."""
     rows_unchanged: int = 0
+    """Rows equal to their latest stored vintage."""
     rows_rejected: dict[str, int] = field(default_factory=dict)
+    rows_new: int = 0
+    """Rows without a stored vintage."""
+    rows_revised: int = 0
+    """Rows different from their latest stored vintage (stored beside it)."""
 
 
 def request_observer(metrics: "ServiceMetrics") -> Callable[[str, str], None]:
@@ -113,12 +119,23 @@ class CollectionRunner:
                 batch = collector.collect(window)  # type: ignore[call-arg]
                 rejected = dict(batch.rejected)
                 with self._sessions() as session:
-                    batch, unchanged = drop_unchanged(session, batch)
+                    batch, unchanged, revised = drop_unchanged(session, batch)
+                ingested = len(batch.observations) + len(batch.trade_flows)
             else:
                 batch = collector.collect()
                 rejected = dict(batch.rejected)
-            ingested = len(batch.observations) + len(batch.trade_flows)
-            rows = store_batch(self._sessions, batch, self._clock())
+                # Stored whole, as always (the upsert writes only what changed); counted
+                # against the stored vintages so a rerun does not report every row as new.
+                with self._sessions() as session:
+                    changed, unchanged, revised = drop_unchanged(session, batch)
+                ingested = len(changed.observations) + len(changed.trade_flows)
+            new = ingested - revised
+            try:
+                rows = store_batch(self._sessions, batch, self._clock(), (new, revised, unchanged))
+            except SQLAlchemyError as err:
+                # e.g. "database or disk is full": the source failed, the service goes on.
+                detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
+                raise BatchError(f"could not store the batch: {detail}") from err
         except (CollectionError, BatchError) as err:
             self._observe(source_id, started, 0, rejected)
             if isinstance(err, CollectionError):
@@ -131,9 +148,9 @@ class CollectionRunner:
         if source_id in self._down:
             log.info("source %s recovered", source_id)
             self._down.discard(source_id)
-        log.info("source %s: %d rows stored (%d new or revised, %d unchanged, %d rejected)",
-                 source_id, rows, ingested, unchanged, sum(rejected.values()))
-        return CollectionOutcome(source_id, True, rows, None, ingested, unchanged, rejected)
+        log.info("source %s: %d rows written (%d new, %d revised, %d unchanged, %d rejected)",
+                 source_id, rows, new, revised, unchanged, sum(rejected.values()))
+        return CollectionOutcome(source_id, True, rows, None, ingested, unchanged, rejected, new, revised)
 
     def _observe(self, source_id: str, started: float, ingested: int, rejected: dict[str, int]) -> None:
         if self._metrics is None:

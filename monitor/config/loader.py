@@ -10,14 +10,15 @@ Every problem is reported as one line naming file and field path, e.g.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from monitor.config.models import (
@@ -29,6 +30,7 @@ from monitor.config.models import (
     SourcesFile,
 )
 from monitor.config.scenarios import Scenario
+from monitor.config.yaml_reader import YamlProblem, parse_yaml
 
 CONFIG_FILES: dict[str, type[BaseModel]] = {
     "chains.yaml": Catalog,
@@ -40,6 +42,7 @@ _OPTIONAL_FILES = {"settings.yaml"}
 _UNION_TAGS = {"demo", "comtrade", "fred", "worldbank", "eurostat", "census", "comext", "file", "usgs", "eto_chips",
                "webhook", "alertmanager", "slack", "feishu", "dingtalk", "wecom"}
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+log = logging.getLogger("chainwatch.config")
 _PATH_PREFIX = re.compile(r"^((?:[A-Za-z_]\w*|\[\d+\])(?:\.?[A-Za-z_]\w*|\[\d+\])*): (.*)$", re.S)
 
 
@@ -86,20 +89,78 @@ def resolve_config_dir(directory: Path | str | None) -> Path:
 def load_config(directory: Path | str | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Read, interpolate and validate the configuration in ``directory``.
 
+    Warnings (a literal secret in a file) are logged once.
+
     Raises
     ------
     ConfigError
         With every problem found, each naming file and field path.
     """
+    reading = _read_files(resolve_config_dir(directory), environ)
+    if reading.problems:
+        raise ConfigError(reading.problems)
+    for warning in reading.warnings:
+        log.warning("%s", warning)
+    assert reading.config is not None
+    return reading.config
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    """Everything ``chainwatch check-config`` reports, found in one pass."""
+
+    config: Config | None  # None when a problem was found
+    scenarios: list[Scenario]
+    problems: list[str]
+    warnings: list[str]
+
+
+def check_config(directory: Path | str | None = None, environ: Mapping[str, str] | None = None) -> ConfigCheck:
+    """Every problem of the config files, across files, and of the stress scenarios, at once.
+
+    Cross-file checks and scenario checks run on whatever files validated, so one run
+    names every problem instead of revealing them stage by stage.
+    """
     directory = resolve_config_dir(directory)
+    reading = _read_files(directory, environ)
+    problems = list(reading.problems)
+    scenarios: list[Scenario] = []
+    config = reading.config
+    settings_valid = "settings.yaml" in reading.parsed
+    if config is None and "chains.yaml" in reading.parsed:
+        # Enough to check the scenarios against the catalog although another file is broken
+        # (with default settings if settings.yaml is the broken one).
+        settings = reading.parsed.get("settings.yaml") or ServiceSettings()
+        config = Config.model_construct(catalog=reading.parsed["chains.yaml"], settings=settings,
+                                        directory=str(directory))
+    if config is not None:
+        try:
+            scenarios = load_scenarios(config, environ, settings_valid=settings_valid)
+        except ConfigError as err:
+            problems.extend(err.problems)
+    if problems:
+        return ConfigCheck(None, [], problems, reading.warnings)
+    return ConfigCheck(reading.config, scenarios, [], reading.warnings)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    parsed: dict[str, BaseModel]
+    problems: list[str]
+    warnings: list[str]
+    config: Config | None
+
+
+def _read_files(directory: Path, environ: Mapping[str, str] | None) -> _Reading:
     env = os.environ if environ is None else environ
     # Files a profile ships beside its YAML (the snapshot's data) are named relative to it.
     env = {**env, CONFIG_DIR_VARIABLE: str(directory.resolve())}
     problems: list[str] = []
+    warnings: list[str] = []
     parsed: dict[str, BaseModel] = {}
     digest = hashlib.sha256()
     if not directory.is_dir():
-        raise ConfigError([f"{directory}: config directory does not exist"])
+        return _Reading({}, [f"{directory}: config directory does not exist"], [], None)
     for filename, model in CONFIG_FILES.items():
         path = directory / filename
         if not path.is_file():
@@ -111,35 +172,82 @@ def load_config(directory: Path | str | None = None, environ: Mapping[str, str] 
         raw = path.read_bytes()
         digest.update(filename.encode() + b"\0" + raw + b"\0")
         try:
-            document = yaml.safe_load(raw.decode("utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            problems.append(f"{filename}: not valid YAML: {_yaml_problem(err)}")
+            document = parse_yaml(raw.decode("utf-8")) or {}
+        except (YamlProblem, UnicodeDecodeError) as err:
+            problems.append(f"{filename}: not valid YAML: {err}")
             continue
         if not isinstance(document, dict):
             problems.append(f"{filename}: top level must be a mapping, got {type(document).__name__}")
             continue
         file_problems: list[str] = []
-        document = _interpolate(document, env, filename, "", file_problems)
-        if file_problems:
-            problems.extend(file_problems)
-            continue
+        unset: list[str] = []
+        interpolated = _interpolate(document, env, filename, "", file_problems, unset)
+        problems.extend(file_problems)
         try:
-            parsed[filename] = model.model_validate(document)
+            validated = model.model_validate(interpolated)
         except ValidationError as err:
-            problems.extend(_format_validation(filename, err))
-    if not problems:
+            # A field whose variable is unset was already reported; not again as invalid.
+            problems.extend(line for line in _format_validation(filename, err)
+                            if not any(_under(line, f"{filename}: {path}") for path in unset))
+            continue
+        if not file_problems:
+            parsed[filename] = validated
+            warnings.extend(_literal_secrets(filename, validated, document))
+    if {"chains.yaml", "alerts.yaml"} <= parsed.keys():
         problems.extend(_cross_file_problems(parsed))
-        parsed["sources.yaml"] = _with_api_keys(parsed["sources.yaml"], env)  # type: ignore[arg-type]
     if problems:
-        raise ConfigError(problems)
-    return Config(
+        return _Reading(parsed, problems, warnings, None)
+    config = Config(
         catalog=parsed["chains.yaml"],
-        sources=parsed["sources.yaml"],
+        sources=_with_api_keys(parsed["sources.yaml"], env),  # type: ignore[arg-type]
         settings=parsed["settings.yaml"],
         alerts=parsed["alerts.yaml"],
         config_hash=digest.hexdigest(),
         directory=str(directory),
     )
+    return _Reading(parsed, [], warnings, config)
+
+
+def _under(line: str, prefix: str) -> bool:
+    return line.startswith(prefix) and line[len(prefix):len(prefix) + 1] in (":", ".", "[")
+
+
+def _literal_secrets(filename: str, model: BaseModel, document: Any) -> list[str]:
+    """A warning for each secret field written as a literal instead of ``${VAR}``.
+
+    Secrets belong in the environment (docs/configuration.md): a config directory is
+    copied, committed and hashed into run provenance. The value is never shown.
+    """
+    warnings = []
+    for path, raw in _secret_fields(model, document, ""):
+        if isinstance(raw, str) and "${" not in raw:
+            warnings.append(f"{filename}: {path}: a literal secret; write ${{VAR}} and set the variable "
+                            "in the environment")
+    return warnings
+
+
+def _secret_fields(value: Any, raw: Any, path: str) -> list[tuple[str, Any]]:
+    """``(path, raw YAML value)`` of every set SecretStr field in a validated model tree."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            key = field.alias or name
+            item = getattr(value, name)
+            raw_item = raw.get(key) if isinstance(raw, dict) else None
+            if isinstance(item, SecretStr):
+                if key in value.model_fields_set or name in value.model_fields_set:
+                    found.append((_join(path, key), raw_item))
+            else:
+                found.extend(_secret_fields(item, raw_item, _join(path, key)))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            raw_item = raw[i] if isinstance(raw, list) and i < len(raw) else None
+            found.extend(_secret_fields(item, raw_item, f"{path}[{i}]"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_secret_fields(item, raw.get(key) if isinstance(raw, dict) else None,
+                                        _join(path, str(key))))
+    return found
 
 
 def _with_api_keys(sources: SourcesFile, env: Mapping[str, str]) -> SourcesFile:
@@ -157,27 +265,21 @@ def _with_api_keys(sources: SourcesFile, env: Mapping[str, str]) -> SourcesFile:
     return sources.model_copy(update={"sources": resolved})
 
 
-def _yaml_problem(err: Exception) -> str:
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err)
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return problem
-
-
-def _interpolate(value: Any, env: Mapping[str, str], filename: str, path: str, problems: list[str]) -> Any:
+def _interpolate(value: Any, env: Mapping[str, str], filename: str, path: str, problems: list[str],
+                 unset: list[str] | None = None) -> Any:
     """Expand ``${VAR}``/``${VAR:-default}`` in every string of a parsed YAML document.
 
     Done on parsed values rather than raw text so an environment value can never
-    change the document's structure.
+    change the document's structure. ``unset`` collects the paths of unset variables.
     """
     if isinstance(value, dict):
         return {
-            key: _interpolate(item, env, filename, _join(path, str(key)), problems)
+            key: _interpolate(item, env, filename, _join(path, str(key)), problems, unset)
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [_interpolate(item, env, filename, f"{path}[{i}]", problems) for i, item in enumerate(value)]
+        return [_interpolate(item, env, filename, f"{path}[{i}]", problems, unset)
+                for i, item in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
 
@@ -188,6 +290,8 @@ def _interpolate(value: Any, env: Mapping[str, str], filename: str, path: str, p
         if default is not None:
             return default
         problems.append(f"{filename}: {path}: environment variable {name} is not set and has no default")
+        if unset is not None:
+            unset.append(path)
         return ""
 
     return _VAR.sub(replace, value)
@@ -261,11 +365,14 @@ def scenarios_directory(config: Config) -> Path:
     return path
 
 
-def load_scenarios(config: Config, environ: Mapping[str, str] | None = None) -> list[Scenario]:
+def load_scenarios(config: Config, environ: Mapping[str, str] | None = None, *,
+                   settings_valid: bool = True) -> list[Scenario]:
     """Every ``*.yaml`` scenario of the stress scenarios directory, validated, sorted by file name.
 
     A missing directory means no scenarios, unless ``stress.scenarios_dir`` was set
     explicitly. Raises :class:`ConfigError` with every problem of every file.
+    ``settings_valid=False`` (settings.yaml is broken, ``config`` holds its defaults)
+    skips the checks that depend on the buffer settings.
     """
     directory = scenarios_directory(config)
     problems = _settings_buffer_problems(config)  # once, not once per scenario file
@@ -279,7 +386,7 @@ def load_scenarios(config: Config, environ: Mapping[str, str] | None = None) -> 
     seen: dict[str, str] = {}
     for path in sorted(directory.glob("*.yaml")):
         try:
-            scenario = _load_scenario_file(path, config, environ)
+            scenario = _load_scenario_file(path, config, environ, settings_valid)
         except ConfigError as err:
             problems.extend(err.problems)
             continue
@@ -305,7 +412,7 @@ def load_scenario(path: Path | str, config: Config, environ: Mapping[str, str] |
     """
     problems = _settings_buffer_problems(config)
     try:
-        scenario = _load_scenario_file(path, config, environ)
+        scenario = _load_scenario_file(path, config, environ, True)
     except ConfigError as err:
         raise ConfigError(problems + err.problems) from None
     if not scenario.applies_to(config.catalog.home):
@@ -316,16 +423,17 @@ def load_scenario(path: Path | str, config: Config, environ: Mapping[str, str] |
     return scenario
 
 
-def _load_scenario_file(path: Path | str, config: Config, environ: Mapping[str, str] | None) -> Scenario:
+def _load_scenario_file(path: Path | str, config: Config, environ: Mapping[str, str] | None,
+                        settings_valid: bool) -> Scenario:
     """:func:`load_scenario` without the checks of the buffer settings (shared by every scenario)."""
     path = Path(path)
     name = path.name
     if not path.is_file():
         raise ConfigError([f"{path}: scenario file not found"])
     try:
-        document = yaml.safe_load(path.read_bytes().decode("utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError([f"{name}: not valid YAML: {_yaml_problem(err)}"]) from None
+        document = parse_yaml(path.read_bytes().decode("utf-8")) or {}
+    except (YamlProblem, UnicodeDecodeError) as err:
+        raise ConfigError([f"{name}: not valid YAML: {err}"]) from None
     if not isinstance(document, dict):
         raise ConfigError([f"{name}: top level must be a mapping, got {type(document).__name__}"])
     problems: list[str] = []
@@ -338,13 +446,13 @@ def _load_scenario_file(path: Path | str, config: Config, environ: Mapping[str, 
         raise ConfigError(_format_validation(name, err)) from None
     if not scenario.applies_to(config.catalog.home):
         return scenario  # checked against a catalog of its own home economy only
-    problems = _scenario_problems(name, scenario, config)
+    problems = _scenario_problems(name, scenario, config, settings_valid)
     if problems:
         raise ConfigError(problems)
     return scenario
 
 
-def _scenario_problems(name: str, scenario: Scenario, config: Config) -> list[str]:
+def _scenario_problems(name: str, scenario: Scenario, config: Config, settings_valid: bool) -> list[str]:
     """Checks of a scenario against the catalog and the buffer settings."""
     catalog = config.catalog
     nodes = {f"{chain.id}/{node.id}": node for chain in catalog.chains for node in chain.nodes}
@@ -367,7 +475,7 @@ def _scenario_problems(name: str, scenario: Scenario, config: Config) -> list[st
         if shock.partner is not None and shock.partner == catalog.home:
             problems.append(f"{name}: shocks[{i}].partner: {shock.partner!r} is the home economy "
                             "(chains.yaml home); its exports are not imports of the home economy")
-        if shock.kind == "production_drop":
+        if shock.kind == "production_drop" and settings_valid:
             targets = list(shock.nodes) + [f"{c.id}/{n.id}" for c in catalog.chains if c.id in shock.chains
                                            for n in c.nodes]
             for ref in targets:

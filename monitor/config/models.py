@@ -58,7 +58,19 @@ def _check_cron(expr: str) -> str:
     return expr
 
 
+def _check_bool(value: object) -> object:
+    # Only true/false: YAML 1.1's yes/on/no reach here as strings (monitor/config/yaml_reader.py);
+    # the strings "true"/"false" come from ${VAR} interpolation.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 HsCode = Annotated[str, AfterValidator(_check_hs)]
+#: A boolean setting: true or false, nothing else (not yes/on/1).
+Flag = Annotated[bool, BeforeValidator(_check_bool)]
 Identifier = Annotated[str, AfterValidator(_check_id)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 
@@ -349,7 +361,7 @@ class SeriesMapping(StrictModel):
     description: str | None = None
     chain: Identifier | None = None
     node: Identifier | None = None
-    allow_negative: bool = Field(default=False, description="keep negative values (growth rates, balances)")
+    allow_negative: Flag = Field(default=False, description="keep negative values (growth rates, balances)")
 
 
 class MirrorSettings(StrictModel):
@@ -411,7 +423,7 @@ class WorldBankIndicator(StrictModel):
     unit: str = ""
     chain: Identifier | None = None
     node: Identifier | None = None
-    allow_negative: bool = False
+    allow_negative: Flag = False
 
 
 class WorldBankSource(_HttpSource):
@@ -432,7 +444,7 @@ class EurostatDataset(StrictModel):
     unit: str = "index"
     chain: Identifier | None = None
     node: Identifier | None = None
-    allow_negative: bool = False
+    allow_negative: Flag = False
 
 
 class EurostatSource(_HttpSource):
@@ -501,7 +513,7 @@ class FileSource(StrictModel):
     value_scale: float = Field(default=1.0, gt=0, description="multiplies values, e.g. 1000 for thousands")
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     unit: str = ""
-    allow_negative: bool = Field(default=False, description="observations: keep negative values (e.g. the GSCPI)")
+    allow_negative: Flag = Field(default=False, description="observations: keep negative values (e.g. the GSCPI)")
     timeout_seconds: float = Field(default=60.0, gt=0, le=600)
     max_attempts: int = Field(default=3, ge=1, le=20)
     released: date | None = Field(
@@ -528,7 +540,7 @@ class UsgsSource(StrictModel):
     commodities: list[Annotated[str, Field(pattern=r"^[a-z]{3,6}(-[a-z]{3,6})?$")]] = Field(
         default_factory=list, description="MCS commodity codes of the file names, mostly 5 letters (lithi), also "
                                           "gold, tin, mgcomp, zirco-hafni; empty: all files found")
-    reserves: bool = Field(default=True, description="also store reserves (stage 'reserves')")
+    reserves: Flag = Field(default=True, description="also store reserves (stage 'reserves')")
     released: dict[Annotated[str, Field(pattern=r"^MCS\d{4}$")], date] = Field(
         default_factory=dict, description="release date per MCS release, overriding the built-in table")
 
@@ -639,7 +651,7 @@ def _anchor_list(direction: str):
 class DependenceSettings(StrictModel):
     """Import dependence: net-import ratio (M - X) / (M + X) of the node's HS codes over the window."""
 
-    enabled: bool = True
+    enabled: Flag = True
     anchors: Annotated[list[tuple[float, float]], _anchor_list("increasing")] = Field(
         default_factory=lambda: list(dimension_scores.NET_IMPORT_RATIO_ANCHORS),
         description="[net-import ratio, score] knots; see indicators/dimension_scores.py")
@@ -657,7 +669,7 @@ class PartnerRiskSettings(StrictModel):
     configured indicators' latest values not older than ``max_age_months``.
     """
 
-    enabled: bool = True
+    enabled: Flag = True
     series: list[Annotated[str, Field(pattern=r"\{partner\}"), _placeholders(("partner",))]] = Field(
         default_factory=lambda: ["wb.PV.EST.{partner}", "wb.GE.EST.{partner}"], min_length=1,
         description="observation ids holding one partner's score; {partner} = ISO alpha-3")
@@ -676,7 +688,7 @@ class PartnerRiskSettings(StrictModel):
 class LogisticsSettings(StrictModel):
     """Logistics pressure: a supply-chain pressure index in standard deviations (GSCPI-like)."""
 
-    enabled: bool = True
+    enabled: Flag = True
     series: Annotated[str | None, _placeholders(("chain", "node"))] = Field(
         default=None, min_length=1,
         description="observation id of the index; may hold {chain} and {node}; unset: dimension not measured")
@@ -689,7 +701,7 @@ class LogisticsSettings(StrictModel):
 class ValueSettings(StrictModel):
     """Value: export/import unit-value ratio of the node's HS codes (unit-value gap, 低端锁定)."""
 
-    enabled: bool = True
+    enabled: Flag = True
     min_coverage: float = Field(
         default=0.5, ge=0, le=1, description="share of import and of export value that must report quantities")
     anchors: Annotated[list[tuple[float, float]], _anchor_list("decreasing")] = Field(
@@ -700,7 +712,7 @@ class ValueSettings(StrictModel):
 class WorldSupplySettings(StrictModel):
     """World supply: where the world's output of the node's stages sits (docs/dimensions.md)."""
 
-    enabled: bool = True
+    enabled: Flag = True
     max_age_years: int = Field(
         default=5, ge=0, le=30, description="a latest world figure older than this many years is missing")
 
@@ -787,12 +799,15 @@ class MetricsSettings(StrictModel):
 class ApiSettings(StrictModel):
     """The HTTP API under ``/api/v1`` (tokens come from ``CHAINWATCH_API_TOKENS``, never from YAML)."""
 
-    read_requires_token: bool = Field(
+    read_requires_token: Flag = Field(
         default=False, description="true: GET endpoints need a bearer token too (mutating calls always do)")
     max_page_size: int = Field(default=500, ge=1, le=10000, description="largest accepted ?limit=")
     max_request_bytes: int = Field(
         default=65536, ge=1024, le=16 * 1024 * 1024,
         description="largest accepted request body; larger ones are answered 413 before they are read")
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300,
+        description="a connection whose request headers are not complete in this time is closed (slowloris)")
 
 
 class SchedulerSettings(StrictModel):
@@ -973,7 +988,7 @@ class ChatReceiver(_Receiver):
     mentions: list[str] = Field(default_factory=list,
                                 description="who each message @mentions: DingTalk mobile numbers or user ids, "
                                             "Feishu open_ids (ou_...), WeCom user ids")
-    mention_all: bool = Field(default=False, description="@mention everyone (DingTalk, Feishu)")
+    mention_all: Flag = Field(default=False, description="@mention everyone (DingTalk, Feishu)")
 
     @model_validator(mode="after")
     def _platform_limits(self) -> ChatReceiver:
@@ -1062,7 +1077,7 @@ class RouteConfig(StrictModel):
     group_interval: Duration | None = None
     repeat_interval: Duration | None = None
     escalate: EscalationConfig | None = None
-    continue_: bool = Field(default=False, alias="continue")
+    continue_: Flag = Field(default=False, alias="continue")
     routes: list["RouteConfig"] = Field(default_factory=list)
 
 

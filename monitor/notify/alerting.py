@@ -502,7 +502,7 @@ class AlertPipeline:
                 key = digest_idempotency_key([m.idempotency_key for m in messages])
                 log.info("%d notifications to %s sent as one digest", len(messages), receiver.name)
             secret = receiver.secret.get_secret_value() if receiver.secret is not None else None
-            prepared = integration.prepare(body, receiver.url.get_secret_value(), secret, now)
+            prepared = integration.prepare(body, receiver.url.get_secret_value(), secret, now, key)
             notification = Notification(receiver=receiver.name, idempotency_key=key,
                                         body=prepared.body, headers=prepared.headers, url=prepared.url)
             started = time.perf_counter()

@@ -22,7 +22,9 @@ import hmac
 import json
 import logging
 import math
+import os
 import re
+import stat
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -393,16 +395,18 @@ def build_api(context: ApiContext) -> APIRouter:
         found = []
         if root.is_dir():
             for child in root.iterdir():
-                if _REPORT_NAME.match(child.name) and child.is_dir() and (
-                        (child / "report.json").is_file() or (child / "report.html").is_file()):
+                if _REPORT_NAME.match(child.name) and _real_dir(child) and (
+                        _real_file(child / "report.json") or _real_file(child / "report.html")):
                     found.append(_report(child))
         found.sort(key=lambda r: (r["modified_at"], r["name"]), reverse=True)
         return paging.of(found)
 
     def _report_path(name: str) -> Path:
-        root = context.report_dir.resolve()
-        path = (root / name).resolve()
-        if not _REPORT_NAME.match(name) or path.parent != root or not path.is_dir():
+        # The name is checked before it touches the file system; a symlink is never followed.
+        if not _REPORT_NAME.match(name):
+            raise ApiError(404, "not_found", f"no report {name!r}")
+        path = context.report_dir.resolve() / name
+        if not _real_dir(path):
             raise ApiError(404, "not_found", f"no report {name!r}")
         return path
 
@@ -411,9 +415,9 @@ def build_api(context: ApiContext) -> APIRouter:
         """A report's metadata and its JSON document (``report.json``)."""
         path = _report_path(name)
         document = None
-        if (path / "report.json").is_file():
+        if _real_file(path / "report.json"):
             try:
-                document = json.loads((path / "report.json").read_text(encoding="utf-8"))
+                document = json.loads(_read_real_file(path / "report.json"))
             except (ValueError, OSError) as err:
                 raise ApiError(404, "not_found", f"report {name!r} has no readable report.json: {err}") from None
         return {**_report(path), "document": document}
@@ -423,10 +427,10 @@ def build_api(context: ApiContext) -> APIRouter:
                                  "content": {"text/html": {"schema": {"type": "string"}}}}})
     def get_report_html(name: Annotated[str, PathParam(max_length=128)]) -> HTMLResponse:
         """The report as self-contained HTML."""
-        path = _report_path(name) / "report.html"
-        if not path.is_file():
-            raise ApiError(404, "not_found", f"report {name!r} has no report.html")
-        return HTMLResponse(path.read_text(encoding="utf-8"))
+        try:
+            return HTMLResponse(_read_real_file(_report_path(name) / "report.html"))
+        except OSError:
+            raise ApiError(404, "not_found", f"report {name!r} has no report.html") from None
 
     # --- stress tests ---
 
@@ -463,12 +467,15 @@ def build_api(context: ApiContext) -> APIRouter:
     def latest_report_html() -> HTMLResponse:
         """The newest report's HTML at a stable URL (what every alert's ``report_url`` links to)."""
         root = context.report_dir
-        candidates = [child for child in root.iterdir() if _REPORT_NAME.match(child.name)
-                      and (child / "report.html").is_file()] if root.is_dir() else []
+        candidates = [child for child in root.iterdir() if _REPORT_NAME.match(child.name) and _real_dir(child)
+                      and _real_file(child / "report.html")] if root.is_dir() else []
         if not candidates:
             raise ApiError(404, "not_found", "no report written yet (the report job writes one after an assessment)")
         newest = max(candidates, key=lambda child: ((child / "report.html").stat().st_mtime, child.name))
-        return HTMLResponse((newest / "report.html").read_text(encoding="utf-8"))
+        try:
+            return HTMLResponse(_read_real_file(newest / "report.html"))
+        except OSError:
+            raise ApiError(404, "not_found", "the newest report is no longer readable") from None
 
     router.links = links  # mounted at the root by monitor.serve.server (not under /api/v1)
     return router
@@ -822,10 +829,39 @@ def _run(run: AssessmentRun) -> dict:
             "config_hash": run.config_hash, "error": run.error}
 
 
+def _real_dir(path: Path) -> bool:
+    """A directory itself, not a symlink to one."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _real_file(path: Path) -> bool:
+    """A regular file itself, not a symlink to one (nor a device or FIFO)."""
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _read_real_file(path: Path) -> str:
+    """The text of a regular file, never following a symlink (OSError otherwise).
+
+    Opened with O_NOFOLLOW and checked on the open descriptor, so a file swapped for a
+    symlink between a check and the read is refused too.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        return handle.read().decode("utf-8")
+
+
 def _report(path: Path) -> dict:
-    has_html = (path / "report.html").is_file()
+    has_html = _real_file(path / "report.html")
     return {"name": path.name, "modified_at": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc),
-            "has_html": has_html, "has_json": (path / "report.json").is_file(),
+            "has_html": has_html, "has_json": _real_file(path / "report.json"),
             "html_url": f"{PREFIX}/reports/{path.name}/html" if has_html else None}
 
 

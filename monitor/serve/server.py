@@ -17,7 +17,7 @@ from monitor import __version__
 from monitor.serve.api import ApiContext, build_api, install_error_handlers, install_request_ids
 from monitor.serve.api import __doc__ as _API_DOC
 from monitor.telemetry.metrics import render_metrics
-from monitor.serve.request_limits import BodySizeLimit
+from monitor.serve.request_limits import BodySizeLimit, ControlCharacterGuard
 from monitor.store.database import schema_status
 
 _API_DESCRIPTION = (_API_DOC or "").split("\n\n", 1)[-1]
@@ -34,6 +34,7 @@ def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext
     app = FastAPI(title="chainwatch", version=__version__, description=_API_DESCRIPTION)
     max_bytes = api.config.settings.api.max_request_bytes if api is not None else DEFAULT_MAX_REQUEST_BYTES
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    app.add_middleware(ControlCharacterGuard)
     install_error_handlers(app)
     install_request_ids(app)
     if api is not None:

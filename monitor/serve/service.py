@@ -34,6 +34,7 @@ def run_service(app: App, host: str, port: int, jobs: list[JobSpec] | None = Non
     """
     import uvicorn
 
+    from monitor.serve.request_limits import header_timeout_protocol
     from monitor.serve.scheduler import build_leader_scheduler
     from monitor.serve.server import create_http_app
 
@@ -46,8 +47,9 @@ def run_service(app: App, host: str, port: int, jobs: list[JobSpec] | None = Non
         log.warning("no API tokens configured (CHAINWATCH_API_TOKENS): mutating API calls are refused")
     api = ApiContext(app.config, app.sessions, tokens, app.clock)
     http_app = create_http_app(app.registry, app.engine, api, scheduler.state)
-    server = uvicorn.Server(uvicorn.Config(http_app, host=host, port=port, log_level="warning",
-                                           access_log=False, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(
+        http_app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
+        http=header_timeout_protocol(settings.api.header_timeout_seconds)))
 
     def _request_stop(signum, _frame) -> None:  # noqa: ANN001
         # uvicorn installs its own handlers while serving and re-raises a caught signal

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from alerts.grouping import GroupLog
 from alerts.matchers import Matcher
 from alerts.model import Alert
-from alerts.silences import Silence
+from alerts.silences import Silence, refuse_catch_all
 from monitor.clock import as_utc
 from monitor.store.tables import AlertRecord, NotificationLogRecord, OutboxMessage, SilenceRecord
 
@@ -175,6 +175,7 @@ def _silence(record: SilenceRecord) -> Silence:
 def add_silence(session: Session, matchers: Sequence[Matcher], starts_at: datetime, ends_at: datetime,
                 created_by: str, comment: str, now: datetime) -> Silence:
     """Validate and store a silence; returns it with its new id."""
+    refuse_catch_all(matchers)
     silence = Silence(id=str(uuid.uuid4()), matchers=tuple(matchers), starts_at=starts_at, ends_at=ends_at,
                       created_by=created_by, comment=comment)
     session.add(SilenceRecord(id=silence.id, matchers=[str(m) for m in silence.matchers],

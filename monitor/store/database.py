@@ -6,6 +6,8 @@ The default database is the SQLite file ``chainwatch.db`` in the working directo
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,8 @@ def normalise_url(url: str) -> str:
         parsed = make_url(url)
     except ArgumentError:
         raise DatabaseURLError(f"{_redact(url)!r} is not a database URL") from None
+    except ValueError:  # SQLAlchemy's int() of the port
+        raise DatabaseURLError(f"{_redact(url)!r}: the port is not a number") from None
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
@@ -42,8 +46,9 @@ def normalise_url(url: str) -> str:
 def _redact(url: str) -> str:
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):
+        # Unparsable, but still shown (less any password) so the user sees what was read.
+        return re.sub(r"(://[^/@]*?:)[^/@]*@", r"\1***@", url) if "://" in url else "<unparseable URL>"
 
 
 def make_engine(url: str) -> Engine:

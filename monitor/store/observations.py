@@ -8,6 +8,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
@@ -27,7 +28,7 @@ from monitor.store.upsert import bulk_upsert, key_order, upsert
 
 
 class BatchError(ValueError):
-    """A collected batch is malformed; nothing of it was written."""
+    """A collected batch is malformed or could not be stored; nothing of it was written."""
 
 
 # In the order of the tables' primary keys (tables.py): rows are written sorted by them.
@@ -104,11 +105,13 @@ def _flag_column(flows: pd.DataFrame, source: str) -> np.ndarray:
     return lookup[codes]
 
 
-def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime) -> int:
+def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime,
+                counts: tuple[int, int, int] | None = None) -> int:
     """Write ``batch`` in one transaction and record the collection; returns rows written.
 
     Either the whole batch lands or none of it does: a failure leaves the previous
-    data intact and is recorded as a failed collector run.
+    data intact and is recorded as a failed collector run. ``counts`` (new, revised,
+    unchanged rows, as the collection found them) are recorded with the run.
     """
     try:
         _check_frame(batch.observations, OBSERVATION_COLUMNS, "observations", batch.source)
@@ -165,11 +168,16 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
+            new, revised, unchanged = counts if counts is not None else (None, None, None)
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
-                                     status="succeeded", rows_written=written))
+                                     status="succeeded", rows_written=written, rows_new=new,
+                                     rows_revised=revised, rows_unchanged=unchanged))
         return written
     except Exception as err:
-        record_failed_collection(sessions, batch.source, now, str(err))
+        try:
+            record_failed_collection(sessions, batch.source, now, str(err))
+        except SQLAlchemyError:
+            pass  # the database refuses writes (disk full?): the original error says why
         raise
 
 

@@ -110,6 +110,10 @@ class CollectorRun(Base):
     status: Mapped[str] = mapped_column(String(16))
     rows_written: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Of the rows delivered: without a stored vintage, different from it, equal to it (NULL before 0010).
+    rows_new: Mapped[int | None] = mapped_column(Integer)
+    rows_revised: Mapped[int | None] = mapped_column(Integer)
+    rows_unchanged: Mapped[int | None] = mapped_column(Integer)
 
 
 class AssessmentRun(Base):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 _CHUNK_ROWS = 20000
@@ -86,9 +88,21 @@ def bulk_upsert(session: Session, table: Table, frame: pd.DataFrame, keys: Seque
     keys = list(keys)
     columns = list(frame.columns)
     updates = [c for c in columns if c not in keys]
-    if session.get_bind().dialect.name == "postgresql":
-        return _copy_upsert(session, table, frame, keys, compare, updates)
-    return _sqlite_upsert(session, table, frame, keys, compare, updates)
+    with _driver_errors_as_sqlalchemy(session, f"bulk upsert into {table.name}"):
+        if session.get_bind().dialect.name == "postgresql":
+            return _copy_upsert(session, table, frame, keys, compare, updates)
+        return _sqlite_upsert(session, table, frame, keys, compare, updates)
+
+
+@contextmanager
+def _driver_errors_as_sqlalchemy(session: Session, what: str) -> Iterator[None]:
+    """Raise the driver's own errors (this module bypasses SQLAlchemy's execution) as
+    SQLAlchemy's, so "database or disk is full" is an ``OperationalError`` callers handle."""
+    dbapi = session.get_bind().dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as err:
+        raise DBAPIError.instance(what, None, err, dbapi.Error) from err
 
 
 def _quoted(names: Iterable[str], alias: str = "") -> str:
@@ -265,11 +279,12 @@ def bulk_insert(session: Session, table: Table, frame: pd.DataFrame) -> int:
     """
     if frame.empty:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        types = [_PG_COPY_TYPES[type(table.c[c].type).__name__.upper()] for c in frame.columns]
-        with session.connection().connection.driver_connection.cursor() as cursor:
-            return _copy_rows(cursor, table.name, frame, types)
-    return _sqlite_executemany(session, table, frame)
+    with _driver_errors_as_sqlalchemy(session, f"bulk insert into {table.name}"):
+        if session.get_bind().dialect.name == "postgresql":
+            types = [_PG_COPY_TYPES[type(table.c[c].type).__name__.upper()] for c in frame.columns]
+            with session.connection().connection.driver_connection.cursor() as cursor:
+                return _copy_rows(cursor, table.name, frame, types)
+        return _sqlite_executemany(session, table, frame)
 
 
 def _python_values(column: pd.Series) -> list:

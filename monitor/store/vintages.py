@@ -86,9 +86,10 @@ def _latest(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return frame.sort_values([*key, *newest_vintage_order(frame)]).drop_duplicates(key, keep="last")
 
 
-def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBatch, int]:
-    """``batch`` without rows equal to their latest stored vintage; and how many were dropped."""
-    dropped = 0
+def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBatch, int, int]:
+    """``batch`` without rows equal to their latest stored vintage; how many were dropped
+    (unchanged); and how many of the kept rows have a stored vintage (revised; the rest are new)."""
+    dropped = revised = 0
     observations = batch.observations
     if len(observations):
         periods = pd.to_datetime(observations["period"])
@@ -113,6 +114,7 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
                                                 merged["stored_flags"])]
             keep = ~pd.Series(unchanged, index=observations.index)
             dropped += int((~keep).sum())
+            revised += int((keep.to_numpy() & merged["stored"].notna().to_numpy()).sum())
             observations = observations[keep.to_numpy()].reset_index(drop=True)
     flows = batch.trade_flows
     if len(flows):
@@ -146,5 +148,6 @@ def drop_unchanged(session: Session, batch: CollectedBatch) -> tuple[CollectedBa
             ]
             keep = ~pd.Series(unchanged, index=flows.index)
             dropped += int((~keep).sum())
+            revised += int((keep.to_numpy() & merged["stored"].notna().to_numpy()).sum())
             flows = flows[keep.to_numpy()].reset_index(drop=True)
-    return replace(batch, observations=observations, trade_flows=flows), dropped
+    return replace(batch, observations=observations, trade_flows=flows), dropped, revised

@@ -292,7 +292,7 @@ def _fail_on(problems: list[str], run: Run, what: str) -> None:
 def test_the_file_source_stores_the_extract_as_annual_world_and_partner_rows(run):
     """Every fixture row is stored, partner 0 as a World code, each year as one period (January)."""
     rows = fixture_rows()
-    found = re.search(r"(\d+) new or revised row\(s\), (\d+) unchanged, (\d+) rejected", run.collect.stdout)
+    found = re.search(r"(\d+) new, \d+ revised, (\d+) unchanged, (\d+) rejected", run.collect.stdout)
     assert found, run.collect.stdout
     assert (int(found.group(1)), int(found.group(3))) == (len(rows), 0), run.collect.stdout
     engine = create_engine(run.db_url)

@@ -79,7 +79,7 @@ def test_allow_simulated_proceeds_and_the_real_rows_keep_their_flags(demo_databa
     cwd, live = demo_database
     proc = _cli(cwd, "collect", "--config", str(live), "--allow-simulated")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("customs: 2 new or revised row(s)")
+    assert proc.stdout.startswith("customs: 2 new, 0 revised, ")
     assert _real_rows(cwd) == 2
     engine = make_engine(f"sqlite:///{cwd / 'cw.db'}")
     try:

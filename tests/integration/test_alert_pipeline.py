@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from alerts.signing import verify
+from alerts.signing import verify, verify_v2
 from monitor.notify.alerting import AlertPipeline
 from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.config.loader import load_config
@@ -57,6 +57,11 @@ def test_fire_once_then_resolve(pipeline, receiver, sessions, clock):
     assert pipeline.deliver_due().delivered == 1
     request = receiver.requests[-1]
     assert verify(request.body, SECRET, request.headers["X-Chainwatch-Signature"])
+    # v2 signs the Idempotency-Key actually sent and the timestamp (the dispatcher's clock).
+    assert verify_v2(request.body, SECRET, request.headers["X-Chainwatch-Signature-V2"],
+                     request.headers["Idempotency-Key"], now=clock.now.timestamp())
+    assert not verify_v2(request.body, SECRET, request.headers["X-Chainwatch-Signature-V2"],
+                         request.headers["Idempotency-Key"] + "-replayed", now=clock.now.timestamp())
     body = json.loads(request.body)
     assert body["status"] == "firing" and body["groupLabels"] == {"chain": "batteries"}
     assert body["alerts"][0]["labels"]["severity"] == "critical"

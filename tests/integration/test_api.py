@@ -142,6 +142,8 @@ def test_silences_create_list_expire(client):
     assert client.get("/api/v1/silences").json()["items"] == []
     assert client.get("/api/v1/silences", params={"include_expired": True}).json()["total"] == 1
     for bad in ({**body, "matchers": ["chain"]}, {**body, "matchers": ['chain=~".*"']}, {**body, "duration": "soon"},
+                {**body, "matchers": ['chain!=""']}, {**body, "matchers": ['chain!~""', 'node=~".*"']},
+                {**body, "matchers": ['chain="x" node="y"']},
                 {**body, "ends_at": "2020-01-01T00:00:00Z", "duration": None}, {**body, "extra": 1}):
         _is_error(client.post("/api/v1/silences", json=bad, headers=AUTH), 422, "invalid_request")
     _is_error(client.delete(f"/api/v1/silences/{'0' * 8}-0000-0000-0000-{'0' * 12}", headers=AUTH), 404, "not_found")

@@ -65,7 +65,7 @@ def test_changed_value_is_a_new_vintage_and_the_old_one_is_kept(sessions, clock)
     clock.now += timedelta(days=30)
     revised = _observations([1.0, 2.0, 4.0], vintage="v2")
     with sessions() as session:
-        revised, unchanged = drop_unchanged(session, revised)
+        revised, unchanged, _ = drop_unchanged(session, revised)
     assert unchanged == 2
     assert store_batch(sessions, revised, clock()) == 1
     with sessions() as session:

@@ -101,17 +101,17 @@ def test_collect_ingests_then_nothing_new_then_a_revision_as_new_vintage(tmp_pat
     db_url = f"sqlite:///{tmp_path / 'cw.db'}"
 
     assert main(["collect", "--config", str(config), "--db", db_url]) == 0
-    assert "comtrade: 8 new or revised row(s), 0 unchanged, 0 rejected" in capsys.readouterr().out
+    assert "comtrade: 8 new, 0 revised, 0 unchanged, 0 rejected row(s)" in capsys.readouterr().out
     first = stored(db_url)
     assert len(first) == 8 and {p for p, *_ in first} == {"WORLD", "CHN"}
 
     assert main(["collect", "--config", str(config), "--db", db_url, "--source", "comtrade"]) == 0
-    assert "comtrade: 0 new or revised row(s), 8 unchanged" in capsys.readouterr().out
+    assert "comtrade: 0 new, 0 revised, 8 unchanged" in capsys.readouterr().out
     assert stored(db_url) == first
 
     fake.revised = 7_100_000.0
     assert main(["collect", "--config", str(config), "--db", db_url]) == 0
-    assert "comtrade: 1 new or revised row(s), 7 unchanged" in capsys.readouterr().out
+    assert "comtrade: 0 new, 1 revised, 7 unchanged" in capsys.readouterr().out
     after = stored(db_url)
     revised = [r for r in after if r[0] == "CHN" and r[1] == "8105" and str(r[2]).startswith("2023")]
     assert [v for *_, v in revised] == [6998425.0, 7_100_000.0]  # previous vintage kept, new one added

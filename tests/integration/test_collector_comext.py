@@ -259,5 +259,5 @@ sources:
         first = capsys.readouterr().out
         assert main(["collect", "--config", str(target), "--db", db_url, "--since", "2024-01"]) == 0
         second = capsys.readouterr().out
-    assert "comext: 20 new or revised row(s), 0 unchanged, 1 rejected" in first
-    assert "comext: 0 new or revised row(s), 20 unchanged" in second
+    assert "comext: 20 new, 0 revised, 0 unchanged, 1 rejected row(s)" in first
+    assert "comext: 0 new, 0 revised, 20 unchanged" in second

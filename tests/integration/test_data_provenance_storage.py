@@ -111,7 +111,7 @@ def test_a_flag_lifted_at_the_same_value_is_a_revision(sessions, clock):
     store_batch(sessions, provisional, clock())
     final = _batch("v2", {"COD": 10.0})
     with sessions() as session:
-        kept, dropped = drop_unchanged(session, final)
+        kept, dropped, _ = drop_unchanged(session, final)
     # only the month whose flag changed is new; the two others are unchanged
     assert list(kept.trade_flows["period"]) == [PERIODS[0]] and dropped == 2 + 3
     clock.now += timedelta(days=1)
@@ -157,7 +157,7 @@ def test_an_older_release_loaded_after_a_newer_one_does_not_win(sessions, clock)
     assert obs["value"].tolist() == [200.0, 220.0, 240.0]
     # the incremental check compares with the same newest vintage: the 2024 values are unchanged
     with sessions() as session:
-        _, dropped = drop_unchanged(session, _batch("sha256:ffff", {"COD": 12.0}, obs_scale=2.0))
+        _, dropped, _ = drop_unchanged(session, _batch("sha256:ffff", {"COD": 12.0}, obs_scale=2.0))
     assert dropped == 3 + 3
 
 
@@ -216,5 +216,5 @@ def test_an_observation_flag_lifted_at_the_same_value_is_a_revision(sessions, cl
     with sessions() as session:
         assert load_observations(session, ["prod.lithium"], with_provenance=True)["estimate_flags"].tolist() == [
             "provisional", None, None]
-        kept, _ = drop_unchanged(session, _batch("v2", {"COD": 10.0}))
+        kept, _, _ = drop_unchanged(session, _batch("v2", {"COD": 10.0}))
     assert list(kept.observations["period"]) == [PERIODS[0]]

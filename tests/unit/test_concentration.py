@@ -606,3 +606,22 @@ def test_comtrade_china_share_of_us_rare_earth_imports():
     assert table.loc[2020, "top_share"] == pytest.approx(0.464634, abs=1e-6)
     # only China is named, so the HHI is China's share squared (a lower bound)
     assert table.loc[2023, "hhi"] == pytest.approx((111_168_490 / 181_268_698) ** 2, abs=1e-12)
+
+
+def test_values_near_the_largest_float_give_true_shares():
+    # 1e308 and 5e307 sum to 1.5e308 (finite): shares 2/3 and 1/3, not an overflowed 0.
+    flows = pd.DataFrame({"reporter": "USA", "partner": ["CHN", "AUS"], "product": "2846", "period": "2023",
+                          "value": [1e308, 5e307]})
+    row = concentration_table(flows).iloc[0]
+    assert row["hhi"] == pytest.approx((2 / 3) ** 2 + (1 / 3) ** 2)
+    assert row["top_partner"] == "CHN"
+
+
+@pytest.mark.parametrize("values", [[1.5e308, 1e308], [1e308, 1e308, 1e308]])
+def test_a_total_beyond_the_largest_float_is_refused_not_reported_as_hhi_0(values):
+    flows = pd.DataFrame({"reporter": "USA", "partner": ["CHN", "AUS", "CHL"][:len(values)], "product": "2846",
+                          "period": "2023", "value": values})
+    with pytest.raises(ValueError, match=r"group reporter=USA, product=2846, period=2023 sum beyond the largest"):
+        concentration_table(flows)
+    with pytest.raises(ValueError, match="sum beyond the largest float"):
+        partner_shares(flows)
