@@ -94,7 +94,27 @@ def _parser() -> argparse.ArgumentParser:
                        help="run every scenario of stress.scenarios_dir and store the suite (as the scheduled job)")
     stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
+    _add_event_commands(sub, common)
     return parser
+
+
+def _add_event_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+    events = sub.add_parser("events", help="policy and event intelligence (docs/events.md)")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    mapped = events_sub.add_parser("map", parents=[common], help="map events onto the catalog's nodes and print the warnings")
+    mapped.add_argument("--file", action="append", type=Path, default=[], metavar="CSV",
+                        help="curated events file (repeatable)")
+    mapped.add_argument("--federal-register-json", action="append", type=Path, default=[], metavar="JSON",
+                        help="a saved Federal Register documents.json response (repeatable)")
+    mapped.add_argument("--exposure-from-db", action="store_true",
+                        help="grade by the stored import shares and world supply (default: exposure unknown)")
+    mapped.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day of the warnings (default: today)")
+    mapped.add_argument("--format", choices=["table", "json"], default="table")
+    evaluate = sub.add_parser("evaluate-events", parents=[common],
+                              help="recall and lead time of event mapping on a pre-registered list")
+    evaluate.add_argument("--input", required=True, type=Path,
+                          help="pre-registered CSV (benchmarks/events/preregistered_events.csv)")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
@@ -139,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "assess": _assess, "run": _run, "check-config": _check_config, "collect": _collect,
             "concentration": _concentration, "detect": _detect, "evaluate": _evaluate, "report": _report,
             "alerts": _alerts, "silence": _silence, "migrate": _migrate,
-            "stress": _stress,
+            "stress": _stress, "events": _events, "evaluate-events": _evaluate_events,
         }[args.command]
         return handler(args)
     except ConfigError as err:
@@ -300,6 +320,59 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"schema up to date at revision {after.current}")
     else:
         print(f"schema migrated: {before.current or '(empty)'} -> {after.current}")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    """``chainwatch events map``."""
+    from datetime import date
+
+    from indicators.events import map_events
+    from monitor.assess.event_exposure import node_profiles
+    from monitor.cli.events import country_names, load_events, mapping_document, mapping_table
+    from monitor.collect.base import CollectionError
+    from monitor.store.database import make_engine, session_factory
+
+    if not args.file and not args.federal_register_json:
+        raise InputFileError("events map: give at least one --file or --federal-register-json")
+    try:
+        today = date.fromisoformat(args.as_of) if args.as_of else date.today()
+    except ValueError:
+        raise InputFileError(f"--as-of {args.as_of!r}: expected YYYY-MM-DD") from None
+    catalog = load_config(args.config).catalog
+    try:
+        events = load_events(args.file, args.federal_register_json)
+    except CollectionError as err:
+        raise InputFileError(str(err)) from None
+    if args.exposure_from_db:
+        engine = make_engine(_db_url(args))
+        try:
+            with session_factory(engine)() as session:
+                profiles = node_profiles(catalog, session, today)
+        finally:
+            engine.dispose()
+    else:
+        profiles = node_profiles(catalog)
+    mapping = map_events(events, profiles, catalog.home, country_names(events, catalog.home))
+    document = mapping_document(events, mapping, today)
+    if args.format == "json":
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(mapping_table(document))
+    return 0
+
+
+def _evaluate_events(args: argparse.Namespace) -> int:
+    """``chainwatch evaluate-events``."""
+    from monitor.cli.events import evaluate_file, evaluation_table
+    from monitor.collect.base import CollectionError
+
+    catalog = load_config(args.config).catalog
+    try:
+        document = evaluate_file(args.input, catalog)
+    except CollectionError as err:
+        raise InputFileError(str(err)) from None
+    print(json.dumps(document, ensure_ascii=False, indent=2) if args.format == "json" else evaluation_table(document))
     return 0
 
 

@@ -70,6 +70,15 @@ class Names(StrictModel):
     zh: str = Field(min_length=1)
 
 
+class Keywords(StrictModel):
+    """Words that name a node's product in announcements (policy-event mapping, docs/configuration.md)."""
+
+    en: list[Annotated[str, Field(min_length=2)]] = Field(
+        default_factory=list, description="English words or phrases, matched as whole words, any case")
+    zh: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Chinese words, matched as substrings")
+
+
 class Person(StrictModel):
     """A named official, e.g. the chain chief (链长)."""
 
@@ -142,6 +151,9 @@ class Node(StrictModel):
         default_factory=dict,
         description="basket codes among hs_codes -> what else each carries besides the node's product, "
                     "as a phrase starting 'also ...' / '还包括…'")
+    keywords: Keywords = Field(
+        default_factory=Keywords,
+        description="words naming the node's product in announcements (policy-event mapping)")
 
     def basket_note(self) -> tuple[str, str] | None:
         """A short English and Chinese phrase saying the node is measured through basket codes.
@@ -412,6 +424,20 @@ class WorldBankIndicator(StrictModel):
     chain: Identifier | None = None
     node: Identifier | None = None
     allow_negative: bool = False
+
+
+class FederalRegisterSource(_HttpSource):
+    """US Federal Register documents of the agencies that issue export controls and sanctions.
+
+    Read by ``monitor/collect/federal_register.py``; no key (docs/sources/federal_register.md).
+    """
+
+    kind: Literal["federal_register"] = "federal_register"
+    base_url: str = Field(default="https://www.federalregister.gov", pattern=r"^https?://[^\s]+$")
+    agencies: list[Annotated[str, Field(pattern=r"^[a-z-]+$")]] = Field(
+        default_factory=lambda: ["industry-and-security-bureau", "foreign-assets-control-office"],
+        min_length=1, description="Federal Register agency slugs")
+    per_page: int = Field(default=100, ge=1, le=1000, description="documents per page (API maximum 1000)")
 
 
 class WorldBankSource(_HttpSource):
