@@ -11,10 +11,8 @@ https://www.federalregister.gov/developers/documentation/api/v1)::
                   "action": "Interim final rule; request for comments.", "abstract": "...",
                   "publication_date": "2023-10-25", "effective_on": "2023-11-17",
                   "html_url": "https://www.federalregister.gov/documents/...",
-                  "citation": "88 FR 73424",
                   "agencies": [{"name": "Industry and Security Bureau",
-                                "slug": "industry-and-security-bureau", ...}],
-                  "cfr_references": [{"title": 15, "part": 734}, ...]}, ...]}
+                                "slug": "industry-and-security-bureau", ...}]}, ...]}
 
 ``next_page_url`` is followed until it is null. Each document becomes one
 :class:`indicators.events.Event` (issuer USA, every destination affected: EAR licence
@@ -35,7 +33,7 @@ from monitor.clock import Clock, system_clock
 from monitor.collect.http import HttpOptions, HttpSourceCollector, PayloadError
 
 FIELDS = ("document_number", "title", "type", "action", "abstract", "publication_date", "effective_on",
-          "html_url", "citation", "agencies", "cfr_references")
+          "html_url", "agencies")
 BIS = "industry-and-security-bureau"
 OFAC = "foreign-assets-control-office"
 _BODIES = {BIS: "BIS", OFAC: "OFAC"}
