@@ -35,7 +35,7 @@ from datetime import date
 
 __all__ = [
     "EVENT_KINDS", "KIND_WEIGHTS", "KIND_NAMES_ZH", "Event", "NodeProfile", "NodeMatch", "EventMapping",
-    "hs_codes_in_text", "map_event", "map_events", "severity_level", "CountryNames",
+    "hs_codes_in_text", "map_event", "map_events", "severity_level", "CountryNames", "same_measure",
 ]
 
 #: ISO alpha-3 (or ``EU``) -> (English name, Chinese name); codes without an entry print as themselves.
@@ -157,6 +157,37 @@ class EventMapping:
     def nodes_of(self, event_id: str) -> set[str]:
         """The ``chain/node`` keys an event matched."""
         return {m.key for m in self.matches if m.event_id == event_id}
+
+
+#: Days apart two sources may date the same measure (an announcement and its Federal
+#: Register publication are typically one to two weeks apart: 2023-10-17 / 2023-10-25).
+SAME_MEASURE_DAYS = 14
+_REVISION_WORDS = re.compile(r"\b(?:corrections?|amendments?|correcting amendment|revisions?)\b", re.IGNORECASE)
+
+
+def _title_key(title: str) -> str:
+    words = re.findall(r"[a-z0-9]+|[\u4e00-\u9fff]", _REVISION_WORDS.sub(" ", title.lower()))
+    return " ".join(words)
+
+
+def same_measure(a: Event, b: Event) -> bool:
+    """Whether ``b`` repeats or amends ``a`` (docs/events.md, "Deduplication and revision").
+
+    The same issuer, and either the same title once "correction"/"amendment" words are
+    dropped (an amendment or correction, whatever its date), or announcements at most
+    :data:`SAME_MEASURE_DAYS` apart that name a common HS code or one of which names
+    the other's document id in its text (the same measure from two sources).
+    """
+    if a.issuer != b.issuer:
+        return False
+    if _title_key(a.title) and _title_key(a.title) == _title_key(b.title):
+        return True
+    if abs((a.announced - b.announced).days) > SAME_MEASURE_DAYS:
+        return False
+    if set(a.hs_codes) & set(b.hs_codes):
+        return True
+    ids = [e.event_id.rsplit(":", 1)[-1] for e in (a, b)]  # the source's own id, without prefixes
+    return ids[0] in f"{b.title} {b.text} {b.link}" or ids[1] in f"{a.title} {a.text} {a.link}"
 
 
 #: Chinese names of the kinds, for the Chinese explanation.

@@ -119,3 +119,21 @@ def test_severity_never_falls_as_exposure_rises(kind, low, high):
     low, high = sorted((low, high))
     assert level_index(severity_level(kind, low)) <= level_index(severity_level(kind, high))
     assert level_index(severity_level(kind, high)) >= level_index("blue")
+
+
+def test_same_measure_links_sources_and_amendments_but_not_neighbours():
+    from indicators.events import same_measure
+
+    fr = event(event_id="fr:2023-23049", title="Export Controls on Semiconductor Manufacturing Items",
+               announced=date(2023, 10, 25))
+    tracker = event(event_id="t1", title="US chip tool rules", text="see FR doc 2023-23049",
+                    announced=date(2023, 10, 17))
+    correction = event(event_id="fr:2024-1", title="Export Controls on Semiconductor Manufacturing Items; Correction",
+                       announced=date(2024, 4, 4))
+    same_codes = event(event_id="t2", title="Other words", hs_codes=("848620",), announced=date(2023, 10, 20))
+    neighbour = event(event_id="t3", title="A later tariff", hs_codes=("848620",), announced=date(2023, 12, 20))
+    other_issuer = event(event_id="t4", title=fr.title, issuer="NLD", announced=fr.announced)
+    assert same_measure(fr, tracker) and same_measure(fr, correction)
+    assert same_measure(event(hs_codes=("848620",), announced=date(2023, 10, 25)), same_codes)
+    assert not same_measure(same_codes, neighbour)  # two months apart, nothing else in common
+    assert not same_measure(fr, other_issuer)
