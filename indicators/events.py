@@ -87,6 +87,7 @@ class Event:
     """One measure as a source published it."""
 
     event_id: str
+    """``<source>:<the source's own id>``, e.g. ``federal_register:2023-23049``."""
     source: str
     title: str
     kind: str

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from indicators.event_evaluation import median_lead_days, score_mapping
 from indicators.events import Event, EventMapping, map_events
+from indicators.vocabulary import level_index
 from monitor.assess.event_exposure import node_profiles
 from monitor.collect.event_files import EventFileError, read_events, read_rows
 from monitor.collect.federal_register import parse_page
@@ -83,7 +84,8 @@ def mapping_document(events: list[Event], mapping: EventMapping, today: date) ->
 def mapping_table(document: dict) -> str:
     """``events map`` for people: one line per warning, then the unmatched events."""
     lines = []
-    for w in document["warnings"]:
+    ranked = sorted(document["warnings"], key=lambda w: (-level_index(w["level"]), w["chain"], w["node"]))
+    for w in ranked:
         when = (f"in force in {w['days_until_effective']} days ({w['effective']})"
                 if w["days_until_effective"] is not None else f"in force since {w['effective'] or w['announced']}")
         status = "WITHDRAWN (resolved)" if w["status"] == "withdrawn" else w["level"].upper()

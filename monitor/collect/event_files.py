@@ -75,7 +75,7 @@ def event_from_row(row: dict[str, str], where: str, source: str) -> Event:
     if status not in {"active", "withdrawn"}:
         raise EventFileError(f"{where}: field 'status' is {status!r}; expected active or withdrawn")
     return Event(
-        event_id=row["id"].strip(), source=source, title=row["title"].strip(), kind=kind, issuer=issuer[0],
+        event_id=f"{source}:{row['id'].strip()}", source=source, title=row["title"].strip(), kind=kind, issuer=issuer[0],
         announced=_date(row["announced"], where, "announced", True),
         effective=_date(row.get("effective") or "", where, "effective", False),
         affected=_countries(row.get("affected") or "", where, "affected"),
@@ -107,6 +107,6 @@ def read_events(path: Path, source: str = "events-file") -> list[Event]:
     seen: set[str] = set()
     for i, event in enumerate(events, start=2):
         if event.event_id in seen:
-            raise EventFileError(f"{path}: row {i}: id {event.event_id!r} repeats an earlier row")
+            raise EventFileError(f"{path}: row {i}: id {rows[i - 2]['id'].strip()!r} repeats an earlier row")
         seen.add(event.event_id)
     return events

@@ -70,7 +70,7 @@ def document_event(doc: Any, where: str, source: str = "federal_register") -> Ev
     slugs = [a.get("slug", "") for a in agencies if isinstance(a, dict)]
     body = next((_BODIES[s] for s in slugs if s in _BODIES), "")
     return Event(
-        event_id=f"fr:{doc['document_number']}", source=source, title=str(doc["title"]), kind=_kind(doc, slugs), issuer="USA",
+        event_id=f"{source}:{doc['document_number']}", source=source, title=str(doc["title"]), kind=_kind(doc, slugs), issuer="USA",
         announced=_day(doc.get("publication_date"), where, "publication_date", True),
         effective=_day(doc.get("effective_on"), where, "effective_on", False),
         text=str(doc.get("abstract") or ""), link=str(doc.get("html_url") or ""), language="en",

@@ -33,10 +33,10 @@ def test_saving_twice_updates_instead_of_doubling(sessions):
 
 
 def test_the_same_measure_from_a_tracker_links_to_the_federal_register_document(sessions):
-    tracker = Event(event_id="us-2023-oct-sme", source="tracker", title="US semiconductor equipment controls",
+    tracker = Event(event_id="tracker:us-2023-oct-sme", source="tracker", title="US semiconductor equipment controls",
                     kind="export_ban", issuer="USA", announced=date(2023, 10, 17), hs_codes=("848620",),
                     text="Federal Register document 2023-23049")
-    correction = Event(event_id="fr:2024-00001", source="federal_register",
+    correction = Event(event_id="federal_register:2024-00001", source="federal_register",
                        title="Export Controls on Semiconductor Manufacturing Items; Correction", kind="notice",
                        issuer="USA", announced=date(2024, 4, 4))
     with sessions.begin() as session:
@@ -45,14 +45,14 @@ def test_the_same_measure_from_a_tracker_links_to_the_federal_register_document(
         stored = load_events(session)
     assert saved.linked == 2
     sme = [e for e in stored if "Semiconductor Manufacturing Items" in e.title]
-    assert [e.event_id for e in sme] == ["federal_register:fr:2023-23049"]
+    assert [e.event_id for e in sme] == ["federal_register:2023-23049"]
     assert sme[0].hs_codes == ("848620",)  # the tracker's code joins the family
 
 
 def test_a_later_withdrawal_withdraws_the_family(sessions):
-    rule = Event(event_id="r1", source="tracker", title="Export ban on nickel ore", kind="export_ban",
+    rule = Event(event_id="tracker:r1", source="tracker", title="Export ban on nickel ore", kind="export_ban",
                  issuer="IDN", announced=date(2020, 1, 1), hs_codes=("2604",))
-    withdrawal = Event(event_id="r2", source="tracker", title="Export ban on nickel ore; amendment",
+    withdrawal = Event(event_id="tracker:r2", source="tracker", title="Export ban on nickel ore; amendment",
                        kind="notice", issuer="IDN", announced=date(2020, 6, 1), status="withdrawn")
     with sessions.begin() as session:
         save_events(session, [rule], NOW)

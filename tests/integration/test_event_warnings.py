@@ -55,24 +55,24 @@ def test_bis_rule_and_ga_ge_licensing_warn_on_the_right_nodes_graded_by_exposure
     doc = warnings_on(date(2023, 10, 25), stored, catalog)
     found = {(w["event_id"], f"{w['chain']}/{w['node']}"): w for w in doc["warnings"]}
 
-    sme = found[("fr:2023-23049", "semiconductors/fab-equipment")]
+    sme = found[("federal_register:2023-23049", "semiconductors/fab-equipment")]
     assert sme["exposure"] == pytest.approx(0.31)  # the USA's share of the stored imports
     assert sme["level"] == "yellow"  # licensing 0.8 x 0.31 = 0.25
     assert "31% of the node's imports come from United States" in sme["explanation"]["en"]
     assert sme["days_until_effective"] == 23  # in force 2023-11-17: a countdown
-    assert ("fr:2023-23055", "semiconductors/integrated-circuits") in found
+    assert ("federal_register:2023-23055", "semiconductors/integrated-circuits") in found
 
-    gage = found[("cn-2023-ga-ge", "critical-minerals/gallium-germanium")]
+    gage = found[("events-file:cn-2023-ga-ge", "critical-minerals/gallium-germanium")]
     assert gage["exposure"] is None  # China's own measure: no supply exposure for the home economy CHN
-    assert {n for e, n in found if e == "cn-2023-ga-ge"} == {"critical-minerals/gallium-germanium"}
+    assert {n for e, n in found if e == "events-file:cn-2023-ga-ge"} == {"critical-minerals/gallium-germanium"}
 
-    assert {u["event_id"] for u in doc["unmatched"]} == {"cn-2024-antimony", "fr:2023-23048"}
+    assert {u["event_id"] for u in doc["unmatched"]} == {"events-file:cn-2024-antimony", "federal_register:2023-23048"}
 
 
 def test_ga_ge_licensing_grades_red_for_an_economy_importing_from_china(stored, catalog):
     watched_from_usa = catalog.model_copy(update={"home": "USA"})
     doc = warnings_on(date(2023, 7, 3), stored, watched_from_usa)
-    gage = next(w for w in doc["warnings"] if w["event_id"] == "cn-2023-ga-ge")
+    gage = next(w for w in doc["warnings"] if w["event_id"] == "events-file:cn-2023-ga-ge")
     assert gage["exposure"] == pytest.approx(600000 / 610000)  # MCS 2024: China's primary gallium, 2022
     assert gage["level"] == "red"
     assert gage["days_until_effective"] == 29
@@ -80,11 +80,11 @@ def test_ga_ge_licensing_grades_red_for_an_economy_importing_from_china(stored, 
 
 def test_a_withdrawn_measure_resolves_its_warning(stored, catalog):
     doc = warnings_on(date(2020, 4, 7), stored, catalog)
-    withdrawn = [w for w in doc["warnings"] if w["event_id"] == "in-2020-api-restriction"]
+    withdrawn = [w for w in doc["warnings"] if w["event_id"] == "events-file:in-2020-api-restriction"]
     assert withdrawn and all(w["level"] == "none" and w["status"] == "withdrawn" for w in withdrawn)
 
 
 def test_nothing_after_the_day_is_read(stored, catalog):
     before = warnings_on(date(2022, 10, 31), stored, catalog)  # imports stored from 2022-11 only
-    sme = next(w for w in before["warnings"] if w["event_id"] == "fr:2023-23049" and w["node"] == "fab-equipment")
+    sme = next(w for w in before["warnings"] if w["event_id"] == "federal_register:2023-23049" and w["node"] == "fab-equipment")
     assert sme["exposure"] is None

@@ -15,11 +15,11 @@ HEADER = "id,title,issuer,affected,kind,announced,effective,hs_codes,status\n"
 
 def test_curated_fixture_reads_every_field():
     events = {e.event_id: e for e in read_events(CURATED)}
-    gage = events["cn-2023-ga-ge"]
+    gage = events["events-file:cn-2023-ga-ge"]
     assert (gage.issuer, gage.kind, gage.language) == ("CHN", "licensing", "zh")
     assert (gage.announced, gage.effective) == (date(2023, 7, 3), date(2023, 8, 1))
     assert gage.hs_codes == ("811292", "282560") and gage.affected == ("*",)
-    assert events["in-2020-api-restriction"].status == "withdrawn"
+    assert events["events-file:in-2020-api-restriction"].status == "withdrawn"
 
 
 @pytest.mark.parametrize(("row", "message"), [

@@ -28,7 +28,7 @@ def collector(script: Script, fake: FakeTime | None = None) -> FederalRegisterCo
 def test_follows_next_page_url_and_asks_for_the_agencies_since_the_day():
     script = Script(json_response(fixture_json(PAGE1)), json_response(fixture_json(PAGE2)))
     events = collector(script).collect_events(date(2023, 10, 17))
-    assert [e.event_id for e in events] == ["fr:2023-23049", "fr:2023-23055", "fr:2023-23048"]
+    assert [e.event_id for e in events] == ["federal-register:2023-23049", "federal-register:2023-23055", "federal-register:2023-23048"]
     first = script.requests[0].url
     assert first.path == "/api/v1/documents.json"
     assert first.params.get_list("conditions[agencies][]") == ["industry-and-security-bureau",
