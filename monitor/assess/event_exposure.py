@@ -68,14 +68,20 @@ def profile_of(chain: str, node: Node, imports: dict[str, float], world: dict[st
                        tuple(node.keywords.en), tuple(node.keywords.zh), imports, world)
 
 
-def node_profiles(catalog: Catalog, session: Session | None = None, as_of: date | None = None) -> list[NodeProfile]:
-    """Every node's profile; without a session (or ``as_of``) the exposures are empty (unknown)."""
+def node_profiles(catalog: Catalog, session: Session | None = None, as_of: date | None = None,
+                  only: set[str] | None = None) -> list[NodeProfile]:
+    """Every node's profile; without a session (or ``as_of``) the exposures are empty (unknown).
+
+    ``only`` (``chain/node`` keys) limits the measuring to those nodes (the others keep
+    empty exposures), so a run with a few matched events reads a few nodes' data.
+    """
     profiles = []
     for chain in catalog.chains:
         for node in chain.nodes:
             imports: dict[str, float] = {}
             world: dict[str, float] = {}
-            if session is not None and as_of is not None:
+            wanted = only is None or f"{chain.id}/{node.id}" in only
+            if session is not None and as_of is not None and wanted:
                 flows = load_trade_flows(session, catalog.home, node.hs_codes, "M", _year_before(as_of), as_of)
                 imports = import_shares(flows)
                 stems = [stage.series for stage in node.world_supply]

@@ -8,7 +8,7 @@ test input, not statistics), on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +88,45 @@ def test_nothing_after_the_day_is_read(stored, catalog):
     before = warnings_on(date(2022, 10, 31), stored, catalog)  # imports stored from 2022-11 only
     sme = next(w for w in before["warnings"] if w["event_id"] == "federal_register:2023-23049" and w["node"] == "fab-equipment")
     assert sme["exposure"] is None
+
+
+def test_stored_events_alert_on_their_nodes_and_a_withdrawal_resolves(stored, catalog, clock):
+    import random
+    from datetime import datetime, timezone
+
+    import httpx
+
+    from indicators.events import Event
+    from monitor.assess.assessment import AssessmentResult
+    from monitor.config.loader import load_config
+    from monitor.notify.alerting import AlertPipeline
+    from monitor.store.events import save_events
+    from tests.conftest import CONFIG_DIR
+
+    clock.now = datetime(2023, 10, 25, 6, tzinfo=timezone.utc)
+    with stored.begin() as session:
+        save_events(session, load_events([CURATED], FR_PAGES), clock())
+    config = load_config(CONFIG_DIR, environ={"CHAINWATCH_WEBHOOK_URL": "http://127.0.0.1:9/hook"})
+    empty = AssessmentResult(run_id=1, as_of=date(2023, 9, 1), chains=[], findings=[])
+    with httpx.Client() as client:
+        pipeline = AlertPipeline(config, stored, client, clock, rng=random.Random(1))
+        first = pipeline.evaluate(empty)
+        firing = {(a.labels["node"], a.labels["series"]): a for a in first.alerts
+                  if a.is_firing and a.labels["alertname"] == "policy-event"}
+        sme = firing[("fab-equipment", "federal_register:2023-23049")]
+        assert (sme.labels["level"], sme.labels["severity"]) == ("yellow", "warning")  # 0.8 x 31 % imports
+        assert "BIS licensing 2023-10-25" in sme.annotations["summary"]
+        assert "in force in 23 days (2023-11-17)" in sme.annotations["summary"]
+        assert "https://www.federalregister.gov/documents/2023/10/25/2023-23049/" in sme.annotations["summary"]
+        assert ("gallium-germanium", "events-file:cn-2023-ga-ge") in firing
+        # the Ga/Ge licensing is withdrawn by a later notice: its alert resolves at the next evaluation
+        withdrawal = Event(event_id="events-file:cn-2023-ga-ge-end", source="events-file", status="withdrawn",
+                           title="商务部 海关总署公告2023年第23号 关于对镓、锗相关物项实施出口管制的公告; amendment",
+                           kind="notice", issuer="CHN", announced=date(2023, 10, 24))
+        with stored.begin() as session:
+            assert save_events(session, [withdrawal], clock()).linked == 1
+        clock.now += timedelta(hours=1)
+        second = pipeline.evaluate(empty)
+        states = {a.labels["series"]: a.state for a in second.alerts if a.labels["alertname"] == "policy-event"}
+        assert states["events-file:cn-2023-ga-ge"] == "resolved"
+        assert states["federal_register:2023-23049"] == "firing"
