@@ -59,6 +59,7 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collect.comext import ComextCollector
     from monitor.collect.comtrade import ComtradeCollector
     from monitor.collect.eurostat import EurostatCollector
+    from monitor.collect.federal_register import FederalRegisterCollector
     from monitor.collect.files import FileCollector
     from monitor.collect.fred import FredCollector
     from monitor.collect.usgs import UsgsCollector
@@ -66,7 +67,7 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector, "usgs": UsgsCollector}
+               "file": FileCollector, "usgs": UsgsCollector, "federal_register": FederalRegisterCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":
@@ -115,7 +116,7 @@ class CollectionRunner:
             else:
                 batch = collector.collect()
                 rejected = dict(batch.rejected)
-            ingested = len(batch.observations) + len(batch.trade_flows)
+            ingested = len(batch.observations) + len(batch.trade_flows) + len(batch.events)
             rows = store_batch(self._sessions, batch, self._clock())
         except (CollectionError, BatchError) as err:
             self._observe(source_id, started, 0, rejected)

@@ -19,8 +19,9 @@ https://www.federalregister.gov/developers/documentation/api/v1)::
 requirements apply to exports to any country the rule names, and the text decides
 which nodes). Kind from the document: OFAC -> ``sanction``; title or action naming the
 Entity List -> ``listing``; any other rule -> ``licensing``; notices and proposed
-rules -> ``notice``. :meth:`FederalRegisterCollector.collect_events` fetches from a
-given publication day (incremental: the caller passes the latest day it holds).
+rules -> ``notice``. Incremental: a scheduled collection fetches from the latest stored
+publication month less ``lookback_months`` (``start`` when nothing is stored), and the
+store updates documents it already holds (docs/events.md).
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from typing import Any
 
 from indicators.events import Event
 from monitor.clock import Clock, system_clock
+from monitor.collect.base import CollectionWindow
 from monitor.collect.http import HttpOptions, HttpSourceCollector, PayloadError
+from monitor.config.models import Catalog
+from monitor.records import EVENTS_KEY, CollectedBatch
 
 FIELDS = ("document_number", "title", "type", "action", "abstract", "publication_date", "effective_on",
           "html_url", "agencies")
@@ -88,22 +92,35 @@ def parse_page(document: Any, where: str, source: str = "federal_register") -> t
 
 
 class FederalRegisterCollector(HttpSourceCollector):
-    """BIS and OFAC documents published since a day, all pages."""
+    """BIS and OFAC documents published since a day, all pages; an incremental event source."""
 
-    def __init__(self, settings: Any, options: HttpOptions | None = None, clock: Clock = system_clock):
+    incremental = True
+
+    def __init__(self, settings: Any, catalog: Catalog | None = None, options: HttpOptions | None = None,
+                 clock: Clock = system_clock):
         super().__init__(settings, options, clock)
+
+    def collect(self, window: CollectionWindow | None = None) -> CollectedBatch:
+        """Documents from the window's start (the latest stored publication month less the look-back)."""
+        window = window or CollectionWindow()
+        first = date(*map(int, self._settings.start.split("-")), 1)
+        events, requests = self._collect(window.start_for(EVENTS_KEY, first))
+        return CollectedBatch(self.source_id, self._clock().date().isoformat(), events=events, requests=requests)
 
     def collect_events(self, since: date) -> list[Event]:
         """Every document of the configured agencies published on or after ``since``."""
+        return self._collect(since)[0]
+
+    def _collect(self, since: date) -> tuple[list[Event], int]:
         url: str | None = f"{self._settings.base_url.rstrip('/')}/api/v1/documents.json"
         params: dict[str, Any] | None = {
             "conditions[agencies][]": list(self._settings.agencies),
             "conditions[publication_date][gte]": since.isoformat(),
             "order": "oldest", "per_page": str(self._settings.per_page), "fields[]": list(FIELDS)}
         events: list[Event] = []
-        for _ in range(_MAX_PAGES):
+        for page in range(_MAX_PAGES):
             if url is None:
-                return events
+                return events, page
             document = self._client.get_json(url, params)
             page, url = parse_page(document, f"source {self.source_id!r}: {self._client.redact(url)}", self.source_id)
             events += page

@@ -429,10 +429,12 @@ class WorldBankIndicator(StrictModel):
 class FederalRegisterSource(_HttpSource):
     """US Federal Register documents of the agencies that issue export controls and sanctions.
 
-    Read by ``monitor/collect/federal_register.py``; no key (docs/sources/federal_register.md).
+    Read by ``monitor/collect/federal_register.py``; no key (docs/sources/federal_register.md). Its
+    batches carry events, not observations: ``start`` is the first month of a backfill and
+    ``lookback_months`` the months re-read before the latest stored publication day.
     """
 
-    kind: Literal["federal_register"] = "federal_register"
+    kind: Literal["federal_register"]
     base_url: str = Field(default="https://www.federalregister.gov", pattern=r"^https?://[^\s]+$")
     agencies: list[Annotated[str, Field(pattern=r"^[a-z-]+$")]] = Field(
         default_factory=lambda: ["industry-and-security-bureau", "foreign-assets-control-office"],
@@ -559,7 +561,7 @@ class UsgsSource(StrictModel):
 
 SourceConfig = Annotated[
     DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | ComextSource
-    | FileSource | UsgsSource,
+    | FileSource | UsgsSource | FederalRegisterSource,
     Field(discriminator="kind"),
 ]
 

@@ -21,6 +21,7 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
+from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
 from monitor.store.upsert import bulk_upsert, key_order, upsert
@@ -165,6 +166,9 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
+            if batch.events:
+                saved = save_events(session, batch.events, now)
+                written += saved.new + saved.updated
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
                                      status="succeeded", rows_written=written))
         return written

@@ -21,8 +21,8 @@ PAGE2 = "federal_register/documents_bis_2023-10_page2.json"
 
 
 def collector(script: Script, fake: FakeTime | None = None) -> FederalRegisterCollector:
-    settings = FederalRegisterSource(id="federal-register", base_url="https://fr.test", max_attempts=3)
-    return FederalRegisterCollector(settings, options(script, fake))
+    settings = FederalRegisterSource(id="federal-register", kind="federal_register", base_url="https://fr.test", max_attempts=3)
+    return FederalRegisterCollector(settings, options=options(script, fake))
 
 
 def test_follows_next_page_url_and_asks_for_the_agencies_since_the_day():
