@@ -36,6 +36,7 @@ from datetime import date
 __all__ = [
     "EVENT_KINDS", "KIND_WEIGHTS", "KIND_NAMES_ZH", "Event", "NodeProfile", "NodeMatch", "EventMapping",
     "hs_codes_in_text", "map_event", "map_events", "severity_level", "CountryNames", "same_measure",
+    "kind_from_text",
 ]
 
 #: ISO alpha-3 (or ``EU``) -> (English name, Chinese name); codes without an entry print as themselves.
@@ -189,6 +190,25 @@ def same_measure(a: Event, b: Event) -> bool:
         return True
     ids = [e.event_id.rsplit(":", 1)[-1] for e in (a, b)]  # the source's own id, without prefixes
     return ids[0] in f"{b.title} {b.text} {b.link}" or ids[1] in f"{a.title} {a.text} {a.link}"
+
+
+#: Patterns that name a kind in an announcement's title, strongest kind first (the first
+#: hit wins). English allows up to two words between verb and "export(s)": "suspends
+#: cobalt exports", "bans the export".
+_KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
+    ("export_ban", r"\b(?:bans?|banned|banning|suspends?|suspended|suspension of|prohibits?|prohibition of|halts?)"
+                   r"(?:\s+[\w-]+){0,2}?\s+exports?\b|\bexport (?:ban|suspension|prohibition)|禁止出口|暂停出口|禁止向"),
+    ("sanction", r"\bsanction|制裁"),
+    ("licensing", r"\bexport control|\bexport licen|\blicensing\b|许可|出口管制"),
+    ("outage", r"\boutage|\bforce majeure|\bstrike\b|\bshut ?down|停产|不可抗力|罢工"),
+    ("tariff", r"\btariff|\bdut(?:y|ies)\b|关税|反倾销|反补贴"),
+    ("listing", r"\bentity list|\bunreliable entit|实体清单|不可靠实体"),
+))
+
+
+def kind_from_text(title: str, default: str = "notice") -> str:
+    """The kind an announcement's title names (``禁止出口`` -> export_ban, ``tariff`` -> tariff...), else ``default``."""
+    return next((kind for kind, pattern in _KIND_PATTERNS if pattern.search(title)), default)
 
 
 #: Chinese names of the kinds, for the Chinese explanation.

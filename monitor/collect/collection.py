@@ -60,6 +60,7 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collect.comtrade import ComtradeCollector
     from monitor.collect.eurostat import EurostatCollector
     from monitor.collect.federal_register import FederalRegisterCollector
+    from monitor.collect.feeds import FeedCollector
     from monitor.collect.files import FileCollector
     from monitor.collect.fred import FredCollector
     from monitor.collect.usgs import UsgsCollector
@@ -67,7 +68,8 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector, "usgs": UsgsCollector, "federal_register": FederalRegisterCollector}
+               "file": FileCollector, "usgs": UsgsCollector, "federal_register": FederalRegisterCollector,
+               "feed": FeedCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":

@@ -442,6 +442,23 @@ class FederalRegisterSource(_HttpSource):
     per_page: int = Field(default=100, ge=1, le=1000, description="documents per page (API maximum 1000)")
 
 
+class FeedSource(_HttpSource):
+    """An official announcement page's feed (RSS 2.0, Atom or JSON Feed), read as policy events.
+
+    ``base_url`` is the feed's URL. Items carry no country or kind of their own, so the
+    feed says who publishes (``issuer``, ``issuing_body``) and in which ``language``; an
+    item's kind is read from its title (docs/events.md), else ``event_kind``.
+    """
+
+    kind: Literal["feed"]
+    issuer: str = Field(pattern=r"^(?:[A-Z]{3}|EU)$", description="ISO alpha-3 of the publishing country, or EU")
+    issuing_body: str = Field(default="", max_length=128)
+    language: str = Field(default="en", min_length=2, max_length=16)
+    affected: list[str] = Field(default_factory=lambda: ["*"], description="ISO alpha-3; * = every destination")
+    event_kind: Literal["export_ban", "sanction", "licensing", "outage", "tariff", "listing", "notice"] = Field(
+        default="notice", description="kind of an item whose title names none")
+
+
 class WorldBankSource(_HttpSource):
     """World Bank Indicators API v2 (JSON, paged; annual values stored as January)."""
 
@@ -561,7 +578,7 @@ class UsgsSource(StrictModel):
 
 SourceConfig = Annotated[
     DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | ComextSource
-    | FileSource | UsgsSource | FederalRegisterSource,
+    | FileSource | UsgsSource | FederalRegisterSource | FeedSource,
     Field(discriminator="kind"),
 ]
 
