@@ -31,6 +31,7 @@ class SavedEvents:
 
     new: int
     updated: int
+    """Stored events whose fields changed (an unchanged repeat is not counted)."""
     linked: int
     """New rows linked to an existing event as a repeat or an amendment."""
 
@@ -63,9 +64,11 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
             status=event.status, retrieved_at=now)
         row = rows.get(key)
         if row is not None:
-            for name, value in values.items():
-                setattr(row, name, value)
-            updated += 1
+            changed = {k: v for k, v in values.items() if k != "retrieved_at" and getattr(row, k) != v}
+            if changed:  # an unchanged re-collection writes nothing (retrieved_at keeps the first arrival)
+                for name, value in {**changed, "retrieved_at": now}.items():
+                    setattr(row, name, value)
+                updated += 1
             continue
         row = PolicyEvent(source=key[0], external_id=key[1], **values)
         parent = next((c for c in canonical if same_measure(_event(c), event)), None)

@@ -4,6 +4,7 @@ a withdrawal resolving the family."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -25,9 +26,13 @@ def test_saving_twice_updates_instead_of_doubling(sessions):
         first = save_events(session, fr_and_curated(), NOW)
     with sessions.begin() as session:
         again = save_events(session, fr_and_curated(), NOW)
+        withdrawn = [replace(e, status="withdrawn") if e.event_id.endswith("cn-2024-antimony") else e
+                     for e in fr_and_curated()]
+        changed = save_events(session, withdrawn, NOW)
         stored = load_events(session)
-    assert (first.new, first.updated, again.new, again.updated) == (7, 0, 0, 7)
+    assert (first.new, first.updated, again.new, again.updated, changed.updated) == (7, 0, 0, 0, 1)
     assert len(stored) == 7
+    assert next(e for e in stored if e.event_id.endswith("cn-2024-antimony")).status == "withdrawn"
     gage = next(e for e in stored if e.event_id == "events-file:cn-2023-ga-ge")
     assert gage.title.startswith("商务部 海关总署公告2023年第23号") and gage.effective == date(2023, 8, 1)
 
