@@ -70,8 +70,8 @@ def document_event(doc: Any, where: str, source: str = "federal_register") -> Ev
     """One Federal Register document as an :class:`Event` (a bad document is a :class:`PayloadError`)."""
     if not isinstance(doc, dict) or not doc.get("document_number") or not doc.get("title"):
         raise PayloadError(f"{where}: lacks 'document_number' or 'title' (schema changed?)")
-    agencies = doc.get("agencies") or []
-    slugs = [a.get("slug", "") for a in agencies if isinstance(a, dict)]
+    agencies = doc.get("agencies") if isinstance(doc.get("agencies"), list) else []
+    slugs = [str(a.get("slug", "")) for a in agencies if isinstance(a, dict)]
     body = next((_BODIES[s] for s in slugs if s in _BODIES), "")
     return Event(
         event_id=f"{source}:{doc['document_number']}", source=source, title=str(doc["title"]), kind=_kind(doc, slugs), issuer="USA",

@@ -10,6 +10,7 @@ from datetime import date
 
 import httpx
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from monitor.collect.federal_register import FederalRegisterCollector, document_event, parse_page
 from monitor.collect.http import HttpError, PayloadError
@@ -91,3 +92,24 @@ def test_a_next_page_url_that_loops_is_stopped():
     script = Script(default=lambda request: json_response(page))
     with pytest.raises(PayloadError, match="more than 200 pages"):
         collector(script).collect_events(date(2023, 10, 17))
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+_DOCS = st.fixed_dictionaries({}, optional={
+    "document_number": _JSON | st.just("2023-23049"), "title": _JSON | st.just("A rule"),
+    "type": _JSON | st.sampled_from(["Rule", "Notice"]), "publication_date": _JSON | st.just("2023-10-25"),
+    "effective_on": _JSON | st.just("2023-11-17"), "agencies": _JSON, "abstract": _JSON})
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=_JSON | st.fixed_dictionaries({"results": st.lists(_DOCS | _JSON, max_size=3)},
+                                              optional={"next_page_url": _JSON}))
+def test_any_json_is_either_events_or_one_payload_error(document):
+    try:
+        events, _next = parse_page(document, "fuzz")
+    except PayloadError as err:
+        assert str(err).startswith("fuzz")
+    else:
+        assert all(e.event_id and e.title for e in events)
