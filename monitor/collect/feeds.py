@@ -42,6 +42,10 @@ def _plain(text: str) -> str:
     return " ".join(html.unescape(_TAGS.sub(" ", text or "")).split())
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _json_feed_items(document: Any, where: str) -> list[dict]:
     """JSON Feed items as feedparser-like entries (``id``, ``link``, ``title``, ``summary``, ``day``)."""
     if not isinstance(document, dict) or not str(document.get("version", "")).startswith("https://jsonfeed.org/"):
@@ -57,9 +61,10 @@ def _json_feed_items(document: Any, where: str) -> list[dict]:
             day = datetime.fromisoformat(stamp.replace("Z", "+00:00")).date() if stamp else None
         except ValueError:
             day = None
-        entries.append({"id": item.get("id"), "link": item.get("url") or "", "title": item.get("title") or "",
-                        "summary": item.get("content_text") or item.get("content_html") or item.get("summary") or "",
-                        "day": day})
+        text = next((item[k] for k in ("content_text", "content_html", "summary") if _is_text(item.get(k))), "")
+        entries.append({"id": item.get("id") if _is_text(item.get("id")) else None,
+                        "link": item["url"] if _is_text(item.get("url")) else "",
+                        "title": item["title"] if _is_text(item.get("title")) else "", "summary": text, "day": day})
     return entries
 
 

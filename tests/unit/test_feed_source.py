@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import json
+
 import httpx
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from indicators.events import kind_from_text
 from monitor.collect.base import CollectionWindow
@@ -91,3 +94,24 @@ def test_a_server_error_is_retried():
 ])
 def test_kind_from_title(title, kind):
     assert kind_from_text(title) == kind
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                     max_leaves=12)
+_ITEMS = st.fixed_dictionaries({}, optional={k: _JSON | st.just(v) for k, v in {
+    "id": "x", "url": "https://e/1", "title": "Export ban", "content_text": "t",
+    "date_published": "2025-02-22T10:00:00+01:00"}.items()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(items=st.lists(_ITEMS | _JSON, max_size=4), version=st.just("https://jsonfeed.org/version/1.1") | _JSON)
+def test_any_json_feed_is_either_events_or_one_payload_error(items, version):
+    raw = json.dumps({"version": version, "items": items}).encode("utf-8")
+    try:
+        batch = feed(Script(httpx.Response(200, content=raw, headers={"Content-Type": "application/feed+json"})),
+                     issuer="COD").collect()
+    except PayloadError as err:
+        assert "https://feeds.test/feed" in str(err)
+    else:
+        assert all(e.title and e.announced for e in batch.events)
