@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from indicators.events import Event
 from indicators.vocabulary import FLOWS, OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS  # noqa: F401  (the common model, re-exported)
 
 PROVENANCE_COLUMNS = ("provenance", "cif_fob_factor", "estimate_flags")
@@ -96,10 +97,16 @@ class CollectedBatch:
     ``released`` (its retrieval time when unknown). See docs/provenance.md. A source
     holding several releases (USGS MCS world files) gives ``observations`` their own
     ``vintage`` and ``released_at`` (timezone-aware) columns instead."""
+    events: list[Event] = field(default_factory=list)
+    """Policy and supply events (an event source's batch; docs/events.md)."""
     rejected: dict[str, int] = field(default_factory=dict)
     """Rows the collector dropped, by reason (``negative``, ``unknown_country``...)."""
     requests: int = 0
     """HTTP requests the collection needed (0 for offline sources)."""
+
+
+EVENTS_KEY = "events"
+"""The :attr:`CollectionWindow.latest` key of an event source: its latest stored announcement day."""
 
 
 def trade_key(reporter: str, product: str, flow: str) -> str:

@@ -137,6 +137,8 @@ def world_supply_observations(session: Session, stems: Iterable[str], as_of: dat
     if not ids:
         return {}
     observed = load_observations(session, ids, end=as_of, with_provenance=True)
+    if observed.empty:  # series stored, but none up to as_of (an empty frame has no string columns)
+        return {}
     stem_of = observed["series_id"].str.rsplit(".", n=1).str[0]
     return {str(stem): group.reset_index(drop=True) for stem, group in observed.groupby(stem_of)}
 

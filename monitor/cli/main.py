@@ -97,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="run every scenario of stress.scenarios_dir and store the suite (as the scheduled job)")
     stress.add_argument("--format", choices=["json", "table"], default="table")
     _add_alert_commands(sub, common)
+    _add_event_commands(sub, common)
     return parser
 
 
@@ -108,6 +109,40 @@ def _positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return number
+def _add_event_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+    events = sub.add_parser("events", help="policy and event intelligence (docs/events.md)")
+    events_sub = events.add_subparsers(dest="events_command", required=True)
+    load = events_sub.add_parser("load", parents=[common], help="store events files (repeats and amendments linked)")
+    mapped = events_sub.add_parser("map", parents=[common],
+                                   help="map events (the files given, else the stored ones) onto the nodes")
+    for command in (load, mapped):
+        command.add_argument("--file", action="append", type=Path, default=[], metavar="CSV",
+                             help="curated events file (repeatable)")
+        command.add_argument("--federal-register-json", action="append", type=Path, default=[], metavar="JSON",
+                             help="a saved Federal Register documents.json response (repeatable)")
+    add = events_sub.add_parser("add", parents=[common], help="store one event an analyst reports")
+    add.add_argument("--id", required=True, help="your id of the event (unique among analyst events)")
+    add.add_argument("--title", required=True)
+    add.add_argument("--issuer", required=True, help="ISO alpha-3 of the issuing country, or EU")
+    add.add_argument("--kind", required=True, help="export_ban, sanction, licensing, outage, tariff, listing, notice")
+    add.add_argument("--announced", required=True, metavar="YYYY-MM-DD")
+    add.add_argument("--effective", default="", metavar="YYYY-MM-DD")
+    add.add_argument("--affected", default="*", help="';'-separated ISO alpha-3 (default * = every destination)")
+    add.add_argument("--hs-codes", default="", help="';'-separated 4- or 6-digit HS codes")
+    add.add_argument("--text", default="")
+    add.add_argument("--link", default="")
+    add.add_argument("--language", default="en")
+    add.add_argument("--status", default="active", help="active or withdrawn")
+    add.add_argument("--issuing-body", default="")
+    mapped.add_argument("--exposure-from-db", action="store_true",
+                        help="grade by the stored import shares and world supply (default: exposure unknown)")
+    mapped.add_argument("--as-of", metavar="YYYY-MM-DD", help="the day of the warnings (default: today)")
+    mapped.add_argument("--format", choices=["table", "json"], default="table")
+    evaluate = sub.add_parser("evaluate-events", parents=[common],
+                              help="recall and lead time of event mapping on a pre-registered list")
+    evaluate.add_argument("--input", required=True, type=Path,
+                          help="pre-registered CSV (benchmarks/events/preregistered_events.csv)")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
 
 
 def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
@@ -152,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             "assess": _assess, "run": _run, "check-config": _check_config, "collect": _collect,
             "concentration": _concentration, "detect": _detect, "evaluate": _evaluate, "report": _report,
             "alerts": _alerts, "silence": _silence, "migrate": _migrate,
-            "stress": _stress,
+            "stress": _stress, "events": _events, "evaluate-events": _evaluate_events,
         }[args.command]
         return handler(args)
     except ConfigError as err:
@@ -322,6 +357,82 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"schema up to date at revision {after.current}")
     else:
         print(f"schema migrated: {before.current or '(empty)'} -> {after.current}")
+    return 0
+
+
+def _events(args: argparse.Namespace) -> int:
+    """``chainwatch events load|add|map``."""
+    from datetime import date, datetime, timezone
+
+    from indicators.events import map_events
+    from monitor.assess.event_exposure import node_profiles
+    from monitor.cli.events import country_names, load_events, mapping_document, mapping_table
+    from monitor.collect.base import CollectionError
+    from monitor.collect.event_files import event_from_row
+    from monitor.store.database import make_engine, migrate, session_factory
+    from monitor.store import events as stored_events
+
+    files = getattr(args, "file", []) or []
+    fr_json = getattr(args, "federal_register_json", []) or []
+    try:
+        if args.events_command == "add":
+            row = {name: str(getattr(args, name.replace("-", "_"))) for name in (
+                "id", "title", "issuer", "kind", "announced", "effective", "affected", "text", "link", "language",
+                "status")}
+            row |= {"hs_codes": args.hs_codes, "issuing_body": args.issuing_body}
+            events = [event_from_row(row, "events add", "analyst")]
+        else:
+            events = load_events(files, fr_json)
+    except CollectionError as err:
+        raise InputFileError(str(err)) from None
+    if args.events_command == "load" and not events:
+        raise InputFileError("events load: give at least one --file or --federal-register-json")
+    catalog = load_config(args.config).catalog if args.events_command == "map" else None
+    try:
+        today = date.fromisoformat(args.as_of) if getattr(args, "as_of", None) else date.today()
+    except ValueError:
+        raise InputFileError(f"--as-of {args.as_of!r}: expected YYYY-MM-DD") from None
+    uses_db = args.events_command in {"load", "add"} or not events or args.exposure_from_db
+    engine = make_engine(_db_url(args)) if uses_db else None
+    try:
+        if engine is not None and args.events_command in {"load", "add"}:
+            migrate(engine)
+            with session_factory(engine).begin() as session:
+                saved = stored_events.save_events(session, events, datetime.now(timezone.utc))
+            print(f"events: {saved.new} new, {saved.updated} updated, {saved.linked} linked to an event they "
+                  f"repeat or amend")
+            return 0
+        profiles = node_profiles(catalog)
+        if engine is not None:
+            with session_factory(engine)() as session:
+                if not events:
+                    events = stored_events.load_events(session)
+                if args.exposure_from_db:
+                    profiles = node_profiles(catalog, session, today)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    events = [e for e in events if e.announced <= today]  # nothing announced after the day of the warnings
+    mapping = map_events(events, profiles, catalog.home, country_names(events, catalog.home))
+    document = mapping_document(events, mapping, today)
+    if args.format == "json":
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(mapping_table(document))
+    return 0
+
+
+def _evaluate_events(args: argparse.Namespace) -> int:
+    """``chainwatch evaluate-events``."""
+    from monitor.cli.events import evaluate_file, evaluation_table
+    from monitor.collect.base import CollectionError
+
+    catalog = load_config(args.config).catalog
+    try:
+        document = evaluate_file(args.input, catalog)
+    except CollectionError as err:
+        raise InputFileError(str(err)) from None
+    print(json.dumps(document, ensure_ascii=False, indent=2) if args.format == "json" else evaluation_table(document))
     return 0
 
 

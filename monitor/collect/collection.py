@@ -66,6 +66,8 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
     from monitor.collect.comtrade import ComtradeCollector
     from monitor.collect.eto import EtoChipsCollector
     from monitor.collect.eurostat import EurostatCollector
+    from monitor.collect.federal_register import FederalRegisterCollector
+    from monitor.collect.feeds import FeedCollector
     from monitor.collect.files import FileCollector
     from monitor.collect.fred import FredCollector
     from monitor.collect.usgs import UsgsCollector
@@ -73,8 +75,8 @@ def build_collectors(config: Config, options: HttpOptions | None = None,
 
     network = {"comtrade": ComtradeCollector, "fred": FredCollector, "worldbank": WorldBankCollector,
                "eurostat": EurostatCollector, "census": CensusCollector, "comext": ComextCollector,
-               "file": FileCollector, "usgs": UsgsCollector,
-               "eto_chips": EtoChipsCollector}
+               "file": FileCollector, "usgs": UsgsCollector, "eto_chips": EtoChipsCollector,
+               "federal_register": FederalRegisterCollector, "feed": FeedCollector}
     collectors: list[Collector] = []
     for source in config.sources.sources:
         if source.kind == "demo":
@@ -128,7 +130,7 @@ class CollectionRunner:
                 # against the stored vintages so a rerun does not report every row as new.
                 with self._sessions() as session:
                     changed, unchanged, revised = drop_unchanged(session, batch)
-                ingested = len(changed.observations) + len(changed.trade_flows)
+                ingested = len(changed.observations) + len(changed.trade_flows) + len(batch.events)
             new = ingested - revised
             try:
                 rows = store_batch(self._sessions, batch, self._clock(), (new, revised, unchanged))

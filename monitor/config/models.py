@@ -82,6 +82,15 @@ class Names(StrictModel):
     zh: str = Field(min_length=1)
 
 
+class Keywords(StrictModel):
+    """Words that name a node's product in announcements (policy-event mapping, docs/configuration.md)."""
+
+    en: list[Annotated[str, Field(min_length=2)]] = Field(
+        default_factory=list, description="English words or phrases, matched as whole words, any case")
+    zh: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Chinese words, matched as substrings")
+
+
 class Person(StrictModel):
     """A named official, e.g. the chain chief (链长)."""
 
@@ -154,6 +163,9 @@ class Node(StrictModel):
         default_factory=dict,
         description="basket codes among hs_codes -> what else each carries besides the node's product, "
                     "as a phrase starting 'also ...' / '还包括…'")
+    keywords: Keywords = Field(
+        default_factory=Keywords,
+        description="words naming the node's product in announcements (policy-event mapping)")
 
     def basket_note(self) -> tuple[str, str] | None:
         """A short English and Chinese phrase saying the node is measured through basket codes.
@@ -426,6 +438,39 @@ class WorldBankIndicator(StrictModel):
     allow_negative: Flag = False
 
 
+class FederalRegisterSource(_HttpSource):
+    """US Federal Register documents of the agencies that issue export controls and sanctions.
+
+    Read by ``monitor/collect/federal_register.py``; no key (docs/sources/federal_register.md). Its
+    batches carry events, not observations: ``start`` is the first month of a backfill and
+    ``lookback_months`` the months re-read before the latest stored publication day.
+    """
+
+    kind: Literal["federal_register"]
+    base_url: str = Field(default="https://www.federalregister.gov", pattern=r"^https?://[^\s]+$")
+    agencies: list[Annotated[str, Field(pattern=r"^[a-z-]+$")]] = Field(
+        default_factory=lambda: ["industry-and-security-bureau", "foreign-assets-control-office"],
+        min_length=1, description="Federal Register agency slugs")
+    per_page: int = Field(default=100, ge=1, le=1000, description="documents per page (API maximum 1000)")
+
+
+class FeedSource(_HttpSource):
+    """An official announcement page's feed (RSS 2.0, Atom or JSON Feed), read as policy events.
+
+    ``base_url`` is the feed's URL. Items carry no country or kind of their own, so the
+    feed says who publishes (``issuer``, ``issuing_body``) and in which ``language``; an
+    item's kind is read from its title (docs/events.md), else ``event_kind``.
+    """
+
+    kind: Literal["feed"]
+    issuer: str = Field(pattern=r"^(?:[A-Z]{3}|EU)$", description="ISO alpha-3 of the publishing country, or EU")
+    issuing_body: str = Field(default="", max_length=128)
+    language: str = Field(default="en", min_length=2, max_length=16)
+    affected: list[str] = Field(default_factory=lambda: ["*"], description="ISO alpha-3; * = every destination")
+    event_kind: Literal["export_ban", "sanction", "licensing", "outage", "tariff", "listing", "notice"] = Field(
+        default="notice", description="kind of an item whose title names none")
+
+
 class WorldBankSource(_HttpSource):
     """World Bank Indicators API v2 (JSON, paged; annual values stored as January)."""
 
@@ -570,7 +615,7 @@ class EtoChipsSource(StrictModel):
 
 SourceConfig = Annotated[
     DemoSource | ComtradeSource | FredSource | WorldBankSource | EurostatSource | CensusSource | ComextSource
-    | FileSource | UsgsSource | EtoChipsSource,
+    | FileSource | UsgsSource | EtoChipsSource | FederalRegisterSource | FeedSource,
     Field(discriminator="kind"),
 ]
 

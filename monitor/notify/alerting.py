@@ -67,6 +67,7 @@ from monitor.assess.assessment import AssessmentResult
 from monitor.clock import Clock, as_utc
 from monitor.config.models import AlertRule, Config, RouteConfig
 from monitor.telemetry.metrics import ServiceMetrics
+from monitor.notify.policy_events import policy_event_findings
 from monitor.store.alert_store import (
     QueuedNotification,
     claim,
@@ -272,7 +273,10 @@ class AlertPipeline:
     def evaluate(self, result: AssessmentResult) -> AlertEvaluation:
         """Apply the rules, update alert states and flush the groups (one transaction)."""
         now = self._clock()
-        candidates = evaluate_rules(self._rules, risk_subjects(result, self._config), finding_events(result),
+        with self._sessions() as session:
+            # Stored policy events alert as findings on their nodes (docs/events.md).
+            events = finding_events(result) + policy_event_findings(session, self._config.catalog, now.date())
+        candidates = evaluate_rules(self._rules, risk_subjects(result, self._config), events,
                                     dict(self._config.alerts.severity))
         with self._sessions() as session:
             # Chains whose latest stress test crosses stress.alert_threshold alert too.

@@ -28,6 +28,7 @@ from monitor.store.assessments import (
     run_scores,
 )
 from monitor.store.observations import load_observations, load_trade_flows
+from monitor.report.policy_events import policy_events_section
 from monitor.stress.runs import stress_report_section
 
 TOP_PARTNERS = 3
@@ -196,6 +197,10 @@ def build_report(config: Config, session: Session, run_id: int | None = None,
                        "drivers": n["drivers"][:3]} for c, n in top],
         "changes": changes,
         "stress_tests": stress_report_section(session, catalog),  # latest successful stress-test suite, [] if none
+        # announced since the previous assessment (docs/events.md); [] when none is stored
+        "policy_events": policy_events_section(
+            session, catalog, (run.finished_at or run.started_at).date(),
+            None if previous is None else (previous.finished_at or previous.started_at).date()),
     }
     return document, plots
 

@@ -44,11 +44,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from alerts.matchers import Matcher
+from indicators.events import Event
 from monitor.telemetry import logs
 from monitor.clock import Clock, as_utc, system_clock
 from monitor.clock import parse_duration
 from monitor.config.models import Config
+from monitor.collect.base import CollectionError
+from monitor.collect.event_files import event_from_row
 from monitor.store import alert_store
+from monitor.store import events as stored_events
 from monitor.store.simulated_data import assessed_rows_simulated, assessed_series
 from monitor.store.tables import AlertRecord, AssessmentRun, Finding, RiskScore
 
@@ -357,6 +361,30 @@ def build_api(context: ApiContext) -> APIRouter:
         except alert_store.UnknownAlertError:
             raise ApiError(404, "not_found", f"no silence {silence_id!r}") from None
         return _silence(silence, now)
+
+    # --- policy events (docs/events.md) ---
+
+    @router.get("/events", response_model=Page[EventOut], tags=["events"])
+    def list_events(paging: Paging) -> dict:
+        """Stored events, one per family (repeats and amendments folded in), newest announcement first."""
+        with context.sessions() as session:
+            events = stored_events.load_events(session)
+        return paging.of([_event_out(e) for e in reversed(events)])
+
+    @router.post("/events", response_model=EventSaved, status_code=201, tags=["events"], dependencies=writes)
+    def add_event(body: EventIn) -> dict:
+        """Store one event an analyst reports (source ``analyst``); a repeat of a stored measure is linked to it."""
+        row = body.model_dump(exclude={"affected", "hs_codes", "announced", "effective"})
+        row |= {"announced": body.announced.isoformat(),
+                "effective": body.effective.isoformat() if body.effective else "",
+                "affected": ";".join(body.affected), "hs_codes": ";".join(body.hs_codes)}
+        try:
+            event = event_from_row({k: str(v) for k, v in row.items()}, "request body", "analyst")
+        except CollectionError as err:
+            raise ApiError(422, "invalid_request", str(err)) from None
+        with context.sessions.begin() as session:
+            saved = stored_events.save_events(session, [event], context.clock())
+        return {"event_id": event.event_id, "created": saved.new == 1, "linked": saved.linked == 1}
 
     # --- assessment runs ---
 
@@ -678,6 +706,61 @@ class SilenceIn(BaseModel):
         return value
 
 
+class EventIn(BaseModel):
+    """An event an analyst reports (the curated-file fields, docs/events.md)."""
+
+    model_config = {"extra": "forbid"}
+    id: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.:-]+$")
+    title: str = Field(min_length=1, max_length=2000)
+    issuer: str = Field(description="ISO alpha-3 of the issuing country, or EU")
+    kind: str = Field(description="export_ban, sanction, licensing, outage, tariff, listing, notice")
+    announced: date
+    effective: date | None = None
+    affected: list[str] = Field(default_factory=lambda: ["*"], max_length=250,
+                                description="ISO alpha-3 codes; ['*'] = every destination")
+    hs_codes: list[str] = Field(default_factory=list, max_length=100, description="4- or 6-digit HS codes")
+    text: str = Field(default="", max_length=20000)
+    link: str = Field(default="", max_length=2000)
+    language: str = Field(default="en", max_length=16)
+    status: Literal["active", "withdrawn"] = "active"
+    issuing_body: str = Field(default="", max_length=128)
+
+    _clean = field_validator("title", "issuer", "kind", "text", "link", "language", "issuing_body")(_no_control)
+
+    @field_validator("affected", "hs_codes")
+    @classmethod
+    def _no_separators(cls, values: list[str]) -> list[str]:
+        if any(";" in v or not v.strip() for v in values):
+            raise ValueError("give one code per list item (no ';', no empty item)")
+        return values
+
+
+class EventSaved(BaseModel):
+    """What storing an event did."""
+
+    event_id: str
+    created: bool = Field(description="false: an existing analyst event with this id was updated")
+    linked: bool = Field(description="linked to a stored event it repeats or amends")
+
+
+class EventOut(BaseModel):
+    """A stored event (its family: every member's HS codes, the newest member's status)."""
+
+    event_id: str
+    source: str
+    title: str
+    kind: str
+    issuer: str
+    issuing_body: str
+    affected: list[str]
+    hs_codes: list[str]
+    announced: date
+    effective: date | None
+    link: str
+    language: str
+    status: str
+
+
 class SilenceOut(BaseModel):
     """A silence and its state now (pending, active or expired)."""
 
@@ -866,3 +949,10 @@ def _report(path: Path) -> dict:
 
 
 __all__ = ["ApiContext", "ApiError", "ErrorBody", "build_api", "install_error_handlers", "install_request_ids"]
+
+
+def _event_out(event: Event) -> dict:
+    return {"event_id": event.event_id, "source": event.source, "title": event.title, "kind": event.kind,
+            "issuer": event.issuer, "issuing_body": event.issuing_body, "affected": list(event.affected),
+            "hs_codes": list(event.hs_codes), "announced": event.announced, "effective": event.effective,
+            "link": event.link, "language": event.language, "status": event.status}

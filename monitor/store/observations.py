@@ -22,6 +22,7 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
+from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
 from monitor.store.upsert import bulk_upsert, key_order, upsert
@@ -169,6 +170,9 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
             new, revised, unchanged = counts if counts is not None else (None, None, None)
+            if batch.events:
+                saved = save_events(session, batch.events, now)
+                written += saved.new + saved.updated
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
                                      status="succeeded", rows_written=written, rows_new=new,
                                      rows_revised=revised, rows_unchanged=unchanged))

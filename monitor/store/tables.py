@@ -288,3 +288,36 @@ class StressResult(Base):
     monthly: Mapped[list | None] = mapped_column(JSON, comment="per month: shortfall, inventory_days, ...")
 
     __table_args__ = (UniqueConstraint("run_id", "scenario", "chain", "node"),)
+
+
+class PolicyEvent(Base):
+    """A policy or supply event (an export control, a listing, an outage...) as one source published it.
+
+    ``canonical_id`` links a revision to the event it repeats or amends: the same
+    measure from a second source, an amendment, a correction. A row without it is a
+    canonical event; its warnings follow the newest status of the whole family
+    (docs/events.md, migration 0010).
+    """
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(200), comment="the source's own id (document number, row id)")
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32), comment="export_ban, sanction, licensing, outage, tariff, listing, notice")
+    issuer: Mapped[str] = mapped_column(String(8), comment="ISO alpha-3 of the issuing country, or EU")
+    issuing_body: Mapped[str] = mapped_column(String(128), default="")
+    affected: Mapped[str] = mapped_column(String(400), comment="';'-separated ISO alpha-3; '*' = every destination")
+    hs_codes: Mapped[str] = mapped_column(String(400), default="", comment="';'-separated HS headings/subheadings")
+    announced: Mapped[date] = mapped_column(Date)
+    effective: Mapped[date | None] = mapped_column(Date)
+    link: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    status: Mapped[str] = mapped_column(String(16), default="active", comment="active or withdrawn")
+    canonical_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="SET NULL"), index=True,
+        comment="the event this row repeats or amends (NULL: a canonical event)")
+    retrieved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("source", "external_id"), Index("ix_events_announced", "announced"))

@@ -25,16 +25,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indicators.vocabulary import FLOWS
-from monitor.records import ESTIMATE_FLAGS, REPORTED, CollectedBatch, estimate_flags, trade_key
+from monitor.records import EVENTS_KEY, ESTIMATE_FLAGS, REPORTED, CollectedBatch, estimate_flags, trade_key
 from monitor.store.key_scan import distinct_values
 from monitor.store.observations import newest_vintage_order
-from monitor.store.tables import Observation, TradeFlow
+from monitor.store.tables import Observation, PolicyEvent, TradeFlow
 
 _FLOW_KEY = ["reporter", "partner", "product", "flow", "period"]
 
 
 def latest_periods(session: Session, source: str) -> dict[str, date]:
-    """Latest stored period per series id and per ``reporter/product/flow`` of ``source``."""
+    """Latest stored period per series id and per ``reporter/product/flow`` of ``source``
+    (and, under :data:`EVENTS_KEY`, its latest stored event announcement)."""
     latest: dict[str, date] = {}
     rows = session.execute(
         select(Observation.series_id, func.max(Observation.period))
@@ -58,6 +59,9 @@ def latest_periods(session: Session, source: str) -> dict[str, date]:
             for flow, period in zip(FLOWS, periods):
                 if period is not None:
                     latest[trade_key(reporter, product, flow)] = period
+    newest_event = session.scalar(select(func.max(PolicyEvent.announced)).where(PolicyEvent.source == source))
+    if newest_event is not None:
+        latest[EVENTS_KEY] = newest_event
     return latest
 
 

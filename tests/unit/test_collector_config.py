@@ -18,7 +18,7 @@ def test_default_profile_stays_offline_demo():
 def test_live_profile_loads_and_builds_every_collector():
     config = load_config(CONFIG_DIR / "live", environ={})
     kinds = [s.kind for s in config.sources.sources]
-    assert kinds == ["comtrade", "fred", "worldbank", "eurostat", "census", "file"]
+    assert kinds == ["comtrade", "fred", "worldbank", "eurostat", "census", "file", "federal_register"]
     collectors = build_collectors(config)
     try:
         comtrade = collectors[0]
