@@ -69,4 +69,10 @@ def run_detect(path: Path, replay: bool = False, fmt: str = "json", engine: Disr
         out.write(table.to_csv(index=False))
     else:
         out.write((table.to_json(orient="records", force_ascii=False, indent=2) if len(table) else "[]") + "\n")
+    # For people, on stderr: standard output stays the documented JSON/CSV.
+    judged = data.frame["series_id"].nunique()
+    skipped = {p.series_id for p in data.problems if p.series_id is not None}
+    rows = sum(p.series_id is None for p in data.problems)
+    print(f"{judged} series, {table['series_id'].nunique()} flagged ({len(table)} flagged period(s)), "
+          f"{len(skipped)} skipped" + (f", {rows} row(s) without a series skipped" if rows else ""), file=err)
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK
