@@ -160,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     killed by it), not with a traceback.
     """
     try:
-        return _main(argv)
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
     except BrokenPipeError:
         # Later writes (and the interpreter's final flush) go nowhere instead of failing again.
         devnull = os.open(os.devnull, os.O_WRONLY)
