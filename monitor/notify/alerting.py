@@ -243,8 +243,9 @@ class AlertPipeline:
                 rate = (per_minute, 60.0)
             if rate is not None:
                 self._buckets[receiver.name] = TokenBucket(*rate)
-            if receiver.url is None:
-                log.warning("receiver %s has no URL configured: it is off", receiver.name)
+        # Said once, at the first evaluation: commands that never notify (collect, report,
+        # alerts list…) have no reason to mention it.
+        self._unannounced_off = [r.name for r in alerts.receivers if r.url is None]
 
     # --- routing -----------------------------------------------------------------
 
@@ -270,6 +271,9 @@ class AlertPipeline:
 
     def evaluate(self, result: AssessmentResult) -> AlertEvaluation:
         """Apply the rules, update alert states and flush the groups (one transaction)."""
+        for name in self._unannounced_off:
+            log.warning("receiver %s has no URL configured: it is off", name)
+        self._unannounced_off = []
         now = self._clock()
         candidates = evaluate_rules(self._rules, risk_subjects(result, self._config), finding_events(result),
                                     dict(self._config.alerts.severity))

@@ -61,9 +61,12 @@ def cjk_font_family() -> str | None:
     return found
 
 
-def font_settings() -> dict:
-    """matplotlib rc settings: DejaVu Sans, then the CJK font for the glyphs it lacks."""
-    cjk = cjk_font_family()
+def font_settings(zh: bool) -> dict:
+    """matplotlib rc settings: DejaVu Sans, then (``zh``) the CJK font for the glyphs it lacks.
+
+    English reports never look for a CJK font, so they never warn about a missing one.
+    """
+    cjk = cjk_font_family() if zh else None
     # Fallback needs the families named in font.family itself (a generic "sans-serif" resolves to one font).
     return {"font.family": ["DejaVu Sans", *([cjk] if cjk else [])]}
 
@@ -86,7 +89,7 @@ def chinese_labels(zh: bool) -> bool:
 
 def level_heatmap(chains: list[dict], zh: bool = False) -> bytes:
     """Chains (rows) × their nodes (upstream first), each cell coloured by level, with its score."""
-    with plt.rc_context(font_settings()):
+    with plt.rc_context(font_settings(zh)):
         return _level_heatmap(chains, chinese_labels(zh))
 
 
@@ -112,7 +115,7 @@ def series_plot(series: NodeSeries, title: str, zh: bool = False) -> bytes:
     ``zh``: Chinese legend (only when :func:`chinese_labels` allows it; the caller
     picks the title's language the same way).
     """
-    with plt.rc_context(font_settings()):
+    with plt.rc_context(font_settings(zh)):
         return _series_plot(series, title, chinese_labels(zh))
 
 
