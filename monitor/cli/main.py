@@ -106,11 +106,11 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
     detect.add_argument("--format", choices=["json", "csv"], default="json", help="output format")
 
-    evaluate = sub.add_parser("evaluate", parents=[common, tables], help="score the disruption detector on labelled disruptions")
+    evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
     evaluate.add_argument("--input", required=True, type=Path, help="CSV with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table", help="output format")
-    stress = sub.add_parser("stress", parents=[common, tables], help="run a stress-test scenario on the stored data")
+    stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
     which = stress.add_mutually_exclusive_group(required=True)
     which.add_argument("--scenario", type=Path, help="scenario YAML file (see config/scenarios/)")
     which.add_argument("--all", action="store_true",
