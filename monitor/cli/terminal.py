@@ -20,8 +20,8 @@ from rich.table import Table
 from rich.text import Text
 
 #: Colour of each early-warning level (the report's palette, as terminal colours).
-LEVEL_STYLES = {"red": "bold red", "orange": "dark_orange", "yellow": "yellow", "blue": "blue",
-                "none": "", "unknown": "dim"}
+LEVEL_STYLES = {"none": "", "blue": "blue", "yellow": "yellow", "orange": "dark_orange", "red": "bold red",
+                "unknown": "dim"}
 _WIDE = 100_000  # "no width limit": rich sizes an unexpanded table to its content
 
 
