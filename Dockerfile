@@ -21,11 +21,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/chainwatch/bin:$PATH
 # A small CJK font (5 MB) so Chinese reports (report.language: zh) draw Chinese plot labels.
 RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home /var/lib/chainwatch --create-home chainwatch
+    && useradd --system --uid 10001 --home /var/lib/chainwatch --create-home chainwatch \
+    && install -d -o 10001 -g 10001 -m 0750 /var/lib/chainwatch/reports
 COPY --from=build /opt/chainwatch /opt/chainwatch
 USER 10001
 WORKDIR /var/lib/chainwatch
 # SQLite in the volume by default; set CHAINWATCH_DB_URL for PostgreSQL (replicas need it).
+# reports/ exists in the image, owned by uid 10001, so a named volume mounted there
+# starts with that owner (Docker copies it into an empty volume) and reports can be written.
 VOLUME ["/var/lib/chainwatch"]
 EXPOSE 9464
 # /healthz: the process answers (readiness, incl. database and schema, is /readyz).

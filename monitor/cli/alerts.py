@@ -7,12 +7,14 @@ call the same functions.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.matchers import parse_matchers
+from monitor.cli.terminal import level_text, new_table, render
 from monitor.clock import Clock, as_utc, system_clock
 from monitor.clock import parse_duration
 from monitor.store import alert_store
@@ -23,8 +25,13 @@ def _ts(value: datetime | None) -> str:
     return as_utc(value).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else ""
 
 
-def list_alerts(sessions: sessionmaker[Session], state: str | None, fmt: str) -> str:
-    """Stored alerts; default: firing and pending."""
+def list_alerts(sessions: sessionmaker[Session], state: str | None, fmt: str, wide: bool = False,
+                width: int | None = None) -> str:
+    """Stored alerts; default: firing and pending.
+
+    The table (for people) names chains and nodes, shows each alert's level and score
+    and ends with a one-line count; the JSON (docs/cli.md) is unchanged.
+    """
     with sessions() as session:
         query = select(AlertRecord).order_by(AlertRecord.state, AlertRecord.starts_at)
         if state is None:
@@ -42,13 +49,23 @@ def list_alerts(sessions: sessionmaker[Session], state: str | None, fmt: str) ->
     if fmt == "json":
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if not rows:
-        return "no alerts"
-    lines = [f"{'FINGERPRINT':16}  {'STATE':8}  {'SEVERITY':8}  {'CHAIN':16}  {'NODE':20}  {'SINCE':20}  ACK"]
-    for r in rows:
-        ack = f"{r['acknowledged_by']} {r['acknowledged_at']}" if r["acknowledged_by"] else "-"
-        lines.append(f"{r['fingerprint']:16}  {r['state']:8}  {r['severity']:8}  {r['chain']:16}  "
-                     f"{r['node'] or '(chain)':20}  {r['starts_at']:20}  {ack}")
-    return "\n".join(lines)
+        return "no alerts" + ("" if state == "all" else f" ({state or 'firing or pending'})")
+    fixed = {"no_wrap": True}
+    table = new_table([("level", dict(fixed)), ("score", {"justify": "right", **fixed}), "state",
+                       "chain", "node", ("kind", dict(fixed)), ("since (UTC)", dict(fixed)),
+                       ("fingerprint", dict(fixed)), "ack"], wide=wide)
+    for r in records:
+        labels, notes = r.labels, r.annotations
+        level = labels.get("level") or notes.get("level") or labels.get("severity", "")
+        node = notes.get("node_name") or labels.get("node") or "(whole chain)"
+        since = as_utc(r.starts_at).strftime("%Y-%m-%d %H:%M") if r.starts_at else ""
+        # A unique prefix is enough for `alerts ack`; 12 hex digits keep the table narrow.
+        table.add_row(level_text(level), notes.get("score", "") or "-", r.state,
+                      notes.get("chain_name") or labels.get("chain", ""), node, labels.get("kind", ""),
+                      since, r.fingerprint[:12], r.acknowledged_by or "-")
+    counts = Counter(r.state for r in records)
+    summary = f"{len(records)} alert(s): " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    return render(table, "", summary, wide=wide, width=width)
 
 
 def acknowledge_alert(sessions: sessionmaker[Session], prefix: str, by: str, comment: str | None,
@@ -79,8 +96,8 @@ def add_silence(sessions: sessionmaker[Session], matchers: list[str], by: str, c
 
 
 def list_silences(sessions: sessionmaker[Session], include_expired: bool, fmt: str,
-                  clock: Clock = system_clock) -> str:
-    """Silences with their state."""
+                  clock: Clock = system_clock, wide: bool = False, width: int | None = None) -> str:
+    """Silences with their state (a table and a one-line count; JSON as in docs/cli.md)."""
     now = clock()
     with sessions() as session:
         silences = alert_store.list_silences(session, now, include_expired)
@@ -91,8 +108,12 @@ def list_silences(sessions: sessionmaker[Session], include_expired: bool, fmt: s
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if not rows:
         return "no silences"
-    return "\n".join(f"{r['id']}  {r['state']:8}  {r['ends_at']}  {' '.join(r['matchers'])}  "
-                     f"by {r['created_by']}: {r['comment']}" for r in rows)
+    table = new_table([("id", {"no_wrap": True}), "state", "until", "matchers", "by", "comment"], wide=wide)
+    for r in rows:
+        table.add_row(r["id"], r["state"], r["ends_at"], " ".join(r["matchers"]), r["created_by"], r["comment"])
+    counts = Counter(r["state"] for r in rows)
+    summary = f"{len(rows)} silence(s): " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    return render(table, "", summary, wide=wide, width=width)
 
 
 def expire_silence(sessions: sessionmaker[Session], silence_id: str, clock: Clock = system_clock) -> str:

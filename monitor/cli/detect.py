@@ -83,6 +83,11 @@ def run_detect(path: Path, replay: bool = False, fmt: str = "json", engine: Disr
                 writer.write(flagged_records(results))
                 advance(len(matrix.ids))
     writer.close()
+    # For people, on stderr: standard output stays the documented JSON/CSV.
+    skipped = data.skipped
+    rows = sum(p.series_id is None for p in data.problems)
+    print(f"{data.series_count} series, {len(writer.series)} flagged ({writer.count} flagged period(s)), "
+          f"{len(skipped)} skipped" + (f", {rows} row(s) without a series skipped" if rows else ""), file=err)
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK
 
 
@@ -91,6 +96,7 @@ class _FindingsWriter:
 
     def __init__(self, out: TextIO, fmt: str) -> None:
         self.out, self.fmt, self.count = out, fmt, 0
+        self.series: set[str] = set()
 
     def write(self, table: pd.DataFrame) -> None:
         if self.fmt == "csv":
@@ -99,6 +105,7 @@ class _FindingsWriter:
             body = table.to_json(orient="records", force_ascii=False, indent=2)
             self.out.write(("[\n" if self.count == 0 else ",\n") + body[2:-2])
         self.count += len(table)
+        self.series.update(table["series_id"])
         self.out.flush()
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ code 2 and one line per problem, without a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ from monitor.store.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersi
 from monitor.store.simulated_data import SimulatedDataError
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
 log = logging.getLogger("chainwatch")
 
 
@@ -33,7 +35,22 @@ class AlertCommandError(ValueError):
     """An ``alerts``/``silence`` command got an unknown id or a bad matcher or time."""
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default unless its text already names it or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0:
+            return text
+        return super()._get_help_string(action)
+
+
+_Parser = functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from monitor import __version__
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="DIR", help="config directory (default: ./config if present, else the packaged default)")
     common.add_argument("--db", metavar="URL", help=f"database URL (default: $CHAINWATCH_DB_URL or {DEFAULT_DB_URL})")
@@ -48,17 +65,23 @@ def _parser() -> argparse.ArgumentParser:
                            help="proceed although the configuration has no demo source and the database holds "
                                 "simulated demo rows (results stay labelled simulated)")
 
-    parser = argparse.ArgumentParser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    # Commands that print tables for people.
+    tables = argparse.ArgumentParser(add_help=False)
+    tables.add_argument("--wide", action="store_true",
+                        help="do not wrap table cells to the terminal width (one line per row)")
 
-    assess = sub.add_parser("assess", parents=[common, simulated], help="collect, assess, alert and print the result")
+    parser = _Parser(prog="chainwatch", description="Watch key industrial chains and warn early when one is at risk.")
+    parser.add_argument("--version", action="version", version=f"chainwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    assess = sub.add_parser("assess", parents=[common, simulated, tables], help="collect, assess, alert and print the result")
     assess.add_argument("--once", action="store_true", required=True, help="run the whole path once and exit")
-    assess.add_argument("--format", choices=["table", "json"], default="table")
+    assess.add_argument("--format", choices=["table", "json"], default="table", help="output format")
 
     run = sub.add_parser("run", parents=[common, simulated],
                          help="the long-running service: scheduler + HTTP (/metrics, /healthz, /readyz, /api/v1)")
-    run.add_argument("--port", type=int, default=9464)
-    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=9464, help="HTTP port")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
 
     sub.add_parser("check-config", parents=[common], help="validate the configuration")
 
@@ -77,26 +100,26 @@ def _parser() -> argparse.ArgumentParser:
     conc = sub.add_parser("concentration", parents=[common], help="concentration indicators of a long CSV or a USGS MCS world file")
     conc.add_argument("--input", required=True, type=Path,
                       help="CSV or Parquet with reporter,partner,product,period,value (or a USGS MCS world CSV)")
-    conc.add_argument("--format", choices=["json", "csv"], default="json")
+    conc.add_argument("--format", choices=["json", "csv"], default="json", help="output format")
 
     detect = sub.add_parser("detect", parents=[common], help="disruption detection on a long CSV")
     detect.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     detect.add_argument("--replay", action="store_true", help="walk forward and judge every period with data up to it")
-    detect.add_argument("--format", choices=["json", "csv"], default="json")
+    detect.add_argument("--format", choices=["json", "csv"], default="json", help="output format")
     detect.add_argument("--chunk-size", type=_positive_int, metavar="N",
                         help="series judged at a time; findings are written after each chunk (default 5000)")
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
     evaluate.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
-    evaluate.add_argument("--format", choices=["json", "table"], default="table")
+    evaluate.add_argument("--format", choices=["json", "table"], default="table", help="output format")
     stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
     which = stress.add_mutually_exclusive_group(required=True)
     which.add_argument("--scenario", type=Path, help="scenario YAML file (see config/scenarios/)")
     which.add_argument("--all", action="store_true",
                        help="run every scenario of stress.scenarios_dir and store the suite (as the scheduled job)")
-    stress.add_argument("--format", choices=["json", "table"], default="table")
-    _add_alert_commands(sub, common)
+    stress.add_argument("--format", choices=["json", "table"], default="table", help="output format")
+    _add_alert_commands(sub, common, tables)
     _add_event_commands(sub, common)
     return parser
 
@@ -109,6 +132,8 @@ def _positive_int(text: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return number
+
+
 def _add_event_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
     events = sub.add_parser("events", help="policy and event intelligence (docs/events.md)")
     events_sub = events.add_subparsers(dest="events_command", required=True)
@@ -145,28 +170,30 @@ def _add_event_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: 
     evaluate.add_argument("--format", choices=["table", "json"], default="table")
 
 
-def _add_alert_commands(sub, common: argparse.ArgumentParser) -> None:  # noqa: ANN001
+def _add_alert_commands(sub, common: argparse.ArgumentParser, tables: argparse.ArgumentParser) -> None:  # noqa: ANN001
     alerts = sub.add_parser("alerts", help="list and acknowledge alerts")
-    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
-    alerts_list = alerts_sub.add_parser("list", parents=[common], help="stored alerts (firing and pending by default)")
-    alerts_list.add_argument("--state", choices=["firing", "pending", "resolved", "all"], default=None)
-    alerts_list.add_argument("--format", choices=["table", "json"], default="table")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True, parser_class=_Parser)
+    alerts_list = alerts_sub.add_parser("list", parents=[common, tables],
+                                        help="stored alerts (firing and pending by default)")
+    alerts_list.add_argument("--state", choices=["firing", "pending", "resolved", "all"], default=None,
+                             help="which alerts (default: firing and pending)")
+    alerts_list.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     ack = alerts_sub.add_parser("ack", parents=[common], help="acknowledge an alert (stops escalation and reminders)")
     ack.add_argument("fingerprint", help="alert fingerprint or a unique prefix")
     ack.add_argument("--by", required=True, help="who acknowledges")
     ack.add_argument("--comment", default=None)
 
     silence = sub.add_parser("silence", help="mute notifications of matching alerts for a while")
-    silence_sub = silence.add_subparsers(dest="silence_command", required=True)
+    silence_sub = silence.add_subparsers(dest="silence_command", required=True, parser_class=_Parser)
     add = silence_sub.add_parser("add", parents=[common], help='add a silence, e.g. chain="batteries" node=~"cells.*"')
     add.add_argument("matchers", nargs="+", help="label matchers: name=value, name!=value, name=~regex, name!~regex")
     add.add_argument("--by", required=True, help="who silences")
     add.add_argument("--comment", required=True, help="why")
     add.add_argument("--duration", default="2h", help="how long from --start (e.g. 30m, 2h, 1d; default 2h)")
     add.add_argument("--start", default=None, help="ISO 8601 start (default: now)")
-    silence_list = silence_sub.add_parser("list", parents=[common], help="pending and active silences")
+    silence_list = silence_sub.add_parser("list", parents=[common, tables], help="pending and active silences")
     silence_list.add_argument("--all", action="store_true", help="include expired silences")
-    silence_list.add_argument("--format", choices=["table", "json"], default="table")
+    silence_list.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     expire = silence_sub.add_parser("expire", parents=[common], help="end a silence now")
     expire.add_argument("id", help="silence id or a unique prefix")
 
@@ -176,7 +203,26 @@ def _db_url(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``chainwatch`` console script."""
+    """Entry point of the ``chainwatch`` console script.
+
+    A reader that closes the pipe early (``chainwatch alerts list | head``) ends the
+    command quietly with exit code 141 (128 + SIGPIPE, as the shell reports a command
+    killed by it), not with a traceback.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        # Later writes (and the interpreter's final flush) go nowhere instead of failing again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     level = "INFO" if args.command == "run" and args.log_level == "WARNING" else args.log_level
     from monitor.telemetry.logs import configure_logging
@@ -283,6 +329,7 @@ def _collect(args: argparse.Namespace) -> int:
                 print(f"{name}: FAILED: {outcome.error}")
         if terminal:
             print(f"[{'#' * 20}] {len(wanted)}/{len(wanted)} done", file=sys.stderr)
+        print(f"{len(wanted)} source(s): {len(wanted) - failed} collected, {failed} failed")
     finally:
         app.close()
     return 1 if failed else 0
@@ -302,7 +349,7 @@ def _assess(args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps(assessment_document(result, shown, simulated), ensure_ascii=False, indent=2))
         else:
-            print(assessment_table(result, shown, simulated))
+            print(assessment_table(result, shown, simulated, wide=args.wide))
     finally:
         app.close()
     return 0
@@ -573,7 +620,15 @@ def _concentration(args: argparse.Namespace) -> int:
         sys.stdout.write(table.to_csv(index=False))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
+    _concentration_summary(table)
     return 0
+
+
+def _concentration_summary(table) -> None:  # noqa: ANN001
+    """One line for people on stderr (standard output stays the documented JSON/CSV)."""
+    zero = int((table["status"] == "zero_total").sum())
+    print(f"{len(table)} group(s) of reporter, product and period ({table['product'].nunique()} product(s)), "
+          f"{zero} without a positive total", file=sys.stderr)
 
 
 def _is_usgs_world_file(path: Path) -> bool:
@@ -613,6 +668,7 @@ def _usgs_concentration(args: argparse.Namespace) -> int:
     table["status"] = [("ok" if total > 0 else "zero_total") for total in table["total"]]
     table["release"] = release
     table["period"] = table["period"].dt.strftime("%Y")
+    _concentration_summary(table)
     print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
           "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
     if args.format == "csv":
@@ -660,6 +716,7 @@ def _stress(args: argparse.Namespace) -> int:
         print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
     else:
         print(scenario_table(outcome))
+        print(f"\n{len(outcome.chains)} chain(s) touched by scenario {outcome.scenario.id}")
     return 0
 
 
@@ -704,7 +761,7 @@ def _alerts(args: argparse.Namespace) -> int:
     engine, sessions = _alert_sessions(args)
     try:
         if args.alerts_command == "list":
-            print(list_alerts(sessions, args.state, args.format))
+            print(list_alerts(sessions, args.state, args.format, wide=args.wide))
         else:
             print(acknowledge_alert(sessions, args.fingerprint, args.by, args.comment))
     except (KeyError, ValueError) as err:
@@ -722,7 +779,7 @@ def _silence(args: argparse.Namespace) -> int:
         if args.silence_command == "add":
             print(add_silence(sessions, args.matchers, args.by, args.comment, args.duration, args.start))
         elif args.silence_command == "list":
-            print(list_silences(sessions, args.all, args.format))
+            print(list_silences(sessions, args.all, args.format, wide=args.wide))
         else:
             print(expire_silence(sessions, args.id))
     except (KeyError, ValueError) as err:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
 from alerts.model import Alert
 from monitor.assess.assessment import AssessmentResult, Judgement
+from monitor.cli.terminal import level_text, new_table, render
 
 
 def _round(value: float | None) -> float | None:
@@ -60,33 +65,56 @@ def assessment_document(result: AssessmentResult, alerts: Sequence[Alert], simul
     }
 
 
-def _score_cells(j: Judgement) -> str:
+def _score_cells(j: Judgement) -> list:
     score = "-" if j.score is None else f"{j.score:.0f}"
     change = "new" if j.previous_level is None else ("" if j.score_change is None else f"{j.score_change:+.0f}")
-    return f"{score:>5} {change:>6}  {j.level:<7} {j.completeness:>4.0%}"
+    return [score, change, level_text(j.level), f"{j.completeness:.0%}"]
 
 
-_LEVEL_MARK = {"none": "  ", "blue": "B ", "yellow": "Y ", "orange": "O ", "red": "R ", "unknown": "? "}
+def alert_level(alert: Alert) -> str:
+    """The alert's early-warning level (orange and red share a severity; the level tells them apart)."""
+    return alert.labels.get("level") or alert.annotations.get("level") or alert.labels.get("severity", "")
 
 
-def assessment_table(result: AssessmentResult, alerts: Sequence[Alert], simulated: bool) -> str:
-    """A readable terminal table: chains, their nodes, the top driver, then alerts."""
-    lines = []
+def alert_reason(alert: Alert) -> str:
+    """Why the alert fired, in one phrase: its first driver, else its description when it adds to the summary."""
+    drivers = alert.annotations.get("drivers", "")
+    if drivers:
+        return drivers.split("; ")[0]
+    description = alert.annotations.get("description", "")
+    return "" if description == alert.annotations.get("summary", "") else description
+
+
+def alerts_table(alerts: Sequence[Alert], wide: bool = False) -> Table:
+    """Alerts as rows: level (coloured), state, summary and reason."""
+    table = new_table(["level", "state", "alert", "reason"], wide=wide)
+    for alert in alerts:
+        table.add_row(level_text(alert_level(alert)), alert.state, alert.annotations.get("summary", ""),
+                      alert_reason(alert))
+    return table
+
+
+def assessment_table(result: AssessmentResult, alerts: Sequence[Alert], simulated: bool, wide: bool = False,
+                     width: int | None = None) -> str:
+    """A terminal table fitted to ``width`` (default: the terminal's): chains, their nodes and each node's
+    top driver, then the alerts with level and reason, then a one-line summary."""
     as_of = result.as_of.strftime("%Y-%m") if result.as_of else "no data"
     header = f"chainwatch assessment #{result.run_id}, data up to {as_of}"
     if simulated:
         header += "  (SIMULATED DEMO DATA)"
-    lines += [header, ""]
-    lines.append(f"{'chain / node':<44} {'score':>5} {'change':>6}  {'level':<7} {'data':>4}  top driver")
-    lines.append("-" * 120)
+    table = new_table([("chain / node", {"ratio": 2, "min_width": 16}), ("score", {"justify": "right"}),
+                       ("change", {"justify": "right"}), "level", ("data", {"justify": "right"}),
+                       ("top driver", {"ratio": 3, "min_width": 20})], wide=wide)
     for chain in result.chains:
-        lines.append(f"{chain.name_en[:44]:<44} {_score_cells(chain.judgement)}")
+        table.add_row(Text(chain.name_en, style="bold"), *_score_cells(chain.judgement), "")
         for node in chain.nodes:
-            driver = node.drivers[0] if node.drivers else ""
-            lines.append(f"  {_LEVEL_MARK[node.level]}{node.name_en[:40]:<40} {_score_cells(node.judgement)}  {driver[:80]}")
-    lines.append("")
+            table.add_row(Padding(node.name_en, (0, 0, 0, 2)), *_score_cells(node.judgement), node.drivers[0] if node.drivers else "")
     firing = [a for a in alerts if a.state == "firing"]
-    lines.append(f"alerts: {len(firing)} firing, {len(alerts) - len(firing)} resolved this run")
-    for alert in alerts:
-        lines.append(f"  [{alert.labels['severity']:<8}] {alert.state:<8} {alert.annotations.get('summary', '')}")
-    return "\n".join(lines)
+    nodes = [node for chain in result.chains for node in chain.nodes]
+    at_risk = sum(node.level in ("orange", "red") for node in nodes)
+    summary = (f"{len(result.chains)} chains, {len(nodes)} nodes, {at_risk} at orange or red; "
+               f"{len(firing)} alert(s) firing, {len(alerts) - len(firing)} resolved this run")
+    parts: list = [header, "", table, ""]
+    if alerts:
+        parts += [alerts_table(alerts, wide=wide), ""]
+    return render(*parts, summary, wide=wide, width=width)

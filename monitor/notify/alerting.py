@@ -245,8 +245,9 @@ class AlertPipeline:
             window = chat_window(receiver.kind, getattr(receiver, "rate_per_minute", None))
             if window is not None:
                 self._windows[receiver.name] = window
-            if receiver.url is None:
-                log.warning("receiver %s has no URL configured: it is off", receiver.name)
+        # Said once, at the first evaluation: commands that never notify (collect, report,
+        # alerts list…) have no reason to mention it.
+        self._unannounced_off = [r.name for r in alerts.receivers if r.url is None]
 
     # --- routing -----------------------------------------------------------------
 
@@ -272,6 +273,9 @@ class AlertPipeline:
 
     def evaluate(self, result: AssessmentResult) -> AlertEvaluation:
         """Apply the rules, update alert states and flush the groups (one transaction)."""
+        for name in self._unannounced_off:
+            log.warning("receiver %s has no URL configured: it is off", name)
+        self._unannounced_off = []
         now = self._clock()
         with self._sessions() as session:
             # Stored policy events alert as findings on their nodes (docs/events.md).

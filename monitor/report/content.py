@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from indicators.concentration import concentration_against_totals
 from indicators.vocabulary import AGGREGATE_PARTNERS, WORLD_PARTNERS
 from indicators.trade_totals import monthly_totals
+from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import Chain, Config, Node
 from monitor.assess.dimensions import DIMENSIONS
 from monitor.assess.provenance import estimate_summary, mirror_summary
@@ -101,7 +102,8 @@ def _concentration(node: Node, flows: pd.DataFrame, as_of: date, window: int, mi
             shares = named.groupby("partner")["value"].sum().sort_values(ascending=False)
             total = float(table["total"].iloc[0])
             result["top_partners"] = [
-                {"partner": p, "share": round(float(v / total), 4)} for p, v in shares.head(TOP_PARTNERS).items()]
+                {"partner": p, "name": country_name_en(p), "name_zh": country_name_zh(p), "share": round(float(v / total), 4)}
+                for p, v in shares.head(TOP_PARTNERS).items()]
             # Mirror and estimated parts of the window (docs/provenance.md): shown beside the partners.
             result["provenance"] = mirror_summary(part) | estimate_summary(part)
     current, before = result["current"], result["year_before"]
@@ -245,7 +247,7 @@ def _node_series(chain: Chain, node: Node, flows: pd.DataFrame, production: pd.D
     imports = flows[flows["product"].isin(node.hs_codes)]
     if not imports.empty:
         sid = f"imports.{chain.id}.{node.id}"
-        series.append(NodeSeries(sid, "import value (USD)", monthly_totals(imports), sorted(flagged.get(sid, ()))))
+        series.append(NodeSeries(sid, "import value (USD per month)", monthly_totals(imports), sorted(flagged.get(sid, ()))))
     for sid in node.production_series:
         values = production[production["series_id"] == sid]
         if not values.empty:

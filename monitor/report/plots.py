@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from indicators.vocabulary import ALL_LEVELS  # noqa: E402
 from monitor.report.content import NodeSeries  # noqa: E402
@@ -61,9 +63,12 @@ def cjk_font_family() -> str | None:
     return found
 
 
-def font_settings() -> dict:
-    """matplotlib rc settings: DejaVu Sans, then the CJK font for the glyphs it lacks."""
-    cjk = cjk_font_family()
+def font_settings(zh: bool) -> dict:
+    """matplotlib rc settings: DejaVu Sans, then (``zh``) the CJK font for the glyphs it lacks.
+
+    English reports never look for a CJK font, so they never warn about a missing one.
+    """
+    cjk = cjk_font_family() if zh else None
     # Fallback needs the families named in font.family itself (a generic "sans-serif" resolves to one font).
     return {"font.family": ["DejaVu Sans", *([cjk] if cjk else [])]}
 
@@ -86,24 +91,49 @@ def chinese_labels(zh: bool) -> bool:
 
 def level_heatmap(chains: list[dict], zh: bool = False) -> bytes:
     """Chains (rows) × their nodes (upstream first), each cell coloured by level, with its score."""
-    with plt.rc_context(font_settings()):
+    with plt.rc_context(font_settings(zh)):
         return _level_heatmap(chains, chinese_labels(zh))
 
 
 def _level_heatmap(chains: list[dict], zh: bool) -> bytes:
     width = max(len(c["nodes"]) for c in chains)
     grid = [[_LEVELS.index(n["level"]) for n in c["nodes"]] + [0] * (width - len(c["nodes"])) for c in chains]
-    figure, axis = plt.subplots(figsize=(1.3 * width + 2.5, 0.6 * len(chains) + 1))
+    figure, axis = plt.subplots(figsize=(1.5 * width + 3.5, 0.75 * len(chains) + 1))
     axis.imshow(grid, cmap=ListedColormap(list(LEVEL_COLOURS.values())), vmin=0, vmax=len(_LEVELS) - 1,
                 aspect="auto")
     for row, chain in enumerate(chains):
         for col, node in enumerate(chain["nodes"]):
             score = "–" if node["score"] is None else f"{node['score']:.0f}"
-            axis.text(col, row, f"{node['id'][:14]}\n{score}", ha="center", va="center", fontsize=7)
-    axis.set_yticks(range(len(chains)), [f"{c['id']} ({c['level']})" for c in chains], fontsize=8)
+            name = node["name_zh"] if zh else node["name"]
+            axis.text(col, row, f"{_short(name, 8 if zh else 18, lines=2)}\n{score}", ha="center", va="center",
+                      fontsize=6.5)
+    axis.set_yticks(range(len(chains)), [f"{_short(c['name_zh'] if zh else c['name'], 16 if zh else 40)} ({c['level']})"
+                                         for c in chains], fontsize=8)
     axis.set_xticks([])
     axis.set_title("各产业链环节预警等级（上游 → 下游）" if zh else "Node levels by chain (upstream → downstream)")
     return _png(figure)
+
+
+def readable_number(value: float, _position: object = None) -> str:
+    """An axis tick for people: thousands separators, and k / M / bn instead of a ``1e8`` offset.
+
+    Examples: 950 → ``950``, 12,500 → ``12,500``, 3.4e6 → ``3.4 M``, 1.25e9 → ``1.25 bn``.
+    """
+    size = abs(value)
+    for step, suffix in ((1e9, " bn"), (1e6, " M")):
+        if size >= step:
+            return f"{value / step:,.3g}{suffix}"
+    return f"{value:,.0f}" if size >= 100 or value == int(value) else f"{value:,.2g}"
+
+
+def _short(name: str, width: int, lines: int = 1) -> str:
+    """``name`` wrapped at word boundaries into at most ``lines`` lines of about ``width``
+    characters, "…" marking a cut (a heat-map cell is small)."""
+    wrapped = textwrap.wrap(name, width) or [""]
+    if len(wrapped) > lines:
+        wrapped = wrapped[:lines]
+        wrapped[-1] = wrapped[-1].rstrip(",;:(") + "…"
+    return "\n".join(wrapped)
 
 
 def series_plot(series: NodeSeries, title: str, zh: bool = False) -> bytes:
@@ -112,7 +142,7 @@ def series_plot(series: NodeSeries, title: str, zh: bool = False) -> bytes:
     ``zh``: Chinese legend (only when :func:`chinese_labels` allows it; the caller
     picks the title's language the same way).
     """
-    with plt.rc_context(font_settings()):
+    with plt.rc_context(font_settings(zh)):
         return _series_plot(series, title, chinese_labels(zh))
 
 
@@ -128,6 +158,7 @@ def _series_plot(series: NodeSeries, title: str, zh: bool) -> bytes:
         axis.legend(loc="upper left", fontsize=7, frameon=False)
     axis.set_title(title, fontsize=9)
     axis.set_ylabel(series.label, fontsize=7)
+    axis.yaxis.set_major_formatter(FuncFormatter(readable_number))
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)
     return _png(figure)

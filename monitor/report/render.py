@@ -49,6 +49,7 @@ LABELS = {
         "world_supply": "Where the world's supply sits (latest year; share of the World total)",
         "supply_stage": "Stage of supply", "year": "Year", "top_producer": "Top producer", "world_hhi": "World HHI",
         "home_share": "Home share", "coverage": "Named producers",
+        "unplotted": "Not plotted (no flagged disruption, not among the top risks; values in the API):",
         "cjk_hint": "",
         "plots_in_english": "",
     },
@@ -81,6 +82,7 @@ LABELS = {
         "world_supply": "全球供给分布（最新年份；占全球总量比重）",
         "supply_stage": "供给环节", "year": "年份", "top_producer": "最大生产国", "world_hhi": "全球 HHI",
         "home_share": "本国占比", "coverage": "已列明生产国",
+        "unplotted": "未绘图（无判定中断且不在主要风险之列；数据见 API）：",
         "cjk_hint": "如中文显示为方框，请安装中文字体（如 Noto Sans CJK 或文泉驿微米黑）。"
                     "If Chinese shows as boxes, install a CJK font (e.g. Noto Sans CJK).",
         "plots_in_english": "生成本报告的机器未安装中文字体，图中标签使用英文。"
@@ -101,35 +103,62 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+#: Nodes of the top-risk list whose series are plotted even without a flagged period.
+PLOTTED_TOP_RISKS = 5
+FILE_MODE = 0o640  # group-readable (a web server or ops group), not world-readable
+DIR_MODE = 0o750
+
+
+def plotted_nodes(document: dict, plots: dict[str, list[NodeSeries]]) -> set[str]:
+    """``chain/node`` keys whose series are worth a plot: a flagged disruption, or among the top risks.
+
+    A report of every node's series was ~60 plots of mostly quiet lines; the others are
+    listed by name under their chain (their values are in the API and the metrics).
+    """
+    flagged = {key for key, series in plots.items() if any(s.flagged for s in series)}
+    top = {f"{r['chain']}/{r['node']}" for r in document["top_risks"][:PLOTTED_TOP_RISKS]}
+    return {key for key in flagged | top if plots.get(key)}
+
+
 def write_report(document: dict, plots: dict[str, list[NodeSeries]], out_dir: Path) -> Path:
-    """Render ``document`` into ``out_dir`` (created); returns the HTML file's path.
+    """Render ``document`` into ``out_dir`` (created, mode 0750); returns the HTML file's path.
 
     Files are written to temporary names and renamed, so a crash never leaves a
-    half-written report behind.
+    half-written report behind; they are group-readable (0640).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if not out_dir.is_dir():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.chmod(DIR_MODE)  # only a directory made here: never loosen or tighten the user's own
     zh = document["language"] == "zh"
     zh_plots = chinese_labels(zh)  # Chinese plot labels only with a CJK font, else English (no empty boxes)
     images = {"heatmap": _data_uri(level_heatmap(document["chains"], zh=zh))}
+    plotted = plotted_nodes(document, plots)
     for chain in document["chains"]:
         for node in chain["nodes"]:
             key = f"{chain['id']}/{node['id']}"
-            images[key] = [
-                _data_uri(series_plot(s, f"{node['name_zh'] if zh_plots else node['name']} — {s.series_id}", zh=zh))
-                for s in plots.get(key, [])
-            ]
+            name = node["name_zh"] if zh_plots else node["name"]
+            images[key] = [_data_uri(series_plot(s, f"{name} — {s.label}", zh=zh))
+                           for s in (plots.get(key, []) if key in plotted else [])]
     for scenario in document.get("stress_tests", []):
         if scenario.get("sensitivity"):
             name = scenario.get("name_zh") if zh_plots and scenario.get("name_zh") else scenario.get("name")
             images[f"tornado/{scenario['id']}"] = _data_uri(tornado_plot(scenario["sensitivity"], name, zh=zh))
+    language = document["language"]
     environment = Environment(loader=PackageLoader("monitor.report", "templates"),
                               autoescape=select_autoescape(["html", "j2"]))
     # Country names for people in the report's language; the JSON keeps the ISO codes.
-    environment.filters["country"] = country_name_zh if zh else country_name_en
+    environment.filters["country"] = country_name_zh if language == "zh" else country_name_en
     environment.filters["usd"] = format_usd
+    names = {(c["id"], ""): (c["name_zh"] if language == "zh" else c["name"]) for c in document["chains"]}
+    names.update({(c["id"], n["id"]): (n["name_zh"] if language == "zh" else n["name"])
+                  for c in document["chains"] for n in c["nodes"]})
+    unplotted = {c["id"]: [names[(c["id"], n["id"])] for n in c["nodes"]
+                           if plots.get(f"{c['id']}/{n['id']}") and f"{c['id']}/{n['id']}" not in plotted]
+                 for c in document["chains"]}
     html = environment.get_template("report.html.j2").render(
-        doc=document, images=images, t=LABELS[document["language"]], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
-        plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[document["language"]])
+        doc=document, images=images, t=LABELS[language], colours=LEVEL_COLOURS, arrows=TREND_ARROWS,
+        plots_in_english=zh and not zh_plots, dimension_names=DIMENSION_NAMES[language],
+        name=lambda chain, node="": names.get((chain, node or ""), node or chain), unplotted=unplotted)
     target = out_dir / "report.html"
     _atomic_write(out_dir / "report.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"))
     _atomic_write(target, html.encode("utf-8"))
@@ -141,6 +170,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+        os.chmod(temporary, FILE_MODE)  # mkstemp creates 0600
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

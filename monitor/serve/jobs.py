@@ -254,6 +254,9 @@ class LeaderScheduler:
             if self._metrics is not None:
                 self._metrics.leader.set(1)
             log.info("scheduler started with jobs: %s", ", ".join(j.id for j in self._jobs))
+            for job in scheduler.get_jobs():
+                when = "none" if job.next_run_time is None else as_utc(job.next_run_time).isoformat()
+                log.info("job %s: next run %s", job.id, when)
 
     def _on_deposed(self) -> None:
         self._shutdown_scheduler()

@@ -1,9 +1,12 @@
 """The job schedule of ``chainwatch run`` (APScheduler 3.x).
 
 Jobs: one collection per source (its cron), the assessment with alert evaluation
-(its cron), the report (its cron), the notification dispatcher (every
-``scheduler.dispatch_interval_seconds``, default 30 s) and the stale-run check (every
-``scheduler.stale_run_check_minutes``, default 60). ``coalesce`` and
+(its cron), the report (its cron), the stress suite (its cron), the notification
+dispatcher (every ``scheduler.dispatch_interval_seconds``, default 30 s), the stale-run
+check (every ``scheduler.stale_run_check_minutes``, default 60) and, with
+``scheduler.bootstrap`` (default on), a one-off ``bootstrap`` job at start that fills
+whatever is missing (an assessment, a stress suite, a report) instead of leaving a
+fresh service empty until the first cron runs. ``coalesce`` and
 ``max_instances=1`` mean a job that fell behind runs once, never twice at a time.
 How they run (persisted next runs, one leader among replicas, graceful stop):
 :mod:`monitor.serve.jobs`.
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.app import App
@@ -61,6 +65,29 @@ def _write_scheduled_report(app: App) -> None:
     log.info("report: %s", app.write_report(target, run.id))
 
 
+def bootstrap(app: App) -> None:
+    """Fill what a fresh database lacks, in pipeline order; each step only when its result is missing.
+
+    No successful assessment: collect every source, assess and evaluate alerts. No
+    stored stress suite: run and store it. No report of the latest run: write it.
+    A restart on a filled database therefore does nothing here.
+    """
+    from monitor.store.assessments import get_run
+    from monitor.store.stress_results import latest_stress_run
+
+    with app.sessions() as session:
+        assessed = get_run(session) is not None
+        stressed = latest_stress_run(session) is not None
+    if not assessed:
+        log.info("bootstrap: nothing assessed yet: collecting every source and assessing now")
+        app.collect_all()
+        _assess_and_alert(app)
+    if not stressed:
+        log.info("bootstrap: no stored stress suite: running it now")
+        run_stress_suite(app.config, app.sessions, app.clock)
+    _write_scheduled_report(app)
+
+
 def configured_jobs(app: App) -> list[JobSpec]:
     """Every job of ``app``'s config: what ``chainwatch run``'s leader schedules.
 
@@ -84,6 +111,8 @@ def configured_jobs(app: App) -> list[JobSpec]:
     # running until the next one: the metrics and the API would say "in progress".
     jobs.append(JobSpec("abandon-stale-runs", IntervalTrigger(minutes=settings.scheduler.stale_run_check_minutes),
                         app.abandon_stale_runs, misfire_grace_time=60))
+    if settings.scheduler.bootstrap:
+        jobs.append(JobSpec("bootstrap", DateTrigger(run_date=app.clock()), lambda: bootstrap(app)))
     return jobs
 
 

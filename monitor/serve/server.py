@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from fastapi.responses import HTMLResponse
 from fastapi import FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +32,9 @@ def create_http_app(registry: CollectorRegistry, engine: Engine, api: ApiContext
     ``scheduler_state`` reports the job scheduler's role and health for ``/readyz``
     (see :meth:`monitor.serve.jobs.LeaderScheduler.state`).
     """
-    app = FastAPI(title="chainwatch", version=__version__, description=_API_DESCRIPTION)
+    # FastAPIOffline: /docs (Swagger UI) and /redoc load their scripts and styles from this
+    # package (under /static-offline-docs), not from a CDN, so they work without internet.
+    app = FastAPIOffline(title="chainwatch", version=__version__, description=_API_DESCRIPTION)
     max_bytes = api.config.settings.api.max_request_bytes if api is not None else DEFAULT_MAX_REQUEST_BYTES
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
     app.add_middleware(ControlCharacterGuard)

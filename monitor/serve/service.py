@@ -19,6 +19,8 @@ import os
 import signal
 import sys
 
+import uvicorn
+
 from monitor.serve.api import ApiContext
 from monitor.app import App
 from monitor.config.loader import load_api_tokens
@@ -27,13 +29,22 @@ from monitor.serve.jobs import JobSpec
 log = logging.getLogger(__name__)
 
 
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server, logging the URL once the socket is bound (uvicorn's own line is below our log level)."""
+
+    async def startup(self, sockets=None) -> None:  # noqa: ANN001
+        await super().startup(sockets)
+        if self.started:
+            host, port = self.config.host, self.config.port
+            shown = f"[{host}]" if ":" in host else host
+            log.info("listening on http://%s:%d (API docs /docs, metrics /metrics)", shown, port)
+
+
 def run_service(app: App, host: str, port: int, jobs: list[JobSpec] | None = None) -> int:
     """Serve HTTP and run the jobs (while leader) until SIGTERM/SIGINT; returns the exit code.
 
     ``jobs`` defaults to the configured ones (:func:`monitor.serve.scheduler.configured_jobs`).
     """
-    import uvicorn
-
     from monitor.serve.request_limits import header_timeout_protocol
     from monitor.serve.scheduler import build_leader_scheduler
     from monitor.serve.server import create_http_app
@@ -47,7 +58,7 @@ def run_service(app: App, host: str, port: int, jobs: list[JobSpec] | None = Non
         log.warning("no API tokens configured (CHAINWATCH_API_TOKENS): mutating API calls are refused")
     api = ApiContext(app.config, app.sessions, tokens, app.clock)
     http_app = create_http_app(app.registry, app.engine, api, scheduler.state)
-    server = uvicorn.Server(uvicorn.Config(
+    server = AnnouncingServer(uvicorn.Config(
         http_app, host=host, port=port, log_level="warning", access_log=False, log_config=None,
         http=header_timeout_protocol(settings.api.header_timeout_seconds)))
 

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +92,9 @@ class SchemaStatus:
         return self.current == self.head
 
 
+_VERSION_TABLE = "alembic_version"
+
+
 def _alembic_config() -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -104,8 +106,12 @@ def schema_status(engine: Engine) -> SchemaStatus:
     scripts = ScriptDirectory.from_config(_alembic_config())
     head = scripts.get_current_head()
     known = {rev.revision for rev in scripts.walk_revisions()}
+    # Read alembic's version table directly: a MigrationContext would log two INFO lines
+    # on every call, and /readyz calls this on every probe.
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+        current = None
+        if inspect(connection).has_table(_VERSION_TABLE):
+            current = connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalar()
     return SchemaStatus(current, head, current is None or current in known)
 
 

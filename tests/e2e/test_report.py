@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from monitor.app import build_app
+from monitor.config.countries import country_name_en
 from monitor.report.content import ReportError, build_report
 from tests.conftest import CONFIG_DIR, FrozenClock
 
@@ -152,8 +153,9 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
     untouched = next(n for n in chain["nodes"] if n["id"] == "nickel")["concentration"]
     assert untouched["mirror_share"] == 0.0 and untouched["mirror_periods"] == []
     html = write_report(document, plots, tmp_path / "out").read_text(encoding="utf-8")
-    assert f"{100 * concentration['mirror_share']:.0f}% partner-reported (mirror: DR Congo)" in html
-    assert "DR Congo " in html.split("mirror:")[0]  # the top-partners cell names countries, the JSON keeps codes
+    # the report names the country (#25); report.json keeps the code
+    assert f"{100 * concentration['mirror_share']:.0f}% partner-reported (mirror: {country_name_en('COD')})" in html
+    assert f"{country_name_en('COD')} " in html.split("mirror:")[0]  # the top-partners cell names countries too
 
     # the next assessment marks it too: the import finding of that month and the stored
     # concentration details (what GET /api/v1/findings and /chains/{id} show)
@@ -170,3 +172,22 @@ def test_report_shows_partner_reported_mirror_flows(assessed_app, tmp_path):
             RiskScore.dimension == "concentration").order_by(RiskScore.id.desc())).first()
     assert "partner-reported mirror data: DR Congo" in finding.explanation_en
     assert details["mirror_periods"] == [as_of.strftime("%Y-%m")] and details["mirror_share"] > 0
+
+
+def test_report_is_for_a_reader(assessed_app, tmp_path):
+    """#25: names not codes, plots only for flagged or top-risk nodes, group-readable files."""
+    import re
+    import stat
+
+    out = tmp_path / "reports" / "run-2"
+    html = assessed_app.write_report(out).read_text(encoding="utf-8")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750
+    for name in ("report.html", "report.json"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o640, name
+    # Country names, not ISO codes, beside the shares (cobalt's top partner is COD).
+    assert "Congo" in html and not re.search(r"<td>[A-Z]{3} \d+%", html)
+    document = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    nodes = sum(len(c["nodes"]) for c in document["chains"])
+    plotted = html.count('<div class="plot">')
+    assert 0 < plotted < nodes / 2
+    assert 'class="unplotted"' in html

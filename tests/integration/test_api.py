@@ -278,3 +278,28 @@ def test_simulated_data_follows_the_stored_rows_and_estimated_share_is_lifted(se
     dimensions = nodes["cells-packs"]["dimensions"]
     assert dimensions["concentration"]["estimated_share"] == 0.25
     assert dimensions["disruption"]["estimated_share"] is None
+
+
+def test_docs_load_without_a_cdn(client):
+    """#25: /docs and /redoc name only this server's own assets, and it serves them."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)=["\']([^"\']+\.(?:js|css|png))', html)
+        assert assets, page
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            response = client.get(asset)
+            assert response.status_code == 200 and len(response.content) > 1000, asset
+
+
+def test_readyz_logs_nothing_at_info(client, caplog):
+    """#25: probes do not fill the log (alembic used to log two INFO lines per /readyz)."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            assert client.get("/readyz").status_code == 200
+    # (httpx's lines are the test client's own requests)
+    assert [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")] == []

@@ -45,6 +45,19 @@ def test_detect_json_and_csv_contract(tmp_path, capsys):
     assert table[0] == ",".join(OUTPUT_COLUMNS) and table[1].startswith("hit,2020-12,shock,down,")
 
 
+def test_detect_says_what_it_did_on_stderr(tmp_path, capsys):
+    path = write(tmp_path, ["series_id,period,value", *series_rows("calm"), *series_rows("hit", shock=0.8, seed=1),
+                            "bad,2015-01,1", "bad,2015-01,2"])
+    assert main(["detect", "--input", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == "2 series, 1 flagged (1 flagged period(s)), 1 skipped"
+    assert [r["series_id"] for r in json.loads(captured.out)] == ["hit"]  # stdout stays the JSON contract
+    calm = write(tmp_path, ["series_id,period,value", *series_rows("calm")], name="calm.csv")
+    assert main(["detect", "--input", str(calm)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == [] and "1 series, 0 flagged (0 flagged period(s)), 0 skipped" in captured.err
+
+
 def test_detect_replay_flags_past_months(tmp_path, capsys):
     rows = series_rows("s", shock=1.0)
     month, value = rows[50].split(",")[1:]

@@ -6,12 +6,12 @@ import pytest
 
 from alerts.templates import _WORDS
 from indicators.vocabulary import AGGREGATE_PARTNERS, ALL_LEVELS, LEVELS, UNKNOWN, WORLD_PARTNERS, level_index
-from monitor.cli.rendering import _LEVEL_MARK
+from monitor.cli.terminal import LEVEL_STYLES
 from monitor.report.plots import LEVEL_COLOURS
 
 
-@pytest.mark.parametrize("table", [LEVEL_COLOURS, _LEVEL_MARK, _WORDS["en"]["levels"], _WORDS["zh"]["levels"]],
-                         ids=["report colours", "cli marks", "en names", "zh names"])
+@pytest.mark.parametrize("table", [LEVEL_COLOURS, LEVEL_STYLES, _WORDS["en"]["levels"], _WORDS["zh"]["levels"]],
+                         ids=["report colours", "cli colours", "en names", "zh names"])
 def test_every_level_table_covers_the_vocabulary(table):
     assert list(table) == list(ALL_LEVELS)
 
