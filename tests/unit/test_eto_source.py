@@ -19,6 +19,7 @@ import pytest
 from monitor.assess.world_supply import measure_world_supply
 from monitor.collect.base import CollectionError
 from monitor.collect.eto import EtoChipsCollector, eto_country_shares, read_eto_files
+from monitor.config.countries import country_name_en
 from monitor.config.models import EtoChipsSource, Node
 
 ETO = Path(__file__).parents[1] / "fixtures" / "eto"
@@ -52,7 +53,7 @@ def test_lithography_shares_match_the_published_file(stem, name, country, publis
     assert stage["top_partner"] == country
     assert abs(stage["top_share"] - published) <= 0.01
     assert stage["year"] == 2019 and stage["home_share"] is None  # China has no published share
-    assert f"{country} {published:.0%} of world {name} output in 2019" in driver[1]
+    assert f"{country_name_en(country)} {published:.0%} of world {name} output in 2019" in driver[1]
 
 
 def test_firm_shares_add_up_to_the_country_figures_the_file_publishes():
