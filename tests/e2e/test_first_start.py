@@ -18,7 +18,9 @@ from pathlib import Path
 import httpx
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
-DEADLINE_SECONDS = 240
+# A guard against a hang, not a performance target: on a busy shared 2-core machine the
+# demo bootstrap (collect, assess, stress suite, report) has taken 2-4 minutes.
+DEADLINE_SECONDS = 600
 
 
 def _env() -> dict:
@@ -67,7 +69,8 @@ def test_fresh_run_bootstraps_scores_stress_and_report(tmp_path):
             state: dict = {}
             while not all(state.values()) or not state:
                 assert proc.poll() is None, log_path.read_text()
-                assert time.monotonic() < deadline, f"not filled after {DEADLINE_SECONDS} s: {state}"
+                assert time.monotonic() < deadline, \
+                    f"not filled after {DEADLINE_SECONDS} s: {state}\n{log_path.read_text()[-3000:]}"
                 state = _filled(base, tmp_path)
                 time.sleep(0.5)  # polling interval, not a timing assumption
         finally:
