@@ -11,8 +11,9 @@ its own) on the same seeded file written to a temporary directory:
   from the same CSV: contenders that are not installed (``pip install .[bench]``) are
   listed as absent.
 
-Wall times are of one run each; the machine may be shared (docs/benchmarks.md says
-when it was).
+Wall times are of one run each, with each process's CPU time (user + sys) beside them:
+on a shared machine (docs/benchmarks.md says when it was) the CPU time is the fairer
+figure. The STL loop is extrapolated from its per-series wall time.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ print(len(rows))
 
 
 def _timed(argv: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, last line of stdout) of one process."""
+    """(wall seconds, peak RSS MiB, last line of stdout) of one process; its CPU seconds
+    (user + sys, all threads) are appended to the last line as ``cpu=S``."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -88,7 +90,7 @@ def _timed(argv: list[str]) -> tuple[float, float, str]:
         if proc.returncode not in (0, 1):
             tail = (err.read()[-4096:].decode(errors="replace").strip().splitlines() or [""])[-1]
             raise RuntimeError(f"{' '.join(argv[:4])} exited {proc.returncode}: {tail}")
-    return elapsed, usage.ru_maxrss / 1024, last
+    return elapsed, usage.ru_maxrss / 1024, f"{last} cpu={usage.ru_utime + usage.ru_stime:.1f}".strip()
 
 
 def _installed(module: str) -> bool:
@@ -103,15 +105,15 @@ def _detect_rows(directory: Path, n: int) -> list[BenchRow]:
                   "value": np.round(matrix.values.ravel(), 4)}).to_csv(path, index=False)
     size = path.stat().st_size / 2**20
     cli = [sys.executable, "-m", "monitor.cli.main", "detect", "--input", str(path)]
-    wall, rss, _ = _timed(cli)
+    wall, rss, cpu = _timed(cli)
     sample = min(STL_SAMPLE, n)
     _, stl_rss, seconds = _timed([sys.executable, "-c", _STL_LOOP, str(path), str(sample)])
-    read, loop = map(float, seconds.split())
+    read, loop = map(float, seconds.split()[:2])
     stl_total = read + loop * n / sample
     return [
         BenchRow("input", f"detect CLI, {n:,} series x 240 months ({size:.0f} MiB CSV)", wall, "s", "<= 60 (100k)",
-                 f"peak RSS {rss:,.0f} MiB = {rss / size:.1f}x the file; {n / wall:,.0f} series/s; "
-                 f"{stl_total / wall:.1f}x the STL loop"),
+                 f"{cpu.split()[-1]} s; peak RSS {rss:,.0f} MiB = {rss / size:.1f}x the file; "
+                 f"{n / wall:,.0f} series/s; {stl_total / wall:.1f}x the STL loop"),
         BenchRow("input", f"per-series STL loop, {n:,} series (extrapolated from {sample})", stl_total, "s",
                  note=f"pandas read {read:.1f} s + {loop / sample * 1000:.0f} ms/series; peak RSS {stl_rss:,.0f} MiB "
                       f"(whole CSV read, {sample} series judged)"),
@@ -132,8 +134,8 @@ def _concentration_rows(directory: Path, n_rows: int) -> list[BenchRow]:
         if module and not _installed(module):
             rows.append(BenchRow("input", label, float("nan"), "s", note=f"{module} not installed: not run"))
             continue
-        wall, rss, _ = _timed(argv)
-        rows.append(BenchRow("input", label, wall, "s", note=f"peak RSS {rss:,.0f} MiB"))
+        wall, rss, cpu = _timed(argv)
+        rows.append(BenchRow("input", label, wall, "s", note=f"{cpu.split()[-1]} s; peak RSS {rss:,.0f} MiB"))
     return rows
 
 

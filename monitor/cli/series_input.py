@@ -268,9 +268,7 @@ def check_series_columns(columns: dict[str, pa.Array], first_row: int = 2,
     file's text is freed early). Row ``i`` is numbered ``numbers[i]``, by default
     ``first_row + i``.
     """
-    sid = columns.pop("series_id")
-    if pc.any(pc.match_substring_regex(sid, r"^\s|\s$")).as_py():  # trimming copies the column: only if needed
-        sid = pc.utf8_trim_whitespace(sid)
+    sid = pc.utf8_trim_whitespace(columns.pop("series_id"))
     no_id = _np(pc.equal(sid, ""))
     problems: list[SeriesProblem] = []
     if no_id.any():  # a row with every cell blank is ignored, one with cells but no id reported
