@@ -112,7 +112,8 @@ def test_partner_risk_weights_concentration_by_governance():
     expected = (0.81 * 8.4 + 0.01 * 5.2) / 5.0
     assert details["relative_weighted_hhi"] == pytest.approx(expected)
     assert good_score < poor_score == 100.0
-    assert details["main_risk_partner"] == "COD" and "COD 90%" in driver[1] and "COD" in driver[2]
+    # the code in the details, the country's name in each language's text
+    assert details["main_risk_partner"] == "COD" and "DR Congo 90%" in driver[1] and "刚果（金）" in driver[2]
 
 
 @pytest.mark.parametrize(("scores", "coverage"), [
