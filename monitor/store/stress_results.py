@@ -40,11 +40,11 @@ class StoredStressResult:
     months_to_recovery: int | None
     monthly: list | None
     value_at_risk_usd: float | None = None
-    """USD; None for runs stored before migration 0010."""
+    """USD; None for runs stored before migration 0011."""
     time_to_survive_months: int | None = None
-    """None: no shortfall within the horizon (or a run stored before 0010)."""
+    """None: no shortfall within the horizon (or a run stored before 0011)."""
     time_to_recover_months: int | None = None
-    """0: never hit; None: not recovered within the horizon (or a run stored before 0010)."""
+    """0: never hit; None: not recovered within the horizon (or a run stored before 0011)."""
     path: list | None = None
     """Nodes the loss came through (``chain/node``), this node first; chain rows: None."""
 

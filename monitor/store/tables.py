@@ -279,7 +279,7 @@ class StressResult(Base):
     time_to_impact_months: Mapped[int | None] = mapped_column(Integer)
     months_to_recovery: Mapped[int | None] = mapped_column(Integer)
     value_at_risk_usd: Mapped[float | None] = mapped_column(
-        Float, comment="shortfall-months x normal monthly demand at import prices, USD (NULL: before 0010)")
+        Float, comment="shortfall-months x normal monthly demand at import prices, USD (NULL: before 0011)")
     time_to_survive_months: Mapped[int | None] = mapped_column(
         Integer, comment="months supply meets demand before the first shortfall (NULL: none within the horizon)")
     time_to_recover_months: Mapped[int | None] = mapped_column(
@@ -296,7 +296,7 @@ class PolicyEvent(Base):
     ``canonical_id`` links a revision to the event it repeats or amends: the same
     measure from a second source, an amendment, a correction. A row without it is a
     canonical event; its warnings follow the newest status of the whole family
-    (docs/events.md, migration 0010).
+    (docs/events.md, migration 0012).
     """
 
     __tablename__ = "events"

@@ -80,7 +80,7 @@ def test_metrics_come_from_the_latest_successful_suite(sessions, clock):
     # never short within the horizon: no time-to-impact sample, but an impact score of 0
     assert value("chainwatch_stress_time_to_impact_months", {"scenario": "port", "chain": "critical-minerals"}) is None
     assert value("chainwatch_stress_impact_score", {"scenario": "port", "chain": "critical-minerals"}) == 0.0
-    # output at risk per scenario and chain; a row without them (stored before 0010) gives no sample
+    # output at risk per scenario and chain; a row without them (stored before 0011) gives no sample
     embargo = {"scenario": "embargo", "chain": "critical-minerals"}
     assert value("chainwatch_stress_value_at_risk_usd", embargo) == 2.5e9
     assert (value("chainwatch_stress_time_to_survive_months", embargo),

@@ -5,15 +5,15 @@
   amendment or a correction to the canonical event (NULL on the canonical row itself);
   ``status`` active/withdrawn. Contract: docs/events.md.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
