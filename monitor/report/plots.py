@@ -72,6 +72,7 @@ def font_settings(zh: bool) -> dict:
     # Fallback needs the families named in font.family itself (a generic "sans-serif" resolves to one font).
     return {"font.family": ["DejaVu Sans", *([cjk] if cjk else [])]}
 
+
 LEVEL_COLOURS = {"none": "#e8e8e8", "blue": "#4a90d9", "yellow": "#f2c94c", "orange": "#f2994a", "red": "#d64545",
                  "unknown": "#9e9e9e"}  # unknown: too little data, neither safe nor at risk
 _LEVELS = list(ALL_LEVELS)
@@ -170,7 +171,7 @@ def tornado_plot(rows: list[dict], title: str, zh: bool = False) -> bytes:
     One bar per assumption, largest swing on top, from the headline at −50 % to the
     headline at +50 % (USD, billions), around a line at the base value.
     """
-    with plt.rc_context(font_settings()):
+    with plt.rc_context(font_settings(zh)):
         return _tornado_plot(rows, title, chinese_labels(zh))
 
 
