@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import re
 import resource
 import shutil
 import tempfile
@@ -99,7 +100,9 @@ def soak_config(target: Path, webhook_url: str, upstream_url: str, report_dir: P
     chains["chains"] = [c for c in chains["chains"] if c["id"] in KEPT_CHAINS]
     (target / "chains.yaml").write_text(yaml.safe_dump(chains, allow_unicode=True), encoding="utf-8")
     for scenario in (target / "scenarios").glob("*.yaml"):
-        if any(f"{chain}/" in scenario.read_text(encoding="utf-8") for chain in removed):
+        # a scenario naming a removed chain (a chain id, or one of its nodes as chain/node) goes too
+        named = set(re.findall(r"[a-z0-9-]+", scenario.read_text(encoding="utf-8")))
+        if named & removed:
             scenario.unlink()
     settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
     buffers = settings["stress"]["buffers"]["nodes"]
@@ -264,7 +267,11 @@ def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = No
                     figures.jobs_failed[job_id] = figures.jobs_failed.get(job_id, 0) + 1
                 figures.connections_left_checked_out = max(figures.connections_left_checked_out,
                                                            app.engine.pool.checkedout())
-                due[job_id] = triggers[job_id].get_next_fire_time(at, at + timedelta(microseconds=1))
+                following = triggers[job_id].get_next_fire_time(at, at + timedelta(microseconds=1))
+                if following is None:  # a one-off job (the start-up bootstrap) is done
+                    del due[job_id]
+                else:
+                    due[job_id] = following
 
             # Every fault is over: the dispatcher drains the outbox (hourly ticks, at most two days).
             upstream.fault = None

@@ -21,6 +21,7 @@ from monitor.collect.base import CollectionError, CollectionWindow, Collector
 from monitor.collect.demo import DemoCollector
 from monitor.collect.http import HttpOptions
 from monitor.config.models import Config
+from monitor.store.events import event_counts
 from monitor.store.observations import BatchError, record_failed_collection, store_batch
 from monitor.store.vintages import drop_unchanged, latest_periods
 
@@ -130,7 +131,13 @@ class CollectionRunner:
                 # against the stored vintages so a rerun does not report every row as new.
                 with self._sessions() as session:
                     changed, unchanged, revised = drop_unchanged(session, batch)
-                ingested = len(changed.observations) + len(changed.trade_flows) + len(batch.events)
+                ingested = len(changed.observations) + len(changed.trade_flows)
+            if len(batch.events):  # policy events: counted against their stored rows the same way
+                with self._sessions() as session:
+                    events_new, events_revised, events_unchanged = event_counts(session, batch.events)
+                ingested += events_new + events_revised
+                revised += events_revised
+                unchanged += events_unchanged
             new = ingested - revised
             try:
                 rows = store_batch(self._sessions, batch, self._clock(), (new, revised, unchanged))

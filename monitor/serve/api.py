@@ -90,7 +90,8 @@ class ErrorBody(BaseModel):
 
 _CODES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "payload_too_large", 422: "invalid_request", 500: "internal", 503: "unavailable"}
-ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 422)}
+# 400: a path with a NUL or control character, refused before routing (monitor/serve/request_limits.py)
+ERRORS = {status: {"model": ErrorBody} for status in (400, 401, 404, 422)}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from indicators.events import Event, same_measure
 from monitor.store.tables import PolicyEvent
 
-__all__ = ["SavedEvents", "save_events", "load_events"]
+__all__ = ["SavedEvents", "event_counts", "save_events", "load_events"]
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,10 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
     new = updated = linked = 0
     for event in events:
         key = (event.source, _external_id(event))
-        values = dict(
-            title=event.title, text=event.text, kind=event.kind, issuer=event.issuer,
-            issuing_body=event.issuing_body, affected=";".join(event.affected), hs_codes=";".join(event.hs_codes),
-            announced=event.announced, effective=event.effective, link=event.link, language=event.language,
-            status=event.status, retrieved_at=now)
+        values = {**_stored_values(event), "retrieved_at": now}
         row = rows.get(key)
         if row is not None:
-            changed = {k: v for k, v in values.items() if k != "retrieved_at" and getattr(row, k) != v}
+            changed = _changed_fields(row, values)
             if changed:  # an unchanged re-collection writes nothing (retrieved_at keeps the first arrival)
                 for name, value in {**changed, "retrieved_at": now}.items():
                     setattr(row, name, value)
@@ -83,6 +79,34 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
         new += 1
     session.flush()
     return SavedEvents(new, updated, linked)
+
+
+def event_counts(session: Session, events: Iterable[Event]) -> tuple[int, int, int]:
+    """``(new, revised, unchanged)``: how :func:`save_events` would count ``events`` now
+    (revised = stored with other fields), so a rerun is not reported as new rows."""
+    rows = {(r.source, r.external_id): r for r in session.scalars(select(PolicyEvent))}
+    new = revised = unchanged = 0
+    for event in events:
+        row = rows.get((event.source, _external_id(event)))
+        if row is None:
+            new += 1
+        elif _changed_fields(row, _stored_values(event)):
+            revised += 1
+        else:
+            unchanged += 1
+    return new, revised, unchanged
+
+
+def _stored_values(event: Event) -> dict:
+    return dict(
+        title=event.title, text=event.text, kind=event.kind, issuer=event.issuer,
+        issuing_body=event.issuing_body, affected=";".join(event.affected), hs_codes=";".join(event.hs_codes),
+        announced=event.announced, effective=event.effective, link=event.link, language=event.language,
+        status=event.status)
+
+
+def _changed_fields(row: PolicyEvent, values: dict) -> dict:
+    return {k: v for k, v in values.items() if k != "retrieved_at" and getattr(row, k) != v}
 
 
 def load_events(session: Session) -> list[Event]:

@@ -83,7 +83,8 @@ def test_report_lists_every_dimension_and_shows_missing_ones_as_missing(sessions
 @pytest.mark.skipif(plots.cjk_font_family() is None,
                     reason="no CJK font installed (Debian fonts-wqy-microhei or fonts-noto-cjk; .ci/run installs one)")
 def test_chinese_plot_labels_use_the_cjk_font():
-    chains = [{"id": "critical-minerals", "level": "red", "nodes": [{"id": "cobalt", "score": 100.0, "level": "red"}]}]
+    chains = [{"id": "critical-minerals", "name": "Critical minerals", "name_zh": "关键矿产", "level": "red",
+               "nodes": [{"id": "cobalt", "name": "Cobalt", "name_zh": "钴矿", "score": 100.0, "level": "red"}]}]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         png = plots.level_heatmap(chains, zh=True)

@@ -122,7 +122,7 @@ def test_with_the_chip_files_the_semiconductor_nodes_show_stage_concentration(wi
     for node_id, (country, share, what) in expected.items():
         found = [m for m in map(DRIVER.search, nodes[node_id]["drivers"]) if m]
         assert found and (found[0]["country"], int(found[0]["share"]), found[0]["what"], found[0]["year"]) == (
-            country, share, what, "2019"), nodes[node_id]["drivers"]
+            country_name_en(country), share, what, "2019"), nodes[node_id]["drivers"]
         assert nodes[node_id]["dimensions"]["world_supply"] is not None
     # ETO publishes no country shares for photoresists, gases or wet chemicals: missing, not zero
     assert nodes["process-chemicals"]["dimensions"]["world_supply"] is None

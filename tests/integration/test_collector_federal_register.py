@@ -29,7 +29,9 @@ def test_collected_documents_are_stored_then_fetched_incrementally(sessions, clo
 
     again = Script(*[json_response(fixture_json(f"federal_register/documents_bis_2023-10_page{n}.json"))
                      for n in (1, 2)])
-    assert runner(sessions, clock, again).collect("federal-register").ok
+    rerun = runner(sessions, clock, again).collect("federal-register")
+    # counted against the stored events: nothing new or revised (#25 "collect counts truthfully")
+    assert rerun.ok and (rerun.rows_new, rerun.rows_revised, rerun.rows_unchanged) == (0, 0, 3)
     # latest stored publication 2023-10-25 -> October, less one month of look-back
     assert again.requests[0].url.params["conditions[publication_date][gte]"] == "2023-09-01"
     with sessions() as session:
