@@ -10,7 +10,7 @@ import shutil
 import socket
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import httpx
 import pytest

@@ -14,7 +14,6 @@ import pytest
 
 from indicators.concentration import DEFAULT_RESIDUAL
 from indicators.dependence import (
-    DependencyThresholds,
     criteria_met,
     dependency_findings,
     persistence_status,
