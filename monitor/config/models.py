@@ -865,7 +865,7 @@ class SchedulerSettings(StrictModel):
     shutdown_grace_seconds: float = Field(
         default=300.0, ge=0, description="on SIGTERM, how long a running job may take to finish before it is abandoned")
     dispatch_interval_seconds: float = Field(default=30.0, gt=0, description="notification dispatcher interval")
-    bootstrap: bool = Field(
+    bootstrap: Flag = Field(
         default=True, description="at start, collect, assess, run the stress suite and write a report "
                                   "when the database holds none of them (false: wait for the cron schedules)")
     stale_run_check_minutes: float = Field(
