@@ -715,7 +715,7 @@ def _stress(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
     else:
-        print(scenario_table(outcome))
+        print(scenario_table(outcome, config.catalog))
         print(f"\n{len(outcome.chains)} chain(s) touched by scenario {outcome.scenario.id}")
     return 0
 
@@ -742,7 +742,7 @@ def _stress_all(args: argparse.Namespace, config) -> int:  # noqa: ANN001
         print(json.dumps({"run_id": suite.run_id, "as_of": suite.as_of.strftime("%Y-%m"),
                           "scenarios": [scenario_document(o) for o in suite.outcomes]}, ensure_ascii=False, indent=2))
     else:
-        print("\n\n".join(scenario_table(o) for o in suite.outcomes))
+        print("\n\n".join(scenario_table(o, config.catalog) for o in suite.outcomes))
         print(f"\nstored as stress suite run {suite.run_id} ({len(suite.outcomes)} scenarios)")
     return 0
 

@@ -310,8 +310,12 @@ def scenario_document(outcome: ScenarioOutcome) -> dict:
     }
 
 
-def scenario_table(outcome: ScenarioOutcome) -> str:
-    """A plain-text table of a scenario's results for the terminal."""
+def scenario_table(outcome: ScenarioOutcome, catalog: Catalog | None = None) -> str:
+    """A plain-text table of a scenario's results for the terminal (chains and nodes by name
+    when ``catalog`` is given; ids otherwise)."""
+    names = {} if catalog is None else {
+        **{(c.id, ""): c.name.en for c in catalog.chains},
+        **{(c.id, n.id): n.name.en for c in catalog.chains for n in c.nodes}}
     scenario = outcome.scenario
     lines = [(f"Scenario {scenario.id}: {scenario.name.en} ({scenario.horizon_months} months, "
               f"baseline: imports up to {outcome.as_of:%Y-%m})"
@@ -325,13 +329,16 @@ def scenario_table(outcome: ScenarioOutcome) -> str:
     for chain in outcome.chains:
         impact = ("no shortfall within the horizon" if chain.time_to_impact_months is None
                   else f"first shortfall after {chain.time_to_impact_months} month(s)")
-        lines.append(f"\n{chain.chain}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
+        lines.append(f"\n{names.get((chain.chain, ''), chain.chain)}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
         lines[-1] += f", value at risk {format_usd(chain.value_at_risk_usd)}"
-        lines.append(f"  {'node':<28} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
+        width = max([4, *(len(names.get((chain.chain, n.node), n.node)) for n in chain.nodes.values())])
+        lines.append(f"  {'node':<{width}} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
                      f"{'value at risk':>13}  path")
         for node in chain.nodes.values():
-            path = " <- ".join(node.path) if len(node.path) > 1 else ""
-            lines.append(f"  {node.node:<28} {months(node.time_to_impact_months, '-'):>9} "
+            path = " <- ".join(names.get(tuple(step.split("/", 1)), step) if "/" in step
+                               else names.get((chain.chain, step), step) for step in node.path) if len(node.path) > 1 else ""
+            label = names.get((chain.chain, node.node), node.node)
+            lines.append(f"  {label:<{width}} {months(node.time_to_impact_months, '-'):>9} "
                          f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9} "
                          f"{months(node.time_to_survive_months, '>H'):>4} {months(node.time_to_recover_months, '>H'):>4} "
                          f"{format_usd(node.value_at_risk_usd):>13}  {path}")
