@@ -121,6 +121,8 @@ def anchored_score(x, anchors: Sequence[Sequence[float]]):
     xs = np.array([a for a, _ in pairs])
     ys = np.array([b for _, b in pairs])
     out = np.where(np.isnan(arr), np.nan, np.interp(np.where(np.isnan(arr), 0.0, arr), xs, ys))
+    # np.interp can overshoot the outer knots by one ulp (x_k + t*(x_{k+1}-x_k) rounding); keep S in [min y, max y]
+    out = np.clip(out, ys.min(), ys.max())
     return float(out) if out.ndim == 0 else out
 
 
