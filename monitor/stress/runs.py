@@ -41,7 +41,7 @@ from indicators.stress import (
 from monitor.assess.inputs import world_supply_observations
 from monitor.clock import Clock
 from monitor.config.loader import load_scenarios, node_buffers
-from monitor.config.models import Catalog, Chain, Config
+from monitor.config.models import Catalog, Chain, Config, Names
 from monitor.config.scenarios import Scenario, ShockConfig
 from monitor.store.observations import latest_trade_period, load_trade_flows
 from monitor.store.simulated_data import assessed_rows_simulated
@@ -310,12 +310,18 @@ def scenario_document(outcome: ScenarioOutcome) -> dict:
     }
 
 
+def _catalog_names(catalog: Catalog | None) -> dict[str, Names]:
+    """Names by chain id and by ``chain/node`` key (the form of stress paths); empty without a catalog."""
+    if catalog is None:
+        return {}
+    return {key: name for chain in catalog.chains
+            for key, name in [(chain.id, chain.name), *((f"{chain.id}/{n.id}", n.name) for n in chain.nodes)]}
+
+
 def scenario_table(outcome: ScenarioOutcome, catalog: Catalog | None = None) -> str:
     """A plain-text table of a scenario's results for the terminal (chains and nodes by name
     when ``catalog`` is given; ids otherwise)."""
-    names = {} if catalog is None else {
-        **{(c.id, ""): c.name.en for c in catalog.chains},
-        **{(c.id, n.id): n.name.en for c in catalog.chains for n in c.nodes}}
+    names = {key: name.en for key, name in _catalog_names(catalog).items()}
     scenario = outcome.scenario
     lines = [(f"Scenario {scenario.id}: {scenario.name.en} ({scenario.horizon_months} months, "
               f"baseline: imports up to {outcome.as_of:%Y-%m})"
@@ -329,16 +335,15 @@ def scenario_table(outcome: ScenarioOutcome, catalog: Catalog | None = None) -> 
     for chain in outcome.chains:
         impact = ("no shortfall within the horizon" if chain.time_to_impact_months is None
                   else f"first shortfall after {chain.time_to_impact_months} month(s)")
-        lines.append(f"\n{names.get((chain.chain, ''), chain.chain)}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
+        lines.append(f"\n{names.get(chain.chain, chain.chain)}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
         lines[-1] += f", value at risk {format_usd(chain.value_at_risk_usd)}"
-        width = max([4, *(len(names.get((chain.chain, n.node), n.node)) for n in chain.nodes.values())])
+        labels = {n.node: names.get(f"{chain.chain}/{n.node}", n.node) for n in chain.nodes.values()}
+        width = max([4, *map(len, labels.values())])
         lines.append(f"  {'node':<{width}} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
                      f"{'value at risk':>13}  path")
         for node in chain.nodes.values():
-            path = " <- ".join(names.get(tuple(step.split("/", 1)), step) if "/" in step
-                               else names.get((chain.chain, step), step) for step in node.path) if len(node.path) > 1 else ""
-            label = names.get((chain.chain, node.node), node.node)
-            lines.append(f"  {label:<{width}} {months(node.time_to_impact_months, '-'):>9} "
+            path = " <- ".join(names.get(step, step) for step in node.path) if len(node.path) > 1 else ""
+            lines.append(f"  {labels[node.node]:<{width}} {months(node.time_to_impact_months, '-'):>9} "
                          f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9} "
                          f"{months(node.time_to_survive_months, '>H'):>4} {months(node.time_to_recover_months, '>H'):>4} "
                          f"{format_usd(node.value_at_risk_usd):>13}  {path}")
@@ -542,9 +547,7 @@ def stress_report_section(session: Session, catalog: Catalog | None = None) -> l
                 "value_at_risk_usd": _rounded(row.value_at_risk_usd),
                 "time_to_survive_months": row.time_to_survive_months,
                 "time_to_recover_months": row.time_to_recover_months, "path": row.path})
-    names = {} if catalog is None else {
-        key: name for chain in catalog.chains
-        for key, name in [(chain.id, chain.name), *((f"{chain.id}/{n.id}", n.name) for n in chain.nodes)]}
+    names = _catalog_names(catalog)
     for chain in chains.values():
         worst = max(chain["nodes"], key=lambda n: n["peak_shortfall"], default=None)
         if worst is not None and worst["peak_shortfall"] > 0:
