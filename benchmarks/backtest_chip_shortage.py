@@ -31,7 +31,8 @@ SHOCKS = (
 NODES = (
     # stock: median inventory of key chips at their users in 2019, 40 days (US Commerce RFI, Jan 2022)
     NodeSpec("chips", buffers=NodeBuffers(inventory_days=40.0)),
-    # share and lead as the catalog's new-energy-vehicles/electric-vehicles input of integrated circuits
+    # share and lead as the catalog's new-energy-vehicles/electric-vehicles input of integrated circuits when
+    # the protocol was registered (docs/stress.md); the catalog says 1.0 since, the registered run keeps 0.9
     NodeSpec("vehicles", inputs=(Input("chips", 0.9, 1),)),
 )
 

@@ -68,7 +68,13 @@ hits every partner alike, so its loss is not replaceable; its ``lead_time_days``
 
 :math:`U` is the upstream loss: a node's domestic production needs its inputs (any
 chain), so the worst lagged shortfall among them, times its share, cuts its domestic
-output (Leontief: the scarcest input binds); ``depends_on`` within a chain is an input
+output (Leontief: the scarcest input binds). Inputs are *essential*: :math:`a_i` is the
+part of output that cannot be made at all without input :math:`i`, however small the
+input's value (a ~$1 microcontroller stops a whole vehicle), not its cost share; that
+part loses :math:`S_i` of its output, the rest none. Taking the largest
+:math:`a_i \tilde S_i` assumes the parts are nested (what needs the rarer input also
+needs the common one): a lower bound when several inputs are short at once (at most
+:math:`\min(1, \sum_i a_i \tilde S_i)`). ``depends_on`` within a chain is an input
 with share ``input_dependence`` and no lead time. A ``capacity`` input (equipment) is
 not used up: a cut in its deliveries delays the capacity additions (and maintenance)
 of its consumers, :math:`g` (``capacity_growth_per_year``) of their capacity per year
@@ -407,7 +413,9 @@ class Input:
     node
         Key of the upstream node (any chain: ``chain/node`` in the catalog).
     share
-        Share of the consuming node's domestic output that needs this input, in [0, 1].
+        Share of the consuming node's domestic output that cannot be made without this
+        input (an essential input, whatever its value), in [0, 1]: that share of output
+        falls in proportion to the input's shortfall.
     lead_months
         Months between the input's shortfall and its effect on the consumer (its stock
         in transit and in process), >= 0.

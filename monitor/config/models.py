@@ -133,7 +133,8 @@ class NodeInput(StrictModel):
 
     node: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
                       description="chain/node reference, e.g. critical-minerals/cobalt")
-    share: float = Field(ge=0, le=1, description="share of this node's domestic output that needs the input")
+    share: float = Field(ge=0, le=1, description="share of this node's domestic output that cannot be made "
+                         "without the input (essential, whatever its value; not a cost share)")
     lead_months: int = Field(default=0, ge=0, le=24, description="months before the input's shortfall bites")
     source: str = Field(default="illustrative", min_length=1,
                         description="where share and lead time come from, or 'illustrative'")

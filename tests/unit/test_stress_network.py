@@ -62,6 +62,22 @@ def test_shortfalls_propagate_across_chains_with_share_and_lead_time_and_show_th
     assert results["minerals/cobalt"].path == ("minerals/cobalt",)
 
 
+def test_an_essential_input_stops_the_output_that_needs_it_whatever_its_value():
+    # a $1/month microcontroller supply short by 40% and a $1000/month steel supply short by 10%
+    mcu = NodeSpec("mcu", {("X", "1"): 1.0})
+    steel = NodeSpec("steel", {("Y", "1"): 1000.0})
+    car = NodeSpec("car", {}, inputs=(Input("mcu", 1.0, 0), Input("steel", 1.0, 0)))
+    module = NodeSpec("module", {}, inputs=(Input("mcu", 0.3, 0),))  # 30% of modules carry the chip
+    shocks = [Shock("export_cut", 0.4, months=3, partner="X"), Shock("export_cut", 0.1, months=3, partner="Y")]
+    results = simulate_network([mcu, steel, car, module], shocks, 3)
+    assert results["mcu"].shortfall[0] == pytest.approx(0.4)
+    # Leontief: the scarcest input binds in full, not weighted by its value nor averaged with steel
+    assert results["car"].shortfall[0] == pytest.approx(0.4)
+    assert results["car"].path == ("car", "mcu")
+    # only the part of output that needs the input loses it
+    assert results["module"].shortfall[0] == pytest.approx(0.3 * 0.4)
+
+
 def test_a_loss_through_an_input_draws_only_the_stock_of_the_goods_that_need_it():
     mine = _node("cobalt", imports={("X", "1"): 1.0})
     # 30% of the cathode output (NCM) needs the precursor; its stock is 30% of 2 months'
