@@ -71,10 +71,10 @@ chain), so the worst lagged shortfall among them, times its share, cuts its dome
 output (Leontief: the scarcest input binds). Inputs are *essential*: :math:`a_i` is the
 part of output that cannot be made at all without input :math:`i`, however small the
 input's value (a ~$1 microcontroller stops a whole vehicle), not its cost share; that
-part loses :math:`S_i` of its output, the rest none. Taking the largest
-:math:`a_i \tilde S_i` assumes the parts are nested (what needs the rarer input also
-needs the common one): a lower bound when several inputs are short at once (at most
-:math:`\min(1, \sum_i a_i \tilde S_i)`). ``depends_on`` within a chain is an input
+part loses :math:`S_i` of its output, the rest none. The largest
+:math:`a_i \\tilde S_i` is exact when one input is short and a lower bound when several
+are at once (the loss then lies between it and :math:`\\min(1, \\sum_i a_i \\tilde S_i)`).
+``depends_on`` within a chain is an input
 with share ``input_dependence`` and no lead time. A ``capacity`` input (equipment) is
 not used up: a cut in its deliveries delays the capacity additions (and maintenance)
 of its consumers, :math:`g` (``capacity_growth_per_year``) of their capacity per year
