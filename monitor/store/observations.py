@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.records import (
     ESTIMATE_FLAGS,
-    FLOWS,
     MIRROR,
     OBSERVATION_COLUMNS,
     PROVENANCE_COLUMNS,
@@ -22,6 +21,7 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
+from indicators.vocabulary import FLOWS
 from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
