@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.tsa.seasonal import STL
 
 from indicators.explanations import explain_verdict
 from indicators.periods import month_start, monthly_series, prepare_judgement, to_month
@@ -287,6 +286,9 @@ class StlResidualDetector:
         x = np.log(window) if use_log else window
         # Interpolate interior gaps for STL only; both ends are observed here.
         x = x.interpolate(method="linear", limit_area="inside").to_numpy()
+        # statsmodels costs ~0.7 s CPU to import; only a process that fits pays it
+        from statsmodels.tsa.seasonal import STL
+
         fit = STL(
             x,
             period=self._seasonal_period,

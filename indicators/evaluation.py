@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri  # not scipy.stats: ~0.5 s less CPU to import
 
 from indicators.periods import month_start
 
@@ -55,7 +55,7 @@ def budget_critical_z(false_alarms_per_100_series_years: float = FALSE_ALARM_BUD
     if not 0 < false_alarms_per_100_series_years < 1200:
         raise ValueError(f"budget must lie in (0, 1200) false alarms per 100 series-years, "
                          f"got {false_alarms_per_100_series_years!r}")
-    return float(norm.ppf(false_alarms_per_100_series_years / 1200.0))
+    return float(ndtri(false_alarms_per_100_series_years / 1200.0))  # standard normal quantile
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import levene
-from statsmodels.tools.sm_exceptions import ConvergenceWarning
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from indicators.disruption import MAD_TO_SIGMA
 
@@ -169,6 +166,10 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         usable = _seasonal_diff_ok(fit_part)
     if int(usable.sum()) < 24:
         return None
+    # statsmodels and scipy.stats cost ~0.7 s CPU to import; only a process that fits pays it
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -247,6 +248,8 @@ def new_year_factors(v: np.ndarray, F: np.ndarray, n_fit: int, last_month: int,
         return ones
     s2_jan_feb = (MAD_TO_SIGMA * np.median(np.abs(jan_feb))) ** 2
     s2_rest = (MAD_TO_SIGMA * np.median(np.abs(rest))) ** 2
+    from scipy.stats import levene  # lazily: see the SARIMAX import above
+
     if not (s2_jan_feb > s2_rest > 0) or not levene(jan_feb, rest, center="median").pvalue < alpha:
         return ones  # (a degenerate test gives p = NaN: no factors either)
     average = (2.0 * s2_jan_feb + 10.0 * s2_rest) / 12.0

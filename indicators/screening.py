@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
+from scipy.special import chdtri  # not scipy.stats: ~0.5 s less CPU to import
 
 from indicators.disruption import MAD_TO_SIGMA
 from indicators.periods import month_start
@@ -465,7 +465,7 @@ class RobustScreen:
         ):
             raise ValueError(f"seasonality_alpha must lie in (0, 1), got {seasonality_alpha!r}")
         self.seasonality_alpha = float(seasonality_alpha)
-        self._h_critical = float(chi2.ppf(1.0 - self.seasonality_alpha, 11))
+        self._h_critical = float(chdtri(11, self.seasonality_alpha))  # chi-square(11) upper quantile
         self.onset_threshold = _check_pos("onset_threshold", onset_threshold)
         self.base_threshold = _check_pos("base_threshold", base_threshold)
         self.max_gap = _check_int("max_gap", max_gap, 1)
