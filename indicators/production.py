@@ -79,13 +79,18 @@ def usgs_production_fields(raw: pd.DataFrame) -> pd.DataFrame:
         One row per ``Prod_*`` column: ``field``, ``unit`` (e.g. ``t``, ``kg``,
         ``Sponge_t``), ``year`` (int), ``estimated`` (bool, ``_est_`` in the name).
     """
-    rows = []
-    for column in raw.columns:
+    return pd.DataFrame([spec[1:] for spec in _field_specs(raw)], columns=["field", "unit", "year", "estimated"])
+
+
+def _field_specs(raw: pd.DataFrame) -> list[tuple[int, str, str, int, bool]]:
+    """``(column position, field, unit, year, estimated)`` of each production column (no
+    DataFrame: a batch of files asks this of every file)."""
+    specs = []
+    for position, column in enumerate(raw.columns):
         match = _FIELD.match(str(column).strip())
         if match:
-            rows.append({"field": str(column), "unit": match["unit"], "year": int(match["year"]),
-                         "estimated": match["est"] is not None})
-    return pd.DataFrame(rows, columns=["field", "unit", "year", "estimated"])
+            specs.append((position, str(column), match["unit"], int(match["year"]), match["est"] is not None))
+    return specs
 
 
 def _clean_country(name: str, fixes: Mapping[str, str]) -> str:
@@ -199,7 +204,8 @@ def usgs_world_production(
     elif len(distinct) > 1:
         raise ValueError(f"the file has {len(distinct)} production types; pass measure= one of: {'; '.join(distinct)}")
 
-    part = _Part(product, values, columns, measures, _field_specs(fields, columns))
+    chosen = set(fields["field"])
+    part = _Part(product, values, columns, measures, [spec for spec in _field_specs(raw) if spec[1] in chosen])
     out = _production_cells([part], fixes).drop(columns=["file", "row", "field", "field_no"])
     keep = (include_world | (out["partner"] != USGS_WORLD)) & (include_other | (out["partner"] != USGS_OTHER_COUNTRIES))
     out = out[keep.to_numpy()]
@@ -225,12 +231,6 @@ def _measures(values: np.ndarray, columns: list[str]) -> np.ndarray:
     the third where a file heads it otherwise, e.g. "Mine production, fluorspar")."""
     position = columns.index("Type") if "Type" in columns else 2
     return np.array(["" if pd.isna(t) else str(t).strip() for t in values[:, position]], dtype=object)
-
-
-def _field_specs(fields: pd.DataFrame, columns: list[str]) -> list[tuple[int, str, str, int, bool]]:
-    """``(column position, field, unit, year, estimated)`` of :func:`usgs_production_fields` rows."""
-    return [(columns.index(f), f, u, int(y), bool(e))
-            for f, u, y, e in zip(fields["field"], fields["unit"], fields["year"], fields["estimated"])]
 
 
 def _parse_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -431,8 +431,8 @@ def usgs_world_records_batch(raws: Sequence[pd.DataFrame], products: Sequence[st
         if "Country" not in raw.columns:
             raise ValueError(f"{where}raw has no 'Country' column (has {', '.join(map(str, raw.columns))}); "
                              "is this a USGS MCS world file?")
-        fields = usgs_production_fields(raw)
-        if fields.empty:
+        fields = _field_specs(raw)
+        if not fields:
             raise ValueError(f"{where}raw has no production column named like Prod_<unit>_<year> or "
                              "Prod_<unit>_est_<year>")
         values, columns = _named_rows(raw)
@@ -440,7 +440,7 @@ def usgs_world_records_batch(raws: Sequence[pd.DataFrame], products: Sequence[st
         stage, rank = _file_stages(sorted(set(measures)))
         stages.append([stage[m] for m in measures])
         ranks.append([rank[m] for m in measures])
-        parts.append(_Part(products[i], values, columns, measures, _field_specs(fields, columns)))
+        parts.append(_Part(products[i], values, columns, measures, fields))
     out = _production_cells(parts, fixes)
     row_stage = np.array([s for part in stages for s in part], dtype=object)
     row_rank = np.array([r for part in ranks for r in part], dtype="int64")

@@ -423,8 +423,11 @@ def usgs_world_supply(observations: pd.DataFrame,
 
 
 def read_world_file(path: Path) -> pd.DataFrame:
-    """A world file as published (BOM dropped, every cell a string, ``NA`` kept as text)."""
-    return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    """A world file as published (BOM dropped, every cell a string, ``NA`` kept as text).
+
+    Python strings (``dtype=object``), not pandas' Arrow-backed ``str``: the parser turns
+    each file into one object array, which costs ten times less from these."""
+    return pd.read_csv(path, dtype=object, encoding="utf-8-sig", keep_default_na=False)
 
 
 class UsgsCollector:
