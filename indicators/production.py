@@ -22,13 +22,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "USGS_OTHER_COUNTRIES", "USGS_NAME_FIXES", "USGS_WORLD", "usgs_production_fields", "usgs_release",
-    "usgs_reserves", "usgs_stage", "usgs_world_concentration", "usgs_world_production", "usgs_world_records",
+    "usgs_reserves", "usgs_reserves_batch", "usgs_stage", "usgs_world_concentration", "usgs_world_production",
+    "usgs_world_records", "usgs_world_records_batch",
 ]
 
 #: Partner label given to USGS "Other countries" rows; pass it in
@@ -77,13 +79,18 @@ def usgs_production_fields(raw: pd.DataFrame) -> pd.DataFrame:
         One row per ``Prod_*`` column: ``field``, ``unit`` (e.g. ``t``, ``kg``,
         ``Sponge_t``), ``year`` (int), ``estimated`` (bool, ``_est_`` in the name).
     """
-    rows = []
-    for column in raw.columns:
+    return pd.DataFrame([spec[1:] for spec in _field_specs(raw)], columns=["field", "unit", "year", "estimated"])
+
+
+def _field_specs(raw: pd.DataFrame) -> list[tuple[int, str, str, int, bool]]:
+    """``(column position, field, unit, year, estimated)`` of each production column (no
+    DataFrame: a batch of files asks this of every file)."""
+    specs = []
+    for position, column in enumerate(raw.columns):
         match = _FIELD.match(str(column).strip())
         if match:
-            rows.append({"field": str(column), "unit": match["unit"], "year": int(match["year"]),
-                         "estimated": match["est"] is not None})
-    return pd.DataFrame(rows, columns=["field", "unit", "year", "estimated"])
+            specs.append((position, str(column), match["unit"], int(match["year"]), match["est"] is not None))
+    return specs
 
 
 def _clean_country(name: str, fixes: Mapping[str, str]) -> str:
@@ -187,18 +194,19 @@ def usgs_world_production(
         raise ValueError(
             f"several production fields per year ({', '.join(fields['field'])}); pass field= one of them"
         )
-    type_col = "Type" if "Type" in raw.columns else raw.columns[2]
-    table = raw[raw["Country"].notna() & (raw["Country"].astype(str).str.strip() != "")]
-    types = table[type_col].astype(str).str.strip()
-    distinct = sorted(set(types))
+    values, columns = _named_rows(raw)
+    measures = _measures(values, columns)
+    distinct = sorted(set(measures))
     if measure is not None:
         if measure not in distinct:
             raise ValueError(f"measure {measure!r} not in this file; its types are: {'; '.join(distinct)}")
-        table, types = table[types == measure], types[types == measure]
+        values, measures = values[measures == measure], measures[measures == measure]
     elif len(distinct) > 1:
         raise ValueError(f"the file has {len(distinct)} production types; pass measure= one of: {'; '.join(distinct)}")
 
-    out = _production_rows(raw, table, types, fields, product, fixes)
+    chosen = set(fields["field"])
+    part = _Part(product, values, columns, measures, [spec for spec in _field_specs(raw) if spec[1] in chosen])
+    out = _production_cells([part], fixes).drop(columns=["file", "row", "field", "field_no"])
     keep = (include_world | (out["partner"] != USGS_WORLD)) & (include_other | (out["partner"] != USGS_OTHER_COUNTRIES))
     out = out[keep.to_numpy()]
     if drop_missing:
@@ -206,37 +214,103 @@ def usgs_world_production(
     return out.reset_index(drop=True)
 
 
-def _production_rows(raw: pd.DataFrame, table: pd.DataFrame, types: pd.Series, fields: pd.DataFrame, product: str,
-                     fixes: Mapping[str, str]) -> pd.DataFrame:
-    """Every ``fields`` cell of ``table``'s rows (any Types), field by field, rows in file order:
-    the columns of :func:`usgs_world_production`, World and Other rows included."""
-    names = table["Country"].astype(str)
-    unique = names.unique()  # a few dozen names: clean each once
-    cleaned_names = {n: _clean_country(n, fixes) for n in unique}
-    country = names.map(cleaned_names)
-    name_marked = names.map({n: _name_marked_estimated(n, fixes) for n in unique}).to_numpy(dtype=bool)
-    notes_col = next((c for c in raw.columns if str(c).strip().lower() in ("prod_notes", "prod_note")), None)
-    notes = table[notes_col].tolist() if notes_col is not None else [""] * len(table)
-    lower = country.str.lower()
-    is_world = lower.str.startswith("world total")
-    is_other = lower.str.startswith("other countries")
-    partner = country.where(~is_other, USGS_OTHER_COUNTRIES).where(~is_world, USGS_WORLD).to_numpy()
-    measures = types.to_numpy()
+def _named_rows(raw: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """A file's cells as one object array, kept to the rows that name a country (blank and
+    missing ``Country`` cells are layout), and its column names. One pandas call per file:
+    the rest is plain arrays, because per-file pandas calls were most of the cost of
+    parsing a whole release (hundreds of small files)."""
+    columns = [str(c) for c in raw.columns]
+    values = raw.to_numpy(dtype=object)
+    names = values[:, columns.index("Country")]
+    keep = np.fromiter((not pd.isna(c) and str(c).strip() != "" for c in names), dtype=bool, count=len(names))
+    return values[keep], columns
 
-    frames = []
-    for spec in fields.itertuples(index=False):
-        cells = table[spec.field].astype("string").fillna("").str.strip()
-        cleaned = cells.str.replace(",", "", regex=False).str.replace(r"^e(?=\d)", "", regex=True)
-        value = pd.to_numeric(cleaned, errors="coerce")
-        flag = np.where(value.notna(), "", cells.str.upper().map(lambda c: _MISSING_CODES.get(c, "text")))
-        frames.append(pd.DataFrame({
-            "reporter": "WORLD", "partner": partner, "product": product,
-            "period": spec.year, "value": value.to_numpy(dtype="float64", na_value=np.nan),
-            "unit": spec.unit, "estimated": spec.estimated, "measure": measures,
-            "flag": flag,
-            "marked_estimated": name_marked | np.array([_notes_estimated(n, spec.year) for n in notes], dtype=bool),
-        }))
-    return pd.concat(frames, ignore_index=True)
+
+def _measures(values: np.ndarray, columns: list[str]) -> np.ndarray:
+    """The production Type of each row, stripped, "" where missing (the column ``Type``, or
+    the third where a file heads it otherwise, e.g. "Mine production, fluorspar")."""
+    position = columns.index("Type") if "Type" in columns else 2
+    return np.array(["" if pd.isna(t) else str(t).strip() for t in values[:, position]], dtype=object)
+
+
+def _parse_cells(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``value`` (float, NaN when not a number) and ``flag`` of many cells at once:
+    thousands separators and a leading ``e`` (estimated) dropped, missing cells empty."""
+    text = pd.Series(cells, dtype=object).astype("string").fillna("").str.strip()
+    value = pd.to_numeric(text.str.replace(",", "", regex=False).str.replace(r"^e(?=\d)", "", regex=True),
+                          errors="coerce")
+    codes = text.str.upper().map(_MISSING_CODES).astype(object)
+    flag = np.where(value.notna(), "", np.where(codes.isna(), "text", codes))
+    return value.to_numpy(dtype="float64", na_value=np.nan), flag.astype(object)
+
+
+def _partners(names: Iterable[str], fixes: Mapping[str, str]) -> dict[str, str]:
+    """The partner of each distinct country name: footnote markers removed, the World
+    total :data:`USGS_WORLD`, "Other countries" :data:`USGS_OTHER_COUNTRIES`."""
+    out = {}
+    for name in names:
+        text = _clean_country(name, fixes)
+        low = text.lower()
+        out[name] = (USGS_WORLD if low.startswith("world total")
+                     else USGS_OTHER_COUNTRIES if low.startswith("other countries") else text)
+    return out
+
+
+class _Part(NamedTuple):
+    """One file's production cells to parse: its rows naming a country, their Types, fields."""
+
+    product: str
+    values: np.ndarray
+    columns: list[str]
+    measures: np.ndarray
+    fields: list[tuple[int, str, str, int, bool]]  # column position, field, unit, year, estimated
+
+
+def _production_cells(parts: Sequence[_Part], fixes: Mapping[str, str]) -> pd.DataFrame:
+    """Every field cell of every part, parsed in one pass over all of them: the columns of
+    :func:`usgs_world_production` plus ``file`` (position in ``parts``), ``row`` (position
+    among all parts' rows), ``field`` and ``field_no`` (position among the file's fields);
+    part by part, field by field, rows in file order."""
+    cells, rows, sizes, spec = [], [], [], []
+    names, measures, notes, offset = [], [], [], 0
+    for file, part in enumerate(parts):
+        n = len(part.values)
+        for number, (position, field, unit, year, estimated) in enumerate(part.fields):
+            cells.append(part.values[:, position])
+            rows.append(np.arange(offset, offset + n))
+            sizes.append(n)
+            spec.append((file, part.product, field, number, unit, year, estimated))
+        names.append([str(c) for c in part.values[:, part.columns.index("Country")]])
+        measures.append(part.measures)
+        note = next((i for i, c in enumerate(part.columns) if c.strip().lower() in ("prod_notes", "prod_note")), None)
+        notes.append([""] * n if note is None else [t.lower() if isinstance(t, str) else "" for t in part.values[:, note]])
+        offset += n
+    columns = ["file", "row", "reporter", "partner", "product", "period", "value", "unit", "estimated", "measure",
+               "flag", "marked_estimated", "field", "field_no"]
+    if not cells:
+        return pd.DataFrame(columns=columns)
+    row = np.concatenate(rows)
+    name = np.array([n for part in names for n in part], dtype=object)
+    note = np.array([n for part in notes for n in part], dtype=object)
+    distinct = set(name.tolist())
+    partner = _partners(distinct, fixes)
+    marked = {n: _name_marked_estimated(n, fixes) for n in distinct}
+    file, product, field, field_no, unit, year, estimated = (np.repeat(np.array(c, dtype=object), sizes)
+                                                              for c in zip(*spec))
+    value, flag = _parse_cells(np.concatenate(cells))
+    cell_name, cell_note = name[row], note[row]
+    # the name's "e" marker, or Prod_notes saying the year is estimated ("Also estimated in 2022")
+    marked_estimated = np.fromiter(
+        (marked[n] or ("estimated" in t and str(y) in t) for n, t, y in zip(cell_name, cell_note, year)),
+        dtype=bool, count=len(row))
+    out = pd.DataFrame({
+        "file": file.astype("int64"), "row": row, "reporter": "WORLD",
+        "partner": [partner[n] for n in cell_name], "product": product, "period": year.astype("int64"),
+        "value": value, "unit": unit, "estimated": estimated.astype(bool),
+        "measure": np.concatenate(measures)[row], "flag": flag, "marked_estimated": marked_estimated,
+        "field": field, "field_no": field_no.astype("int64"),
+    })
+    return out[columns]
 
 
 # --- whole files: every Type and field, stages, reserves, the release, concentration ----------
@@ -312,42 +386,83 @@ def usgs_world_records(raw: pd.DataFrame, product: str, fixes: Mapping[str, str]
     (:func:`usgs_stage`; where one file has several Types of the same stage, e.g.
     silicon metal and ferrosilicon, the slug gets a qualifier from the Type text:
     ``plant-silicon-metal``). World rows typed "World mine production: Platinum" join
-    the Type "Mine production: Platinum".
+    the Type "Mine production: Platinum". One file of :func:`usgs_world_records_batch`.
 
     Returns
     -------
     pandas.DataFrame
-        The columns of :func:`usgs_world_production` plus ``field`` and ``stage``.
+        The columns of :func:`usgs_world_production` plus ``field`` and ``stage``, Type
+        by Type (sorted), field by field, rows in file order.
     """
-    if "Country" not in raw.columns:
-        raise ValueError(f"raw has no 'Country' column (has {', '.join(map(str, raw.columns))}); "
-                         "is this a USGS MCS world file?")
-    fields = usgs_production_fields(raw)
-    if fields.empty:
-        raise ValueError("raw has no production column named like Prod_<unit>_<year> or Prod_<unit>_est_<year>")
-    type_col = "Type" if "Type" in raw.columns else raw.columns[2]
-    table = raw[raw["Country"].notna() & (raw["Country"].astype(str).str.strip() != "")]
-    types = sorted(set(table[type_col].astype(str).str.strip()))
+    return usgs_world_records_batch([raw], [product], fixes).drop(columns="file")
+
+
+def usgs_world_records_batch(raws: Sequence[pd.DataFrame], products: Sequence[str],
+                             fixes: Mapping[str, str] = USGS_NAME_FIXES,
+                             names: Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`usgs_world_records` of many world files at once (a whole release: the cells of
+    all files are parsed in one pass, the per-file work is a few list operations).
+
+    Parameters
+    ----------
+    raws : sequence of pandas.DataFrame
+        World files as read.
+    products : sequence of str
+        The ``product`` of each file (e.g. its commodity code).
+    fixes : Mapping[str, str]
+        Country-name corrections after stripping footnote digits.
+    names : sequence of str, optional
+        A name per file (e.g. its path) that starts the message of a ValueError.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file`` (position in ``raws``) and the columns of :func:`usgs_world_records`, file
+        by file in the order of ``raws``.
+
+    Raises
+    ------
+    ValueError
+        If a file has no ``Country`` column or no production column.
+    """
+    parts, stages, ranks = [], [], []
+    for i, raw in enumerate(raws):
+        where = f"{names[i]}: " if names is not None else ""
+        if "Country" not in raw.columns:
+            raise ValueError(f"{where}raw has no 'Country' column (has {', '.join(map(str, raw.columns))}); "
+                             "is this a USGS MCS world file?")
+        fields = _field_specs(raw)
+        if not fields:
+            raise ValueError(f"{where}raw has no production column named like Prod_<unit>_<year> or "
+                             "Prod_<unit>_est_<year>")
+        values, columns = _named_rows(raw)
+        measures = _measures(values, columns)
+        stage, rank = _file_stages(sorted(set(measures)))
+        stages.append([stage[m] for m in measures])
+        ranks.append([rank[m] for m in measures])
+        parts.append(_Part(products[i], values, columns, measures, fields))
+    out = _production_cells(parts, fixes)
+    row_stage = np.array([s for part in stages for s in part], dtype=object)
+    row_rank = np.array([r for part in ranks for r in part], dtype="int64")
+    row = out["row"].to_numpy(dtype="int64")
+    out["stage"] = row_stage[row] if len(row) else []
+    # Type by Type, field by field, rows in file order, within each file
+    order = np.lexsort((row, out["field_no"].to_numpy(dtype="int64"), row_rank[row], out["file"].to_numpy(dtype="int64")))
+    columns = ["file", "reporter", "partner", "product", "period", "value", "unit", "estimated", "measure", "flag",
+               "marked_estimated", "field", "stage"]
+    return out.iloc[order].reset_index(drop=True)[columns]
+
+
+def _file_stages(types: list[str]) -> tuple[dict[str, str], dict[str, int]]:
+    """Stage slug and sort rank of each of one file's (sorted) Types: the slug gets a
+    qualifier where the file has several Types of the same stage."""
     normal = {t: _normalised_type(t) for t in types}
     base = {t: usgs_stage(t) for t in types}
     distinct_normal: dict[str, set[str]] = {}
     for t in types:
         distinct_normal.setdefault(base[t], set()).add(normal[t])
     stage = {t: base[t] if len(distinct_normal[base[t]]) == 1 else f"{base[t]}-{_qualifier(t)}" for t in types}
-    columns = ["reporter", "partner", "product", "period", "value", "unit", "estimated", "measure", "flag",
-               "marked_estimated", "field", "stage"]
-    if not types:
-        return pd.DataFrame(columns=columns)
-    # All Types at once (one pass per field), then ordered Type by Type as before: a
-    # per-Type pass cost a few hundred pandas calls per Type and field.
-    measures = table[type_col].astype(str).str.strip()
-    out = _production_rows(raw, table, measures, fields, product, fixes)
-    n = len(table)
-    out["field"] = np.repeat(fields["field"].to_numpy(), n)
-    out["stage"] = out["measure"].map(stage)
-    rank = {t: i for i, t in enumerate(types)}
-    order = np.lexsort((np.arange(len(out)), np.repeat(np.arange(len(fields)), n), out["measure"].map(rank).to_numpy()))
-    return out.iloc[order].reset_index(drop=True)[columns]
+    return stage, {t: i for i, t in enumerate(types)}
 
 
 _RESERVES = re.compile(r"^Reserves_(?P<unit>.+)$")
@@ -364,36 +479,46 @@ def usgs_reserves(raw: pd.DataFrame, product: str, fixes: Mapping[str, str] = US
         "Included in World total." ...), ``unit``, ``flag`` (as in
         :func:`usgs_world_production`; ``conflicting`` when a country's rows of a
         several-Type file give different numbers). One row per country; empty when
-        the file publishes no reserves column.
+        the file publishes no reserves column. One file of :func:`usgs_reserves_batch`.
     """
-    columns = [c for c in raw.columns if _RESERVES.match(str(c).strip()) and "note" not in str(c).lower()]
-    out_columns = ["partner", "product", "value", "unit", "flag"]
-    if not columns or "Country" not in raw.columns:
+    return usgs_reserves_batch([raw], [product], fixes).drop(columns="file")
+
+
+def usgs_reserves_batch(raws: Sequence[pd.DataFrame], products: Sequence[str],
+                        fixes: Mapping[str, str] = USGS_NAME_FIXES) -> pd.DataFrame:
+    """:func:`usgs_reserves` of many world files at once, with a leading ``file`` column
+    (position in ``raws``), file by file; files without a reserves column give no rows."""
+    cells, names, spec = [], [], []
+    for file, raw in enumerate(raws):
+        columns = [c for c in raw.columns if _RESERVES.match(str(c).strip()) and "note" not in str(c).lower()]
+        if not columns or "Country" not in raw.columns:
+            continue
+        values, names_of = _named_rows(raw)
+        cells.append(values[:, names_of.index(str(columns[0]))])
+        names.extend(str(c) for c in values[:, names_of.index("Country")])
+        spec.append((file, products[file], _RESERVES.match(str(columns[0]).strip())["unit"], len(values)))
+    out_columns = ["file", "partner", "product", "value", "unit", "flag"]
+    if not cells:
         return pd.DataFrame(columns=out_columns)
-    column = columns[0]
-    table = raw[raw["Country"].notna() & (raw["Country"].astype(str).str.strip() != "")]
-    country = table["Country"].map(lambda name: _clean_country(name, fixes))
-    low = country.str.lower()
-    country = country.where(~low.str.startswith("other countries"), USGS_OTHER_COUNTRIES)
-    country = country.where(~low.str.startswith("world total"), USGS_WORLD)
-    cells = table[column].astype("string").fillna("").str.strip()
-    value = pd.to_numeric(cells.str.replace(",", "", regex=False).str.replace(r"^e(?=\d)", "", regex=True),
-                          errors="coerce")
-    flag = np.where(value.notna(), "", cells.str.upper().map(lambda c: _MISSING_CODES.get(c, "text")))
-    frame = pd.DataFrame({"partner": country.to_numpy(), "product": product,
-                          "value": value.to_numpy(dtype="float64", na_value=np.nan),
-                          "unit": _RESERVES.match(str(column).strip())["unit"], "flag": flag})
-    # One row per country, in order of first appearance: its first number, else its first
-    # row; two different numbers are a conflict (vectorised: a loop per country was slow).
-    out = frame.drop_duplicates("partner").set_index("partner")
-    numbered = frame[frame["value"].notna()].drop_duplicates("partner").set_index("partner")
-    has = out.index.isin(numbered.index)
-    out.loc[has, ["value", "flag"]] = numbered.loc[out.index[has], ["value", "flag"]].to_numpy()
-    conflicting = (frame.groupby("partner", sort=False)["value"].nunique() > 1).reindex(out.index).to_numpy()
+    partner = _partners(set(names), fixes)
+    value, flag = _parse_cells(np.concatenate(cells))
+    file, product, unit = (np.repeat(np.array(c, dtype=object), [s[3] for s in spec]) for c in list(zip(*spec))[:3])
+    frame = pd.DataFrame({"file": file.astype("int64"), "partner": [partner[n] for n in names], "product": product,
+                          "value": value, "unit": unit, "flag": flag})
+    # One row per country of a file, in order of first appearance: its first number, else
+    # its first row; two different numbers are a conflict.
+    key = ["file", "partner"]
+    out = frame.drop_duplicates(key).reset_index(drop=True)
+    numbered = frame[frame["value"].notna()].drop_duplicates(key)
+    found = out[key].merge(numbered, on=key, how="left")
+    has = found["value"].notna().to_numpy()
+    out.loc[has, ["value", "flag"]] = found.loc[has, ["value", "flag"]].to_numpy()
+    # groups in order of first appearance, as the rows of ``out``
+    conflicting = (frame.groupby(key, sort=False)["value"].nunique() > 1).to_numpy()
     out.loc[conflicting, "value"] = np.nan
     out.loc[conflicting, "flag"] = "conflicting"
     out["value"] = out["value"].astype("float64")
-    return out.reset_index()[out_columns]
+    return out[out_columns]
 
 
 def usgs_world_concentration(flows: pd.DataFrame, withheld: Mapping[tuple, Iterable[str]] | None = None,

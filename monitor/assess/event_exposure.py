@@ -8,7 +8,8 @@ For every catalog node, a :class:`indicators.events.NodeProfile` with
   flows, newest vintage, reported over mirror as :func:`load_trade_flows` returns them);
 - ``world_shares``: producer -> its share of world output in the latest year up to
   ``as_of`` of each of the node's ``world_supply`` stages (country output / the stored
-  ``WORLD`` total, USGS MCS), the largest over the stages.
+  ``WORLD`` total, USGS MCS), the largest over the stages
+  (:func:`monitor.assess.world_supply.world_shares`).
 
 Nothing after ``as_of`` is read, so an event is judged with what was known on its day.
 """
@@ -23,10 +24,11 @@ from sqlalchemy.orm import Session
 from indicators.events import NodeProfile
 from indicators.vocabulary import AGGREGATE_PARTNERS, RESIDUAL_PARTNERS
 from monitor.assess.inputs import world_supply_observations
+from monitor.assess.world_supply import world_shares
 from monitor.config.models import Catalog, Node
 from monitor.store.observations import load_trade_flows
 
-__all__ = ["node_profiles", "profile_of", "import_shares", "world_shares"]
+__all__ = ["node_profiles", "profile_of", "import_shares"]
 
 
 def _year_before(as_of: date) -> date:
@@ -42,24 +44,6 @@ def import_shares(flows: pd.DataFrame) -> dict[str, float]:
     totals = named.groupby("partner")["value"].sum()
     total = float(totals.sum())
     return {str(p): float(v) / total for p, v in totals.items() if total > 0 and v > 0}
-
-
-def world_shares(observations: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """Producer -> its largest share of world output over the stages, latest year of each."""
-    shares: dict[str, float] = {}
-    for stem, frame in observations.items():
-        if frame.empty:
-            continue
-        frame = frame.assign(country=frame["series_id"].str.slice(len(stem) + 1),
-                             year=pd.to_datetime(frame["period"]).dt.year)
-        latest = frame[frame["year"] == frame["year"].max()]
-        world = latest.loc[latest["country"] == "WORLD", "value"]
-        if world.empty or not float(world.iloc[0]) > 0:
-            continue
-        for row in latest.itertuples():
-            if row.country not in {"WORLD", "OTHERS"} and row.value > 0:
-                shares[row.country] = max(shares.get(row.country, 0.0), float(row.value) / float(world.iloc[0]))
-    return shares
 
 
 def profile_of(chain: str, node: Node, imports: dict[str, float], world: dict[str, float]) -> NodeProfile:
@@ -85,6 +69,6 @@ def node_profiles(catalog: Catalog, session: Session | None = None, as_of: date 
                 flows = load_trade_flows(session, catalog.home, node.hs_codes, "M", _year_before(as_of), as_of)
                 imports = import_shares(flows)
                 stems = [stage.series for stage in node.world_supply]
-                world = world_shares(world_supply_observations(session, stems, as_of))
+                world, _ = world_shares(world_supply_observations(session, stems, as_of))
             profiles.append(profile_of(chain.id, node, imports, world))
     return profiles

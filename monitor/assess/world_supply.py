@@ -24,7 +24,7 @@ from indicators.scoring import concentration_score
 from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import Node
 
-__all__ = ["measure_world_supply"]
+__all__ = ["measure_world_supply", "world_shares"]
 
 _Result = tuple[float | None, dict, tuple[float, str, str] | None]
 
@@ -38,6 +38,35 @@ def _flows(observations: pd.DataFrame, stem: str) -> pd.DataFrame:
         "partner": partner.to_numpy(),
         "value": observations["value"].astype(float).to_numpy(),
     })
+
+
+def world_shares(observations: Mapping[str, pd.DataFrame | None]) -> tuple[dict[str, float], list[str]]:
+    """Producer -> its share of world output, the largest over the stages, and the basis.
+
+    ``observations``: series stem -> its stored observations (``series_id, period,
+    value``; none after the day judged). Per stage, the latest year's output of each
+    named producer (``<stem>.<ISO3>``) over the stage's stored World total
+    (``<stem>.WORLD``); a stage without a positive World total is left out (the sum of
+    named producers would overstate every share). Returns the shares (producers with
+    positive output only) and ``"<stem> <year>"`` of each stage used. Used by the event
+    mapper's exposure and the stress test's substitution limit.
+    """
+    shares: dict[str, float] = {}
+    basis = []
+    for stem, frame in observations.items():
+        if frame is None or frame.empty:
+            continue
+        flows = _flows(frame, stem)
+        year = int(flows["period"].max())
+        values = flows[flows["period"] == year].groupby("partner")["value"].sum()
+        world = float(values.get("WORLD", 0.0))
+        if not world > 0:
+            continue
+        for partner, value in values.items():
+            if partner not in ("WORLD", "OTHERS") and value > 0:
+                shares[partner] = max(shares.get(partner, 0.0), float(value) / world)
+        basis.append(f"{stem} {year}")
+    return shares, basis
 
 
 def _stage(stem: str, observations: pd.DataFrame | None, home: str, as_of: date | None, max_age_years: int,

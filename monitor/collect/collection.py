@@ -21,8 +21,7 @@ from monitor.collect.base import CollectionError, CollectionWindow, Collector
 from monitor.collect.demo import DemoCollector
 from monitor.collect.http import HttpOptions
 from monitor.config.models import Config
-from monitor.store.events import event_counts
-from monitor.store.observations import BatchError, record_failed_collection, store_batch
+from monitor.store.observations import BatchError, record_failed_collection, store_collection
 from monitor.store.vintages import drop_unchanged, latest_periods
 
 if TYPE_CHECKING:
@@ -132,15 +131,11 @@ class CollectionRunner:
                 with self._sessions() as session:
                     changed, unchanged, revised = drop_unchanged(session, batch)
                 ingested = len(changed.observations) + len(changed.trade_flows)
-            if len(batch.events):  # policy events: counted against their stored rows the same way
-                with self._sessions() as session:
-                    events_new, events_revised, events_unchanged = event_counts(session, batch.events)
-                ingested += events_new + events_revised
-                revised += events_revised
-                unchanged += events_unchanged
-            new = ingested - revised
             try:
-                rows = store_batch(self._sessions, batch, self._clock(), (new, revised, unchanged))
+                # policy events are counted as they are stored, against their stored rows
+                rows, (new, revised, unchanged) = store_collection(
+                    self._sessions, batch, self._clock(), (ingested - revised, revised, unchanged))
+                ingested = new + revised
             except SQLAlchemyError as err:
                 # e.g. "database or disk is full": the source failed, the service goes on.
                 detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]

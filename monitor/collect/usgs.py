@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timezone
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
 from indicators.production import (
@@ -51,9 +53,9 @@ from indicators.production import (
     USGS_WORLD,
     usgs_production_fields,
     usgs_release,
-    usgs_reserves,
+    usgs_reserves_batch,
     usgs_world_concentration,
-    usgs_world_records,
+    usgs_world_records_batch,
 )
 from monitor.clock import Clock, system_clock
 from monitor.collect.base import CollectionError, CollectionWindow
@@ -63,9 +65,9 @@ from monitor.config.models import Catalog, UsgsSource
 from monitor.records import ESTIMATE_FLAGS, CollectedBatch, SeriesInfo, estimate_flags
 
 __all__ = [
-    "MCS_RELEASE_DATES", "OTHERS", "USGS_ISO3", "UsgsCollector", "usgs_iso3", "usgs_observation_flows",
-    "usgs_observations", "usgs_release_date", "usgs_series_id", "usgs_withheld", "usgs_world_files",
-    "usgs_world_supply",
+    "MCS_RELEASE_DATES", "OTHERS", "USGS_ISO3", "UsgsCollector", "UsgsWorldFile", "usgs_iso3",
+    "usgs_observation_flows", "usgs_observations", "usgs_observations_batch", "usgs_release_date", "usgs_series_id",
+    "usgs_withheld", "usgs_world_files", "usgs_world_supply",
 ]
 
 MCS_RELEASE_DATES: dict[str, date] = {
@@ -169,16 +171,11 @@ def usgs_world_files(location: str | Iterable[str], commodities: Iterable[str] =
     return sorted(found, key=lambda item: str(item[1]))
 
 
-def _unit(unit: str) -> tuple[str, float]:
-    if unit in _MASS_TO_T:
-        return "t", _MASS_TO_T[unit]
-    return unit, 1.0
-
-
 def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = None,
                       reserves: bool = True, release: str | None = None,
                       ) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
-    """Observations of one MCS world file (as read, strings), pure.
+    """Observations of one MCS world file (as read, strings), pure: one file of
+    :func:`usgs_observations_batch`.
 
     Parameters
     ----------
@@ -198,85 +195,191 @@ def usgs_observations(raw: pd.DataFrame, code: str, *, released: date | None = N
     Returns
     -------
     tuple
-        ``observations`` (``series_id, period, value, estimate_flags, vintage,
-        released_at``), the :class:`SeriesInfo` per series id (``source`` left empty:
-        the collector fills it) and the rejected cells counted by reason
-        (``withheld``, ``not_available``, ``not_applicable``, ``empty``,
-        ``not_a_number``, ``unknown_country``, ``conflicting_duplicate``).
+        See :func:`usgs_observations_batch`.
     """
     release = usgs_release(raw, fallback=release)
-    when = released or usgs_release_date(release)
-    stamp = datetime.combine(when, time(), tzinfo=timezone.utc)
-    records = usgs_world_records(raw, code)
+    return usgs_observations_batch([UsgsWorldFile(raw, code, release, released or usgs_release_date(release))],
+                                   reserves=reserves)
+
+
+class UsgsWorldFile(NamedTuple):
+    """One world file to turn into observations."""
+
+    raw: pd.DataFrame
+    """The file as read (:func:`read_world_file`)."""
+    code: str
+    """Its commodity code (``galli``)."""
+    release: str
+    """Its release (``MCS2024``, :func:`indicators.production.usgs_release`)."""
+    released: date
+    """The release's publication date (:func:`usgs_release_date`)."""
+    name: str | None = None
+    """What an error message calls the file (its path)."""
+
+
+def usgs_observations_batch(files: Sequence[UsgsWorldFile], *, reserves: bool = True,
+                            ) -> tuple[pd.DataFrame, dict[str, SeriesInfo], Counter[str]]:
+    """Observations of many MCS world files, pure, parsed in one pass over all their cells.
+
+    Each file keeps its own vintage (its release, released on its date): the rows of two
+    releases for the same series and year are both returned, file by file in the order
+    of ``files`` (pass them oldest release first). Within a file, a (series, year) given
+    twice with the same value is kept once (counted ``duplicate``), with different values
+    not at all (``conflicting_duplicate``, one per row and one more per conflict).
+
+    Returns
+    -------
+    tuple
+        ``observations`` (``series_id, period, value, estimate_flags, vintage,
+        released_at``), the :class:`SeriesInfo` per series id (``source`` left empty:
+        the collector fills it; a series' latest file describes it) and the rejected
+        cells counted by reason (``withheld``, ``not_available``, ``not_applicable``,
+        ``empty``, ``not_a_number``, ``unknown_country``, ``conflicting_duplicate``,
+        ``duplicate``).
+
+    Raises
+    ------
+    ValueError
+        If a file is no world file (no ``Country`` or production column); the message
+        starts with its ``name``.
+    """
+    raws, codes = [f.raw for f in files], [f.code for f in files]
+    names = [f.name or "" for f in files] if any(f.name for f in files) else None
+    records = usgs_world_records_batch(raws, codes, names=names)
+    iso3 = {name: usgs_iso3(name) for name in records["partner"].unique()}
+    withheld = _withheld(records, iso3)
     rejected: Counter[str] = Counter()
-    rows: dict[tuple[str, date], dict] = {}
-    conflicts: set[tuple[str, date]] = set()
-    infos: dict[str, SeriesInfo] = {}
-    withheld = usgs_withheld(records)
-
-    def keep(series_id: str, period: date, value: float, kinds: list[str]) -> None:
-        key = (series_id, period)
-        if key in conflicts:
-            rejected["conflicting_duplicate"] += 1
-            return
-        if key in rows:
-            if rows[key]["value"] != value:
-                del rows[key]
-                conflicts.add(key)
-                rejected["conflicting_duplicate"] += 2
-            else:
-                rejected["duplicate"] += 1
-            return
-        rows[key] = {"series_id": series_id, "period": period, "value": value,
-                     ESTIMATE_FLAGS: estimate_flags(kinds), "vintage": release, "released_at": stamp}
-
-    def country_of(rec) -> str | None:
-        """The row's ISO3 (WORLD, OTHERS), or None after counting why the row is rejected."""
-        country = usgs_iso3(rec.partner)
-        if country is None:
-            rejected["unknown_country"] += 1
-        elif pd.isna(rec.value):
-            rejected[_REJECT_REASONS.get(rec.flag, "not_a_number")] += 1
-            return None
-        return country
-
-    for rec in records.itertuples(index=False):
-        if (country := country_of(rec)) is None:
-            continue
-        unit, factor = _unit(rec.unit)
-        series_id = usgs_series_id(code, rec.stage, country)
-        kinds = ["estimated"] if rec.estimated or rec.marked_estimated else []
-        names = withheld.get((rec.stage, int(rec.period)), [])
-        if country == USGS_WORLD and names:
-            kinds.append("confidential")
-        keep(series_id, date(int(rec.period), 1, 1), float(rec.value) * factor, kinds)
-        label = {USGS_WORLD: "World total", OTHERS: "Other countries"}.get(country, rec.partner)
-        description = f"USGS Mineral Commodity Summaries, {code} ({rec.measure}): {label}"
-        if country == USGS_WORLD and withheld:
-            shown = "; ".join(f"{year} ({stage}): {', '.join(n)}" for (stage, year), n in sorted(withheld.items())
-                              if stage == rec.stage)
-            if shown:
-                description += f"; withheld (W) in {release}: {shown}"
-        infos[series_id] = SeriesInfo(series_id, "", f"{unit} ({rec.measure})", description)
-    if reserves and len(records):
-        year = int(records["period"].max())
-        table = usgs_reserves(raw, code)
-        for rec in table.itertuples(index=False):
-            if (country := country_of(rec)) is None:
-                continue
-            unit, factor = _unit(rec.unit)
-            series_id = usgs_series_id(code, "reserves", country)
-            keep(series_id, date(year, 1, 1), float(rec.value) * factor, [])
-            label = {USGS_WORLD: "World total", OTHERS: "Other countries"}.get(country, rec.partner)
-            infos[series_id] = SeriesInfo(series_id, "", unit,
-                                          f"USGS Mineral Commodity Summaries, {code} reserves: {label} "
-                                          f"(as published in {release}, dated January of {year})")
-    frame = pd.DataFrame(list(rows.values()),
-                         columns=["series_id", "period", "value", ESTIMATE_FLAGS, "vintage", "released_at"])
+    production = _usable(records, iso3, rejected)
+    code = np.array(codes, dtype=object)[production["file"].to_numpy(dtype="int64")]
+    world = production["country"].to_numpy() == USGS_WORLD
+    confidential = world & np.array([(f, s, y) in withheld for f, s, y in
+                                     zip(production["file"], production["stage"], production["period"])], dtype=bool)
+    estimated = (production["estimated"] | production["marked_estimated"]).to_numpy(dtype=bool)
+    shown = _withheld_shown(withheld)
+    label = production["country"].map(_LABELS).fillna(production["partner"])
+    description = [f"USGS Mineral Commodity Summaries, {c} ({m}): {lab}"
+                   + (f"; withheld (W) in {files[f].release}: {shown[f, s]}" if w and (f, s) in shown else "")
+                   for c, m, lab, w, f, s in zip(code, production["measure"], label, world, production["file"],
+                                                  production["stage"])]
+    unit, factor = _units(production["unit"])
+    parts = [pd.DataFrame({
+        "file": production["file"].to_numpy(dtype="int64"), "part": 0,
+        "series_id": _series_ids(code, production["stage"], production["country"]),
+        "year": production["period"].to_numpy(dtype="int64"),
+        "value": production["value"].to_numpy(dtype="float64") * factor,
+        ESTIMATE_FLAGS: [_FLAGS[e, c] for e, c in zip(estimated, confidential)],
+        "unit": [f"{u} ({m})" for u, m in zip(unit, production["measure"])], "description": description,
+    })]
+    # reserves: dated January of the file's latest production year
+    latest = records.groupby("file")["period"].max()
+    if reserves and len(latest):
+        found = usgs_reserves_batch(raws, codes)
+        usable = _usable(found[found["file"].isin(latest.index)], iso3 | {
+            name: usgs_iso3(name) for name in found["partner"].unique() if name not in iso3}, rejected)
+        file = usable["file"].to_numpy(dtype="int64")
+        code, year = np.array(codes, dtype=object)[file], latest.reindex(file).to_numpy(dtype="int64")
+        unit, factor = _units(usable["unit"])
+        label = usable["country"].map(_LABELS).fillna(usable["partner"])
+        parts.append(pd.DataFrame({
+            "file": file, "part": 1, "series_id": _series_ids(code, ["reserves"] * len(usable), usable["country"]),
+            "year": year, "value": usable["value"].to_numpy(dtype="float64") * factor, ESTIMATE_FLAGS: None,
+            "unit": unit,
+            "description": [f"USGS Mineral Commodity Summaries, {c} reserves: {lab} (as published in "
+                            f"{files[f].release}, dated January of {y})" for c, lab, f, y in zip(code, label, file, year)],
+        }))
+    rows = pd.concat(parts, ignore_index=True).sort_values(["file", "part"], kind="stable", ignore_index=True)
+    kept = _first_of_each(rows, rejected)
+    infos = _series_infos(rows)
+    file = kept["file"].to_numpy(dtype="int64")
+    frame = pd.DataFrame({
+        "series_id": kept["series_id"].tolist(),
+        "period": [date(y, 1, 1) for y in kept["year"].tolist()],
+        "value": kept["value"].tolist(),
+        ESTIMATE_FLAGS: kept[ESTIMATE_FLAGS].tolist(),
+        "vintage": [files[f].release for f in file],
+        "released_at": [datetime.combine(files[f].released, time(), tzinfo=timezone.utc) for f in file],
+    }, columns=["series_id", "period", "value", ESTIMATE_FLAGS, "vintage", "released_at"])
     frame["period"] = pd.to_datetime(frame["period"])
     flags = frame[ESTIMATE_FLAGS].astype(object)
     frame[ESTIMATE_FLAGS] = flags.where(flags.notna(), None)
+    # typed even when empty (a file whose every cell is withheld)
+    frame = frame.astype({"series_id": "str", "period": "datetime64[s]", "value": "float64", "vintage": "str",
+                          "released_at": "datetime64[us, UTC]"})
     return frame, infos, rejected
+
+
+_LABELS = {USGS_WORLD: "World total", OTHERS: "Other countries"}
+_FLAGS = {(e, c): estimate_flags((["estimated"] if e else []) + (["confidential"] if c else []))
+          for e in (False, True) for c in (False, True)}
+
+
+def _units(units: pd.Series) -> tuple[list[str], np.ndarray]:
+    """Units as stored (masses in metric tons) and the factor to them."""
+    factor = units.map(_MASS_TO_T)
+    return ["t" if u in _MASS_TO_T else u for u in units], factor.fillna(1.0).to_numpy(dtype="float64")
+
+
+def _series_ids(codes: Iterable[str], stages: Iterable[str], countries: Iterable[str]) -> list[str]:
+    return [usgs_series_id(c, s, k) for c, s, k in zip(codes, stages, countries)]
+
+
+def _usable(found: pd.DataFrame, iso3: Mapping[str, str | None], rejected: Counter[str]) -> pd.DataFrame:
+    """The rows of a known country holding a number, with their ``country`` code; the
+    others counted in ``rejected`` by reason."""
+    country = found["partner"].map(iso3)
+    unknown = country.isna().to_numpy()
+    missing = ~unknown & found["value"].isna().to_numpy()
+    if unknown.any():
+        rejected["unknown_country"] += int(unknown.sum())
+    for reason, count in found.loc[missing, "flag"].map(_REJECT_REASONS).fillna("not_a_number").value_counts().items():
+        rejected[reason] += int(count)
+    out = found[~unknown & ~missing].copy()
+    out["country"] = country[~unknown & ~missing]
+    return out
+
+
+def _first_of_each(rows: pd.DataFrame, rejected: Counter[str]) -> pd.DataFrame:
+    """The first row of each (file, series, year), unless a later row of the same file
+    gives another value (then none: a conflict); repeats counted in ``rejected``."""
+    key = ["file", "series_id", "year"]
+    groups = rows.groupby(key, sort=False)
+    position = groups.cumcount().to_numpy()
+    differs = (rows["value"] != groups["value"].transform("first")).to_numpy()
+    # position of the first row that differs from the group's first: the conflict starts there
+    conflict_at = pd.Series(np.where(differs, position, np.nan)).groupby(
+        [rows[k] for k in key], sort=False).transform("min").to_numpy()
+    clean = np.isnan(conflict_at)
+    duplicate = int(((position > 0) & (clean | (position < conflict_at))).sum())
+    conflicting = int((position >= conflict_at).sum() + (position == conflict_at).sum())
+    if duplicate:
+        rejected["duplicate"] += duplicate
+    if conflicting:
+        rejected["conflicting_duplicate"] += conflicting
+    return rows[(position == 0) & clean]
+
+
+def _series_infos(rows: pd.DataFrame) -> dict[str, SeriesInfo]:
+    """A :class:`SeriesInfo` per series, in order of first appearance, from its last row."""
+    first = rows.drop_duplicates("series_id")["series_id"]
+    last = rows.drop_duplicates("series_id", keep="last").set_index("series_id").loc[first]
+    return {s: SeriesInfo(s, "", u, d) for s, u, d in zip(last.index, last["unit"], last["description"])}
+
+
+def _withheld(records: pd.DataFrame, iso3: Mapping[str, str | None]) -> dict[tuple[int, str, int], list[str]]:
+    """``(file, stage, year) -> [countries]`` withheld (``W``) in records with a ``file`` column."""
+    out: dict[tuple[int, str, int], set[str]] = {}
+    rows = records[records["flag"] == "withheld"]
+    for file, stage, year, partner in zip(rows["file"], rows["stage"], rows["period"], rows["partner"]):
+        out.setdefault((int(file), stage, int(year)), set()).add(iso3.get(partner) or partner)
+    return {key: sorted(names) for key, names in sorted(out.items())}
+
+
+def _withheld_shown(withheld: Mapping[tuple[int, str, int], list[str]]) -> dict[tuple[int, str], str]:
+    """``(file, stage) -> "2022 (mine): USA; 2023 (mine): USA"``, for the WORLD series description."""
+    out: dict[tuple[int, str], list[str]] = {}
+    for (file, stage, year), names in sorted(withheld.items()):
+        out.setdefault((file, stage), []).append(f"{year} ({stage}): {', '.join(names)}")
+    return {key: "; ".join(parts) for key, parts in out.items()}
 
 
 def usgs_withheld(records: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
@@ -284,10 +387,8 @@ def usgs_withheld(records: pd.DataFrame) -> dict[tuple[str, int], list[str]]:
 
     ``records``: :func:`indicators.production.usgs_world_records`.
     """
-    out: dict[tuple[str, int], set[str]] = {}
-    for rec in records[records["flag"] == "withheld"].itertuples(index=False):
-        out.setdefault((rec.stage, int(rec.period)), set()).add(usgs_iso3(rec.partner) or rec.partner)
-    return {key: sorted(names) for key, names in sorted(out.items())}
+    iso3 = {name: usgs_iso3(name) for name in records["partner"].unique()}
+    return {(stage, year): names for (_, stage, year), names in _withheld(records.assign(file=0), iso3).items()}
 
 
 def usgs_observation_flows(observations: pd.DataFrame) -> pd.DataFrame:
@@ -322,8 +423,11 @@ def usgs_world_supply(observations: pd.DataFrame,
 
 
 def read_world_file(path: Path) -> pd.DataFrame:
-    """A world file as published (BOM dropped, every cell a string, ``NA`` kept as text)."""
-    return pd.read_csv(path, dtype=str, encoding="utf-8-sig", keep_default_na=False)
+    """A world file as published (BOM dropped, every cell a string, ``NA`` kept as text).
+
+    Python strings (``dtype=object``), not pandas' Arrow-backed ``str``: the parser turns
+    each file into one object array, which costs ten times less from these."""
+    return pd.read_csv(path, dtype=object, encoding="utf-8-sig", keep_default_na=False)
 
 
 class UsgsCollector:
@@ -355,7 +459,7 @@ class UsgsCollector:
             raise CollectionError(f"{where}: no USGS MCS world file (mcsYYYY-<code>_world.csv) in "
                                   f"{', '.join(places)}" + (f" for {', '.join(settings.commodities)}"
                                                             if settings.commodities else ""))
-        parsed = []
+        batch: list[UsgsWorldFile] = []
         skipped: Counter[str] = Counter()
         for code, path in files:
             try:
@@ -365,29 +469,22 @@ class UsgsCollector:
                     skipped["no_production_field"] += 1
                     continue
                 release = usgs_release(raw, fallback=f"MCS{_FILE.search(path.name)['year']}")
-                frame, infos, rejected = usgs_observations(
-                    raw, code, released=usgs_release_date(release, settings.released), reserves=settings.reserves,
-                    release=release)
+                batch.append(UsgsWorldFile(raw, code, release, usgs_release_date(release, settings.released), str(path)))
             except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as err:
                 raise CollectionError(f"{where}: {path}: {err}") from None
-            parsed.append((usgs_release_date(release, settings.released), release, frame, infos, rejected))
-        if not parsed:
+        if not batch:
             raise CollectionError(f"{where}: no production figure in {len(files)} USGS MCS world file(s) "
                                   f"({skipped['no_production_field']} hold capacity only)")
-        parsed.sort(key=lambda item: (item[0], item[1]))  # oldest release first: the newest describes a series
-        series: dict[str, SeriesInfo] = {}
-        rejected_total: Counter[str] = Counter(skipped)
-        frames = []
-        for _when, _release, frame, infos, rejected in parsed:
-            for series_id, info in infos.items():
-                series[series_id] = SeriesInfo(series_id, self.source_id, info.unit, info.description)
-            rejected_total.update(rejected)
-            frames.append(frame)
-        observations = pd.concat(frames, ignore_index=True)
+        batch.sort(key=lambda item: (item.released, item.release))  # oldest release first: the newest describes a series
+        try:
+            observations, infos, rejected = usgs_observations_batch(batch, reserves=settings.reserves)
+        except ValueError as err:  # names the file
+            raise CollectionError(f"{where}: {err}") from None
+        series = [SeriesInfo(s, self.source_id, info.unit, info.description) for s, info in infos.items()]
         if window.since is not None:
             observations = observations[observations["period"] >= pd.Timestamp(window.since)]
         observations = observations.reset_index(drop=True)
-        newest_when, newest = parsed[-1][0], parsed[-1][1]
-        return CollectedBatch(self.source_id, newest, series=list(series.values()), observations=observations,
+        newest_when, newest = batch[-1].released, batch[-1].release
+        return CollectedBatch(self.source_id, newest, series=series, observations=observations,
                               released=datetime.combine(newest_when, time(), tzinfo=timezone.utc),
-                              rejected=dict(rejected_total))
+                              rejected=dict(skipped + rejected))

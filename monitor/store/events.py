@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from indicators.events import Event, same_measure
 from monitor.store.tables import PolicyEvent
 
-__all__ = ["SavedEvents", "event_counts", "save_events", "load_events"]
+__all__ = ["SavedEvents", "save_events", "load_events"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class SavedEvents:
     """Stored events whose fields changed (an unchanged repeat is not counted)."""
     linked: int
     """New rows linked to an existing event as a repeat or an amendment."""
+    unchanged: int = 0
+    """Stored events given again with the same fields (nothing written)."""
 
 
 def _event(row: PolicyEvent) -> Event:
@@ -54,7 +56,7 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
     """Insert or update ``events`` (the caller commits); new rows are linked to the measure they repeat."""
     rows = {(r.source, r.external_id): r for r in session.scalars(select(PolicyEvent))}
     canonical = [r for r in rows.values() if r.canonical_id is None]
-    new = updated = linked = 0
+    new = updated = linked = unchanged = 0
     for event in events:
         key = (event.source, _external_id(event))
         values = {**_stored_values(event), "retrieved_at": now}
@@ -65,6 +67,8 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
                 for name, value in {**changed, "retrieved_at": now}.items():
                     setattr(row, name, value)
                 updated += 1
+            else:
+                unchanged += 1
             continue
         row = PolicyEvent(source=key[0], external_id=key[1], **values)
         parent = next((c for c in canonical if same_measure(_event(c), event)), None)
@@ -78,23 +82,7 @@ def save_events(session: Session, events: Iterable[Event], now: datetime) -> Sav
         rows[key] = row
         new += 1
     session.flush()
-    return SavedEvents(new, updated, linked)
-
-
-def event_counts(session: Session, events: Iterable[Event]) -> tuple[int, int, int]:
-    """``(new, revised, unchanged)``: how :func:`save_events` would count ``events`` now
-    (revised = stored with other fields), so a rerun is not reported as new rows."""
-    rows = {(r.source, r.external_id): r for r in session.scalars(select(PolicyEvent))}
-    new = revised = unchanged = 0
-    for event in events:
-        row = rows.get((event.source, _external_id(event)))
-        if row is None:
-            new += 1
-        elif _changed_fields(row, _stored_values(event)):
-            revised += 1
-        else:
-            unchanged += 1
-    return new, revised, unchanged
+    return SavedEvents(new, updated, linked, unchanged)
 
 
 def _stored_values(event: Event) -> dict:

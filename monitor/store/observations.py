@@ -106,14 +106,29 @@ def _flag_column(flows: pd.DataFrame, source: str) -> np.ndarray:
     return lookup[codes]
 
 
-def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime,
-                counts: tuple[int, int, int] | None = None) -> int:
+def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime) -> int:
     """Write ``batch`` in one transaction and record the collection; returns rows written.
 
     Either the whole batch lands or none of it does: a failure leaves the previous
-    data intact and is recorded as a failed collector run. ``counts`` (new, revised,
-    unchanged rows, as the collection found them) are recorded with the run.
+    data intact and is recorded as a failed collector run.
     """
+    return _store(sessions, batch, now, None)[0]
+
+
+def store_collection(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime,
+                     counts: tuple[int, int, int]) -> tuple[int, tuple[int, int, int]]:
+    """:func:`store_batch` for a collection run that counted its rows.
+
+    ``counts``: new, revised and unchanged observations and trade flows, as the
+    collection found them. The batch's policy events are counted as :func:`save_events`
+    stores them (one read of the stored events) and added. Returns the rows written and
+    the counts recorded with the run.
+    """
+    return _store(sessions, batch, now, counts)
+
+
+def _store(sessions: sessionmaker[Session], batch: CollectedBatch, now: datetime,
+           counts: tuple[int, int, int] | None) -> tuple[int, tuple[int, int, int] | None]:
     try:
         _check_frame(batch.observations, OBSERVATION_COLUMNS, "observations", batch.source)
         _check_frame(batch.trade_flows, TRADE_FLOW_COLUMNS, "trade flows", batch.source)
@@ -169,14 +184,16 @@ def store_batch(sessions: sessionmaker[Session], batch: CollectedBatch, now: dat
             written += bulk_upsert(session, TradeFlow.__table__, flow_frame, _TRADE_FLOW_KEY,
                                    compare=["value", "quantity", "provenance", "cif_fob_factor", "simulated",
                                             ESTIMATE_FLAGS, "released_at"])
-            new, revised, unchanged = counts if counts is not None else (None, None, None)
             if batch.events:
                 saved = save_events(session, batch.events, now)
                 written += saved.new + saved.updated
+                if counts is not None:
+                    counts = (counts[0] + saved.new, counts[1] + saved.updated, counts[2] + saved.unchanged)
+            new, revised, unchanged = counts if counts is not None else (None, None, None)
             session.add(CollectorRun(source=batch.source, started_at=now, finished_at=now,
                                      status="succeeded", rows_written=written, rows_new=new,
                                      rows_revised=revised, rows_unchanged=unchanged))
-        return written
+        return written, counts
     except Exception as err:
         try:
             record_failed_collection(sessions, batch.source, now, str(err))

@@ -39,6 +39,7 @@ from indicators.stress import (
     simulate_network,
 )
 from monitor.assess.inputs import world_supply_observations
+from monitor.assess.world_supply import world_shares
 from monitor.clock import Clock
 from monitor.config.loader import load_scenarios, node_buffers
 from monitor.config.models import Catalog, Chain, Config, Names
@@ -129,38 +130,16 @@ def load_baseline(config: Config, session: Session) -> Baseline:
 
 def _stored_world_shares(config: Config, session: Session, as_of: date
                          ) -> dict[tuple[str, str], tuple[dict[str, float], str]]:
-    """Per node with stored world-supply stages: each producer's share of world output.
-
-    The latest year up to ``as_of`` of each stage, against ``<stem>.WORLD`` (else the sum
-    of named producers); a producer's share is its largest over the node's stages (the
-    binding stage for it).
-    """
+    """Per node with stored world-supply stages: each producer's share of world output
+    (:func:`monitor.assess.world_supply.world_shares`, up to ``as_of``) and its basis."""
     stems = sorted({s.series for c in config.catalog.chains for n in c.nodes for s in n.world_supply})
     stored = world_supply_observations(session, stems, as_of) if stems else {}
-    per_stem: dict[str, tuple[dict[str, float], str]] = {}
-    for stem, frame in stored.items():
-        if frame is None or frame.empty:
-            continue
-        years = pd.to_datetime(frame["period"]).dt.year
-        latest = frame[years == years.max()]
-        partners = latest["series_id"].astype(str).str.slice(len(stem) + 1)
-        values = pd.Series(latest["value"].astype(float).to_numpy(), index=partners.to_numpy()).groupby(level=0).sum()
-        world = float(values.get("WORLD", 0.0)) or float(values.drop(["OTHERS"], errors="ignore").sum())
-        if world <= 0:
-            continue
-        shares = {p: float(v) / world for p, v in values.items() if p not in ("WORLD", "OTHERS") and v > 0}
-        per_stem[stem] = (shares, f"{stem} {int(years.max())}")
     out = {}
     for chain in config.catalog.chains:
         for node in chain.nodes:
-            found = [per_stem[s.series] for s in node.world_supply if s.series in per_stem]
-            if not found:
-                continue
-            merged: dict[str, float] = {}
-            for shares, _ in found:
-                for partner, share in shares.items():
-                    merged[partner] = max(merged.get(partner, 0.0), share)
-            out[(chain.id, node.id)] = (merged, "stored " + ", ".join(basis for _, basis in found))
+            shares, basis = world_shares({s.series: stored.get(s.series) for s in node.world_supply})
+            if basis:
+                out[(chain.id, node.id)] = (shares, "stored " + ", ".join(basis))
     return out
 
 

@@ -31,6 +31,7 @@ def test_saving_twice_updates_instead_of_doubling(sessions):
         changed = save_events(session, withdrawn, NOW)
         stored = load_events(session)
     assert (first.new, first.updated, again.new, again.updated, changed.updated) == (7, 0, 0, 0, 1)
+    assert (first.unchanged, again.unchanged, changed.unchanged) == (0, 7, 6)  # counted as stored: one read
     assert len(stored) == 7
     assert next(e for e in stored if e.event_id.endswith("cn-2024-antimony")).status == "withdrawn"
     gage = next(e for e in stored if e.event_id == "events-file:cn-2023-ga-ge")

@@ -6,6 +6,7 @@ provenance in tests/fixtures/README.md).
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -27,9 +28,11 @@ from monitor.collect.base import CollectionError
 from monitor.collect.usgs import (
     MCS_RELEASE_DATES,
     UsgsCollector,
+    UsgsWorldFile,
     read_world_file,
     usgs_iso3,
     usgs_observations,
+    usgs_observations_batch,
     usgs_release_date,
     usgs_world_files,
     usgs_world_supply,
@@ -179,6 +182,32 @@ def test_withheld_is_no_value_and_flags_the_world_total_confidential():
                                 pd.Timestamp("2023-01-01"): "estimated,confidential"}
     assert "withheld (W) in MCS2024: 2022 (mine): USA; 2023 (mine): USA" in infos["usgs.lithi.mine.WORLD"].description
     assert frame[frame["series_id"] == "usgs.lithi.reserves.USA"]["value"].tolist() == [1_100_000.0]
+
+
+def test_a_batch_parses_each_file_as_it_would_alone():
+    # The collector parses all files in one pass: no file's duplicates, withheld countries,
+    # reserves year, release or series descriptions may leak into another's.
+    files = []
+    for code, path in usgs_world_files([str(MCS2023), str(MCS2024)]):
+        raw = read_world_file(path)
+        files.append(UsgsWorldFile(raw, code, usgs_release(raw), usgs_release_date(usgs_release(raw)), str(path)))
+    frame, infos, rejected = usgs_observations_batch(files)
+    alone = [usgs_observations(f.raw, f.code) for f in files]
+    pd.testing.assert_frame_equal(frame, pd.concat([a[0] for a in alone], ignore_index=True))
+    assert rejected == sum((a[2] for a in alone), Counter())
+    described: dict = {}
+    for _, file_infos, _ in alone:
+        described.update(file_infos)  # the later file describes a series
+    assert infos == described
+    assert set(frame["vintage"]) == {"MCS2023", "MCS2024"}
+
+
+def test_a_batch_names_the_file_that_is_no_world_file():
+    good = read_world_file(MCS2024 / "mcs2024-galli_world.csv")
+    bad = pd.DataFrame({"Source": ["MCS2024"], "Nation": ["Chile"], "Prod_t_2023": ["1"]})
+    with pytest.raises(ValueError, match=r"^b\.csv: raw has no 'Country' column"):
+        usgs_observations_batch([UsgsWorldFile(good, "galli", "MCS2024", date(2024, 1, 31), "a.csv"),
+                                 UsgsWorldFile(bad, "x", "MCS2024", date(2024, 1, 31), "b.csv")])
 
 
 def test_config_kind_usgs():

@@ -10,7 +10,7 @@ import pytest
 
 from indicators.dimension_scores import world_supply_score
 from indicators.scoring import concentration_score
-from monitor.assess.world_supply import measure_world_supply
+from monitor.assess.world_supply import measure_world_supply, world_shares
 from monitor.config.models import Node
 
 STEM = "usgs.galli.primary"
@@ -93,3 +93,15 @@ def test_world_supply_score(concentration, home, expected):
 
 def test_world_supply_score_of_unknown_concentration_is_unknown():
     assert math.isnan(world_supply_score(math.nan, 0.2))
+
+
+def test_world_shares_are_of_the_world_total_latest_year_largest_stage():
+    refinery = "usgs.galli.refinery"
+    shares, basis = world_shares({
+        STEM: pd.concat([_observations(2022, {"CHN": 500.0, "WORLD": 1000.0}), _observations(2023, WORLD)]),
+        refinery: _observations(2023, {"RUS": 30.0, "CHN": 20.0, "WORLD": 100.0}, stem=refinery),
+        "usgs.galli.plant": _observations(2023, {"JPN": 50.0}, stem="usgs.galli.plant"),  # no World total
+        "usgs.galli.mine": None,
+    })
+    assert shares == pytest.approx({"CHN": 0.98, "RUS": 0.3, "JPN": 0.005})
+    assert basis == [f"{STEM} 2023", f"{refinery} 2023"]
