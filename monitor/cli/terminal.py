@@ -77,7 +77,7 @@ def fit_columns(table: Table, console: Console, width: int) -> bool:
         return True
     _, right, _, left = table.padding
     padding = (left + right) * len(columns) - (0 if table.pad_edge else left + right)
-    lows, highs = [], []
+    lows, highs, bodies = [], [], []
     for column in columns:
         sizes = [Measurement.get(console, console.options, cell) for cell in (column.header, *column.cells)]
         high = max(size.maximum for size in sizes)
@@ -85,10 +85,12 @@ def fit_columns(table: Table, console: Console, width: int) -> bool:
         low = max(low, column.min_width or 0)
         lows.append(low)
         highs.append(max(high, low))
+        bodies.append(max([low, *(size.maximum for size in sizes[1:])]))
     room = width - padding
     if sum(lows) > room:
         return False
-    widths = list(highs)
+    # Headers wrap first (to their cells' width), then the widest cells.
+    widths = list(highs) if sum(highs) <= room else bodies
     while sum(widths) > room:
         widest = max((i for i in range(len(widths)) if widths[i] > lows[i]), key=lambda i: widths[i])
         widths[widest] -= 1
