@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from indicators.events import Event
-from indicators.vocabulary import FLOWS, OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS  # noqa: F401  (the common model, re-exported)
+from indicators.vocabulary import OBSERVATION_COLUMNS, TRADE_FLOW_COLUMNS  # noqa: F401  (the common model, re-exported)
 
 PROVENANCE_COLUMNS = ("provenance", "cif_fob_factor", "estimate_flags")
 """Optional trade-flow columns: ``provenance`` is :data:`REPORTED` (the reporter's own

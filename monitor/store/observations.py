@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from indicators.vocabulary import FLOWS
 from monitor.records import (
     ESTIMATE_FLAGS,
-    FLOWS,
     MIRROR,
     OBSERVATION_COLUMNS,
     PROVENANCE_COLUMNS,
