@@ -67,7 +67,7 @@ def alerts_list_table(records: Sequence[AlertRecord], wide: bool = False, width:
     one_line = {"no_wrap": True}
     full = new_table(["level", ("score", {"justify": "right"}), "state", "chain", "node", "kind",
                       ("since (UTC)", one_line), "fingerprint", "ack"], wide=wide)
-    compact = new_table(["level", "state", "alert", ("since (UTC) / id", one_line)], wide=wide)
+    compact = new_table(["level / score", "state", "alert", ("since (UTC) / id", one_line)], wide=wide)
     for r in records:
         labels, notes = r.labels, r.annotations
         level = level_text(labels.get("level") or notes.get("level") or labels.get("severity", ""))
