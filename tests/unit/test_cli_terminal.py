@@ -13,6 +13,7 @@ from alerts.model import Alert
 from monitor import __version__
 from monitor.assess.assessment import AssessmentResult, ChainAssessment, Judgement, NodeAssessment
 from monitor.cli.alerts import alerts_list_table
+from monitor.cli.events import mapping_table
 from monitor.cli.main import main
 from monitor.cli.rendering import assessment_table
 from monitor.cli.terminal import new_table, render
@@ -161,3 +162,15 @@ def test_a_table_whose_words_cannot_fit_becomes_header_value_lines(width):
         f"name         {name}", f"description  a {word} b" if width >= 13 + 44 else f"description  a {word}",
         *([] if width >= 13 + 44 else ["             b"]), "",
         "name         b2", "description  short"]
+
+
+def test_events_map_ends_with_a_summary_and_lists_unmatched_only_when_there_are_some():
+    warning = {"event_id": "e1", "chain": "minerals", "node": "cobalt", "level": "orange", "status": "active",
+               "days_until_effective": None, "effective": None, "announced": "2026-01-02", "link": "",
+               "explanation": {"en": "export licence on cobalt", "zh": "钴出口许可"}}
+    unmatched = {"event_id": "e2", "announced": "2026-01-03", "issuer": "USA", "kind": "notice", "title": "t"}
+    both = mapping_table({"warnings": [warning, {**warning, "node": "nickel"}], "unmatched": [unmatched]})
+    assert "1 event(s) matched no node:" in both
+    assert both.splitlines()[-1] == "2 event(s): 2 warning(s) on 2 node(s), 1 event(s) matched no node"
+    empty = mapping_table({"warnings": [], "unmatched": []})
+    assert empty == "0 event(s): 0 warning(s) on 0 node(s), 0 event(s) matched no node"
