@@ -157,8 +157,9 @@ class CollectionRunner:
         if source_id in self._down:
             log.info("source %s recovered", source_id)
             self._down.discard(source_id)
-        log.info("source %s: %d rows written (%d new, %d revised, %d unchanged, %d rejected)",
-                 source_id, rows, new, revised, unchanged, sum(rejected.values()))
+        # As `chainwatch collect` counts them; "written" also counts the series definitions upserted.
+        log.info("source %s: %d new, %d revised, %d unchanged, %d rejected row(s); %d written with the series",
+                 source_id, new, revised, unchanged, sum(rejected.values()), rows)
         return CollectionOutcome(source_id, True, rows, None, ingested, unchanged, rejected, new, revised)
 
     def _observe(self, source_id: str, started: float, ingested: int, rejected: dict[str, int],
