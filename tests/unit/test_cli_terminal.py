@@ -51,7 +51,7 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[\w,()%.:-]+", text))
 
 
-@pytest.mark.parametrize("width", [80, 120, 160])
+@pytest.mark.parametrize("width", [60, 80, 120, 160])
 def test_assess_table_fits_the_width_and_wraps_between_words(result, width):
     alerts = [_alert("cobalt", "red", LONG_DRIVER), _alert("nickel", "orange", "imports concentrated")]
     text = assessment_table(result, alerts, simulated=False, width=width)
