@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timezone
+
+from rich.text import Text
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.matchers import parse_matchers
-from monitor.cli.terminal import level_text, new_table, render
+from monitor.cli.terminal import Layouts, level_text, new_table, render
 from monitor.clock import Clock, as_utc, system_clock
 from monitor.clock import parse_duration
 from monitor.store import alert_store
@@ -50,22 +53,38 @@ def list_alerts(sessions: sessionmaker[Session], state: str | None, fmt: str, wi
         return json.dumps(rows, ensure_ascii=False, indent=2)
     if not rows:
         return "no alerts" + ("" if state == "all" else f" ({state or 'firing or pending'})")
-    fixed = {"no_wrap": True}
-    table = new_table([("level", dict(fixed)), ("score", {"justify": "right", **fixed}), "state",
-                       "chain", "node", ("kind", dict(fixed)), ("since (UTC)", dict(fixed)),
-                       ("fingerprint", dict(fixed)), "ack"], wide=wide)
+    return alerts_list_table(records, wide=wide, width=width)
+
+
+def alerts_list_table(records: Sequence[AlertRecord], wide: bool = False, width: int | None = None) -> str:
+    """The table of ``alerts list``: one row per alert, then a one-line count.
+
+    Kinds such as ``production_concentration`` are one long word, so below about 110
+    columns the nine columns cannot all fit whole: the table then stacks the score under
+    the level, node and kind under the chain, and the fingerprint under the time (also
+    wherever that takes fewer lines).
+    """
+    one_line = {"no_wrap": True}
+    full = new_table(["level", ("score", {"justify": "right"}), "state", "chain", "node", "kind",
+                      ("since (UTC)", one_line), "fingerprint", "ack"], wide=wide)
+    compact = new_table(["level / score", "state", "alert", ("since (UTC) / id", one_line)], wide=wide)
     for r in records:
         labels, notes = r.labels, r.annotations
-        level = labels.get("level") or notes.get("level") or labels.get("severity", "")
+        level = level_text(labels.get("level") or notes.get("level") or labels.get("severity", ""))
+        score = notes.get("score", "") or "-"
+        chain = notes.get("chain_name") or labels.get("chain", "")
         node = notes.get("node_name") or labels.get("node") or "(whole chain)"
+        kind = labels.get("kind", "")
         since = as_utc(r.starts_at).strftime("%Y-%m-%d %H:%M") if r.starts_at else ""
         # A unique prefix is enough for `alerts ack`; 12 hex digits keep the table narrow.
-        table.add_row(level_text(level), notes.get("score", "") or "-", r.state,
-                      notes.get("chain_name") or labels.get("chain", ""), node, labels.get("kind", ""),
-                      since, r.fingerprint[:12], r.acknowledged_by or "-")
+        fingerprint, ack = r.fingerprint[:12], r.acknowledged_by or "-"
+        full.add_row(level, score, r.state, chain, node, kind, since, fingerprint, ack)
+        acked = f"\nacknowledged by {r.acknowledged_by}" if r.acknowledged_by else ""
+        compact.add_row(Text.assemble(level, f"\n{score}"), r.state, f"{chain} / {node}\n{kind}{acked}",
+                        f"{since}\n{fingerprint}")
     counts = Counter(r.state for r in records)
     summary = f"{len(records)} alert(s): " + ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    return render(table, "", summary, wide=wide, width=width)
+    return render(Layouts(full, compact), "", summary, wide=wide, width=width)
 
 
 def acknowledge_alert(sessions: sessionmaker[Session], prefix: str, by: str, comment: str | None,

@@ -38,6 +38,7 @@ from monitor.cli.detect import (
     EXIT_UNUSABLE,
     load_series,
 )
+from monitor.cli.terminal import Layouts, new_table, render
 
 __all__ = ["Evaluation", "EventsFileError", "evaluate_detectors", "read_events_csv", "run_evaluate"]
 
@@ -186,51 +187,70 @@ def _num(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def _table(result: Evaluation, series_path: Path, events_path: Path) -> str:
+def _right(*headers: str) -> list[tuple[str, dict]]:
+    return [(header, {"justify": "right"}) for header in headers]
+
+
+def _table(result: Evaluation, series_path: Path, events_path: Path, wide: bool = False,
+           width: int | None = None) -> str:
+    """The terminal report: fitted to the width (``--wide``: one line per row), ending in a one-line summary."""
     scored, sweep = result.scored, result.sweep
     main_name, main = next(iter(scored.items()))
-    lines = [
-        f"Walk-forward evaluation on {series_path} against {events_path}: {len(main.per_series)} series, "
-        f"{main.series_years:.1f} judged series-years (ignore windows excluded), {main.n_events} judged events",
-        "",
-    ]
-    header = ("detector", "caught", "recall", "false alarms", "FA/100 series-years", "precision", "median delay")
-    rows = [header] + [(
-        name, f"{r.n_caught}/{r.n_events}", _pct(r.recall), str(r.false_alarms),
-        _num(r.false_alarms_per_100_series_years), _pct(r.precision), _num(r.median_delay, 1),
-    ) for name, r in scored.items()]
-    lines += _aligned(rows)
-    lines += ["", f"Events ({main_name}):"]
-    ev = main.event_table()
+    header = (f"Walk-forward evaluation on {series_path} against {events_path}: {len(main.per_series)} series, "
+              f"{main.series_years:.1f} judged series-years (ignore windows excluded), {main.n_events} judged events")
+    detectors = new_table(["detector", *_right("caught", "recall", "false alarms", "FA/100 series-years",
+                                               "precision", "median delay")], wide=wide)
+    for name, r in scored.items():
+        detectors.add_row(name, f"{r.n_caught}/{r.n_events}", _pct(r.recall), str(r.false_alarms),
+                          _num(r.false_alarms_per_100_series_years), _pct(r.precision), _num(r.median_delay, 1))
     lowest = min(result.sweep["threshold"]) if len(result.sweep) else math.nan
-    rows = [("series", "onset", "caught", "delay", "first flag", "caught up to threshold",
-             "strongest z screen / model", f"reachable (z <= {result.critical_z:.2f})", "cause")] + [(
-        e.series_id, e.onset, "yes" if e.caught else ("no" if e.judged else "not judged"),
-        "" if pd.isna(e.delay) else str(int(e.delay)), e.first_flag if isinstance(e.first_flag, str) else "",
-        _reach(result.strongest.get((e.series_id, e.onset), math.nan), lowest) if e.judged else "",
-        *_evidence_cells(result, (e.series_id, e.onset)), e.cause,
-    ) for e in ev.itertuples(index=False)]
-    lines += _aligned(rows)
-    lines += [f"(strongest z: the most negative z the screen and the confirmation model give in the event window, "
-              f"whatever the verdict; an event is reachable when one reaches {result.critical_z:.2f}, the normal "
-              f"quantile of a {FALSE_ALARM_BUDGET:g}-per-100-series-years false-alarm budget, "
-              f"{FALSE_ALARM_BUDGET / 12:g} % of months)"]
-    fa = main.false_alarm_periods
-    listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in fa.itertuples(index=False)) or "none"
-    lines += ["", f"False alarms ({main_name}): {listed}"]
-    lines += ["", "Threshold calibration (two-stage engine, same replay; flag when score <= -threshold):"]
-    rows = [("threshold", "caught", "recall", "false alarms", "FA/100 series-years", "precision")] + [(
-        f"{r.threshold:g}", f"{r.caught}/{r.events}", _pct(r.recall), str(r.false_alarms),
-        _num(r.false_alarms_per_100_series_years), _pct(r.precision),
-    ) for r in sweep.itertuples(index=False)]
-    lines += _aligned(rows)
-    lines += ["", "Leave-one-series-out check (threshold chosen on the other series: best recall within "
-              "6 false alarms per 100 series-years; then scored on the held-out series):"]
-    rows = [("held out", "threshold", "caught", "false alarms", "series-years")] + [(
-        r.series_id, _num(r.threshold, 2), f"{r.caught}/{r.events}", str(r.false_alarms), _num(r.series_years, 1),
-    ) for r in result.held_out.itertuples(index=False)]
-    lines += _aligned(rows)
-    return "\n".join(lines)
+    events = new_table(["series", "onset", "caught", *_right("delay"), "first flag",
+                        *_right("caught up to threshold", "strongest z screen / model"),
+                        f"reachable (z <= {result.critical_z:.2f})", "cause"], wide=wide)
+    # Narrower: the event and its cause in one column, the verdict, delay and first flag in another.
+    stacked = new_table(["event", "caught", *_right("caught up to threshold", "strongest z screen / model"),
+                         f"reachable (z <= {result.critical_z:.2f})"], wide=wide)
+    for e in main.event_table().itertuples(index=False):
+        caught = "yes" if e.caught else ("no" if e.judged else "not judged")
+        delay = "" if pd.isna(e.delay) else str(int(e.delay))
+        first_flag = e.first_flag if isinstance(e.first_flag, str) else ""
+        reach = _reach(result.strongest.get((e.series_id, e.onset), math.nan), lowest) if e.judged else ""
+        evidence = _evidence_cells(result, (e.series_id, e.onset))
+        events.add_row(e.series_id, e.onset, caught, delay, first_flag, reach, *evidence, e.cause)
+        verdict = caught + (f", delay {delay}" if delay else "") + (f", first flag {first_flag}" if first_flag else "")
+        stacked.add_row(f"{e.series_id} {e.onset}: {e.cause}", verdict, reach, *evidence)
+    note = (f"(strongest z: the most negative z the screen and the confirmation model give in the event window, "
+            f"whatever the verdict; an event is reachable when one reaches {result.critical_z:.2f}, the normal "
+            f"quantile of a {FALSE_ALARM_BUDGET:g}-per-100-series-years false-alarm budget, "
+            f"{FALSE_ALARM_BUDGET / 12:g} % of months)")
+    listed = ", ".join(f"{s} {p:%Y-%m}" for s, p in main.false_alarm_periods.itertuples(index=False)) or "none"
+    calibration = new_table(_right("threshold", "caught", "recall", "false alarms", "FA/100 series-years",
+                                   "precision"), wide=wide)
+    for r in sweep.itertuples(index=False):
+        calibration.add_row(f"{r.threshold:g}", f"{r.caught}/{r.events}", _pct(r.recall), str(r.false_alarms),
+                            _num(r.false_alarms_per_100_series_years), _pct(r.precision))
+    held_out = new_table(["held out", *_right("threshold", "caught", "false alarms", "series-years")], wide=wide)
+    for r in result.held_out.itertuples(index=False):
+        held_out.add_row(r.series_id, _num(r.threshold, 2), f"{r.caught}/{r.events}", str(r.false_alarms),
+                         _num(r.series_years, 1))
+    return render(header, "", detectors, "", f"Events ({main_name}):", Layouts(events, stacked), note, "",
+                  f"False alarms ({main_name}): {listed}", "",
+                  "Threshold calibration (two-stage engine, same replay; flag when score <= -threshold):", calibration,
+                  "", "Leave-one-series-out check (threshold chosen on the other series: best recall within "
+                  "6 false alarms per 100 series-years; then scored on the held-out series):", held_out, "",
+                  _summary(result), wide=wide, width=width)
+
+
+def _summary(result: Evaluation) -> str:
+    """One line: the engine's catch and false alarms, and the held-out check's catch."""
+    main = next(iter(result.scored.values()))
+    line = (f"{len(main.per_series)} series, {main.n_events} judged events; engine: {main.n_caught}/{main.n_events} "
+            f"caught, {main.false_alarms} false alarm(s), {_num(main.false_alarms_per_100_series_years)} "
+            "per 100 series-years")
+    total = result.held_out[result.held_out["series_id"] == "all (held out)"]
+    if len(total):
+        line += f"; held out: {total.iloc[0]['caught']}/{total.iloc[0]['events']} caught"
+    return line
 
 
 def _reachable(result: Evaluation, key: tuple[str, str]) -> bool | None:
@@ -251,13 +271,6 @@ def _evidence_cells(result: Evaluation, key: tuple[str, str]) -> tuple[str, str]
 def _reach(score: float, lowest: float) -> str:
     """The highest threshold that catches an event with this strongest score, or that none down to ``lowest`` does."""
     return f"< {lowest:g} (none)" if math.isnan(score) else f"{-score:.2f}"
-
-
-def _aligned(rows: list[tuple]) -> list[str]:
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    out = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
-    out.insert(1, "  ".join("-" * w for w in widths))
-    return out
 
 
 def _document(result: Evaluation, skipped: list[str]) -> dict:
@@ -287,7 +300,7 @@ def _document(result: Evaluation, skipped: list[str]) -> dict:
 
 
 def run_evaluate(series_path: Path, events_path: Path, fmt: str = "table", engine: DisruptionEngine | None = None,
-                 out: TextIO | None = None, err: TextIO | None = None) -> int:
+                 out: TextIO | None = None, err: TextIO | None = None, wide: bool = False) -> int:
     """Run the command; returns the exit code (0 ok, 1 some series skipped, 2 unusable input)."""
     out = out or sys.stdout
     err = err or sys.stderr
@@ -303,5 +316,5 @@ def run_evaluate(series_path: Path, events_path: Path, fmt: str = "table", engin
     if fmt == "json":
         out.write(json.dumps(_document(result, data.skipped), ensure_ascii=False, indent=2) + "\n")
     else:
-        out.write(_table(result, Path(series_path), Path(events_path)) + "\n")
+        out.write(_table(result, Path(series_path), Path(events_path), wide=wide) + "\n")
     return EXIT_SOME_SKIPPED if data.problems else EXIT_OK

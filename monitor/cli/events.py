@@ -93,8 +93,13 @@ def mapping_table(document: dict) -> str:
         lines.append(f"         {w['explanation']['zh']}")
         if w["link"]:
             lines.append(f"         {w['link']}")
-    lines.append(f"{len(document['unmatched'])} event(s) matched no node:")
-    lines += [f"  {u['announced']} {u['issuer']} {u['kind']}: {u['title']}" for u in document["unmatched"]]
+    if document["unmatched"]:
+        lines.append(f"{len(document['unmatched'])} event(s) matched no node:")
+        lines += [f"  {u['announced']} {u['issuer']} {u['kind']}: {u['title']}" for u in document["unmatched"]]
+    events = {w["event_id"] for w in document["warnings"]} | {u["event_id"] for u in document["unmatched"]}
+    nodes = {(w["chain"], w["node"]) for w in document["warnings"]}
+    lines.append(f"{len(events)} event(s): {len(document['warnings'])} warning(s) on {len(nodes)} node(s), "
+                 f"{len(document['unmatched'])} event(s) matched no node")
     return "\n".join(lines)
 
 

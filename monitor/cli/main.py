@@ -109,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     detect.add_argument("--chunk-size", type=_positive_int, metavar="N",
                         help="series judged at a time; findings are written after each chunk (default 5000)")
 
-    evaluate = sub.add_parser("evaluate", parents=[common], help="score the disruption detector on labelled disruptions")
+    evaluate = sub.add_parser("evaluate", parents=[common, tables],
+                              help="score the disruption detector on labelled disruptions")
     evaluate.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table", help="output format")
@@ -689,7 +690,7 @@ def _detect(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from monitor.cli.evaluate import run_evaluate
 
-    return run_evaluate(args.input, args.events, fmt=args.format)
+    return run_evaluate(args.input, args.events, fmt=args.format, wide=args.wide)
 
 
 def _stress(args: argparse.Namespace) -> int:

@@ -141,26 +141,29 @@ class CollectionRunner:
                 detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
                 raise BatchError(f"could not store the batch: {detail}") from err
         except (CollectionError, BatchError) as err:
-            self._observe(source_id, started, 0, rejected)
+            self._observe(source_id, started, 0, rejected, 0)
             if isinstance(err, CollectionError):
                 record_failed_collection(self._sessions, source_id, self._clock(), str(err))
             if source_id not in self._down:
                 log.error("source %s is failing: %s", source_id, err)
                 self._down.add(source_id)
             return CollectionOutcome(source_id, False, 0, str(err))
-        self._observe(source_id, started, ingested, rejected)
+        self._observe(source_id, started, ingested, rejected, unchanged)
         if source_id in self._down:
             log.info("source %s recovered", source_id)
             self._down.discard(source_id)
-        log.info("source %s: %d rows written (%d new, %d revised, %d unchanged, %d rejected)",
-                 source_id, rows, new, revised, unchanged, sum(rejected.values()))
+        # As `chainwatch collect` counts them; "written" also counts the series definitions upserted.
+        log.info("source %s: %d new, %d revised, %d unchanged, %d rejected row(s); %d written with the series",
+                 source_id, new, revised, unchanged, sum(rejected.values()), rows)
         return CollectionOutcome(source_id, True, rows, None, ingested, unchanged, rejected, new, revised)
 
-    def _observe(self, source_id: str, started: float, ingested: int, rejected: dict[str, int]) -> None:
+    def _observe(self, source_id: str, started: float, ingested: int, rejected: dict[str, int],
+                 unchanged: int) -> None:
         if self._metrics is None:
             return
         self._metrics.collector_duration.labels(source_id).observe(time.perf_counter() - started)
         self._metrics.collector_rows_ingested.labels(source_id).inc(ingested)
+        self._metrics.collector_rows_unchanged.labels(source_id).inc(unchanged)
         for reason, count in rejected.items():
             self._metrics.collector_rows_rejected.labels(source_id, reason).inc(count)
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from indicators.vocabulary import FLOWS
 from monitor.records import (
     ESTIMATE_FLAGS,
     MIRROR,

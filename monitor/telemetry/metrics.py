@@ -702,6 +702,12 @@ class ServiceMetrics:
         self.collector_rows_ingested = Counter(
             "chainwatch_collector_rows_ingested", "New or revised rows stored by collectors per source.",
             ["source"], registry=registry)
+        # Its own counter, not a label of rows_ingested: summed over a label, rows_ingested
+        # must stay "rows stored", and an unchanged row is not stored.
+        self.collector_rows_unchanged = Counter(
+            "chainwatch_collector_rows_unchanged",
+            "Rows collectors fetched that equal the latest stored vintage (not stored again) per source.",
+            ["source"], registry=registry)
         self.collector_rows_rejected = Counter(
             "chainwatch_collector_rows_rejected",
             "Rows collectors rejected per source and reason (non_numeric, negative, duplicate, unknown_country...).",

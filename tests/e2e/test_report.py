@@ -186,6 +186,7 @@ def test_report_is_for_a_reader(assessed_app, tmp_path):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o640, name
     # Country names, not ISO codes, beside the shares (cobalt's top partner is COD).
     assert "Congo" in html and not re.search(r"<td>[A-Z]{3} \d+%", html)
+    assert " · China · " in html and " · CHN · " not in html  # whose imports the report is about
     document = json.loads((out / "report.json").read_text(encoding="utf-8"))
     nodes = sum(len(c["nodes"]) for c in document["chains"])
     plotted = html.count('<div class="plot">')

@@ -179,12 +179,15 @@ def test_runner_metrics(tmp_path, fake_comtrade, monkeypatch):
                               session_factory(engine), lambda: __import__("datetime").datetime.now(
                                   __import__("datetime").timezone.utc), metrics)
     assert runner.collect("comtrade").rows_ingested == 8
+    again = runner.collect("comtrade")  # the same rows again: nothing stored, all counted unchanged
+    assert again.rows_ingested == 0 and again.rows_unchanged == 8
     fake.broken_after = len(fake.requests)
     assert not runner.collect("comtrade").ok
     runner.close()
     engine.dispose()
     get = registry.get_sample_value
     assert get("chainwatch_collector_rows_ingested_total", {"source": "comtrade"}) == 8
-    assert get("chainwatch_collector_requests_total", {"source": "comtrade", "outcome": "success"}) == 2
+    assert get("chainwatch_collector_rows_unchanged_total", {"source": "comtrade"}) == 8
+    assert get("chainwatch_collector_requests_total", {"source": "comtrade", "outcome": "success"}) == 4
     assert get("chainwatch_collector_requests_total", {"source": "comtrade", "outcome": "bad_payload"}) == 1
-    assert get("chainwatch_collector_duration_seconds_count", {"source": "comtrade"}) == 2
+    assert get("chainwatch_collector_duration_seconds_count", {"source": "comtrade"}) == 3

@@ -130,7 +130,7 @@ def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
     monkeypatch.setattr(evaluation_command, "evaluate_detectors",
                         lambda *a, **k: memo["result"] if "result" in memo else memo.setdefault("result", real(*a, **k)))
     args = ["evaluate", "--input", str(EVAL / "series.csv"), "--events", str(EVAL / "events.csv")]
-    assert main(args) == 0
+    assert main(args + ["--wide"]) == 0  # one line per row: the phrases below are not wrapped
     table = capsys.readouterr().out
     assert "two-stage engine (threshold 3.5)" in table and "naive rule (z <= -3)" in table
     assert "Winter storm Uri" in table
@@ -170,6 +170,41 @@ def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
             assert max(e["strongest_screen_z"], e["strongest_model_z"]) <= -3.5
     assert senkaku["reachable_within_budget"] is False
     assert "reachable (z <= -2.58)" in table
+
+
+def _small_evaluation():
+    rng = np.random.default_rng(3)
+    rows = []
+    for sid, drop in (("INDPRO", 60), ("JP_EXP_CN", 75)):
+        values = 100 * np.exp(np.cumsum(rng.normal(0.002, 0.01, 96)))
+        values[drop:] *= 0.8
+        rows += [(sid, m, v) for m, v in zip(pd.date_range("2010-01-01", periods=96, freq="MS"), values)]
+    frame = pd.DataFrame(rows, columns=["series_id", "period", "value"])
+    cause = "Anti-Japanese protests in China over the Senkaku/Diaoyu islands"
+    events = pd.DataFrame([("INDPRO", "event", "2015-01", "", "Hurricanes Katrina and Rita shut refining"),
+                           ("JP_EXP_CN", "event", "2016-04", "", cause)],
+                          columns=["series_id", "kind", "start", "end", "cause"])
+    return evaluate_detectors(frame, events, sweep=(2.5, 3.5)), cause
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_evaluate_table_fits_the_width_and_wraps_between_words(width):
+    result, cause = _small_evaluation()
+    text = evaluation_command._table(result, Path("in.csv"), Path("ev.csv"), width=width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = set(text.split())
+    assert set(cause.split()) <= words and {"INDPRO", "JP_EXP_CN", "2015-01", "2016-04"} <= words
+    assert "…" not in text
+    main_result = next(iter(result.scored.values()))
+    summary = " ".join(text.split("\n\n")[-1].split())  # one line, wrapped only when narrower than it
+    assert summary.startswith(f"2 series, 2 judged events; engine: {main_result.n_caught}/2 caught")
+
+
+def test_evaluate_wide_keeps_each_event_on_one_line():
+    result, cause = _small_evaluation()
+    lines = evaluation_command._table(result, Path("in.csv"), Path("ev.csv"), wide=True, width=60).splitlines()
+    row = next(line for line in lines if line.startswith("JP_EXP_CN  2016-04"))
+    assert row.endswith(cause)
 
 
 def test_evaluate_rejects_bad_events_file(tmp_path, capsys):
