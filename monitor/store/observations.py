@@ -22,7 +22,6 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
-from indicators.vocabulary import FLOWS
 from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
