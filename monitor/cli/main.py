@@ -114,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--input", required=True, type=Path, help="CSV or Parquet with series_id,period,value")
     evaluate.add_argument("--events", required=True, type=Path, help="CSV with series_id,kind,start,end,cause")
     evaluate.add_argument("--format", choices=["json", "table"], default="table", help="output format")
-    stress = sub.add_parser("stress", parents=[common], help="run a stress-test scenario on the stored data")
+    stress = sub.add_parser("stress", parents=[common, tables], help="run a stress-test scenario on the stored data")
     which = stress.add_mutually_exclusive_group(required=True)
     which.add_argument("--scenario", type=Path, help="scenario YAML file (see config/scenarios/)")
     which.add_argument("--all", action="store_true",
@@ -696,7 +696,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _stress(args: argparse.Namespace) -> int:
     from monitor.config.loader import load_scenario
     from monitor.store.database import make_engine, migrate, session_factory
-    from monitor.stress.runs import NoStoredDataError, load_baseline, run_scenario, scenario_document, scenario_table
+    from monitor.cli.stress_table import scenario_table
+    from monitor.stress.runs import NoStoredDataError, load_baseline, run_scenario, scenario_document
 
     config = load_config(args.config)
     if args.all:
@@ -716,7 +717,7 @@ def _stress(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(scenario_document(outcome), ensure_ascii=False, indent=2))
     else:
-        print(scenario_table(outcome, config.catalog))
+        print(scenario_table(outcome, config.catalog, wide=args.wide))
         print(f"\n{len(outcome.chains)} chain(s) touched by scenario {outcome.scenario.id}")
     return 0
 
@@ -726,7 +727,8 @@ def _stress_all(args: argparse.Namespace, config) -> int:  # noqa: ANN001
     from monitor.clock import system_clock
     from monitor.config.loader import load_scenarios
     from monitor.store.database import make_engine, migrate, session_factory
-    from monitor.stress.runs import run_stress_suite, scenario_document, scenario_table
+    from monitor.cli.stress_table import scenario_table
+    from monitor.stress.runs import run_stress_suite, scenario_document
 
     load_scenarios(config)  # ConfigError: exit 2, naming file and field
     engine = make_engine(_db_url(args))
@@ -743,7 +745,7 @@ def _stress_all(args: argparse.Namespace, config) -> int:  # noqa: ANN001
         print(json.dumps({"run_id": suite.run_id, "as_of": suite.as_of.strftime("%Y-%m"),
                           "scenarios": [scenario_document(o) for o in suite.outcomes]}, ensure_ascii=False, indent=2))
     else:
-        print("\n\n".join(scenario_table(o, config.catalog) for o in suite.outcomes))
+        print("\n\n".join(scenario_table(o, config.catalog, wide=args.wide) for o in suite.outcomes))
         print(f"\nstored as stress suite run {suite.run_id} ({len(suite.outcomes)} scenarios)")
     return 0
 

@@ -53,7 +53,6 @@ from monitor.store.stress_results import (
     start_stress_run,
     stress_results,
 )
-from monitor.stress.usd import format_usd
 
 log = logging.getLogger(__name__)
 
@@ -289,54 +288,12 @@ def scenario_document(outcome: ScenarioOutcome) -> dict:
     }
 
 
-def _catalog_names(catalog: Catalog | None) -> dict[str, Names]:
+def catalog_names(catalog: Catalog | None) -> dict[str, Names]:
     """Names by chain id and by ``chain/node`` key (the form of stress paths); empty without a catalog."""
     if catalog is None:
         return {}
     return {key: name for chain in catalog.chains
             for key, name in [(chain.id, chain.name), *((f"{chain.id}/{n.id}", n.name) for n in chain.nodes)]}
-
-
-def scenario_table(outcome: ScenarioOutcome, catalog: Catalog | None = None) -> str:
-    """A plain-text table of a scenario's results for the terminal (chains and nodes by name
-    when ``catalog`` is given; ids otherwise)."""
-    names = {key: name.en for key, name in _catalog_names(catalog).items()}
-    scenario = outcome.scenario
-    lines = [(f"Scenario {scenario.id}: {scenario.name.en} ({scenario.horizon_months} months, "
-              f"baseline: imports up to {outcome.as_of:%Y-%m})"
-              + ("  (SIMULATED DEMO DATA)" if outcome.simulated else ""))]
-    if not outcome.chains:
-        lines.append("  no chain is touched by this scenario's shocks")
-
-    def months(value: int | None, never: str) -> str:
-        return never if value is None else str(value)
-
-    for chain in outcome.chains:
-        impact = ("no shortfall within the horizon" if chain.time_to_impact_months is None
-                  else f"first shortfall after {chain.time_to_impact_months} month(s)")
-        lines.append(f"\n{names.get(chain.chain, chain.chain)}: impact {chain.impact_score:.1f}/100, level {chain.level}, {impact}")
-        lines[-1] += f", value at risk {format_usd(chain.value_at_risk_usd)}"
-        labels = {n.node: names.get(f"{chain.chain}/{n.node}", n.node) for n in chain.nodes.values()}
-        width = max([4, *map(len, labels.values())])
-        lines.append(f"  {'node':<{width}} {'impact in':>9} {'peak short':>10} {'recovered':>9} {'TTS':>4} {'TTR':>4} "
-                     f"{'value at risk':>13}  path")
-        for node in chain.nodes.values():
-            path = " <- ".join(names.get(step, step) for step in node.path) if len(node.path) > 1 else ""
-            lines.append(f"  {labels[node.node]:<{width}} {months(node.time_to_impact_months, '-'):>9} "
-                         f"{node.peak_shortfall:>10.1%} {months(node.months_to_recovery, 'no'):>9} "
-                         f"{months(node.time_to_survive_months, '>H'):>4} {months(node.time_to_recover_months, '>H'):>4} "
-                         f"{format_usd(node.value_at_risk_usd):>13}  {path}")
-    lines.append("\nimpact in / recovered: months from the scenario start; recovered 'no' = still short "
-                 "at the end of the horizon. TTS/TTR: time to survive / to recover (months, >H = beyond the "
-                 "horizon); value at risk: shortfall-months x normal monthly demand at import prices (USD)")
-    if outcome.sensitivity:
-        lines.append(f"\nSensitivity of the total value at risk ({format_usd(outcome.value_at_risk_usd)}) "
-                     "to each assumption at -50% / +50%:")
-        lines.append(f"  {'assumption':<30} {'-50%':>12} {'+50%':>12} {'swing':>12}")
-        for row in outcome.sensitivity:
-            lines.append(f"  {row['assumption']:<30} {format_usd(row['low']):>12} {format_usd(row['high']):>12} "
-                         f"{format_usd(row['swing']):>12}")
-    return "\n".join(lines)
 
 
 def _result_rows(outcome: ScenarioOutcome) -> list[dict]:
@@ -526,7 +483,7 @@ def stress_report_section(session: Session, catalog: Catalog | None = None) -> l
                 "value_at_risk_usd": _rounded(row.value_at_risk_usd),
                 "time_to_survive_months": row.time_to_survive_months,
                 "time_to_recover_months": row.time_to_recover_months, "path": row.path})
-    names = _catalog_names(catalog)
+    names = catalog_names(catalog)
     for chain in chains.values():
         worst = max(chain["nodes"], key=lambda n: n["peak_shortfall"], default=None)
         if worst is not None and worst["peak_shortfall"] > 0:
