@@ -123,19 +123,14 @@ def fit_forecast_models(xs: Sequence[np.ndarray], seasonal: Sequence[bool], hold
         if is_seasonal:
             Y = Y[:, 12:] - Y[:, :-12]
         n_fit = length - holdout - lost
-        best = None
-        for kind in kinds:
-            fitted = _fit_kind(kind, Y, n_fit)
-            if best is None:
-                best = fitted
-            else:  # the higher likelihood; a tie keeps the first (ARIMA(1,1,0))
-                better = fitted[0] > best[0]
-                best = tuple(np.where(better if b.ndim == 1 else better[:, None], f, b)
-                             for f, b in zip(fitted, best))
-                best_kind = np.where(better, kind, best_kind)
-                continue
-            best_kind = np.full(len(idx), kind, dtype=object)
-        llf, v, F = best
+        first, *others = kinds
+        llf, v, F = _fit_kind(first, Y, n_fit)
+        best_kind = np.full(len(idx), first, dtype=object)
+        for kind in others:  # the higher likelihood; a tie keeps the first (ARIMA(1,1,0))
+            llf2, v2, F2 = _fit_kind(kind, Y, n_fit)
+            better = llf2 > llf
+            llf, best_kind = np.where(better, llf2, llf), np.where(better, kind, best_kind)
+            v, F = np.where(better[:, None], v2, v), np.where(better[:, None], F2, F)
         for row, i in enumerate(idx):
             out[i] = _as_fit(_KINDS[best_kind[row]], xs[i], v[row], F[row], n_fit, holdout, max_lag,
                              last_months[i] if is_seasonal else None)
