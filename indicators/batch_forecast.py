@@ -25,7 +25,7 @@ from indicators.forecast_interval import (
     SEASONAL_MODEL,
     ForecastFit,
     fit_forecast_model,
-    new_year_factors,
+    fit_from_errors,
 )
 
 __all__ = ["fit_forecast_models"]
@@ -139,18 +139,10 @@ def fit_forecast_models(xs: Sequence[np.ndarray], seasonal: Sequence[bool], hold
 
 def _as_fit(name: str, x: np.ndarray, v: np.ndarray, F: np.ndarray, n_fit: int, holdout: int, max_lag: int,
             last_month: int | None) -> ForecastFit | None:
-    # the reference's post-processing, on the errors of the whole (differenced) window
+    # the reference's checks and post-processing, on the errors of the whole window
     if not (np.isfinite(F[-1]) and F[-1] > 0):
         return None
-    if last_month is not None:
-        F = F * new_year_factors(v, F, len(x) - holdout, last_month)
-    z = np.full(max_lag, np.nan)
-    for k in range(1, max_lag + 1):
-        vk, Fk = v[-k:], F[-k:]
-        if np.isfinite(vk).all() and np.all(Fk > 0):
-            z[k - 1] = float(vk.sum() / math.sqrt(Fk.sum()))
-    expected = float(x[-1] - v[-1]) if np.isfinite(v[-1]) else math.nan
-    return ForecastFit(name, z, expected, float(math.sqrt(F[-1])), int(n_fit))
+    return fit_from_errors(name, x, v, F, n_fit, holdout, max_lag, last_month)
 
 
 # --------------------------------------------------------------------------- estimation
@@ -249,7 +241,9 @@ def _quadratic_step(llf: np.ndarray, local: np.ndarray, top: np.ndarray, dims: i
     d = np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 2)
     vals = np.stack([at(di) for di in d], 1)  # (S, 9)
     A = np.column_stack([np.ones(9), d[:, 0], d[:, 1], d[:, 0] ** 2, d[:, 0] * d[:, 1], d[:, 1] ** 2])
-    coef = np.linalg.lstsq(A, vals.T, rcond=None)[0].T  # (S, 6)
+    # row by row (no BLAS call across windows), so a window's estimate does not depend on
+    # which other windows share its batch (``detect --chunk-size`` output is chunk-free)
+    coef = (vals[:, :, None] * np.linalg.pinv(A).T[None]).sum(1)  # (S, 6)
     g = coef[:, 1:3]
     H = np.stack([np.stack([2 * coef[:, 3], coef[:, 4]], 1), np.stack([coef[:, 4], 2 * coef[:, 5]], 1)], 1)
     det = H[:, 0, 0] * H[:, 1, 1] - H[:, 0, 1] ** 2

@@ -84,3 +84,16 @@ def test_matches_statsmodels_on_generated_series(seed, seasonal, n, coef, nonsea
     x = _series(seed, seasonal, n=n, ma=coef if seed % 2 else 0.0, ar=0.0 if seed % 2 else coef)
     new = fit_forecast_models([x], [seasonal], holdout=2, max_lag=2, last_months=[3], nonseasonal=nonseasonal)[0]
     _assert_close(fit_forecast_model(x, seasonal, holdout=2, max_lag=2, last_month=3, nonseasonal=nonseasonal), new)
+
+
+def test_a_window_fit_does_not_depend_on_its_batch():
+    # detect --chunk-size must not change a finding: each window is fitted on its own
+    xs = [_series(30 + i, i % 3 == 0, ma=-0.3 * (i % 2)) for i in range(9)]
+    seasonal = [i % 3 == 0 for i in range(9)]
+    together = fit_forecast_models(xs, seasonal, holdout=3, max_lag=3, last_months=[4] * 9, nonseasonal="auto")
+    apart = (fit_forecast_models(xs[:4], seasonal[:4], holdout=3, max_lag=3, last_months=[4] * 4, nonseasonal="auto")
+             + fit_forecast_models(xs[4:], seasonal[4:], holdout=3, max_lag=3, last_months=[4] * 5,
+                                   nonseasonal="auto"))
+    for a, b in zip(together, apart):
+        np.testing.assert_array_equal(a.z, b.z)
+        assert (a.expected, a.sd, a.model) == (b.expected, b.sd, b.model)
