@@ -7,8 +7,10 @@ windows, the same :class:`~indicators.forecast_interval.ForecastFit` as one
 SARIMAX, the reference): the same three models, the same exact Gaussian likelihood,
 the same choice between the non-seasonal models and the same New-Year variance. Only
 the maximiser differs: a shared grid over the model coefficients, a finer local grid
-and a quadratic step instead of L-BFGS per window (see :func:`fit_forecast_models`).
-Windows with a missing or masked month go to statsmodels, which handles gaps.
+and quadratic steps instead of L-BFGS per window (see :func:`fit_forecast_models`).
+Only windows with a missing month among their last ``max_lag`` + 1 (13 seasonal)
+months, where the reference switches to the undifferenced model, or with fewer than
+24 usable differences, go to statsmodels.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ COARSE_EVERY = 4
 FINE_REACH = 4
 #: The last quadratic step uses a grid ``REFINE_SHRINK`` times finer than the fine grid.
 REFINE_SHRINK = 5.0
+#: Windows with gaps: fine-grid steps either way of the estimate searched again on the
+#: exact likelihood (the grids saw the gaps filled).
+GAP_REACH = 3
 #: Windows per numpy pass (bounds the (windows x grid points x state) arrays).
 CHUNK = 128
 
@@ -88,7 +93,11 @@ def fit_forecast_models(xs: Sequence[np.ndarray], seasonal: Sequence[bool], hold
     1, so the drift is profiled out by generalised least squares,
     :math:`\\hat\\mu = \\sum v_t w_t / f_t \\big/ \\sum w_t^2 / f_t`. Without gaps,
     :math:`f_t` and the filter's gains depend on the coefficients only, so one filter
-    per grid point serves every window.
+    per grid point serves every window. A missing (or masked) month leaves its
+    differences out of the likelihood, as in the reference (no update of the filter
+    there); such windows are searched with their gaps filled by the zero-coefficient
+    forecast, then searched again near that estimate and finished on their exact
+    likelihood with the gaps.
 
     Maximiser: with coefficients :math:`\\tanh u`, :math:`\\ell` is evaluated on a
     coarse grid (step ``FINE_STEP * COARSE_EVERY`` = 0.3 in *u*, shared), then on the
@@ -104,36 +113,63 @@ def fit_forecast_models(xs: Sequence[np.ndarray], seasonal: Sequence[bool], hold
         raise ValueError(f"nonseasonal must be one of {NONSEASONAL_CHOICES}, got {nonseasonal!r}")
     last_months = list(last_months) if last_months is not None else [None] * len(xs)
     out: list[ForecastFit | None] = [None] * len(xs)
-    groups: dict[tuple[bool, int], list[int]] = {}
+    groups: dict[tuple[bool, int, bool], list[int]] = {}  # (seasonal, length, gaps)
     for i, x in enumerate(xs):
         if holdout < 1 or max_lag < 1 or max_lag > len(x):
             raise ValueError("holdout and max_lag must be >= 1 and max_lag at most len(x)")
         lost = 13 if seasonal[i] else 1
-        if np.isfinite(x).all() and len(x) - holdout - lost >= 24:
-            groups.setdefault((bool(seasonal[i]), len(x)), []).append(i)
+        d = np.diff(x)
+        if seasonal[i]:
+            d = d[12:] - d[:-12]
+        usable = int(np.isfinite(d[:len(x) - holdout - lost]).sum())
+        if usable >= 24 and np.isfinite(x[-(max_lag + lost):]).all():
+            groups.setdefault((bool(seasonal[i]), len(x), not np.isfinite(x).all()), []).append(i)
         else:
-            # gaps (or too little data): statsmodels' filter handles missing months
+            # too little data, or a gap at the end (the reference then filters the
+            # undifferenced model): statsmodels
             out[i] = fit_forecast_model(x, bool(seasonal[i]), holdout=holdout, max_lag=max_lag,
                                         last_month=last_months[i], nonseasonal=nonseasonal)
-    for (is_seasonal, length), idx in groups.items():
+    for (is_seasonal, length, gaps), idx in groups.items():
         X = np.stack([xs[i] for i in idx])
+        search = _differences(_filled(X, is_seasonal), is_seasonal) if gaps else None
         kinds = ("airline",) if is_seasonal else tuple(k for k in ("ar", "ma") if nonseasonal in (k, "auto"))
         lost = 13 if is_seasonal else 1
-        Y = X[:, 1:] - X[:, :-1]
-        if is_seasonal:
-            Y = Y[:, 12:] - Y[:, :-12]
+        Y = _differences(X, is_seasonal)
         n_fit = length - holdout - lost
         first, *others = kinds
-        llf, v, F = _fit_kind(first, Y, n_fit)
+        llf, v, F = _fit_kind(first, Y, n_fit, search)
         best_kind = np.full(len(idx), first, dtype=object)
         for kind in others:  # the higher likelihood; a tie keeps the first (ARIMA(1,1,0))
-            llf2, v2, F2 = _fit_kind(kind, Y, n_fit)
+            llf2, v2, F2 = _fit_kind(kind, Y, n_fit, search)
             better = llf2 > llf
             llf, best_kind = np.where(better, llf2, llf), np.where(better, kind, best_kind)
             v, F = np.where(better[:, None], v2, v), np.where(better[:, None], F2, F)
         for row, i in enumerate(idx):
-            out[i] = _as_fit(_KINDS[best_kind[row]], xs[i], v[row], F[row], n_fit, holdout, max_lag,
+            out[i] = _as_fit(_KINDS[best_kind[row]], xs[i], v[row], F[row], int(np.isfinite(Y[row, :n_fit]).sum()),
+                             holdout, max_lag,
                              last_months[i] if is_seasonal else None)
+    return out
+
+
+def _differences(X: np.ndarray, seasonal: bool) -> np.ndarray:
+    Y = X[:, 1:] - X[:, :-1]
+    return Y[:, 12:] - Y[:, :-12] if seasonal else Y
+
+
+def _filled(X: np.ndarray, seasonal: bool) -> np.ndarray:
+    """Gaps filled for the grid search only (the likelihood keeps them missing): by the
+    model's forecast with zero coefficients, x[t-1] (+ x[t-12] - x[t-13] when seasonal),
+    so a filled month adds a zero difference; linearly where that is not defined."""
+    out = X.copy()
+    t = np.arange(X.shape[1])
+    lag = 13 if seasonal else 1
+    for row in out:
+        for j in np.flatnonzero(np.isnan(row)):
+            if j >= lag and np.isfinite(row[j - 1]):
+                row[j] = row[j - 1] + (row[j - 12] - row[j - 13] if seasonal else 0.0)
+        miss = np.isnan(row)
+        if miss.any():
+            row[miss] = np.interp(t[miss], t[~miss], row[~miss])
     return out
 
 
@@ -148,8 +184,16 @@ def _as_fit(name: str, x: np.ndarray, v: np.ndarray, F: np.ndarray, n_fit: int, 
 # --------------------------------------------------------------------------- estimation
 
 
-def _fit_kind(kind: str, Y: np.ndarray, n_fit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(llf at the estimate, errors v, their variances F over all of Y) per window."""
+def _fit_kind(kind: str, Y: np.ndarray, n_fit: int, search: np.ndarray | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(llf at the estimate, errors v, their variances F over all of Y) per window.
+
+    Y with gaps (NaN): the grids search ``search`` (the windows with their gaps filled,
+    where one filter per grid point still serves every window), then the
+    quadratic steps and the final pass use the exact likelihood of Y with its gaps."""
+    observed = ~np.isnan(Y)
+    gaps = not observed.all()
+    search = Y if search is None else search
     dims = 2 if kind == "airline" else 1
     fine = -U_MAX + FINE_STEP * np.arange(int(round(2 * U_MAX / FINE_STEP)) + 1)
     coarse_at = np.arange(0, len(fine), COARSE_EVERY)
@@ -161,7 +205,7 @@ def _fit_kind(kind: str, Y: np.ndarray, n_fit: int) -> tuple[np.ndarray, np.ndar
     else:
         coarse_pts = np.stack(np.meshgrid(coarse_at, coarse_at, indexing="ij"), -1).reshape(-1, 2)
     phi, K, Fu = _gains(kind, np.tanh(fine[coarse_pts]), n_fit)
-    llf_c = np.concatenate([_profile_llf(Y[s:s + CHUNK, :n_fit], phi, K, Fu, with_mean, shared=True)
+    llf_c = np.concatenate([_profile_llf(search[s:s + CHUNK, :n_fit], phi, K, Fu, with_mean, shared=True)
                             for s in range(0, S, CHUNK)])
     start = coarse_pts[np.argmax(llf_c, axis=1)]  # (S, dims) fine indices
     # fine grid around it, per window (filters computed once per distinct point)
@@ -174,30 +218,53 @@ def _fit_kind(kind: str, Y: np.ndarray, n_fit: int) -> tuple[np.ndarray, np.ndar
     uniq, inverse = np.unique(pts.reshape(-1, dims), axis=0, return_inverse=True)
     inverse = inverse.reshape(S, -1)
     phi, K, Fu = _gains(kind, np.tanh(fine[uniq]), n_fit)
-    llf_f = np.concatenate([_profile_llf(Y[s:s + CHUNK, :n_fit], phi, K, Fu, with_mean, shared=False,
+    llf_f = np.concatenate([_profile_llf(search[s:s + CHUNK, :n_fit], phi, K, Fu, with_mean, shared=False,
                                          which=inverse[s:s + CHUNK]) for s in range(0, S, CHUNK)])
     top = np.argmax(llf_f, axis=1)
     best_pt = pts[np.arange(S), top]  # fine indices (S, dims)
     u_grid = fine[best_pt]
     u_quad = u_grid + FINE_STEP * _quadratic_step(llf_f, local, top, dims)
+    fit_obs = observed[:, :n_fit] if gaps else None
+    if gaps:  # the search saw the gaps filled: search again on the exact likelihood
+        u_quad = _local_search(kind, Y[:, :n_fit], u_quad, FINE_STEP, with_mean, fit_obs, GAP_REACH)
     # one more quadratic step on a per-window 3 x 3 grid a fifth as wide
-    u_quad = _refine(kind, Y[:, :n_fit], u_quad, FINE_STEP / REFINE_SHRINK, with_mean)
+    u_quad = _refine(kind, Y[:, :n_fit], u_quad, FINE_STEP / REFINE_SHRINK, with_mean, fit_obs)
     # final pass, per window, at the quadratic estimate and at the best grid point
     coefs = np.tanh(np.concatenate([u_quad, u_grid]))
-    phi, K, Fu = _gains(kind, coefs, Y.shape[1])
+    phi, K, Fu = _gains(kind, coefs, Y.shape[1], np.concatenate([observed, observed]) if gaps else None)
     llf, v, F = _final(np.concatenate([Y, Y]), phi, K, Fu, n_fit, with_mean)
     use_quad = llf[:S] >= llf[S:]
     pick = np.where(use_quad, np.arange(S), S + np.arange(S))
     return llf[pick], v[pick], F[pick]
 
 
-def _refine(kind: str, Y: np.ndarray, u: np.ndarray, h: float, with_mean: bool) -> np.ndarray:
+def _local_search(kind: str, Y: np.ndarray, u: np.ndarray, h: float, with_mean: bool, observed: np.ndarray,
+                  reach: int) -> np.ndarray:
+    """Best point of a per-window grid (step h, ``reach`` steps either way) around u, plus
+    the quadratic step from it."""
+    S, dims = u.shape
+    offsets = np.arange(-reach, reach + 1)
+    local = offsets[:, None] if dims == 1 else \
+        np.stack(np.meshgrid(offsets, offsets, indexing="ij"), -1).reshape(-1, 2)
+    L = len(local)
+    pts = u[:, None, :] + h * local[None]
+    phi, K, Fu = _gains(kind, np.tanh(pts.reshape(-1, dims)), Y.shape[1], np.repeat(observed, L, axis=0))
+    which = np.arange(S * L).reshape(S, L)
+    llf = np.concatenate([_profile_llf(Y[s:s + CHUNK], phi, K, Fu, with_mean, shared=False,
+                                       which=which[s:s + CHUNK]) for s in range(0, S, CHUNK)])
+    top = np.argmax(llf, axis=1)
+    return u + h * (local[top] + _quadratic_step(llf, local, top, dims))
+
+
+def _refine(kind: str, Y: np.ndarray, u: np.ndarray, h: float, with_mean: bool,
+            observed: np.ndarray | None = None) -> np.ndarray:
     S, dims = u.shape
     d = np.array([[-1], [0], [1]]) if dims == 1 else \
         np.stack(np.meshgrid([-1, 0, 1], [-1, 0, 1], indexing="ij"), -1).reshape(-1, 2)
     pts = np.clip(u[:, None, :] + h * d[None], -U_MAX - 1.0, U_MAX + 1.0)  # (S, L, dims)
     L = len(d)
-    phi, K, Fu = _gains(kind, np.tanh(pts.reshape(-1, dims)), Y.shape[1])
+    phi, K, Fu = _gains(kind, np.tanh(pts.reshape(-1, dims)), Y.shape[1],
+                        None if observed is None else np.repeat(observed, L, axis=0))
     which = np.arange(S * L).reshape(S, L)
     llf = np.concatenate([_profile_llf(Y[s:s + CHUNK], phi, K, Fu, with_mean, shared=False,
                                        which=which[s:s + CHUNK]) for s in range(0, S, CHUNK)])
@@ -279,9 +346,11 @@ def _transition(phi: np.ndarray, a: np.ndarray) -> np.ndarray:
     return out + phi * a[..., :1]
 
 
-def _gains(kind: str, coefs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _gains(kind: str, coefs: np.ndarray, n: int, observed: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Transition phi (B, m), Kalman gains K (B, n, m) and unit-variance error variances
-    f (B, n) per parameter set.
+    f (B, n) per parameter set; ``observed`` (B, n) False where the difference is missing
+    (no update there: gain 0, the state covariance only propagates).
 
     Stationary start: P0 solves P = T P T' + R R' (AR(1): 1 / (1 - phi^2); pure MA: the
     finite sum over the nilpotent shift)."""
@@ -301,6 +370,8 @@ def _gains(kind: str, coefs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray
         f[:, t] = P[:, 0, 0]
         TP = _transition(phi3, np.swapaxes(P, 1, 2))  # rows: T applied to each column of P
         k = TP[:, 0, :] / f[:, t, None]  # T P Z' / f
+        if observed is not None:
+            k = np.where(observed[:, t, None], k, 0.0)
         K[:, t] = k
         P = _tpt(phi3, P) + RR - f[:, t, None, None] * k[:, :, None] * k[:, None, :]
     return phi, K, f
@@ -319,7 +390,7 @@ def _errors(Y: np.ndarray, phi_of, K_of, n: int, shape) -> np.ndarray:
     for t in range(n):
         vt = Y[..., t] - a[..., 0]
         v[..., t] = vt
-        a = _transition(phi_of, a) + K_of(t) * vt[..., None]
+        a = _transition(phi_of, a) + K_of(t) * np.nan_to_num(vt)[..., None]
     return v
 
 
@@ -341,33 +412,44 @@ def _profile_llf(Y: np.ndarray, phi: np.ndarray, K: np.ndarray, f: np.ndarray, w
         phi_of = phi[which]
         K_of = lambda t: K[which, t]  # noqa: E731
         fw = f[which]
+    return _concentrated(data, phi_of, K_of, fw, with_mean, (S, G, m))[0]
+
+
+def _concentrated(data: np.ndarray, phi_of, K_of, fw: np.ndarray, with_mean: bool, shape):  # noqa: ANN001
+    """(llf, errors with the drift removed) of data (..., n); NaN data = missing, left out of
+    every sum (and of the count n)."""
+    n = data.shape[-1]
+    seen = ~np.isnan(data)
     if with_mean:
-        stacked = np.stack([data, np.ones_like(data)])
-        v = _errors(stacked, phi_of, K_of, n, (2, S, G, m))
+        stacked = np.stack([data, np.where(seen, 1.0, np.nan)])
+        v = _errors(stacked, phi_of, K_of, n, (2,) + shape)
         vy, w = v[0], v[1]
-        mu = (vy * w / fw).sum(-1) / (w * w / fw).sum(-1)
-        ssr = (((vy - mu[..., None] * w) ** 2) / fw).sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = np.nansum(vy * w / fw, -1) / np.nansum(w * w / fw, -1)
+        v = vy - mu[..., None] * w
     else:
-        v = _errors(data, phi_of, K_of, n, (S, G, m))
-        ssr = (v * v / fw).sum(-1)
+        v = _errors(data, phi_of, K_of, n, shape)
+    ssr = np.nansum(v * v / fw, -1)
+    count = seen.sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return -0.5 * n * (_LOG_2PI + 1.0 + np.log(ssr / n)) - 0.5 * np.log(fw).sum(-1)
+        llf = (-0.5 * count * (_LOG_2PI + 1.0 + np.log(ssr / count))
+               - 0.5 * np.where(seen, np.log(fw), 0.0).sum(-1))
+    return llf, v, ssr / count
 
 
 def _final(Y: np.ndarray, phi: np.ndarray, K: np.ndarray, f: np.ndarray, n_fit: int, with_mean: bool):
-    """llf on the first n_fit differences, errors and variances (scale included) over all."""
-    B, n = Y.shape
-    m = K.shape[2]
+    """llf on the first n_fit differences (drift and scale estimated there), errors and
+    variances (scale included) over all."""
+    B, m = K.shape[0], K.shape[2]
     K_of = lambda t: K[:, t]  # noqa: E731
-    if with_mean:
-        v = _errors(np.stack([Y, np.ones_like(Y)]), phi, K_of, n, (2, B, m))
-        vy, w = v[0], v[1]
-        fit = slice(0, n_fit)
-        mu = (vy[:, fit] * w[:, fit] / f[:, fit]).sum(1) / (w[:, fit] ** 2 / f[:, fit]).sum(1)
-        v = vy - mu[:, None] * w
+    llf, _, scale = _concentrated(Y[:, :n_fit], phi, K_of, f[:, :n_fit], with_mean, (B, m))
+    if with_mean:  # the fit part's drift, carried through the months after it
+        v = _errors(np.stack([Y, np.where(np.isnan(Y), np.nan, 1.0)]), phi, K_of, Y.shape[1], (2, B, m))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fit = slice(0, n_fit)
+            mu = (np.nansum(v[0, :, fit] * v[1, :, fit] / f[:, fit], 1)
+                  / np.nansum(v[1, :, fit] ** 2 / f[:, fit], 1))
+        v = v[0] - mu[:, None] * v[1]
     else:
-        v = _errors(Y, phi, K_of, n, (B, m))
-    scale = (v[:, :n_fit] ** 2 / f[:, :n_fit]).sum(1) / n_fit
-    with np.errstate(divide="ignore", invalid="ignore"):
-        llf = -0.5 * n_fit * (_LOG_2PI + 1.0 + np.log(scale)) - 0.5 * np.log(f[:, :n_fit]).sum(1)
+        v = _errors(Y, phi, K_of, Y.shape[1], (B, m))
     return llf, v, f * scale[:, None]
