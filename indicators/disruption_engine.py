@@ -10,7 +10,8 @@ said that month.
 
 Stage 1 (:class:`~indicators.screening.RobustScreen`, numpy, all cells at once):
 robust z-scores of the 1..K-month change. Stage 2
-(:func:`~indicators.forecast_interval.fit_forecast_model`, statsmodels SARIMAX,
+(:func:`~indicators.forecast_interval.fit_forecast_model`'s SARIMAX models, fitted for
+all candidates at once by :func:`~indicators.batch_forecast.fit_forecast_models`,
 candidates only): the model's standardised forecast errors over the same 1..K months.
 A month is flagged only when both agree, so the screen loses nothing that the
 combined rule would flag and the model only runs where it matters.
@@ -30,7 +31,8 @@ from threadpoolctl import threadpool_limits
 from indicators.disruption import DetectionResult
 from indicators.explanations import explain_verdict, format_number, format_percent, zh_month
 from indicators.periods import prepare_judgement, to_month
-from indicators.forecast_interval import NONSEASONAL_CHOICES, ForecastFit, fit_forecast_model
+from indicators.batch_forecast import fit_forecast_models
+from indicators.forecast_interval import NONSEASONAL_CHOICES, ForecastFit
 from indicators.real_time import has_vintages, latest_values, replay_by_vintage
 from indicators.screening import (
     INSUFFICIENT_REASONS,
@@ -366,8 +368,9 @@ class DisruptionEngine:
         # and oversubscribe the cores (10k series on 2 busy cores: 102 s with
         # OpenBLAS's default threads, 23 s with one).
         with threadpool_limits(limits=1, user_api="blas"):
-            for j in cand:
-                res, failed = self._confirm(matrix, scr, int(j), float(tau[j]))
+            fits = self._fit_confirmations(matrix, scr, cand)
+            for j, fit in zip(cand, fits):
+                res, failed = self._confirm(matrix, scr, int(j), float(tau[j]), fit)
                 failures += failed
                 results[j] = res
         t2 = time.perf_counter()
@@ -397,12 +400,13 @@ class DisruptionEngine:
         if not len(rows):
             return out
         scr = self._screen.screen(matrix, rows, cols)
+        judged = np.flatnonzero(scr.status == 0)
         with threadpool_limits(limits=1, user_api="blas"):
-            for j in np.flatnonzero(scr.status == 0):
+            fits = self._fit_confirmations(matrix, scr, judged)
+            for j, fit in zip(judged, fits):
                 # raw z: the payback view (z_down) is never stronger than it
                 if np.isfinite(scr.z[j]).any():
                     out[j, 0] = np.nanmin(scr.z[j])
-                fit = self._fit_confirmation(matrix, scr, int(j))
                 if fit is not None and np.isfinite(fit.z).any():
                     out[j, 1] = np.nanmin(fit.z)
         return out
@@ -457,25 +461,29 @@ class DisruptionEngine:
         return DetectionResult(sid, self.method, month, "insufficient_history", None, observed,
                                nan, nan, nan, nan, en, zh)
 
-    def _fit_confirmation(self, matrix: SeriesMatrix, scr: ScreenResult, j: int) -> ForecastFit | None:
-        """The confirmation model of cell ``j``, fitted on the months before its 1..K-month window."""
-        row, col = int(scr.rows[j]), int(scr.cols[j])
-        block = self._screen.block_innovations(matrix, row, col)
+    def _fit_confirmations(self, matrix: SeriesMatrix, scr: ScreenResult, cells) -> list[ForecastFit | None]:
+        """The confirmation models of cells ``cells``, each fitted on the months before its
+        1..K-month window, all at once (:func:`~indicators.batch_forecast.fit_forecast_models`)."""
         K = self.max_lag
-        x = block["x"][-self._max_history:].copy()
-        u = block["u"][-self._max_history:]
-        history = np.arange(len(x)) < len(x) - K
-        x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
-        return fit_forecast_model(x, bool(scr.seasonal[j]), holdout=K, max_lag=K,
-                                  last_month=self._month(matrix, col).month if self._new_year_variance else None,
-                                  nonseasonal=self._nonseasonal_model)
+        windows, last_months = [], []
+        for j in cells:
+            row, col = int(scr.rows[j]), int(scr.cols[j])
+            block = self._screen.block_innovations(matrix, row, col)
+            x = block["x"][-self._max_history:].copy()
+            u = block["u"][-self._max_history:]
+            history = np.arange(len(x)) < len(x) - K
+            x[history & (np.abs(u) > self._outlier_threshold)] = np.nan
+            windows.append(x)
+            last_months.append(self._month(matrix, col).month if self._new_year_variance else None)
+        return fit_forecast_models(windows, [bool(scr.seasonal[j]) for j in cells], holdout=K, max_lag=K,
+                                   last_months=last_months, nonseasonal=self._nonseasonal_model)
 
-    def _confirm(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> tuple[DetectionResult, int]:
+    def _confirm(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float,
+                 fit: ForecastFit | None) -> tuple[DetectionResult, int]:
         row, col = int(scr.rows[j]), int(scr.cols[j])
         sid = matrix.ids[row]
         month = self._month(matrix, col)
         observed = float(scr.observed[j])
-        fit = self._fit_confirmation(matrix, scr, j)
         K = self.max_lag
         failed = 0
         if fit is None:

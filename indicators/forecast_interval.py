@@ -20,6 +20,7 @@ from indicators.disruption import MAD_TO_SIGMA
 __all__ = [
     "ForecastFit",
     "fit_forecast_model",
+    "fit_from_errors",
 ]
 
 #: Significance level of the test "January-February errors are more spread out".
@@ -205,7 +206,16 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         v[:lost] = np.nan
     if not (np.isfinite(F[-1]) and F[-1] > 0) or not math.isfinite(fitted.scale) or fitted.scale <= 0:
         return None
-    if seasonal and last_month is not None:
+    return fit_from_errors(name, x, v, F, int(usable.sum()), holdout, max_lag,
+                           last_month if seasonal else None)
+
+
+def fit_from_errors(name: str, x: np.ndarray, v: np.ndarray, F: np.ndarray, n_fit: int, holdout: int,
+                    max_lag: int, last_month: int | None) -> ForecastFit:
+    """The :class:`ForecastFit` of one-step errors ``v`` and their variances ``F`` (scale
+    included) ending at the last entry of ``x``: New-Year variance when ``last_month`` is
+    given, then the k-month z of :func:`fit_forecast_model`'s Notes."""
+    if last_month is not None:
         F = F * new_year_factors(v, F, len(x) - holdout, last_month)
     z = np.full(max_lag, np.nan)
     for k in range(1, max_lag + 1):
@@ -213,7 +223,7 @@ def fit_forecast_model(x: np.ndarray, seasonal: bool, holdout: int = 1, max_lag:
         if np.isfinite(vk).all() and np.all(Fk > 0):
             z[k - 1] = float(vk.sum() / math.sqrt(Fk.sum()))
     expected = float(x[-1] - v[-1]) if np.isfinite(v[-1]) else math.nan
-    return ForecastFit(name, z, expected, float(math.sqrt(F[-1])), int(usable.sum()))
+    return ForecastFit(name, z, expected, float(math.sqrt(F[-1])), int(n_fit))
 
 
 def new_year_factors(v: np.ndarray, F: np.ndarray, n_fit: int, last_month: int,

@@ -17,6 +17,7 @@ import pandas as pd
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from monitor.cli.series_input import SeriesFileError, SeriesInput, read_series_file
+from monitor.collect.columnar import return_freed_memory
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "EXIT_OK", "EXIT_SOME_SKIPPED", "EXIT_UNUSABLE", "OUTPUT_COLUMNS", "flagged_records", "run_detect"]
 
@@ -69,6 +70,7 @@ def run_detect(path: Path, replay: bool = False, fmt: str = "json", engine: Disr
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    return_freed_memory()  # the file's text must not stay under the engine's arrays
     data = load_series(Path(path), err)
     if data is None:
         return EXIT_UNUSABLE

@@ -132,18 +132,20 @@ class SeriesInput:
         present = np.unique(self.codes)
         names = self.ids[present].astype(str)
         by_name = np.argsort(names, kind="stable")
-        rank_of_code = np.full(len(self.ids), -1, dtype=np.int64)
+        rank_of_code = np.full(len(self.ids), -1, dtype=np.int32)
         rank_of_code[present[by_name]] = np.arange(len(present))
         rank = rank_of_code[self.codes]
-        order = np.argsort(rank, kind="stable")
-        rank = rank[order]
+        # a file sorted by series id (the usual case) needs no row permutation
+        order = None if len(rank) < 2 or bool((rank[1:] >= rank[:-1]).all()) else np.argsort(rank, kind="stable")
+        if order is not None:
+            rank = rank[order]
         first, last = int(self.months.min()), int(self.months.max())
         calendar = pd.date_range(_month_stamps(np.array([first]))[0], periods=last - first + 1, freq="MS")
         size = len(present) if not chunk_size or chunk_size <= 0 else int(chunk_size)
         for start in range(0, len(present), size):
             stop = min(start + size, len(present))
             lo, hi = np.searchsorted(rank, [start, stop])
-            rows = order[lo:hi]
+            rows = slice(lo, hi) if order is None else order[lo:hi]
             out = np.full((stop - start, len(calendar)), np.nan)
             out[rank[lo:hi] - start, self.months[rows] - first] = self.values[rows]
             yield SeriesMatrix(tuple(names[by_name[start:stop]]), calendar, out)
@@ -177,6 +179,9 @@ def read_series_file(path: Path) -> SeriesInput:
                 for number, cells, expected in table.ragged]
     columns = {name: as_text(table.columns.pop(name)) for name in list(table.columns)}
     data = check_series_columns(columns, table.first_row)
+    # The file's text is gone: hand the pages Arrow's allocator keeps to the OS, so the
+    # engine's arrays do not come on top of them in the peak RSS.
+    pa.default_memory_pool().release_unused()
     data.problems[:0] = problems
     if data.empty and not data.problems:
         raise SeriesFileError(f"{path}: no data rows after the header")

@@ -570,19 +570,20 @@ def test_surge_outside_the_judged_direction_is_not_called_within_range():
 
 
 def test_confirmation_models_run_with_one_blas_thread(monkeypatch):
-    # Tiny SARIMAX matrices: more BLAS threads only oversubscribe the cores.
+    # Small matrices (SARIMAX's, the batched filter's): more BLAS threads only
+    # oversubscribe the cores.
     from threadpoolctl import threadpool_info
 
     import indicators.disruption_engine as engine_module
 
     seen = []
-    real_fit = engine_module.fit_forecast_model
+    real_fit = engine_module.fit_forecast_models
 
     def spying_fit(*args, **kwargs):
         seen.append(max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1))
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr(engine_module, "fit_forecast_model", spying_fit)
+    monkeypatch.setattr(engine_module, "fit_forecast_models", spying_fit)
     s = walk(seed=1)
     s.iloc[-1] *= 0.85
     assert DisruptionEngine().judge(s).status == "flagged"
