@@ -64,6 +64,7 @@ def _copy_csv(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa
     return csv.read_csv(
         io.BytesIO(b"".join(blocks)),
         read_options=csv.ReadOptions(column_names=list(columns)),
+        parse_options=csv.ParseOptions(newlines_in_values=True),  # PostgreSQL quotes a text's line breaks
         convert_options=csv.ConvertOptions(
             column_types={name: _ARROW[kind] for name, kind in columns.items()},
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
