@@ -20,7 +20,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the benchmarks run")
     parser.add_argument("--nodes", type=int, help="ingest/assessment: synthetic catalog nodes (×100 series each)")
     parser.add_argument("--months", type=int, help="ingest/assessment: months per series")
-    parser.add_argument("--db", help="assessment: database URL to use instead of a temporary SQLite file")
+    parser.add_argument("--db", help="assessment: measure this database URL only (default: a temporary SQLite file and a "
+                        "schema of CHAINWATCH_BENCH_POSTGRES_URL, side by side)")
     args = parser.parse_args()
     sizes = {k: v for k, v in (("nodes", args.nodes), ("months", args.months), ("db", args.db)) if v is not None}
     available = sorted(p.stem.removeprefix("bench_") for p in Path(__file__).parent.glob("bench_*.py"))

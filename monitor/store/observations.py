@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Alias, Select, Tuple, exists, func, or_, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,7 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
+from monitor.store.columnar import read_columns
 from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
@@ -216,8 +217,10 @@ def load_trade_flows(
     """Trade flows of ``reporter`` for ``products``, latest vintage of each row.
 
     Returns columns ``reporter, partner, product, flow, period, value, quantity``
-    with ``period`` as month-start Timestamps (``with_provenance``: also
-    ``provenance``, ``cif_fob_factor`` and ``estimate_flags``, see :data:`PROVENANCE_COLUMNS`).
+    with ``period`` as month-start Timestamps (``datetime64[s]``), ``value`` and
+    ``quantity`` float (NaN: not reported), sorted by ``partner, product, period``
+    (``with_provenance``: also ``provenance``, ``cif_fob_factor`` and
+    ``estimate_flags``, see :data:`PROVENANCE_COLUMNS`).
 
     Of the vintages of a row (the same partner, product and period, from any source),
     only the newest is returned: the latest release (``released_at``; where unknown,
@@ -228,55 +231,94 @@ def load_trade_flows(
     is stored, that period's mirror flows (partner-reported stand-ins) are left out,
     whatever their vintages, so the result does not depend on arrival order and never
     mixes the two within a period.
+
+    Both rules are applied by the database (:func:`_newest`), and the rows are read
+    as columns (:mod:`monitor.store.columnar`).
     """
-    # reporter and flow are fixed by the query: not read back (two of eleven columns were
-    # a quarter of the fetch time of an assessment partition's million rows).
-    query = select(
-        TradeFlow.partner, TradeFlow.product, TradeFlow.period,
-        TradeFlow.value, TradeFlow.quantity, TradeFlow.provenance, TradeFlow.cif_fob_factor,
-        TradeFlow.estimate_flags, TradeFlow.retrieved_at, TradeFlow.released_at, TradeFlow.vintage,
-    ).where(TradeFlow.reporter == reporter, TradeFlow.flow == flow, TradeFlow.product.in_(list(products)))
-    if start is not None:
-        query = query.where(TradeFlow.period >= start)
-    if end is not None:
-        query = query.where(TradeFlow.period <= end)
-    frame = _read_frame(session, query, ["partner", "product", "period", "value", "quantity",
-                                         *PROVENANCE_COLUMNS, "retrieved_at", "released_at", "vintage"])
-    frame.insert(0, "reporter", reporter)
-    frame.insert(3, "flow", flow)
-    frame = _reported_over_mirror(frame)
+    query = _newest_trade_flows(_dialect(session), reporter, flow, list(products), start, end)
+    frame = read_columns(session, query, {"partner": "text", "product": "text", "period": "date",
+                                          "value": "float", "quantity": "float", "provenance": "text",
+                                          "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"})
+    # reporter and flow are fixed by the query: not read back.
+    frame.insert(0, "reporter", pd.Series(reporter, index=frame.index, dtype=frame["partner"].dtype))
+    frame.insert(3, "flow", pd.Series(flow, index=frame.index, dtype=frame["partner"].dtype))
     columns = [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS] if with_provenance else list(TRADE_FLOW_COLUMNS)
-    # Sorted by (partner, product, period): the same order as with the constant reporter and flow.
-    return _flags_as_none(_latest_vintage(frame, ["partner", "product", "period"])[columns])
+    return _flags_as_none(frame[columns])
 
 
-def _reported_over_mirror(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` without the mirror rows of periods that have a reported row."""
-    mirror = frame["provenance"] == MIRROR
-    if not mirror.any():
-        return frame
-    group = ["reporter", "product", "flow", "period"]
-    reported = frame.loc[~mirror, group].drop_duplicates()
-    flagged = frame[group].merge(reported.assign(_reported=True), on=group, how="left")["_reported"]
-    shadowed = mirror.to_numpy() & flagged.notna().to_numpy()
-    return frame[~shadowed].reset_index(drop=True)
+def _newest_trade_flows(dialect: str, reporter: str, flow: str, products: list[str], start: date | None,
+                        end: date | None) -> Select:
+    """The query of :func:`load_trade_flows`, in ``partner, product, period`` order."""
+    row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
+    same_period = [other.c.reporter == row.c.reporter, other.c.product == row.c.product,
+                   other.c.flow == row.c.flow, other.c.period == row.c.period]
+    shadowed = exists().where(*same_period, other.c.provenance != MIRROR)
+    conditions = [row.c.reporter == reporter, row.c.flow == flow, row.c.product.in_(products),
+                  or_(row.c.provenance != MIRROR, ~shadowed)]
+    if start is not None:
+        conditions.append(row.c.period >= start)
+    if end is not None:
+        conditions.append(row.c.period <= end)
+    # Within one period reported and mirror rows no longer meet: the provenance is part of the key.
+    # All of the primary key's leading columns are named, so that SQLite's probe can seek.
+    return _newest(dialect, row, other, ["reporter", "product", "flow", "period", "partner", "provenance"],
+                   ["partner", "product", "period", "value", "quantity", "provenance", "cif_fob_factor",
+                    ESTIMATE_FLAGS], conditions, ["partner", "product", "period"])
+
+
+def _newest(dialect: str, row: Alias, other: Alias, key: list[str], columns: list[str], conditions: list,
+            order: list[str]) -> Select:
+    """``columns`` of the rows of ``row`` meeting ``conditions`` that no row of the same ``key`` outranks.
+
+    The rank (:func:`_newness`) is the newest-vintage order of docs/provenance.md. Measured
+    per assessment partition (120,000 of 2.4 million stored rows): PostgreSQL ranks
+    fastest with a window function (0.7 s, against 1.3 s for a ``NOT EXISTS`` anti-join,
+    whose 120,000 index probes cost more than one sort); SQLite, in process, with the
+    ``NOT EXISTS`` probe of the primary key (whose leading columns are the key) at a
+    third of the CPU of its window function's sort.
+    """
+    if dialect == "postgresql":
+        newness = _newness(row)
+        rank = func.row_number().over(partition_by=[row.c[k] for k in key],
+                                      order_by=[part.desc() for part in newness.clauses])
+        ranked = select(*(row.c[c] for c in columns), rank.label("newness_rank")).where(*conditions).subquery()
+        return (select(*(ranked.c[c] for c in columns)).where(ranked.c.newness_rank == 1)
+                .order_by(*(ranked.c[c] for c in order)))
+    newer = exists().where(*(other.c[k] == row.c[k] for k in key), _newness(other) > _newness(row))
+    return select(*(row.c[c] for c in columns)).where(*conditions, ~newer).order_by(*(row.c[c] for c in order))
+
+
+def _newness(table: Alias) -> Tuple:
+    """How a vintage ranks, as a row value compared left to right: release time (the retrieval
+    time where unknown), retrieval time, then the vintage string (only to be deterministic).
+
+    Timestamps compare as stored: ``timestamptz`` on PostgreSQL, fixed-width UTC text
+    ('YYYY-MM-DD HH:MM:SS.ffffff') on SQLite, where text order is time order.
+    """
+    return tuple_(func.coalesce(table.c.released_at, table.c.retrieved_at), table.c.retrieved_at, table.c.vintage)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def load_observations(session: Session, series_ids: Iterable[str], end: date | None = None, *,
                       with_provenance: bool = False) -> pd.DataFrame:
     """Observations of ``series_ids`` (newest vintage, as :func:`load_trade_flows`), columns ``series_id, period, value``.
 
-    ``with_provenance``: also ``estimate_flags`` (None: a reported figure; docs/provenance.md).
+    Sorted by ``series_id, period``. ``with_provenance``: also ``estimate_flags``
+    (None: a reported figure; docs/provenance.md).
     """
-    query = select(Observation.series_id, Observation.period, Observation.value, Observation.estimate_flags,
-                   Observation.retrieved_at, Observation.released_at, Observation.vintage).where(
-        Observation.series_id.in_(list(series_ids)))
+    row, other = Observation.__table__.alias("row"), Observation.__table__.alias("other")
+    conditions = [row.c.series_id.in_(list(series_ids))]
     if end is not None:
-        query = query.where(Observation.period <= end)
-    frame = _read_frame(session, query, [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS, "retrieved_at", "released_at",
-                                         "vintage"])
+        conditions.append(row.c.period <= end)
+    query = _newest(_dialect(session), row, other, ["series_id", "period"],
+                    ["series_id", "period", "value", ESTIMATE_FLAGS], conditions, ["series_id", "period"])
+    frame = read_columns(session, query, {"series_id": "text", "period": "date", "value": "float",
+                                          ESTIMATE_FLAGS: "text"})
     columns = [*OBSERVATION_COLUMNS, ESTIMATE_FLAGS] if with_provenance else list(OBSERVATION_COLUMNS)
-    return _flags_as_none(_latest_vintage(frame, ["series_id", "period"])[columns])
+    return _flags_as_none(frame[columns])
 
 
 def _flags_as_none(frame: pd.DataFrame) -> pd.DataFrame:
@@ -285,33 +327,6 @@ def _flags_as_none(frame: pd.DataFrame) -> pd.DataFrame:
         flags = frame[ESTIMATE_FLAGS].astype(object)
         frame[ESTIMATE_FLAGS] = flags.where(flags.notna(), None)
     return frame
-
-
-def _read_frame(session: Session, query, columns: list[str]) -> pd.DataFrame:
-    """Run ``query`` on the session's connection and return its rows as a frame.
-
-    Bulk reads (an assessment partition reads a million rows) go through the driver's
-    cursor: SQLAlchemy's Row objects and per-value type processing cost several times
-    the database's own time. Dates and timestamps therefore arrive as the driver
-    gives them (ISO text from SQLite), to be parsed with pandas; ``period`` is parsed
-    by :func:`_latest_vintage`, and ``retrieved_at`` is only compared within one
-    database, where every value has the same form.
-    """
-    connection = session.connection()
-    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    if compiled.positiontup is not None:
-        params = [params[name] for name in compiled.positiontup]
-    cursor = connection.connection.driver_connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    if not rows:
-        return pd.DataFrame(dict(zip(columns, [()] * len(columns))), columns=columns)
-    # One C pass over the driver's tuples (zip(*rows) first builds a tuple per column).
-    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def release_stamps(released_at: pd.Series, retrieved_at: pd.Series) -> pd.Series:
@@ -339,31 +354,6 @@ def newest_vintage_order(frame: pd.DataFrame) -> list[str]:
         frame["_release"] = release_stamps(frame["released_at"], frame["retrieved_at"])
         return ["_release", "retrieved_at", "vintage"]
     return ["retrieved_at", "vintage"]  # every release unknown: the retrieval time alone decides
-
-
-def _latest_vintage(frame: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """The newest vintage of each ``key``, rows sorted by ``key`` (as sort_values + drop_duplicates).
-
-    Newest: the latest release time (:func:`release_stamps`), then the latest
-    retrieval, then the greater vintage string (only to be deterministic: vintage
-    strings such as ``sha256:…`` carry no order).
-    """
-    order_columns = [*key, *newest_vintage_order(frame)]
-    try:
-        # Integer codes in each column's sort order: a lexsort on them is sort_values' order,
-        # several times faster than sorting the text columns themselves.
-        codes = [pd.factorize(frame[c], sort=True, use_na_sentinel=False)[0] for c in order_columns]
-    except TypeError:  # values that do not compare with each other: the general path
-        frame = frame.sort_values(order_columns).drop_duplicates(key, keep="last")
-    else:
-        order = np.lexsort(codes[::-1])
-        keys = np.column_stack([codes[i][order] for i in range(len(key))])
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = (keys[1:] != keys[:-1]).any(axis=1)  # the last row of a key holds its latest vintage
-        frame = frame.take(order[last])
-    # Date objects (PostgreSQL) and ISO text (SQLite) both become second-resolution stamps.
-    frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[s]")
-    return frame.reset_index(drop=True)
 
 
 def latest_trade_period(session: Session, reporter: str) -> date | None:

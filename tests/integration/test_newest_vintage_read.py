@@ -1,0 +1,80 @@
+"""The readers keep exactly one row per key, the newest vintage, on SQLite and PostgreSQL.
+
+The database chooses the vintage (monitor/store/observations.py): a later release
+beats a later retrieval, an unknown release counts as the retrieval time, a reported
+flow shadows the mirror flows of its period whatever their vintages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+
+from monitor.records import CollectedBatch, SeriesInfo
+from monitor.store.observations import load_observations, load_trade_flows, store_batch
+
+JAN, FEB, MAR = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01"), pd.Timestamp("2025-03-01")
+
+
+def _batch(source, vintage, rows, released=None, observations=()):
+    """Import flows of CHN for product 2605: ``rows`` of (partner, period, value, provenance)."""
+    flows = pd.DataFrame([{"reporter": "CHN", "partner": partner, "product": "2605", "flow": "M", "period": period,
+                           "value": value, "quantity": float("nan"), "provenance": provenance}
+                          for partner, period, value, provenance in rows])
+    obs = pd.DataFrame([{"series_id": "prod.x", "period": p, "value": v} for p, v in observations],
+                       columns=["series_id", "period", "value"])
+    return CollectedBatch(source=source, vintage=vintage, released=released,
+                          series=[SeriesInfo("prod.x", source, "t", "test")] if observations else [],
+                          observations=obs, trade_flows=flows)
+
+
+def test_the_newest_vintage_wins_and_no_row_is_doubled(sessions, clock):
+    t0 = clock()
+    january_release = datetime(2025, 12, 1, tzinfo=timezone.utc)
+    # Retrieved first, released last: newest by release, whatever arrives later.
+    store_batch(sessions, _batch("comtrade", "r2", [("COD", JAN, 300.0, "reported"), ("ZMB", JAN, 30.0, "reported")],
+                                 released=january_release + timedelta(days=20),
+                                 observations=[(JAN, 3.0), (FEB, 4.0)]), t0)
+    store_batch(sessions, _batch("comtrade", "r1", [("COD", JAN, 100.0, "reported"), ("ZMB", JAN, 10.0, "reported"),
+                                                    ("COD", FEB, 110.0, "reported")],
+                                 released=january_release, observations=[(JAN, 1.0), (FEB, 2.0)]),
+                t0 + timedelta(hours=1))
+    # No release known: its retrieval time (later than both releases) counts.
+    store_batch(sessions, _batch("mirror", "m1", [("COD", FEB, 999.0, "mirror"), ("COD", MAR, 130.0, "mirror"),
+                                                  ("ZMB", MAR, 13.0, "mirror")]), t0 + timedelta(days=2))
+    store_batch(sessions, _batch("mirror", "m2", [("COD", MAR, 140.0, "mirror")]), t0 + timedelta(days=3))
+    with sessions() as session:
+        flows = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
+        observed = load_observations(session, ["prod.x"])
+
+    assert not flows.duplicated(["partner", "product", "period"]).any()
+    got = {(r.partner, r.period, r.provenance): r.value for r in flows.itertuples()}
+    assert got == {
+        ("COD", JAN, "reported"): 300.0, ("ZMB", JAN, "reported"): 30.0,  # the later release, stored first
+        ("COD", FEB, "reported"): 110.0,  # the newer mirror row of a reported period is left out
+        ("COD", MAR, "mirror"): 140.0, ("ZMB", MAR, "mirror"): 13.0,  # mirror only: its newest vintage
+    }
+    assert list(zip(flows["partner"], flows["period"])) == sorted(zip(flows["partner"], flows["period"]))
+    assert observed["value"].tolist() == [3.0, 4.0] and observed["period"].tolist() == [JAN, FEB]
+
+
+def test_a_later_retrieval_wins_when_releases_are_unknown(sessions, clock):
+    store_batch(sessions, _batch("a", "zz-old", [("COD", JAN, 1.0, "reported")], observations=[(JAN, 1.0)]), clock())
+    store_batch(sessions, _batch("b", "aa-new", [("COD", JAN, 2.0, "reported")], observations=[(JAN, 2.0)]),
+                clock() + timedelta(minutes=1))
+    with sessions() as session:
+        flows = load_trade_flows(session, "CHN", ["2605"])
+        observed = load_observations(session, ["prod.x"])
+    assert flows["value"].tolist() == [2.0] and observed["value"].tolist() == [2.0]
+
+
+def test_columns_keep_their_types_when_nothing_matches(sessions, clock):
+    store_batch(sessions, _batch("a", "v", [("COD", JAN, 1.0, "reported")], observations=[(JAN, 1.0)]), clock())
+    with sessions() as session:
+        found = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
+        empty = load_trade_flows(session, "CHN", ["9999"], with_provenance=True)
+        none_observed = load_observations(session, ["other"])
+    assert empty.empty and empty.dtypes.to_dict() == found.dtypes.to_dict()
+    assert found["quantity"].dtype == "float64" and found["period"].dtype == "datetime64[s]"
+    assert none_observed.empty and str(none_observed["period"].dtype) == "datetime64[s]"
