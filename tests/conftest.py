@@ -284,6 +284,60 @@ def demo_sqlite(_demo_databases, tmp_path_factory):
     return lambda **source_changes: _demo_databases.sqlite_copy(directory / f"{next(copies)}.db", **source_changes)
 
 
+#: The chains of the cut-down catalog (:func:`config_copy`): critical minerals feed batteries,
+#: and the demo's disruption (cobalt) sits in critical minerals.
+SMALL_CHAINS = ("batteries", "critical-minerals")
+
+
+def config_copy(target: Path, *, chains: tuple[str, ...] | None = None, demo_start: str | None = None,
+                settings: dict | None = None) -> Path:
+    """A copy of the shipped config (without the Grafana and Prometheus files) at ``target``,
+    optionally cut down for a faster assessment.
+
+    ``chains``: keep only these chains of ``chains.yaml`` (e.g. :data:`SMALL_CHAINS`, about
+    two fifths of the demo assessment's work). ``demo_start``: the demo source begins at this
+    month (``"2024-01"``: 24 months, below ``min_history_months``, so the slow disruption
+    models say ``insufficient_history`` and concentration alone scores). ``settings``:
+    nested keys merged into ``settings.yaml`` (e.g. ``{"scheduler": {"bootstrap": False}}``
+    for a ``chainwatch run`` whose test is not about the bootstrap job).
+    """
+    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
+
+    def rewrite(name: str, change) -> None:
+        path = target / name
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        change(data)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    if chains is not None:
+        rewrite("chains.yaml", lambda data: data.update(chains=[c for c in data["chains"] if c["id"] in chains]))
+    if demo_start is not None:
+        rewrite("sources.yaml", lambda data: data["sources"][0].update(start=demo_start))
+    if settings:
+        def merge(into: dict, changes: dict) -> None:
+            for key, value in changes.items():
+                if isinstance(value, dict) and isinstance(into.get(key), dict):
+                    merge(into[key], value)
+                else:
+                    into[key] = value
+
+        rewrite("settings.yaml", lambda data: merge(data, settings))
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_config(tmp_path_factory):
+    """The shipped config cut to :data:`SMALL_CHAINS` (all of the demo data), loaded.
+
+    For integration tests of the assessment's wiring (stored runs, hysteresis state,
+    executors, per-node settings) that need the demo's disruption but not all five chains.
+    """
+    from monitor.config.loader import load_config
+
+    return load_config(config_copy(tmp_path_factory.mktemp("small-config") / "config", chains=SMALL_CHAINS),
+                       environ={})
+
+
 @pytest.fixture(scope="session")
 def raw_catalog() -> dict:
     """The default chains.yaml as plain data, for building variants."""
