@@ -174,8 +174,8 @@ def _pg_gated_url(postgres_url: str, gate: TcpGate) -> tuple[str, str]:
 
 
 def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = None,
-         fault_rate: float = 1.0) -> SoakFigures:
-    """Run ``days`` simulated days; see the module docstring. Asserts nothing: returns the figures.
+         fault_rate: float = 1.0, start: datetime = START) -> SoakFigures:
+    """Run ``days`` simulated days from ``start``; see the module docstring. Asserts nothing: returns the figures.
 
     ``fault_rate`` multiplies the daily chance of each fault burst (upstream 25 %,
     receiver 15 %, database 10 %).
@@ -195,25 +195,25 @@ def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = No
             db_url = f"sqlite:///{workdir / 'soak.db'}"
         config_dir = soak_config(workdir / "config", f"http://127.0.0.1:{hook_gate.port}/hook", upstream_url,
                                  workdir / "reports")
-        clock = SettableClock(START)
+        clock = SettableClock(start)
         app = build_app(config_dir, db_url, clock)
         try:
             # Interval jobs count from the simulated start (their own triggers count from
             # the wall clock); the dispatcher hourly instead of every 30 s.
             jobs = [dataclasses.replace(job, trigger=IntervalTrigger(
                         seconds=3600 if job.id == "dispatch" else job.trigger.interval.total_seconds(),
-                        start_date=START))
+                        start_date=start))
                     if isinstance(job.trigger, IntervalTrigger) else job for job in configured_jobs(app)]
             runner = JobRunner(jobs, app.metrics)
             triggers = {job.id: job.trigger for job in jobs}
-            due = {job_id: trigger.get_next_fire_time(None, START) for job_id, trigger in triggers.items()}
-            end = START + timedelta(days=days)
+            due = {job_id: trigger.get_next_fire_time(None, start) for job_id, trigger in triggers.items()}
+            end = start + timedelta(days=days)
             # Warm-up: every job once (imports, the report's plotting, caches), then the baseline.
             for job_id in triggers:
                 runner(job_id)
             figures.rss_start_mb, figures.fds_start = _rss_mb(), _open_fds()
             ends: dict[str, datetime] = {}  # active fault -> when it ends
-            day = START - timedelta(days=1)
+            day = start - timedelta(days=1)
 
             def counts() -> tuple[int, int, int]:
                 with app.sessions() as session:
@@ -237,7 +237,7 @@ def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = No
                             db_gate.up()
                 while at >= day + timedelta(days=1):  # a new simulated day: samples and new faults
                     day += timedelta(days=1)
-                    figures.samples.append(((day - START).days, round(_rss_mb(), 1), _open_fds()))
+                    figures.samples.append(((day - start).days, round(_rss_mb(), 1), _open_fds()))
                     if "upstream" not in ends and rng.random() < 0.25 * fault_rate:
                         upstream.fault = rng.choice(UPSTREAM_FAULTS)
                         ends["upstream"] = day + timedelta(days=rng.choice((1, 2)))

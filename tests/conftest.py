@@ -289,6 +289,10 @@ def demo_sqlite(_demo_databases, tmp_path_factory):
 SMALL_CHAINS = ("batteries", "critical-minerals")
 
 
+#: ``config_copy(settings=NO_BOOTSTRAP)``: ``chainwatch run`` without its start-up bootstrap job.
+NO_BOOTSTRAP = {"scheduler": {"bootstrap": False}}
+
+
 def config_copy(target: Path, *, chains: tuple[str, ...] | None = None, demo_start: str | None = None,
                 settings: dict | None = None) -> Path:
     """A copy of the shipped config (without the Grafana and Prometheus files) at ``target``,

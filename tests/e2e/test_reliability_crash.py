@@ -18,7 +18,8 @@ reference database runs the same cycles without crashes. At the end:
   starts more than ``assessment.abandon_after_hours`` after it (only the last
   trial's may still read ``running``).
 
-CI runs 5 trials on SQLite; ``pytest -m soak`` runs 50 on each backend.
+CI runs 3 trials on SQLite, one per phase (the fewest that kill each phase once
+and restart after each kind of crash); ``pytest -m soak`` runs 50 on each backend.
 """
 
 from __future__ import annotations
@@ -209,8 +210,8 @@ def crash_trials(tmp_path: Path, db_url: str, trials: int, seed: int) -> CrashTr
 def test_sigkill_at_random_points_of_assess_alert_deliver(tmp_path):
     # SQLite in CI (WAL recovery after kill -9); the soak run repeats this 50 times on both backends,
     # and tests/e2e/test_alert_delivery_crash.py kills a dispatcher mid-delivery on PostgreSQL in CI.
-    figures = crash_trials(tmp_path, f"sqlite:///{tmp_path / 'crash.db'}", trials=5, seed=12)
-    assert figures.trials == 5 and set(figures.killed) == set(PHASES)
+    figures = crash_trials(tmp_path, f"sqlite:///{tmp_path / 'crash.db'}", trials=len(PHASES), seed=12)
+    assert figures.trials == len(PHASES) and set(figures.killed) == set(PHASES)
 
 
 @pytest.mark.soak
