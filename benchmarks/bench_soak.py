@@ -26,9 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import re
 import resource
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,13 +44,12 @@ from monitor.serve.jobs import JobRunner
 from monitor.serve.scheduler import configured_jobs
 from monitor.store.tables import OutboxMessage
 from tests.collector_fakes import FIXTURES, local_server, send
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SMALL_CHAINS, config_copy
 from tests.tcp_gate import TcpGate
 from tests.e2e.test_reliability_crash import orphan_rows
 from tests.webhook_receiver import DedupReceiver
 
 START = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)  # a Monday: the weekly stress test runs on day 1
-KEPT_CHAINS = ("batteries", "critical-minerals")
 UPSTREAM_FAULTS = ("html", "http_503", "truncated", "reset")
 
 
@@ -94,23 +91,8 @@ class FaultyUpstream:
 def soak_config(target: Path, webhook_url: str, upstream_url: str, report_dir: Path) -> Path:
     """The shipped config cut to two chains (their scenarios and buffers only), demo data from
     2024 (a quick assessment), a file source on ``upstream_url`` and the webhook at ``webhook_url``."""
-    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
-    chains = yaml.safe_load((target / "chains.yaml").read_text(encoding="utf-8"))
-    removed = {c["id"] for c in chains["chains"]} - set(KEPT_CHAINS)
-    chains["chains"] = [c for c in chains["chains"] if c["id"] in KEPT_CHAINS]
-    (target / "chains.yaml").write_text(yaml.safe_dump(chains, allow_unicode=True), encoding="utf-8")
-    for scenario in (target / "scenarios").glob("*.yaml"):
-        # a scenario naming a removed chain (a chain id, or one of its nodes as chain/node) goes too
-        named = set(re.findall(r"[a-z0-9-]+", scenario.read_text(encoding="utf-8")))
-        if named & removed:
-            scenario.unlink()
-    settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
-    buffers = settings["stress"]["buffers"]["nodes"]
-    settings["stress"]["buffers"]["nodes"] = {k: v for k, v in buffers.items() if k.split("/")[0] in KEPT_CHAINS}
-    settings["report"]["out_dir"] = str(report_dir)
-    (target / "settings.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    config_copy(target, chains=SMALL_CHAINS, demo_start="2024-01", settings={"report": {"out_dir": str(report_dir)}})
     sources = yaml.safe_load((target / "sources.yaml").read_text(encoding="utf-8"))
-    sources["sources"][0]["start"] = "2024-01"
     sources["sources"].append({
         "id": "customs", "kind": "file", "schedule": "0 2 * * *", "location": f"{upstream_url}/imports.csv",
         "table": "trade_flows", "country_codes": "name", "max_attempts": 1, "timeout_seconds": 5,

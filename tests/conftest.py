@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import shutil
 import uuid
@@ -299,7 +300,7 @@ def config_copy(target: Path, *, chains: tuple[str, ...] | None = None, demo_sta
     optionally cut down for a faster assessment.
 
     ``chains``: keep only these chains of ``chains.yaml`` (e.g. :data:`SMALL_CHAINS`, about
-    two fifths of the demo assessment's work). ``demo_start``: the demo source begins at this
+    two fifths of the demo assessment's work), and the stress scenarios and buffers of them. ``demo_start``: the demo source begins at this
     month (``"2024-01"``: 24 months, below ``min_history_months``, so the slow disruption
     models say ``insufficient_history`` and concentration alone scores). ``settings``:
     nested keys merged into ``settings.yaml`` (e.g. ``{"scheduler": {"bootstrap": False}}``
@@ -314,7 +315,19 @@ def config_copy(target: Path, *, chains: tuple[str, ...] | None = None, demo_sta
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     if chains is not None:
+        catalog = yaml.safe_load((target / "chains.yaml").read_text(encoding="utf-8"))
+        removed = {c["id"] for c in catalog["chains"]} - set(chains)
         rewrite("chains.yaml", lambda data: data.update(chains=[c for c in data["chains"] if c["id"] in chains]))
+        for scenario in (target / "scenarios").glob("*.yaml"):
+            # a stress scenario naming a removed chain (its id, or one of its nodes as chain/node) goes too
+            if set(re.findall(r"[a-z0-9-]+", scenario.read_text(encoding="utf-8"))) & removed:
+                scenario.unlink()
+
+        def keep_buffers(data: dict) -> None:
+            buffers = data["stress"]["buffers"]["nodes"]
+            data["stress"]["buffers"]["nodes"] = {k: v for k, v in buffers.items() if k.split("/")[0] in chains}
+
+        rewrite("settings.yaml", keep_buffers)
     if demo_start is not None:
         rewrite("sources.yaml", lambda data: data["sources"][0].update(start=demo_start))
     if settings:
