@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -25,6 +26,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CONFIG_DIR = REPO / "config"
 POSTGRES_URL = os.environ.get("CHAINWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# Hypothesis: the default profile is the CI one; `pytest --hypothesis-profile=deep` runs ten
+# times the examples of every test that sizes its runs with examples() (docs/testing.md).
+hypothesis_settings.register_profile("deep", max_examples=1000)
+
+
+def examples(n: int) -> int:
+    """``n`` examples under the default profile (max_examples 100), ten times ``n`` under ``deep``."""
+    return max(1, n * hypothesis_settings().max_examples // 100)
 
 
 def _postgres_reason() -> str | None:

@@ -37,11 +37,14 @@ from monitor.records import CollectedBatch
 from monitor.collect.files import FileCollector
 from monitor.config.loader import ConfigError, load_config
 from tests.collector_fakes import fixture_json
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, examples
 
-FUZZ = settings(max_examples=20, deadline=timedelta(seconds=20), derandomize=True, database=None,
+FUZZ = settings(max_examples=examples(20), deadline=timedelta(seconds=20), derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
+# Properties whose every example is a whole command or config load, and whose input space is
+# small or covered elsewhere too: half the examples (the deep profile still runs 100).
+SLOW_FUZZ = settings(FUZZ, max_examples=examples(10))
 CONFIG_FILES = ("chains.yaml", "sources.yaml", "settings.yaml", "alerts.yaml")
 
 scalars = st.one_of(
