@@ -26,9 +26,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import re
 import resource
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -46,13 +44,12 @@ from monitor.serve.jobs import JobRunner
 from monitor.serve.scheduler import configured_jobs
 from monitor.store.tables import OutboxMessage
 from tests.collector_fakes import FIXTURES, local_server, send
-from tests.conftest import CONFIG_DIR
+from tests.conftest import SMALL_CHAINS, config_copy
 from tests.tcp_gate import TcpGate
 from tests.e2e.test_reliability_crash import orphan_rows
 from tests.webhook_receiver import DedupReceiver
 
 START = datetime(2026, 1, 12, 0, 0, tzinfo=UTC)  # a Monday: the weekly stress test runs on day 1
-KEPT_CHAINS = ("batteries", "critical-minerals")
 UPSTREAM_FAULTS = ("html", "http_503", "truncated", "reset")
 
 
@@ -94,23 +91,8 @@ class FaultyUpstream:
 def soak_config(target: Path, webhook_url: str, upstream_url: str, report_dir: Path) -> Path:
     """The shipped config cut to two chains (their scenarios and buffers only), demo data from
     2024 (a quick assessment), a file source on ``upstream_url`` and the webhook at ``webhook_url``."""
-    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
-    chains = yaml.safe_load((target / "chains.yaml").read_text(encoding="utf-8"))
-    removed = {c["id"] for c in chains["chains"]} - set(KEPT_CHAINS)
-    chains["chains"] = [c for c in chains["chains"] if c["id"] in KEPT_CHAINS]
-    (target / "chains.yaml").write_text(yaml.safe_dump(chains, allow_unicode=True), encoding="utf-8")
-    for scenario in (target / "scenarios").glob("*.yaml"):
-        # a scenario naming a removed chain (a chain id, or one of its nodes as chain/node) goes too
-        named = set(re.findall(r"[a-z0-9-]+", scenario.read_text(encoding="utf-8")))
-        if named & removed:
-            scenario.unlink()
-    settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
-    buffers = settings["stress"]["buffers"]["nodes"]
-    settings["stress"]["buffers"]["nodes"] = {k: v for k, v in buffers.items() if k.split("/")[0] in KEPT_CHAINS}
-    settings["report"]["out_dir"] = str(report_dir)
-    (target / "settings.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
+    config_copy(target, chains=SMALL_CHAINS, demo_start="2024-01", settings={"report": {"out_dir": str(report_dir)}})
     sources = yaml.safe_load((target / "sources.yaml").read_text(encoding="utf-8"))
-    sources["sources"][0]["start"] = "2024-01"
     sources["sources"].append({
         "id": "customs", "kind": "file", "schedule": "0 2 * * *", "location": f"{upstream_url}/imports.csv",
         "table": "trade_flows", "country_codes": "name", "max_attempts": 1, "timeout_seconds": 5,
@@ -174,8 +156,8 @@ def _pg_gated_url(postgres_url: str, gate: TcpGate) -> tuple[str, str]:
 
 
 def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = None,
-         fault_rate: float = 1.0) -> SoakFigures:
-    """Run ``days`` simulated days; see the module docstring. Asserts nothing: returns the figures.
+         fault_rate: float = 1.0, start: datetime = START) -> SoakFigures:
+    """Run ``days`` simulated days from ``start``; see the module docstring. Asserts nothing: returns the figures.
 
     ``fault_rate`` multiplies the daily chance of each fault burst (upstream 25 %,
     receiver 15 %, database 10 %).
@@ -195,25 +177,25 @@ def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = No
             db_url = f"sqlite:///{workdir / 'soak.db'}"
         config_dir = soak_config(workdir / "config", f"http://127.0.0.1:{hook_gate.port}/hook", upstream_url,
                                  workdir / "reports")
-        clock = SettableClock(START)
+        clock = SettableClock(start)
         app = build_app(config_dir, db_url, clock)
         try:
             # Interval jobs count from the simulated start (their own triggers count from
             # the wall clock); the dispatcher hourly instead of every 30 s.
             jobs = [dataclasses.replace(job, trigger=IntervalTrigger(
                         seconds=3600 if job.id == "dispatch" else job.trigger.interval.total_seconds(),
-                        start_date=START))
+                        start_date=start))
                     if isinstance(job.trigger, IntervalTrigger) else job for job in configured_jobs(app)]
             runner = JobRunner(jobs, app.metrics)
             triggers = {job.id: job.trigger for job in jobs}
-            due = {job_id: trigger.get_next_fire_time(None, START) for job_id, trigger in triggers.items()}
-            end = START + timedelta(days=days)
+            due = {job_id: trigger.get_next_fire_time(None, start) for job_id, trigger in triggers.items()}
+            end = start + timedelta(days=days)
             # Warm-up: every job once (imports, the report's plotting, caches), then the baseline.
             for job_id in triggers:
                 runner(job_id)
             figures.rss_start_mb, figures.fds_start = _rss_mb(), _open_fds()
             ends: dict[str, datetime] = {}  # active fault -> when it ends
-            day = START - timedelta(days=1)
+            day = start - timedelta(days=1)
 
             def counts() -> tuple[int, int, int]:
                 with app.sessions() as session:
@@ -237,7 +219,7 @@ def soak(workdir: Path, days: int, seed: int = 12, postgres_url: str | None = No
                             db_gate.up()
                 while at >= day + timedelta(days=1):  # a new simulated day: samples and new faults
                     day += timedelta(days=1)
-                    figures.samples.append(((day - START).days, round(_rss_mb(), 1), _open_fds()))
+                    figures.samples.append(((day - start).days, round(_rss_mb(), 1), _open_fds()))
                     if "upstream" not in ends and rng.random() < 0.25 * fault_rate:
                         upstream.fault = rng.choice(UPSTREAM_FAULTS)
                         ends["upstream"] = day + timedelta(days=rng.choice((1, 2)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import shutil
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -24,6 +26,16 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CONFIG_DIR = REPO / "config"
 POSTGRES_URL = os.environ.get("CHAINWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+# Hypothesis: the default profile is the CI one; `pytest --hypothesis-profile=deep` runs ten
+# times the examples of every test that sizes its runs with examples() (docs/testing.md).
+hypothesis_settings.register_profile("deep", max_examples=1000)
+
+
+def examples(n: int) -> int:
+    """``n`` examples under the default profile (max_examples 100), ten times ``n`` under ``deep``."""
+    return max(1, n * hypothesis_settings().max_examples // 100)
 
 
 def _postgres_reason() -> str | None:
@@ -282,6 +294,76 @@ def demo_sqlite(_demo_databases, tmp_path_factory):
     directory = tmp_path_factory.mktemp("demo-copy")
     copies = iter(range(1_000_000))
     return lambda **source_changes: _demo_databases.sqlite_copy(directory / f"{next(copies)}.db", **source_changes)
+
+
+#: The chains of the cut-down catalog (:func:`config_copy`): critical minerals feed batteries,
+#: and the demo's disruption (cobalt) sits in critical minerals.
+SMALL_CHAINS = ("batteries", "critical-minerals")
+
+
+#: ``config_copy(settings=NO_BOOTSTRAP)``: ``chainwatch run`` without its start-up bootstrap job.
+NO_BOOTSTRAP = {"scheduler": {"bootstrap": False}}
+
+
+def config_copy(target: Path, *, chains: tuple[str, ...] | None = None, demo_start: str | None = None,
+                settings: dict | None = None) -> Path:
+    """A copy of the shipped config (without the Grafana and Prometheus files) at ``target``,
+    optionally cut down for a faster assessment.
+
+    ``chains``: keep only these chains of ``chains.yaml`` (e.g. :data:`SMALL_CHAINS`, about
+    two fifths of the demo assessment's work), and the stress scenarios and buffers of them. ``demo_start``: the demo source begins at this
+    month (``"2024-01"``: 24 months, below ``min_history_months``, so the slow disruption
+    models say ``insufficient_history`` and concentration alone scores). ``settings``:
+    nested keys merged into ``settings.yaml`` (e.g. ``{"scheduler": {"bootstrap": False}}``
+    for a ``chainwatch run`` whose test is not about the bootstrap job).
+    """
+    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
+
+    def rewrite(name: str, change) -> None:
+        path = target / name
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        change(data)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    if chains is not None:
+        catalog = yaml.safe_load((target / "chains.yaml").read_text(encoding="utf-8"))
+        removed = {c["id"] for c in catalog["chains"]} - set(chains)
+        rewrite("chains.yaml", lambda data: data.update(chains=[c for c in data["chains"] if c["id"] in chains]))
+        for scenario in (target / "scenarios").glob("*.yaml"):
+            # a stress scenario naming a removed chain (its id, or one of its nodes as chain/node) goes too
+            if set(re.findall(r"[a-z0-9-]+", scenario.read_text(encoding="utf-8"))) & removed:
+                scenario.unlink()
+
+        def keep_buffers(data: dict) -> None:
+            buffers = data["stress"]["buffers"]["nodes"]
+            data["stress"]["buffers"]["nodes"] = {k: v for k, v in buffers.items() if k.split("/")[0] in chains}
+
+        rewrite("settings.yaml", keep_buffers)
+    if demo_start is not None:
+        rewrite("sources.yaml", lambda data: data["sources"][0].update(start=demo_start))
+    if settings:
+        def merge(into: dict, changes: dict) -> None:
+            for key, value in changes.items():
+                if isinstance(value, dict) and isinstance(into.get(key), dict):
+                    merge(into[key], value)
+                else:
+                    into[key] = value
+
+        rewrite("settings.yaml", lambda data: merge(data, settings))
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_config(tmp_path_factory):
+    """The shipped config cut to :data:`SMALL_CHAINS` (all of the demo data), loaded.
+
+    For integration tests of the assessment's wiring (stored runs, hysteresis state,
+    executors, per-node settings) that need the demo's disruption but not all five chains.
+    """
+    from monitor.config.loader import load_config
+
+    return load_config(config_copy(tmp_path_factory.mktemp("small-config") / "config", chains=SMALL_CHAINS),
+                       environ={})
 
 
 @pytest.fixture(scope="session")

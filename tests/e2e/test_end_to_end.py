@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import NO_BOOTSTRAP, config_copy
 from tests.webhook_receiver import RecordingReceiver
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
@@ -36,6 +37,10 @@ def _assess(cwd, env, fmt="json"):
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("e2e")
+    # The shipped config, except that `chainwatch run` below skips the start-up bootstrap
+    # (its stress suite and report; tests/e2e/test_first_start.py tests it): it serves what
+    # `assess --once` stored.
+    config_copy(cwd / "config", settings=NO_BOOTSTRAP)
     with RecordingReceiver() as receiver:
         env = _env(CHAINWATCH_WEBHOOK_URL=receiver.url, CHAINWATCH_WEBHOOK_SECRET=SECRET)
         first = _assess(cwd, env)

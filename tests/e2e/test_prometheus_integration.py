@@ -24,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.conftest import NO_BOOTSTRAP, config_copy
 from tests.promql_sources import (
     RULE_FILES,
     Expression,
@@ -63,6 +64,9 @@ ALERTS_QUIET_ON_HEALTHY_DEMO = {
 def prometheus(tmp_path_factory) -> Iterator[PrometheusAPI]:
     """chainwatch run (demo data) scraped by a real Prometheus with the shipped rules loaded."""
     cwd = tmp_path_factory.mktemp("prometheus-e2e")
+    # `chainwatch run` serves what `assess --once` stored; no start-up bootstrap (stress suite,
+    # report) competing for the CPU (tests/e2e/test_first_start.py tests the bootstrap).
+    config_copy(cwd / "config", settings=NO_BOOTSTRAP)
     with RecordingReceiver() as receiver:
         assess = subprocess.run([str(CHAINWATCH), "assess", "--once", "--format", "json"], cwd=cwd,
                                 env=_env(CHAINWATCH_WEBHOOK_URL=receiver.url), capture_output=True, text=True,

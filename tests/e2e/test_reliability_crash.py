@@ -18,7 +18,8 @@ reference database runs the same cycles without crashes. At the end:
   starts more than ``assessment.abandon_after_hours`` after it (only the last
   trial's may still read ``running``).
 
-CI runs 5 trials on SQLite; ``pytest -m soak`` runs 50 on each backend.
+CI runs 3 trials on SQLite, one per phase (the fewest that kill each phase once
+and restart after each kind of crash); ``pytest -m soak`` runs 50 on each backend.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +42,7 @@ import yaml
 from sqlalchemy import create_engine, text
 
 from monitor.app import build_app
-from tests.conftest import CONFIG_DIR, POSTGRES_URL, REPO
+from tests.conftest import POSTGRES_URL, REPO, SMALL_CHAINS, config_copy
 from tests.webhook_receiver import DedupReceiver
 
 T0 = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
@@ -54,15 +54,9 @@ PHASES = ("assess", "evaluate", "deliver")
 def crash_config_dir(target: Path, receiver_url: str) -> Path:
     """The shipped config, cut to two chains and two years of demo data (a short assessment),
     with the webhook at ``receiver_url``."""
-    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
-    chains = yaml.safe_load((target / "chains.yaml").read_text(encoding="utf-8"))
-    chains["chains"] = [c for c in chains["chains"] if c["id"] in ("batteries", "critical-minerals")]
-    (target / "chains.yaml").write_text(yaml.safe_dump(chains, allow_unicode=True), encoding="utf-8")
     # 24 months of demo data: below min_history_months, so the (slow) disruption models are
     # skipped; concentration alone puts both chains at orange/red, which is what fires alerts.
-    sources = yaml.safe_load((target / "sources.yaml").read_text(encoding="utf-8"))
-    sources["sources"][0]["start"] = "2024-01"
-    (target / "sources.yaml").write_text(yaml.safe_dump(sources), encoding="utf-8")
+    config_copy(target, chains=SMALL_CHAINS, demo_start="2024-01")
     alerts = yaml.safe_load((target / "alerts.yaml").read_text(encoding="utf-8"))
     alerts["receivers"][0].update(url=receiver_url, secret="crash-secret", timeout_seconds=1)
     # Steady level alerts, as before #23: the trials compare statement counts per cycle with a
@@ -216,8 +210,8 @@ def crash_trials(tmp_path: Path, db_url: str, trials: int, seed: int) -> CrashTr
 def test_sigkill_at_random_points_of_assess_alert_deliver(tmp_path):
     # SQLite in CI (WAL recovery after kill -9); the soak run repeats this 50 times on both backends,
     # and tests/e2e/test_alert_delivery_crash.py kills a dispatcher mid-delivery on PostgreSQL in CI.
-    figures = crash_trials(tmp_path, f"sqlite:///{tmp_path / 'crash.db'}", trials=5, seed=12)
-    assert figures.trials == 5 and set(figures.killed) == set(PHASES)
+    figures = crash_trials(tmp_path, f"sqlite:///{tmp_path / 'crash.db'}", trials=len(PHASES), seed=12)
+    assert figures.trials == len(PHASES) and set(figures.killed) == set(PHASES)
 
 
 @pytest.mark.soak

@@ -97,7 +97,10 @@ def _config(cwd: Path, levels: dict[str, float], resend_interval: str, validity:
     (target / "alerts.yaml").write_text(yaml.safe_dump(alerts, allow_unicode=True, sort_keys=False), encoding="utf-8")
     settings = yaml.safe_load((target / "settings.yaml").read_text(encoding="utf-8"))
     settings["assessment"]["levels"] = levels
-    settings["scheduler"].update(leader_poll_seconds=0.5, dispatch_interval_seconds=0.5, shutdown_grace_seconds=5)
+    # No start-up bootstrap (stress suite, report) on the leader: the replicas serve what
+    # `assess --once` stored (tests/e2e/test_first_start.py tests the bootstrap).
+    settings["scheduler"].update(leader_poll_seconds=0.5, dispatch_interval_seconds=0.5, shutdown_grace_seconds=5,
+                                 bootstrap=False)
     (target / "settings.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False),
                                           encoding="utf-8")
     return target

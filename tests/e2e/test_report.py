@@ -17,7 +17,7 @@ import pytest
 from monitor.app import build_app
 from monitor.config.countries import country_name_en
 from monitor.report.content import ReportError, build_report
-from tests.conftest import CONFIG_DIR, FrozenClock
+from tests.conftest import CONFIG_DIR, SMALL_CHAINS, FrozenClock, config_copy
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,7 +28,10 @@ def assessed_database(tmp_path_factory):
     """The demo data collected and assessed twice, 30 days apart, by the app: built once, copied per test."""
     path = tmp_path_factory.mktemp("assessed") / "cw.db"
     clock = FrozenClock()
-    app = build_app(CONFIG_DIR, f"sqlite:///{path}", clock=clock)
+    # Two chains (critical minerals with the demo's cobalt disruption, and batteries): what the
+    # report shows per chain and node is the same code for every chain.
+    config_dir = config_copy(path.parent / "config", chains=SMALL_CHAINS)
+    app = build_app(config_dir, f"sqlite:///{path}", clock=clock)
     try:
         app.collect_all()
         app.assess()
@@ -38,14 +41,14 @@ def assessed_database(tmp_path_factory):
         app.close()
     with closing(sqlite3.connect(path)) as connection:  # everything in the file itself, none in its WAL
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path, clock.now
+    return path, clock.now, config_dir
 
 
 @pytest.fixture
 def assessed_app(assessed_database, tmp_path, clock):
-    path, clock.now = assessed_database
+    path, clock.now, config_dir = assessed_database
     shutil.copyfile(path, tmp_path / "cw.db")
-    app = build_app(CONFIG_DIR, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
+    app = build_app(config_dir, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
     yield app
     app.close()
 
@@ -83,6 +86,7 @@ def test_report_of_unknown_or_missing_run(tmp_path, clock):
 
 def test_report_command_writes_self_contained_files(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINWATCH_")}
+    config_copy(tmp_path / "config", chains=SMALL_CHAINS)  # two chains: a shorter assessment, the same files
     subprocess.run([str(CHAINWATCH), "assess", "--once"], cwd=tmp_path, env=env, check=True,
                    capture_output=True, timeout=300)
     result = subprocess.run([str(CHAINWATCH), "report", "--out", "out"], cwd=tmp_path, env=env,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import uuid
 from datetime import datetime, timezone
 
@@ -30,7 +29,7 @@ from monitor.config.loader import load_api_tokens, load_config
 from monitor.telemetry.metrics import build_registry
 from monitor.serve.server import create_http_app
 from tests.collector_fakes import local_server, send
-from tests.conftest import CONFIG_DIR, POSTGRES_URL, _PG_SKIP
+from tests.conftest import CONFIG_DIR, POSTGRES_URL, SMALL_CHAINS, _PG_SKIP, config_copy
 from tests.webhook_receiver import RecordingReceiver
 
 NOW = datetime(2026, 1, 15, 4, 0, tzinfo=timezone.utc)
@@ -211,10 +210,9 @@ def _database_dump(db_url: str) -> str:
 
 
 def _secret_config(tmp_path, comtrade_url: str):
-    target = tmp_path / "config"
-    shutil.copytree(CONFIG_DIR, target, ignore=shutil.ignore_patterns("grafana", "prometheus"))
+    # two chains, short history: a quick assessment (every command still goes through its secrets)
+    target = config_copy(tmp_path / "config", chains=SMALL_CHAINS, demo_start="2024-01")
     sources = yaml.safe_load((target / "sources.yaml").read_text(encoding="utf-8"))
-    sources["sources"][0]["start"] = "2024-01"  # short history: a quick assessment
     sources["sources"].append({"id": "comtrade", "kind": "comtrade", "base_url": comtrade_url, "frequency": "A",
                                "reporters": ["USA"], "products": ["8105"], "start": "2023-01",
                                "api_key_env": "COMTRADE_API_KEY", "max_attempts": 2, "backoff_seconds": 0})

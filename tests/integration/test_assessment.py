@@ -41,7 +41,9 @@ def _summary(result):
             for c in result.chains]
 
 
-def test_same_data_and_config_give_the_same_result(config, sessions, clock, store_demo):
+def test_same_data_and_config_give_the_same_result(small_config, sessions, clock, store_demo):
+    # Two chains are enough to show the stored runs and scores repeat (small_config, tests/conftest.py).
+    config = small_config
     store_demo()
     first = run_assessment(config, sessions, clock)
     clock.now += timedelta(hours=1)
@@ -69,7 +71,8 @@ def test_demo_disruption_drives_its_node(default_result):
 
 
 @SQLITE_ONLY
-def test_short_history_is_missing_not_risk(config, sessions, clock, store_demo):
+def test_short_history_is_missing_not_risk(small_config, sessions, clock, store_demo):
+    config = small_config
     # 18 months: enough for concentration and the partner-share detector (6 months),
     # too little for the disruption engine (36 months), which says so instead of guessing.
     store_demo(start="2024-07", end="2025-12")
@@ -91,7 +94,8 @@ def test_no_data_at_all_gives_no_scores_and_says_unknown(config, sessions, clock
     assert all(n.level == "unknown" for c in result.chains for n in c.nodes)
 
 
-def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, monkeypatch, store_demo):
+def test_failed_run_is_recorded_and_keeps_no_scores(small_config, sessions, clock, monkeypatch, store_demo):
+    config = small_config
     store_demo()
 
     def broken(*_args, **_kwargs):
@@ -107,7 +111,11 @@ def test_failed_run_is_recorded_and_keeps_no_scores(config, sessions, clock, mon
     assert scores == []
 
 
-def test_levels_fall_only_after_consecutive_runs_below(config, sessions, clock, store_demo):
+def test_levels_fall_only_after_consecutive_runs_below(small_config, sessions, clock, store_demo):
+    # The rule itself (apply_hysteresis) is unit-tested in tests/unit/test_scoring_graph.py;
+    # this checks its wiring: the level and runs-below count stored by one run are what the
+    # next run starts from. Two chains (small_config) are enough for that.
+    config = small_config
     store_demo()
     first = run_assessment(config, sessions, clock)
     assert next(c for c in first.chains if c.chain == "critical-minerals").level == "red"
@@ -186,10 +194,13 @@ def _engine_findings(result, chain, node):
 
 
 @SQLITE_ONLY
-def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessions, clock, store_demo,
-                                                                  default_result):
+def test_node_detector_threshold_sets_that_nodes_sensitivity_only(small_config, sessions, clock, store_demo):
+    # Which threshold applies (node over chain over default) is the pure
+    # Chain.detector_threshold_of, unit-tested in tests/unit/test_catalog.py; this checks
+    # the assessment judges each node with it, on two chains (small_config).
+    config = small_config
     store_demo()
-    default = default_result
+    default = run_assessment(config, sessions, clock)
     flagged = _engine_findings(default, "critical-minerals", "cobalt")
     assert any(f.status == "flagged" for f in flagged)
     # the cobalt drop scores far beyond the default 3.5; a node asking for an even
@@ -202,11 +213,3 @@ def test_node_detector_threshold_sets_that_nodes_sensitivity_only(config, sessio
     after = {(c.chain, n.node): n.dimensions["disruption"] for c in insensitive.chains for n in c.nodes}
     assert after[("critical-minerals", "cobalt")] < before[("critical-minerals", "cobalt")]
     assert {k: v for k, v in after.items() if k[1] != "cobalt"} == {k: v for k, v in before.items() if k[1] != "cobalt"}
-    # a chain-wide setting reaches nodes without their own; a node's own setting wins
-    chain_wide = _with_threshold(config, "critical-minerals", blind)
-    minerals = next(c for c in chain_wide.catalog.chains if c.id == "critical-minerals")
-    assert minerals.detector_threshold_of(minerals.nodes[0], 3.5) == blind
-    assert minerals.detector_threshold_of(minerals.nodes[0].model_copy(update={"detector_threshold": 2.0}), 3.5) == 2.0
-    result = run_assessment(chain_wide, sessions, clock)
-    assert {f.status for f in _engine_findings(result, "critical-minerals", "cobalt")} <= {
-        "normal", "insufficient_history"}

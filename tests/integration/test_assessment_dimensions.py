@@ -188,8 +188,11 @@ def test_value_without_quantities_is_missing():
 
 
 @pytest.fixture
-def config():
-    return load_config(CONFIG_DIR, environ={})
+def config(small_config):
+    # Two chains (small_config, tests/conftest.py): 15 nodes, with and without world-supply
+    # stages, and the demo's cobalt; every dimension is measured per node, so more chains
+    # repeat the same code on more nodes.
+    return small_config
 
 
 # Two years are enough for these dimensions (12-month window) and keep the test fast;
@@ -198,11 +201,11 @@ TWO_YEARS = {"start": "2024-01", "end": "2025-12"}
 
 
 @pytest.fixture(scope="module")
-def two_years_result(demo_sqlite):
-    """The default configuration's assessment of two years of demo data (SQLite), run once for tests that read it."""
+def two_years_result(demo_sqlite, small_config):
+    """The two-chain configuration's assessment of two years of demo data (SQLite), run once for tests that read it."""
     engine = make_engine(demo_sqlite(**TWO_YEARS))
     try:
-        return run_assessment(load_config(CONFIG_DIR, environ={}), session_factory(engine), FrozenClock())
+        return run_assessment(small_config, session_factory(engine), FrozenClock())
     finally:
         engine.dispose()
 

@@ -47,9 +47,11 @@ def _outcome(result):
 
 
 @pytest.fixture(scope="module")
-def demo_db(demo_sqlite):
+def demo_db(demo_sqlite, small_config):
+    # The demo data judged on two chains (small_config): the demo's disruption and several
+    # partitions per chain, at two fifths of the work of all five chains.
     engine = make_engine(demo_sqlite())
-    yield load_config(CONFIG_DIR, environ={}), session_factory(engine)
+    yield small_config, session_factory(engine)
     engine.dispose()
 
 

@@ -32,7 +32,7 @@ from monitor.stress.runs import (
     stress_alert_subjects,
     stress_report_section,
 )
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, config_copy
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 COBALT = CONFIG_DIR / "scenarios" / "embargo-cobalt-cod.yaml"
@@ -205,7 +205,10 @@ def test_a_failing_suite_is_recorded_and_keeps_no_results(stored, clock, config,
 def test_report_includes_the_stress_section(tmp_path, clock):
     from monitor.app import build_app
 
-    app = build_app(CONFIG_DIR, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
+    # Two years of demo data: the stress suite and the report's stress section are what is
+    # checked; the (slow) disruption models, below min_history_months, stay out of it.
+    config_dir = config_copy(tmp_path / "config", demo_start="2024-01")
+    app = build_app(config_dir, f"sqlite:///{tmp_path / 'cw.db'}", clock=clock)
     try:
         app.assess_once()
         run_stress_suite(app.config, app.sessions, app.clock)

@@ -133,3 +133,16 @@ def test_each_chain_has_a_production_series_the_demo_source_produces(catalog):
         for node in chain.nodes:
             for series_id in node.production_series:
                 assert series_id == f"demo.prod.{chain.id}.{node.id}", series_id
+
+
+def test_a_nodes_detector_threshold_wins_over_its_chains_which_wins_over_the_default(catalog):
+    # The precedence the assessment judges each node's series with (its wiring:
+    # tests/integration/test_assessment.py::test_node_detector_threshold_sets_that_nodes_sensitivity_only).
+    minerals = catalog.chain("critical-minerals")
+    node = minerals.nodes[0]
+    assert minerals.detector_threshold is None and node.detector_threshold is None
+    assert minerals.detector_threshold_of(node, 3.5) == 3.5
+    chain_wide = minerals.model_copy(update={"detector_threshold": 7.0})
+    assert chain_wide.detector_threshold_of(node, 3.5) == 7.0
+    assert chain_wide.detector_threshold_of(node.model_copy(update={"detector_threshold": 2.0}), 3.5) == 2.0
+    assert minerals.detector_threshold_of(node.model_copy(update={"detector_threshold": 2.0}), 3.5) == 2.0

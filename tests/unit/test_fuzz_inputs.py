@@ -37,11 +37,14 @@ from monitor.records import CollectedBatch
 from monitor.collect.files import FileCollector
 from monitor.config.loader import ConfigError, load_config
 from tests.collector_fakes import fixture_json
-from tests.conftest import CONFIG_DIR
+from tests.conftest import CONFIG_DIR, examples
 
-FUZZ = settings(max_examples=20, deadline=timedelta(seconds=20), derandomize=True, database=None,
+FUZZ = settings(max_examples=examples(20), deadline=timedelta(seconds=20), derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                                        HealthCheck.data_too_large])
+# Properties whose every example is a whole command or config load, and whose input space is
+# small or covered elsewhere too: half the examples (the deep profile still runs 100).
+SLOW_FUZZ = settings(FUZZ, max_examples=examples(10))
 CONFIG_FILES = ("chains.yaml", "sources.yaml", "settings.yaml", "alerts.yaml")
 
 scalars = st.one_of(
@@ -107,7 +110,7 @@ def test_config_loader_shipped_files_with_one_value_replaced(name, data):
     _loads_or_domain_error({name: yaml.safe_dump(mutated, allow_unicode=True)}, {})
 
 
-@FUZZ
+@SLOW_FUZZ  # eight templates, and env values are text: ten examples cover it (deep: 100)
 @given(template=st.sampled_from(["${V}", "${V:-fallback}", "x${V}y", "${V}${W}", "${V:-}", "${W:-${V}}",
                                  "http://${V}/hook", "${V:-http://a/b}"]),
        value=st.one_of(st.text(max_size=60), st.sampled_from(["", "${W}", "a: b\nc: [d", "http://h/p?key=1",
@@ -245,7 +248,7 @@ def test_concentration_takes_any_csv(text, capsys):
         _run_cli(["concentration", "--input", str(path), "--format", "json"], capsys)
 
 
-@FUZZ
+@SLOW_FUZZ  # a whole `stress` command per example; scenario validation is also unit-tested (test_stress_scenarios.py)
 @given(data=st.data())
 def test_stress_takes_any_scenario_file(data, capsys, tmp_path):
     document = yaml.safe_load((CONFIG_DIR / "scenarios" / "embargo-cobalt-cod.yaml").read_text(encoding="utf-8"))
