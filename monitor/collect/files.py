@@ -279,12 +279,17 @@ class FileCollector:
         except UnicodeDecodeError as err:
             raise PayloadError(f"{where}: not UTF-8 text (byte {err.start})") from None
         if self._settings.format == "csv":
-            reader = csv.DictReader(io.StringIO(text), delimiter=self._settings.delimiter)
+            # newline="": the csv module splits lines itself (a lone CR is a line end, as in the file)
+            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=self._settings.delimiter)
             records = []
-            for line, record in enumerate(reader, start=2):
-                if None in record:
-                    raise PayloadError(f"{where}: line {line} has more fields than the header")
-                records.append(record)
+            try:
+                for line, record in enumerate(reader, start=2):
+                    if None in record:
+                        raise PayloadError(f"{where}: line {line} has more fields than the header")
+                    records.append(record)
+            except csv.Error as err:
+                # line_num counts the lines read whole; the one that failed is the next
+                raise PayloadError(f"{where}: not a readable CSV at line {reader.line_num + 1}: {err}") from None
             return records
         try:
             document = json.loads(text)

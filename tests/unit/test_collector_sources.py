@@ -283,3 +283,20 @@ def test_file_json_observations(tmp_path):
     assert list(batch.observations["value"]) == [600000.0, 610000.0] and batch.series[0].unit == "kg"
     with pytest.raises(ValueError, match="no column or constant"):
         FileCollector(settings.model_copy(update={"columns": {"period": "year", "value": "kg"}}))
+
+
+@pytest.mark.parametrize("text, expect", [
+    # a lone CR is a line end (as the csv module reads files), not "new-line character seen in unquoted field"
+    ("country,hs,year,usd,kg\r\nUnited States,8105,2023,10,1\rUnited States,8105,2024,12,1\n", 2),
+    # a field beyond the csv module's limit: one line naming the file and line, no traceback
+    ("country,hs,year,usd,kg\nUnited States,8105,2023,10,1\n" + "x" * 200_000 + ",8105,2024,12,1\n", "line 3"),
+], ids=["lone-cr", "huge-field"])
+def test_file_csv_odd_line_ends_and_bytes(tmp_path, text, expect):
+    path = tmp_path / "imports.csv"
+    path.write_bytes(text.encode("utf-8"))
+    collector = FileCollector(customs(str(path)))
+    if isinstance(expect, int):
+        assert len(collector.collect().trade_flows) == expect
+    else:
+        with pytest.raises(PayloadError, match=f"imports.csv.*not a readable CSV at {expect}"):
+            collector.collect()
