@@ -23,7 +23,6 @@ from monitor.store.database import make_engine, migrate, session_factory
 from tests.demo_database import DemoDatabases
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 CONFIG_DIR = REPO / "config"
 POSTGRES_URL = os.environ.get("CHAINWATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

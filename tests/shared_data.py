@@ -1,26 +1,31 @@
-"""Readers for the real-data fixtures in ``../shared/data`` (see its PROVENANCE.md).
+"""Readers for the real-data fixtures copied into ``tests/fixtures/`` (provenance:
+tests/fixtures/README.md), so that the tests run in any clone.
 
 File reading lives here, in the tests; the parsing under test is pure code in
-``indicators/``. Tests that need the folder use :data:`needs_shared`, which skips them
-with the path in the reason when it is absent.
+``indicators/``. The one real series not copied is the New York Fed GSCPI (its terms of
+use are not an open licence): tests reading it take its path from
+``CHAINWATCH_TEST_GSCPI_CSV`` and are skipped, with the reason shown, without it.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-DATA = SHARED / "data"
-USGS = DATA / "usgs_minerals"
-COMTRADE_US_CN = DATA / "bilateral_trade" / "comtrade_us_china_critical_minerals_annual_2020_2024.csv"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+USGS = FIXTURES / "usgs_all"
+"""Every world file of the USGS MCS 2024 data release, byte-exact (public domain)."""
+EVAL = FIXTURES / "eval"
+"""The disruption evaluation set: real series and labelled onsets (tests/fixtures/README.md)."""
+COMTRADE_US_CN = FIXTURES / "comtrade" / "us_china_critical_minerals_annual_2020_2024.csv"
 
-needs_shared = pytest.mark.skipif(
-    not (USGS.is_dir() and COMTRADE_US_CN.is_file()),
-    reason=f"shared real-data folder not found at {DATA} (expected next to the repository)",
-)
+GSCPI = Path(os.environ.get("CHAINWATCH_TEST_GSCPI_CSV", "gscpi_monthly.csv"))
+needs_gscpi = pytest.mark.skipif(
+    not GSCPI.is_file(),
+    reason=f"the NY Fed GSCPI is not shipped (not openly licensed): set CHAINWATCH_TEST_GSCPI_CSV (now {GSCPI})")
 
 
 def read_usgs_world(release: str, code: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import needs_shared, read_usgs_world
+from tests.shared_data import read_usgs_world
 
 CHAINWATCH = Path(sys.executable).with_name("chainwatch")
 CONTRACT = ["reporter", "product", "period", "total", "n_partners", "hhi", "hhi_points", "cr1", "cr3",
@@ -124,7 +124,6 @@ def test_missing_file(tmp_path):
     assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr
 
 
-@needs_shared
 def test_usgs_gallium_through_the_cli(tmp_path):
     """Real data, written as the CLI's long CSV: world primary gallium 2022-2023 (MCS 2024)."""
     from indicators.production import usgs_world_production

@@ -44,9 +44,8 @@ from monitor.serve.server import create_http_app
 from monitor.store.database import make_engine, session_factory
 from monitor.store.tables import RiskScore, TradeFlow
 from tests.conftest import CONFIG_DIR, FrozenClock
-from tests.shared_data import DATA
+from tests.shared_data import GSCPI, needs_gscpi
 
-GSCPI = DATA / "gscpi" / "gscpi_monthly.csv"
 
 AS_OF = date(2025, 12, 1)
 # The first end-to-end test runs on every backend (it covers the queries); the others
@@ -156,7 +155,7 @@ def test_logistics_ignores_values_after_the_assessment_month():
     assert measure_logistics("gscpi", values, AS_OF, 3, LOGISTICS_PRESSURE_ANCHORS)[0] == 25.0
 
 
-@pytest.mark.skipif(not GSCPI.is_file(), reason=f"real GSCPI file not found at {GSCPI}")
+@needs_gscpi
 def test_logistics_on_the_real_gscpi_december_2021_is_red():
     frame = pd.read_csv(GSCPI, parse_dates=["date"])
     values = frame.set_index(frame["date"].dt.to_period("M").dt.to_timestamp())["gscpi"]

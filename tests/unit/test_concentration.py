@@ -23,11 +23,9 @@ from indicators.concentration import (
     residual_from_totals,
 )
 from indicators.production import USGS_OTHER_COUNTRIES, usgs_world_production
-from tests.shared_data import needs_shared as needs_shared_data
 from tests.shared_data import read_comtrade_us_china, read_usgs_world
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-MCS2024 = SHARED / "data" / "usgs_minerals" / "mcs2024_world"
+MCS2024 = Path(__file__).resolve().parents[1] / "fixtures" / "usgs_all" / "mcs2024_world"
 
 TOL = 1e-12
 
@@ -283,10 +281,6 @@ def read_mcs_world(code: str, column: str, product: str) -> pd.DataFrame:
     ).dropna(subset=["value"])
 
 
-needs_shared = pytest.mark.skipif(not MCS2024.is_dir(), reason=f"shared real-data folder not found at {MCS2024}")
-
-
-@needs_shared
 def test_usgs_gallium_2023_china_dominates():
     df = read_mcs_world("galli", "Prod_kg_est_2023", "gallium")
     row = concentration_table(df).iloc[0]
@@ -299,7 +293,6 @@ def test_usgs_gallium_2023_china_dominates():
     assert row["n_partners"] == 4
 
 
-@needs_shared
 def test_usgs_cobalt_2023_dr_congo_top():
     df = read_mcs_world("cobal", "Prod_t_est_2023", "cobalt")
     row = concentration_table(df).iloc[0]
@@ -310,7 +303,6 @@ def test_usgs_cobalt_2023_dr_congo_top():
     assert row["n_partners"] == 12
 
 
-@needs_shared
 def test_usgs_rare_earths_2023_china_top():
     df = read_mcs_world("raree", "Prod_t_est_2023", "rare earths")
     row = concentration_table(df).iloc[0]
@@ -534,7 +526,6 @@ def test_findings_skip_zero_total_groups():
 # --------------------------------------------------------------------------- real data: USGS via the pure parser
 
 
-@needs_shared_data
 def test_usgs_gallium_2023_parser_hand_checked():
     df = usgs_world_production(read_usgs_world("mcs2024", "galli"), "gallium", field="Prod_kg_est_2023")
     row = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).iloc[0]
@@ -551,7 +542,6 @@ def test_usgs_gallium_2023_parser_hand_checked():
     assert set(df["partner"]) == {"United States", "China", "Japan", "Korea, Republic of", "Russia", USGS_OTHER_COUNTRIES}
 
 
-@needs_shared_data
 def test_usgs_cobalt_2023_with_other_countries_as_residual():
     df = usgs_world_production(read_usgs_world("mcs2024", "cobal"), "cobalt", field="Prod_t_est_2023")
     row = concentration_table(df, residual_partners=RESIDUAL_PARTNERS).iloc[0]
@@ -568,7 +558,6 @@ def test_usgs_cobalt_2023_with_other_countries_as_residual():
     assert row["n_partners"] == 12
 
 
-@needs_shared_data
 def test_usgs_rare_earths_2022_to_2023_change():
     df = usgs_world_production(read_usgs_world("mcs2024", "raree"), "rare earths")
     table = concentration_changes(concentration_table(df, residual_partners=RESIDUAL_PARTNERS))
@@ -591,7 +580,6 @@ def test_usgs_rare_earths_2022_to_2023_change():
 # --------------------------------------------------------------------------- real data: Comtrade top-1 share
 
 
-@needs_shared_data
 def test_comtrade_china_share_of_us_rare_earth_imports():
     flows_ = read_comtrade_us_china()
     imports = flows_[(flows_["reporter"] == "842") & (flows_["flow"] == "M") & (flows_["product"] == "2846")]

@@ -21,7 +21,7 @@ from indicators.dependence import (
     single_point_of_failure_findings,
     strategic_dependency_test,
 )
-from tests.shared_data import needs_shared, read_comtrade_us_china
+from tests.shared_data import read_comtrade_us_china
 
 KEYS = ["reporter", "product", "period"]
 
@@ -160,7 +160,6 @@ def test_dependency_findings_sentences_and_honest_comparisons():
     assert [f.period for f in dependency_findings(out, require_persistence=False)] == ["2021", "2022"]
 
 
-@needs_shared
 def test_eu_test_on_us_artificial_graphite_comtrade():
     """US imports of artificial graphite (HS 380110), home = USA, bloc = USA alone."""
     flows = read_comtrade_us_china()

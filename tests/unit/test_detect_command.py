@@ -14,9 +14,8 @@ from monitor.cli import evaluate as evaluation_command
 from monitor.cli.main import main
 from monitor.cli.detect import OUTPUT_COLUMNS
 from monitor.cli.evaluate import evaluate_detectors
+from tests.shared_data import EVAL
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
-needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 
 
 def series_rows(series_id: str, n: int = 72, shock: float = 1.0, seed: int = 0) -> list[str]:
@@ -123,7 +122,6 @@ def test_missing_file(tmp_path, capsys):
     assert "file not found" in capsys.readouterr().err
 
 
-@needs_eval
 def test_evaluate_command_on_the_evaluation_set(capsys, monkeypatch):
     # one replay for both output formats (the replay is the slow part, the formats are not)
     real, memo = evaluation_command.evaluate_detectors, {}

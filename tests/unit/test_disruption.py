@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,10 +15,8 @@ from indicators.disruption import (
     detect_latest,
     replay,
 )
+from tests.shared_data import EVAL
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
-EVAL = SHARED / "eval"
-needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 
 
 def seasonal_series(n: int = 96, seed: int = 0, start: str = "2015-01-01", noise: float = 0.01) -> pd.Series:
@@ -265,7 +262,6 @@ def events() -> pd.DataFrame:
     return pd.read_csv(EVAL / "events.csv")
 
 
-@needs_eval
 def test_indpro_covid_collapse_april_2020_is_flagged(indpro):
     at = pd.Timestamp("2020-04-01")
     r = StlResidualDetector().judge(indpro.loc[:at], series_id="INDPRO", at=at)
@@ -276,7 +272,6 @@ def test_indpro_covid_collapse_april_2020_is_flagged(indpro):
     assert r.observed < r.lower
 
 
-@needs_eval
 def test_indpro_covid_onset_is_caught_in_its_onset_month(indpro, events):
     covid = events[(events["series_id"] == "INDPRO") & events["cause"].str.contains("COVID") & (events["kind"] == "event")]
     onset = pd.Timestamp(covid["start"].iloc[0])
@@ -291,7 +286,6 @@ def test_indpro_covid_onset_is_caught_in_its_onset_month(indpro, events):
     assert verdict[onset + pd.DateOffset(months=1)] == ("flagged", "down")
 
 
-@needs_eval
 def test_indpro_short_seasonal_smoother_absorbs_march_2020(indpro):
     """Why seasonal_window defaults to 13: with statsmodels' default 7 the end-of-sample
     March subseries absorbs the March 2020 drop into the seasonal component, so the onset
@@ -302,7 +296,6 @@ def test_indpro_short_seasonal_smoother_absorbs_march_2020(indpro):
     assert det7.judge(indpro, at="2020-04").direction == "down"
 
 
-@needs_eval
 @pytest.mark.parametrize(
     "onset, caught",
     [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,9 +24,8 @@ from indicators.forecast_interval import (
 )
 from indicators.naive_change import naive_change_flags
 from indicators.screening import SeriesMatrix
+from tests.shared_data import EVAL
 
-EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
-needs_eval = pytest.mark.skipif(not (EVAL / "series.csv").is_file(), reason=f"evaluation data not found under {EVAL}")
 
 
 def walk(n: int = 120, seed: int = 0, start: str = "2010-01-01", noise: float = 0.01, seasonal: float = 0.0) -> pd.Series:
@@ -336,7 +334,6 @@ def eval_replay():
     return frame, events, results
 
 
-@needs_eval
 def test_eval_set_meets_the_quality_target_and_beats_both_naive_rules(eval_replay):
     """Issue 5's target, computed by the evaluation harness on the walk-forward replay:
     >= 80 % caught within two months, <= 6 false alarms per 100 series-years, and better
@@ -355,7 +352,6 @@ def test_eval_set_meets_the_quality_target_and_beats_both_naive_rules(eval_repla
         assert ours.false_alarms_per_100_series_years < naive.false_alarms_per_100_series_years
 
 
-@needs_eval
 def test_winter_storm_uri_is_caught_despite_covid_in_the_window(eval_replay):
     """The mean/sd rule misses Uri: the 2020 swings inflate its scale for five years."""
     _, _, results = eval_replay
@@ -367,7 +363,6 @@ def test_winter_storm_uri_is_caught_despite_covid_in_the_window(eval_replay):
     assert covid.status == "flagged" and covid.observed == pytest.approx(97.606)
 
 
-@needs_eval
 def test_tohoku_is_caught_once_new_year_noise_has_its_own_variance(eval_replay):
     """Japan's exports to China: Lunar New Year makes January-February far noisier than
     the rest; with one pooled variance the model saw Tohoku (Mar-May 2011) at z = -2.85."""

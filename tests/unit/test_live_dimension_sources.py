@@ -8,13 +8,12 @@ import pytest
 from monitor.collect.files import FileCollector
 from monitor.config.loader import load_config
 from tests.conftest import CONFIG_DIR
-from tests.shared_data import DATA
+from tests.shared_data import GSCPI, needs_gscpi
 
-GSCPI = DATA / "gscpi" / "gscpi_monthly.csv"
 LIVE = CONFIG_DIR / "live"
 
 
-@pytest.mark.skipif(not GSCPI.is_file(), reason=f"real GSCPI file not found at {GSCPI}")
+@needs_gscpi
 def test_live_gscpi_source_reads_the_published_index_with_its_negative_values():
     config = load_config(LIVE, environ={"CHAINWATCH_GSCPI_CSV": str(GSCPI)})
     source = next(s for s in config.sources.sources if s.id == "gscpi")

@@ -10,7 +10,7 @@ from indicators.production import (
     usgs_production_fields,
     usgs_world_production,
 )
-from tests.shared_data import needs_shared, read_usgs_world
+from tests.shared_data import read_usgs_world
 
 
 def mcs(rows, header=("Source", "Country", "Type", "Prod_t_2022", "Prod_t_est_2023", "Prod_notes")):
@@ -72,7 +72,6 @@ def test_measure_selects_one_type():
     assert out["value"].tolist() == [5.0, 6.0] and set(out["measure"]) == {"ferro"}
 
 
-@needs_shared
 def test_every_2024_world_file_parses_or_says_why_not():
     """All 77 MCS 2024 world files parse, ask for field=/measure= by name, or have no production."""
     from tests.shared_data import USGS
@@ -93,7 +92,6 @@ def test_every_2024_world_file_parses_or_says_why_not():
     assert parsed >= 55 and parsed + asked == 77
 
 
-@needs_shared
 def test_lithium_2023_us_withheld_is_flagged():
     out = usgs_world_production(read_usgs_world("mcs2024", "lithi"), "lithium", drop_missing=False)
     us = out[(out["partner"] == "United States") & (out["period"] == 2023)].iloc[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ from indicators.scoring import (
     level_index,
     node_score,
 )
+from tests.shared_data import USGS
 
 TOL = 1e-9
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
@@ -253,10 +253,9 @@ def test_chain_score_validation():
 
 # --------------------------------------------------------------------------- real data end to end
 
-MCS2024 = Path(__file__).resolve().parents[3] / "shared" / "data" / "usgs_minerals" / "mcs2024_world"
+MCS2024 = USGS / "mcs2024_world"
 
 
-@pytest.mark.skipif(not MCS2024.is_dir(), reason=f"shared real-data folder not found at {MCS2024}")
 @pytest.mark.parametrize(
     "code, column, level",
     [("galli", "Prod_kg_est_2023", "red"), ("cobal", "Prod_t_est_2023", "orange")],

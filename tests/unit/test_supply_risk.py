@@ -14,7 +14,7 @@ from indicators.supply_risk import (
     governance_weighted_concentration,
     wgi_to_risk_score,
 )
-from tests.shared_data import needs_shared, read_usgs_world
+from tests.shared_data import read_usgs_world
 
 KEYS = ["reporter", "product", "period"]
 
@@ -80,7 +80,6 @@ def test_governance_findings_need_an_explicit_threshold():
         governance_findings(table)  # no default threshold
 
 
-@needs_shared
 def test_gallium_world_production_weighted():
     df = usgs_world_production(read_usgs_world("mcs2024", "galli"), "gallium", field="Prod_kg_est_2023")
     # illustrative scores (not real WGI values): the point is the arithmetic on real shares

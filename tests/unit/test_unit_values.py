@@ -11,7 +11,7 @@ from indicators.unit_values import (
     unit_value_findings,
     unit_value_table,
 )
-from tests.shared_data import needs_shared, read_comtrade_us_china
+from tests.shared_data import read_comtrade_us_china
 
 COLS = ["reporter", "product", "period", "flow", "value", "quantity"]
 
@@ -50,7 +50,6 @@ def test_unit_column_separates_units_and_world_rows_must_not_mix_with_partners()
         unit_value_table(pd.DataFrame([("R", "p", 1, 1.0, 1.0)], columns=["reporter", "product", "period", "value", "quantity"]))
 
 
-@needs_shared
 def test_china_rare_earth_compounds_low_end_comtrade():
     flows = read_comtrade_us_china()
     world = flows[(flows["partner"] == "0") & (flows["product"] == "2846")]
