@@ -199,7 +199,7 @@ def _share_table(flows: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[str
     key = parts[0].str.cat(parts[1:], sep="/")
     data = pd.DataFrame({
         "key": key.to_numpy(), "partner": flows["partner"].astype(str).to_numpy(),
-        "period": month_start(pd.Index(flows["period"].astype(str)), "column 'period'"),
+        "period": _months(flows["period"]),
         "value": values.to_numpy(dtype="float64"),
     }).dropna(subset=["value"])
     dup = data.duplicated(["key", "partner", "period"])
@@ -208,11 +208,22 @@ def _share_table(flows: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[str
         raise ValueError(f"more than one value for {row['key']} partner {row['partner']} in {row['period']:%Y-%m}")
     is_total = normalised_codes(data["partner"]).isin(WORLD_PARTNERS)
     totals = data[is_total].set_index(["key", "period"])["value"]
-    wide = data[~is_total].pivot_table(index=["key", "period"], columns="partner", values="value", aggfunc="sum")
+    # (key, period, partner) is unique (checked above), so unstacking is the sum pivot_table
+    # would take, without its fixed cost (most of this function's time on a node's rows).
+    wide = data[~is_total].set_index(["key", "period", "partner"])["value"].unstack("partner").sort_index()
     partner_sum = wide.sum(axis=1, min_count=1)
     total = totals.reindex(wide.index).fillna(partner_sum)
     total = total.where(total > 0)
-    shares = wide.div(total, axis=0).clip(upper=1.0)
+    divided = wide.div(total, axis=0)
+    shares = pd.DataFrame(np.minimum(divided.to_numpy(), 1.0), index=divided.index, columns=divided.columns)
     # zero-trade periods (total 0) carry no share information
     shares = shares[total.notna()]
     return sorted(set(data["key"])), shares, list(wide.columns)
+
+
+def _months(period: pd.Series) -> pd.DatetimeIndex:
+    """``month_start`` of the periods as text, parsed once per distinct period rather than per row."""
+    codes, uniques = pd.factorize(period, use_na_sentinel=False)
+    if pd.isna(uniques).any():  # the per-row path, for its error message counting the rows
+        return month_start(pd.Index(period.astype(str)), "column 'period'")
+    return month_start(pd.Index(pd.Series(uniques).astype(str)), "column 'period'")[codes]
