@@ -8,7 +8,7 @@ Shared by every indicator that reads a ``partner, value`` table; pure, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,16 @@ def is_aggregate(partner: pd.Series) -> np.ndarray:
         # Numeric partner codes (Comtrade partnerCode): only 0, World, is an aggregate.
         return (partner.astype("float64") == 0).to_numpy()
     return normalised_codes(partner).isin(AGGREGATE_PARTNERS).to_numpy()
+
+
+def on_distinct(column: pd.Series, test: Callable[[pd.Series], pd.Series]) -> np.ndarray:
+    """``test(column)`` as a boolean array, evaluated on the column's distinct values only.
+
+    For the per-row text normalisation (``astype(str).str.strip().str.upper()``) of code
+    columns: a node's frame has a handful of distinct codes and ~10^5 rows.
+    """
+    codes, uniques = column.factorize(use_na_sentinel=False)
+    return np.asarray(test(pd.Series(uniques)), dtype=bool)[codes]
 
 
 def partner_kinds(partner: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -48,7 +48,7 @@ from indicators.dimension_scores import (
     unit_value_gap_score,
 )
 from indicators.supply_risk import governance_weighted_concentration
-from indicators.tables import partner_kinds
+from indicators.tables import on_distinct, partner_kinds
 from indicators.trade_totals import monthly_totals
 from indicators.unit_values import unit_value_table
 from indicators.vocabulary import AGGREGATE_PARTNERS, DEFAULT_RESIDUAL, UNALLOCATED, UNSPECIFIED_AREAS
@@ -236,6 +236,13 @@ def home_bloc(setting: Sequence[str] | None, home: str | None) -> tuple[str, ...
     return tuple(sorted(EU27_MEMBERS)) if str(home or "").strip().upper() == "EU27" else ()
 
 
+def _is_unspecified(partner: pd.Series) -> pd.Series:
+    return partner.astype(str).str.strip().str.upper().isin(UNSPECIFIED_AREAS)
+
+
+_EXPORT_CODES = frozenset({"X", "EXPORT", "EXPORTS"})
+
+
 def _flow_totals(flows: pd.DataFrame | None) -> pd.DataFrame:
     """Per (product, period): ``total`` (the World row where given, else the partner sum),
     ``named`` (single partners only) and ``basis`` (``world_total`` | ``partner_sum``)."""
@@ -243,7 +250,7 @@ def _flow_totals(flows: pd.DataFrame | None) -> pd.DataFrame:
     if flows is None or flows.empty:
         return pd.DataFrame(columns=columns)
     is_world, is_overlapping = partner_kinds(flows["partner"])
-    unallocated = flows["partner"].astype(str).str.strip().str.upper().isin(UNSPECIFIED_AREAS).to_numpy()
+    unallocated = on_distinct(flows["partner"], _is_unspecified)
     value = flows["value"].to_numpy(dtype="float64")
     single = ~is_world & ~is_overlapping
     frame = flows[["product", "period"]].assign(
@@ -356,7 +363,7 @@ def _eu_years(history: pd.DataFrame, exports: pd.DataFrame | None, as_of: date |
            "as_of": as_of, "imports": pd.DataFrame(), "exports": pd.DataFrame(), "bases": {}}
     if not hs6:
         return out
-    flows = history[history["product"].astype(str).isin(hs6)]
+    flows = history[on_distinct(history["product"], lambda p: p.astype(str).isin(hs6))]
     flows = flows[flows["period"] <= pd.Timestamp(as_of)]
     flows = flows.assign(_year=_year_of(flows["period"], as_of))
     flows = flows[flows["_year"] < _EU_YEARS]
@@ -368,7 +375,7 @@ def _eu_years(history: pd.DataFrame, exports: pd.DataFrame | None, as_of: date |
     totals["residual"] = (totals["total"] - totals["named"]).clip(lower=0.0)
     is_world, is_overlapping = partner_kinds(flows["partner"])
     single = flows[~is_world & ~is_overlapping
-                   & ~flows["partner"].astype(str).str.strip().str.upper().isin(UNSPECIFIED_AREAS).to_numpy()]
+                   & ~on_distinct(flows["partner"], _is_unspecified)]
     named = single.groupby(["product", "_year", "partner"], as_index=False)["value"].sum()
     rest = totals.groupby(["product", "_year"], as_index=False)["residual"].sum().rename(
         columns={"residual": "value"}).assign(partner=DEFAULT_RESIDUAL)
@@ -377,7 +384,8 @@ def _eu_years(history: pd.DataFrame, exports: pd.DataFrame | None, as_of: date |
     out["imports"] = pd.DataFrame({"reporter": reporter, "product": token, "hs": rows["product"].astype(str),
                                    "period": year_label, "partner": rows["partner"].astype(str),
                                    "value": rows["value"].astype(float)})
-    xt = _flow_totals(None if exports is None else exports[exports["product"].astype(str).isin(hs6)])
+    xt = _flow_totals(None if exports is None else
+                      exports[on_distinct(exports["product"], lambda p: p.astype(str).isin(hs6))])
     if len(xt):
         xt["_year"] = _year_of(xt["period"], as_of)
         xt = xt[(xt["_year"] >= 0) & (xt["_year"] < _EU_YEARS)]
@@ -515,7 +523,7 @@ def measure_partner_risk(imports: pd.DataFrame, scores: dict[str, PartnerScore],
 def _partner_risk(recent: pd.DataFrame, scores: dict[str, PartnerScore], months: int, reference_score: float,
                   min_coverage: float, anchors, token: str = "node") -> _Result | _IndicatorCall:
     """:func:`measure_partner_risk` on flows already cut to the window."""
-    named = recent[~recent["partner"].astype(str).str.upper().isin(AGGREGATE_PARTNERS)]
+    named = recent[~on_distinct(recent["partner"], lambda p: p.astype(str).str.upper().isin(AGGREGATE_PARTNERS))]
     by_partner = named.groupby("partner")["value"].sum()
     # The World total where the source gives one: what no named partner accounts for is
     # an unscored remainder (it lowers coverage), never left out of the denominator.
@@ -659,8 +667,8 @@ def _same_basis(flows: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, 
     details and the driver say.
     """
     is_world, is_overlapping = partner_kinds(flows["partner"])
-    flow = flows["flow"].astype(str).str.strip().str.upper()
-    frame = flows.assign(_world=is_world, _flow=np.where(flow.isin({"X", "EXPORT", "EXPORTS"}), "X", "M"))
+    exported = on_distinct(flows["flow"], lambda f: f.astype(str).str.strip().str.upper().isin(_EXPORT_CODES))
+    frame = flows.assign(_world=is_world, _flow=np.where(exported, "X", "M"))
     frame = frame[~is_overlapping]
     has_world = frame.groupby(["product", "_flow", "period"])["_world"].transform("any").to_numpy()
     kept = frame[np.where(has_world, frame["_world"].to_numpy(), ~frame["_world"].to_numpy())]
