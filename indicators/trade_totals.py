@@ -29,7 +29,10 @@ def monthly_totals(flows: pd.DataFrame) -> pd.Series:
     if flows.empty:
         return pd.Series(dtype=float, name="value")
     is_world, is_overlapping = partner_kinds(flows["partner"])
-    world = flows[is_world].groupby(["product", "period"])["value"].sum()
     partners = flows[~is_world & ~is_overlapping].groupby(["product", "period"])["value"].sum()
-    totals = world.combine_first(partners)  # World where given, else the partners' sum
+    if is_world.any():  # (combine_first costs more than the rest; many sources give no World rows)
+        world = flows[is_world].groupby(["product", "period"])["value"].sum()
+        totals = world.combine_first(partners)  # World where given, else the partners' sum
+    else:
+        totals = partners
     return totals.groupby(level="period").sum().sort_index().rename("value")
