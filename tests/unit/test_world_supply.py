@@ -105,3 +105,17 @@ def test_world_shares_are_of_the_world_total_latest_year_largest_stage():
     })
     assert shares == pytest.approx({"CHN": 0.98, "RUS": 0.3, "JPN": 0.005})
     assert basis == [f"{STEM} 2023", f"{refinery} 2023"]
+
+
+def test_a_stage_measures_the_same_whichever_stages_share_its_node():
+    # The stages of a node are measured in one batched call: a stage's numbers must not
+    # depend on its neighbours (nor on a missing or too-old neighbour).
+    other = "usgs.galli.refinery"
+    observations = {STEM: _observations(2023, WORLD, flags={"CHN": "estimated"}),
+                    other: _observations(2023, {"CHN": 713.3, "JPN": 190.1, "KOR": 41.7, "WORLD": 987.0}, other),
+                    "usgs.old": _observations(2010, WORLD, "usgs.old")}
+    _, together, _ = measure_world_supply(_node(STEM, other, "usgs.old", "usgs.none"), observations, "JPN",
+                                          date(2024, 6, 1), 5, 0.8)
+    for index, stem in enumerate((STEM, other, "usgs.old", "usgs.none")):
+        _, alone, _ = measure_world_supply(_node(stem), observations, "JPN", date(2024, 6, 1), 5, 0.8)
+        assert together["stages"][index] == alone["stages"][0]
