@@ -536,7 +536,7 @@ def _read_flows_csv(path: Path):
                              f"{expected}")
     numbers = table.row_numbers()
     text = {name: pc.utf8_trim_whitespace(as_text(table.columns.pop(name))) for name in columns}
-    empty = {name: text[name].to_numpy(zero_copy_only=False) == "" for name in columns}
+    empty = {name: pc.equal(text[name], "").to_numpy(zero_copy_only=False) for name in columns}
     blank = np.logical_and.reduce(list(empty.values()))
     if blank.any():
         keep = pa.array(~blank)
@@ -580,20 +580,11 @@ def _read_flows_csv(path: Path):
     if (values < 0).any():
         pos = int(np.flatnonzero(values < 0)[0])
         raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is negative; flows and outputs must be >= 0")
-    frame = pd.DataFrame({name: _as_strings(text[name]) for name in ("reporter", "partner", "product")})
+    # Arrow-backed str columns straight from the Arrow arrays (no Python str per cell)
+    frame = pa.table({name: text[name] for name in ("reporter", "partner", "product")}).to_pandas()
     frame["period"] = months[index]
     frame["value"] = values
     return frame, annual
-
-
-def _as_strings(column) -> "object":  # noqa: ANN001 - a pyarrow string Array
-    """An object array of str, built from the column's distinct values (codes repeat a lot)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(column)
-    distinct = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _concentration(args: argparse.Namespace) -> int:
@@ -618,7 +609,9 @@ def _concentration(args: argparse.Namespace) -> int:
     table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
     table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
     if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
+        from monitor.cli.frame_csv import frame_csv
+
+        sys.stdout.write(frame_csv(table))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
     _concentration_summary(table)
@@ -673,7 +666,9 @@ def _usgs_concentration(args: argparse.Namespace) -> int:
     print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
           "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
     if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
+        from monitor.cli.frame_csv import frame_csv
+
+        sys.stdout.write(frame_csv(table))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
     return 0
