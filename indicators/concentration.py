@@ -174,7 +174,13 @@ def _pairs(
     n_ranks = max(len(puniques), 1)
 
     gcode = _group_codes(flows, keys)
-    if len(gcode) and int(gcode.max()) >= (2**62) // n_ranks:
+    if len(gcode) and _dense(int(gcode.max()) + 1, len(gcode)):
+        # Number the groups present densely (order kept), in one linear pass: the
+        # (group, partner) codes below then stay few enough to be counted, not sorted.
+        present = np.zeros(int(gcode.max()) + 1, dtype=bool)
+        present[gcode] = True
+        gcode = (np.cumsum(present) - 1)[gcode]
+    elif len(gcode) and int(gcode.max()) >= (2**62) // n_ranks:
         # keep group * partner codes inside int64: renumber groups densely (order kept)
         gcode = np.unique(gcode, return_inverse=True)[1].astype("int64").reshape(-1)
     all_codes = all_rows = None
