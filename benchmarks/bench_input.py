@@ -6,12 +6,13 @@ its own) on the same seeded file written to a temporary directory:
 * ``chainwatch detect --input`` on N series x 240 months (10,000; 1,000 with
   ``--quick``) vs a plain per-series STL(robust)+MAD loop reading the same CSV with
   pandas (timed on a sample of series and extrapolated linearly, as bench_disruption).
-* ``chainwatch concentration --input`` on 5,000,000 flow rows (500,000 with
-  ``--quick``) vs polars and DuckDB computing the HHI per (reporter, product, period)
-  from the same CSV: contenders that are not installed (``pip install .[bench]``) are
-  listed as absent.
+* ``chainwatch concentration --input`` on 1,000,000 and 5,000,000 flow rows (500,000
+  with ``--quick``), JSON and CSV output, vs polars and DuckDB computing the HHI per
+  (reporter, product, period) from the same CSV (their result not written out):
+  contenders that are not installed (``pip install .[bench]``) are listed as absent.
+  Three runs each, contenders interleaved, medians.
 
-Wall times are of one run each, with each process's CPU time (user + sys) beside them:
+Detect wall times are of one run each, with each process's CPU time (user + sys) beside them:
 on a shared machine (docs/benchmarks.md says when it was) the CPU time is the fairer
 figure. The STL loop is extrapolated from its per-series wall time.
 """
@@ -33,6 +34,7 @@ from benchmarks.bench_disruption import synthetic
 from benchmarks.table import BenchRow
 
 STL_SAMPLE = 200
+CONCENTRATION_REPEATS = 3
 
 _STL_LOOP = """
 import sys, time, pandas as pd
@@ -120,27 +122,40 @@ def _detect_rows(directory: Path, n: int) -> list[BenchRow]:
     ]
 
 
-def _concentration_rows(directory: Path, n_rows: int) -> list[BenchRow]:
+def _concentration_rows(directory: Path, n_rows: int, repeats: int = CONCENTRATION_REPEATS) -> list[BenchRow]:
+    """Each contender ``repeats`` times, the contenders interleaved (a burst of load on a
+    shared machine hits all of them), medians of wall, CPU and peak RSS."""
     path = directory / "flows.csv"
     synthetic_flows(n_rows).to_csv(path, index=False)
     size = path.stat().st_size / 2**20
-    contenders = [("chainwatch concentration CLI", None, [sys.executable, "-m", "monitor.cli.main", "concentration",
-                                                          "--input", str(path)]),
-                  ("polars read_csv + group_by (HHI, CR1)", "polars", [sys.executable, "-c", _POLARS, str(path)]),
-                  ("DuckDB read_csv + SQL (HHI, CR1)", "duckdb", [sys.executable, "-c", _DUCKDB, str(path)])]
+    cli = [sys.executable, "-m", "monitor.cli.main", "concentration", "--input", str(path)]
+    contenders = [("chainwatch concentration CLI (JSON out)", None, cli),
+                  ("chainwatch concentration CLI (CSV out)", None, [*cli, "--format", "csv"]),
+                  ("polars read_csv + group_by (HHI, CR1; no output)", "polars",
+                   [sys.executable, "-c", _POLARS, str(path)]),
+                  ("DuckDB read_csv + SQL (HHI, CR1; no output)", "duckdb",
+                   [sys.executable, "-c", _DUCKDB, str(path)])]
+    present = [c for c in contenders if not c[1] or _installed(c[1])]
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in present}
+    for _ in range(repeats):
+        for name, _, argv in present:
+            wall, rss, last = _timed(argv)
+            runs[name].append((wall, float(last.rsplit("cpu=", 1)[1]), rss))
     rows = []
-    for name, module, argv in contenders:
+    for name, module, _ in contenders:
         label = f"{name}, {n_rows:,} rows ({size:.0f} MiB CSV)"
-        if module and not _installed(module):
+        if name not in runs:
             rows.append(BenchRow("input", label, float("nan"), "s", note=f"{module} not installed: not run"))
             continue
-        wall, rss, cpu = _timed(argv)
-        rows.append(BenchRow("input", label, wall, "s", note=f"{cpu.split()[-1]} s; peak RSS {rss:,.0f} MiB"))
+        wall, cpu, rss = np.median(np.array(runs[name]), axis=0)
+        rows.append(BenchRow("input", label, float(wall), "s",
+                             note=f"median of {repeats}: CPU {cpu:.1f} s; peak RSS {rss:,.0f} MiB"))
     return rows
 
 
 def run(quick: bool) -> list[BenchRow]:
     with tempfile.TemporaryDirectory() as directory:
         rows = _detect_rows(Path(directory), 1_000 if quick else 10_000)
-        rows += _concentration_rows(Path(directory), 500_000 if quick else 5_000_000)
+        for n_rows in (500_000,) if quick else (1_000_000, 5_000_000):
+            rows += _concentration_rows(Path(directory), n_rows)
     return rows

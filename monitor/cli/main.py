@@ -15,12 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import DatabaseError, OperationalError
-
-from monitor.assess.executors import ExecutorError
-from monitor.config.loader import ConfigError, load_config
-from monitor.store.database import DEFAULT_DB_URL, DatabaseURLError, SchemaVersionError
-from monitor.store.simulated_data import SimulatedDataError
+# SQLAlchemy, Alembic and the pydantic config models are imported by the commands (and
+# the error handler) that use them: ``concentration``/``detect`` on a file need none
+# of them, and importing them took 0.8 s of every such run.
+from monitor.store import DEFAULT_DB_URL
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
@@ -237,29 +235,49 @@ def _main(argv: list[str] | None) -> int:
             "stress": _stress, "events": _events, "evaluate-events": _evaluate_events,
         }[args.command]
         return handler(args)
-    except ConfigError as err:
+    except (InputFileError, AlertCommandError) as err:
+        print(f"chainwatch: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:
+        code = _reported(err, args)
+        if code is None:
+            raise
+        return code
+
+
+def _reported(err: Exception, args: argparse.Namespace) -> int | None:
+    """Print the one line of a known failure and return its exit code; None for a bug."""
+    from sqlalchemy.exc import DatabaseError, OperationalError
+
+    from monitor.assess.executors import ExecutorError
+    from monitor.config.loader import ConfigError
+    from monitor.store.database import DatabaseURLError, SchemaVersionError
+    from monitor.store.simulated_data import SimulatedDataError
+
+    if isinstance(err, ConfigError):
         print(f"chainwatch: configuration is invalid ({len(err.problems)} problem(s)):", file=sys.stderr)
         for problem in err.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_USAGE
-    except (DatabaseURLError, InputFileError, AlertCommandError, SchemaVersionError, SimulatedDataError) as err:
+    if isinstance(err, (DatabaseURLError, SchemaVersionError, SimulatedDataError)):
         print(f"chainwatch: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except ExecutorError as err:
+    if isinstance(err, ExecutorError):
         # The configured executor cannot run (e.g. the Dask scheduler is unreachable): one line.
         print(f"chainwatch: {err}", file=sys.stderr)
         return 1
-    except OperationalError as err:
+    if isinstance(err, OperationalError):
         # The database is unreachable or went away: one clear line (password hidden), no traceback.
         detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         print(f"chainwatch: database unavailable ({_shown_db_url(args)}): {detail}", file=sys.stderr)
         return 1
-    except DatabaseError as err:
+    if isinstance(err, DatabaseError):
         # --db names a file that is not a (whole) SQLite database: "file is not a database",
         # "database disk image is malformed".
         detail = str(getattr(err, "orig", None) or err).strip().splitlines()[0]
         print(f"chainwatch: {_shown_db_url(args)} is not a usable database: {detail}", file=sys.stderr)
         return EXIT_USAGE
+    return None
 
 
 def _shown_db_url(args: argparse.Namespace) -> str:
@@ -273,7 +291,7 @@ def _shown_db_url(args: argparse.Namespace) -> str:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from monitor.config.loader import check_config
+    from monitor.config.loader import ConfigError, check_config
 
     checked = check_config(args.config)  # every problem of every file and scenario in one run
     for warning in checked.warnings:
@@ -375,6 +393,7 @@ def _report(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from monitor.app import build_app
     from monitor.serve.service import run_service
+    from monitor.store.simulated_data import SimulatedDataError
 
     # build_app migrates, and refuses a schema newer than this version (exit 2).
     app = build_app(args.config, _db_url(args))
@@ -415,6 +434,7 @@ def _events(args: argparse.Namespace) -> int:
     from indicators.events import map_events
     from monitor.assess.event_exposure import node_profiles
     from monitor.cli.events import country_names, load_events, mapping_document, mapping_table
+    from monitor.config.loader import load_config
     from monitor.collect.base import CollectionError
     from monitor.collect.event_files import event_from_row
     from monitor.store.database import make_engine, migrate, session_factory
@@ -472,6 +492,7 @@ def _events(args: argparse.Namespace) -> int:
 
 def _evaluate_events(args: argparse.Namespace) -> int:
     """``chainwatch evaluate-events``."""
+    from monitor.config.loader import load_config
     from monitor.cli.events import evaluate_file, evaluation_table
     from monitor.collect.base import CollectionError
 
@@ -536,7 +557,7 @@ def _read_flows_csv(path: Path):
                              f"{expected}")
     numbers = table.row_numbers()
     text = {name: pc.utf8_trim_whitespace(as_text(table.columns.pop(name))) for name in columns}
-    empty = {name: text[name].to_numpy(zero_copy_only=False) == "" for name in columns}
+    empty = {name: pc.equal(text[name], "").to_numpy(zero_copy_only=False) for name in columns}
     blank = np.logical_and.reduce(list(empty.values()))
     if blank.any():
         keep = pa.array(~blank)
@@ -580,20 +601,11 @@ def _read_flows_csv(path: Path):
     if (values < 0).any():
         pos = int(np.flatnonzero(values < 0)[0])
         raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is negative; flows and outputs must be >= 0")
-    frame = pd.DataFrame({name: _as_strings(text[name]) for name in ("reporter", "partner", "product")})
+    # Arrow-backed str columns straight from the Arrow arrays (no Python str per cell)
+    frame = pa.table({name: text[name] for name in ("reporter", "partner", "product")}).to_pandas()
     frame["period"] = months[index]
     frame["value"] = values
     return frame, annual
-
-
-def _as_strings(column) -> "object":  # noqa: ANN001 - a pyarrow string Array
-    """An object array of str, built from the column's distinct values (codes repeat a lot)."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    encoded = pc.dictionary_encode(column)
-    distinct = np.array(encoded.dictionary.to_pylist(), dtype=object)
-    return distinct[encoded.indices.to_numpy(zero_copy_only=False)]
 
 
 def _concentration(args: argparse.Namespace) -> int:
@@ -618,7 +630,9 @@ def _concentration(args: argparse.Namespace) -> int:
     table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
     table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
     if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
+        from monitor.cli.frame_csv import frame_csv
+
+        sys.stdout.write(frame_csv(table))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
     _concentration_summary(table)
@@ -673,7 +687,9 @@ def _usgs_concentration(args: argparse.Namespace) -> int:
     print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
           "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
     if args.format == "csv":
-        sys.stdout.write(table.to_csv(index=False))
+        from monitor.cli.frame_csv import frame_csv
+
+        sys.stdout.write(frame_csv(table))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
     return 0
@@ -694,7 +710,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _stress(args: argparse.Namespace) -> int:
-    from monitor.config.loader import load_scenario
+    from monitor.config.loader import load_config, load_scenario
     from monitor.store.database import make_engine, migrate, session_factory
     from monitor.cli.stress_table import scenario_table
     from monitor.stress.runs import NoStoredDataError, load_baseline, run_scenario, scenario_document

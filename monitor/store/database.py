@@ -19,7 +19,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_DB_URL = "sqlite:///chainwatch.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 

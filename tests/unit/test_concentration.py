@@ -613,3 +613,27 @@ def test_a_total_beyond_the_largest_float_is_refused_not_reported_as_hhi_0(value
         concentration_table(flows)
     with pytest.raises(ValueError, match="sum beyond the largest float"):
         partner_shares(flows)
+
+
+def test_counting_and_sorting_the_pairs_give_the_same_table(monkeypatch):
+    """Dense codes are counted (bincount), sparse ones sorted: both paths, one answer,
+    with repeated (group, partner) rows, a WORLD row and a group without a positive total."""
+    import indicators.concentration as concentration
+    from indicators.concentration import concentration_against_totals
+    from indicators.vocabulary import RESIDUAL_PARTNERS
+
+    rng = np.random.default_rng(7)
+    n = 3_000
+    flows = pd.DataFrame({"reporter": rng.choice(["R1", "R2", "NA"], n), "partner": rng.choice(
+        ["P1", "P2", "P3", "WORLD", "_X"], n), "product": rng.choice(["280450", "2602"], n),
+        "period": pd.to_datetime(rng.choice(["2020-01-01", "2021-01-01"], n)), "value": rng.integers(0, 9, n) * 1.5})
+    flows.loc[flows["reporter"] == "R2", "value"] = 0.0
+    keys = ("reporter", "product", "period")
+
+    def table():
+        return concentration_against_totals(flows, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
+                                            include_zero_total=True)
+
+    counted = table()
+    monkeypatch.setattr(concentration, "_dense", lambda span, n: False)
+    pd.testing.assert_frame_equal(counted, table())
