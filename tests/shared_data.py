@@ -22,10 +22,12 @@ EVAL = FIXTURES / "eval"
 """The disruption evaluation set: real series and labelled onsets (tests/fixtures/README.md)."""
 COMTRADE_US_CN = FIXTURES / "comtrade" / "us_china_critical_minerals_annual_2020_2024.csv"
 
-GSCPI = Path(os.environ.get("CHAINWATCH_TEST_GSCPI_CSV", "gscpi_monthly.csv"))
+GSCPI = Path(os.environ.get("CHAINWATCH_TEST_GSCPI_CSV") or "/nonexistent/gscpi_monthly.csv")
+"""The GSCPI CSV named by ``CHAINWATCH_TEST_GSCPI_CSV`` (unset: a path that never exists, not a file in the cwd)."""
 needs_gscpi = pytest.mark.skipif(
     not GSCPI.is_file(),
-    reason=f"the NY Fed GSCPI is not shipped (not openly licensed): set CHAINWATCH_TEST_GSCPI_CSV (now {GSCPI})")
+    reason="the NY Fed GSCPI is not shipped (not openly licensed): set CHAINWATCH_TEST_GSCPI_CSV to its CSV"
+           + (f" (now {GSCPI}, not a file)" if os.environ.get("CHAINWATCH_TEST_GSCPI_CSV") else ""))
 
 
 def read_usgs_world(release: str, code: str) -> pd.DataFrame:

@@ -629,14 +629,19 @@ def _concentration(args: argparse.Namespace) -> int:
         raise InputFileError(f"{args.input}: {err}") from None
     table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
     table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
-    if args.format == "csv":
+    _print_table(table, args.format)
+    _concentration_summary(table)
+    return 0
+
+
+def _print_table(table, fmt: str) -> None:  # noqa: ANN001 - a pandas DataFrame
+    """A concentration table on stdout as the CLI contract's CSV or JSON records (docs/cli.md)."""
+    if fmt == "csv":
         from monitor.cli.frame_csv import frame_csv
 
         sys.stdout.write(frame_csv(table))
     else:
         print(table.to_json(orient="records", force_ascii=False, indent=2))
-    _concentration_summary(table)
-    return 0
 
 
 def _concentration_summary(table) -> None:  # noqa: ANN001
@@ -686,12 +691,7 @@ def _usgs_concentration(args: argparse.Namespace) -> int:
     _concentration_summary(table)
     print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
           "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
-    if args.format == "csv":
-        from monitor.cli.frame_csv import frame_csv
-
-        sys.stdout.write(frame_csv(table))
-    else:
-        print(table.to_json(orient="records", force_ascii=False, indent=2))
+    _print_table(table, args.format)
     return 0
 
 
