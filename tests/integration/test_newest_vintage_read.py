@@ -78,3 +78,23 @@ def test_columns_keep_their_types_when_nothing_matches(sessions, clock):
     assert empty.empty and empty.dtypes.to_dict() == found.dtypes.to_dict()
     assert found["quantity"].dtype == "float64" and found["period"].dtype == "datetime64[s]"
     assert none_observed.empty and str(none_observed["period"].dtype) == "datetime64[s]"
+
+
+def test_trade_flows_come_partner_first_in_byte_order(sessions, clock):
+    # The database returns its primary key's order (product, period, partner); the reader
+    # puts the partner first. Byte order, as SQLite compares, whatever PostgreSQL's collation.
+    partners = ["ZMB", "_X", "COD", "abc", "Aus"]
+    rows = [{"reporter": "CHN", "partner": partner, "product": product, "flow": "M", "period": period,
+             "value": float(i), "quantity": float("nan"), "provenance": "reported"}
+            for i, (product, period, partner) in enumerate(
+                (product, period, partner) for product in ("8507", "2605", "26050") for period in (MAR, JAN)
+                for partner in partners)]
+    store_batch(sessions, CollectedBatch(source="comtrade", vintage="v1", released=None, series=[],
+                                         observations=pd.DataFrame(columns=["series_id", "period", "value"]),
+                                         trade_flows=pd.DataFrame(rows)), clock())
+    with sessions() as session:
+        flows = load_trade_flows(session, "CHN", ["2605", "26050", "8507"])
+    keys = list(zip(flows["partner"], flows["product"], flows["period"]))
+    assert len(keys) == 30
+    assert keys == sorted(keys, key=lambda k: (k[0].encode(), k[1].encode(), k[2]))
+    assert flows.index.tolist() == list(range(30))
