@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -263,6 +263,30 @@ class DisruptionEngine:
         thresholds = None if threshold is None else {"series": threshold}
         result = self.run(matrix, np.array([0]), np.array([len(history) - 1]), thresholds).results[0]
         return _with_id(result, series_id)
+
+    def judge_each(self, series: Sequence[tuple[str, pd.Series, float | None]]) -> list[DetectionResult]:
+        """:meth:`judge` of the last month of each ``(series id, series, threshold)``, in one run.
+
+        The verdicts are :meth:`judge`'s, one by one (each cell reads only its own row up to
+        its own month, so series sharing a calendar do not see each other); the run's fixed
+        cost (BLAS limits, screen set-up, model batch) is paid once. An assessment judges
+        one import aggregate per node this way (docs/scale.md).
+        """
+        monthly = [prepare_judgement(values, sid, None)[0] for sid, values, _ in series]
+        if not monthly:
+            return []
+        first = min(m.index[0] for m in monthly)
+        months = pd.date_range(first, max(m.index[-1] for m in monthly), freq="MS")
+        values = np.full((len(monthly), len(months)), np.nan)
+        cols = np.empty(len(monthly), dtype=np.int64)
+        for i, m in enumerate(monthly):
+            start = (m.index[0].year - first.year) * 12 + m.index[0].month - first.month
+            values[i, start:start + len(m)] = m.to_numpy(dtype="float64")
+            cols[i] = start + len(m) - 1
+        ids = tuple(str(i) for i in range(len(monthly)))  # series ids may repeat (one series, two nodes)
+        thresholds = {ids[i]: t for i, (_, _, t) in enumerate(series) if t is not None}
+        run = self.run(SeriesMatrix(ids, months, values), np.arange(len(monthly)), cols, thresholds)
+        return [_with_id(result, sid) for result, (sid, _, _) in zip(run.results, series)]
 
     def detect(self, data, at=None, thresholds: Mapping[str, float] | None = None) -> list[DetectionResult]:
         """Live detection: judge the latest month of every series (or month ``at``).

@@ -321,12 +321,13 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
     share_detector = build_share_detector(task.settings)
     frames = {node.id: data.node_flows(node) for node in task.nodes}
     bilateral = judge_bilateral_flows(task, frames, detector)
+    own_series = judge_node_series(task, frames, data, detector)
     shares = judge_partner_shares(task, frames, share_detector)
     exposures = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, data.as_of,
                                              task.settings, task.home)
     return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
                           bilateral.get(node.id, []), exposures[node.id],
-                          shares=shares.get(node.id, []))
+                          shares=shares.get(node.id, []), own_series=own_series.get(node.id, []))
             for node in task.nodes]
 
 
@@ -397,6 +398,37 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
     return judged
 
 
+def judge_node_series(task: PartitionTask, frames: dict[str, pd.DataFrame], data: PartitionData,
+                      detector: DisruptionEngine) -> dict[str, list[tuple[str, str, DetectionResult]]]:
+    """Each node's import aggregate and production series, judged at their last month in one run.
+
+    The verdicts are :meth:`DisruptionEngine.judge`'s series by series, at the node's own
+    sensitivity (its ``detector_threshold``, else its chain's); one batched run saves the
+    per-call cost. Returns node id -> (what the series is in English, in Chinese, verdict),
+    the import aggregate first.
+    """
+    items: list[tuple[str, pd.Series, float]] = []
+    owners: list[tuple[str, str, str]] = []
+    for node in task.nodes:
+        frame = frames[node.id]
+        threshold = task.chain.detector_threshold_of(node, detector.threshold)
+        if not frame.empty:
+            # World row where the source gives one, else the partners: never both (no double count)
+            items.append((f"imports.{task.chain.id}.{node.id}", monthly_totals(frame), threshold))
+            owners.append((node.id, "import value (USD)", "进口额（美元）"))
+        for sid in dict.fromkeys(node.production_series):
+            if sid in data.production:
+                items.append((sid, data.production[sid], threshold))
+                owners.append((node.id, f"output index {sid}", f"产出指数 {sid}"))
+    judged: dict[str, list[tuple[str, str, DetectionResult]]] = {}
+    for (node_id, label_en, label_zh), result in zip(owners, detector.judge_each(items)):
+        if result.series_id == f"imports.{task.chain.id}.{node_id}":
+            frame = frames[node_id]
+            result = with_estimate_note(with_mirror_note(result, frame), frame)
+        judged.setdefault(node_id, []).append((label_en, label_zh, result))
+    return judged
+
+
 def judge_partner_shares(task: PartitionTask, frames: dict[str, pd.DataFrame],
                          share_detector: PartnerShareCollapseDetector) -> dict[str, list[DetectionResult]]:
     """The main-supplier share verdicts of each of the partition's nodes (node id -> verdicts).
@@ -446,9 +478,10 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
                   settings: AssessmentSettings, detector: DisruptionEngine,
                   share_detector: PartnerShareCollapseDetector,
                   bilateral: list[tuple[str, str, DetectionResult]],
-                  exposure: DimensionMeasurement, shares: list[DetectionResult]) -> NodeMeasurement:
-    """One node's dimensions and drivers; ``bilateral``, ``exposure`` and ``shares`` are
-    judged for the whole partition at once by :func:`measure_partition`."""
+                  exposure: DimensionMeasurement, shares: list[DetectionResult],
+                  own_series: list[tuple[str, str, DetectionResult]]) -> NodeMeasurement:
+    """One node's dimensions and drivers; ``bilateral``, ``exposure``, ``shares`` and
+    ``own_series`` are judged for the whole partition at once by :func:`measure_partition`."""
     window = settings.window_months
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
@@ -461,21 +494,9 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
         gated = conc is None and details is not None
         if driver is not None:
             ranked.append(_with_basket_caveat(driver, node))
-    # series id -> (values, what the series is, in English and Chinese)
-    series: dict[str, tuple[pd.Series, str, str]] = {}
-    if not frame.empty:
-        # World row where the source gives one, else the partners: never both (no double count)
-        series[f"imports.{chain.id}.{node.id}"] = (monthly_totals(frame), "import value (USD)", "进口额（美元）")
-    for sid in node.production_series:
-        if sid in data.production:
-            series[sid] = (data.production[sid], f"output index {sid}", f"产出指数 {sid}")
     disruption_scores: list[float] = []
-    # per-node sensitivity (#5): the node's own detector_threshold, else its chain's
     threshold = chain.detector_threshold_of(node, detector.threshold)
-    for sid, (values, label_en, label_zh) in series.items():
-        result = detector.judge(values, series_id=sid, threshold=threshold)
-        if sid == f"imports.{chain.id}.{node.id}":
-            result = with_estimate_note(with_mirror_note(result, frame), frame)
+    for label_en, label_zh, result in own_series:
         findings.append(result)
         if result.status not in ("flagged", "normal"):
             continue  # insufficient history or a missing month: no score, never risk

@@ -188,6 +188,27 @@ def test_per_series_threshold(engine):
     assert engine.judge(s).status == "flagged" and engine.judge(s, threshold=50.0).status == "normal"
 
 
+def test_judge_each_gives_judge_verdicts_series_by_series(engine):
+    # Different calendars (starts, ends, a gap), a shock, a level shift, a stop, too short a
+    # history, a repeated id with two thresholds: one batched run, the verdicts of judge().
+    shock, shift, gap, seasonal = walk(seed=3), walk(150, seed=4, start="2008-06-01"), walk(seed=5), walk(
+        seed=6, start="2012-03-01", seasonal=0.2)
+    shock.iloc[-1] *= 0.8
+    shift.iloc[-4:] *= 0.7
+    gap.iloc[-5:-3] = np.nan
+    seasonal = seasonal.iloc[:-7]  # ends months before the others
+    stopped = walk(seed=7).copy()
+    stopped.iloc[-1] = 0.0
+    items = [("a", shock, None), ("b", shift, 2.5), ("c", gap, None), ("d", seasonal, 5.0), ("e", stopped, None),
+             ("f", walk(10, seed=8), None), ("a", shock, 500.0)]
+    batched = engine.judge_each(items)
+    assert [r.series_id for r in batched] == ["a", "b", "c", "d", "e", "f", "a"]
+    assert batched == [engine.judge(values, series_id=sid, threshold=t) for sid, values, t in items]
+    assert {r.status for r in batched} >= {"flagged", "normal", "insufficient_history"}
+    assert batched[0].status == "flagged" and batched[6].status == "normal"  # its own threshold each
+    assert engine.judge_each([]) == []
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(threshold=0), "threshold"),
     (dict(max_lag=0), "max_lag"),
