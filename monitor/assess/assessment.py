@@ -437,7 +437,9 @@ def judge_node_series(task: PartitionTask, frames: dict[str, pd.DataFrame], data
     for (node_id, label_en, label_zh), result in zip(owners, detector.judge_each(items)):
         if result.series_id == f"imports.{task.chain.id}.{node_id}":
             frame = frames[node_id]
-            result = with_estimate_note(with_mirror_note(result, frame), frame)
+            # The notes read the judged month's rows only: select them once, not once per note.
+            month = frame[frame["period"] == result.period] if pd.notna(result.period) else frame.iloc[0:0]
+            result = with_estimate_note(with_mirror_note(result, month), month)
         judged.setdefault(node_id, []).append((label_en, label_zh, result))
     return judged
 
