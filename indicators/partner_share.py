@@ -119,11 +119,12 @@ class PartnerShareCollapseDetector:
             return []
         past = _trailing_means(table, self.window, self.min_periods)
         at_month = None if at is None else month_start(pd.Index([at]), "at")[0]
+        at_row = None if at_month is None else np.asarray(table.periods == at_month)
         out: list[DetectionResult] = []
         for k, key in enumerate(table.keys):
             lo, hi = int(table.bounds[k]), int(table.bounds[k + 1])
-            if at_month is not None:
-                found = np.flatnonzero(table.periods[lo:hi] == at_month)
+            if at_row is not None:
+                found = np.flatnonzero(at_row[lo:hi])
                 if not found.size:
                     out.append(self._missing(key, at_month))
                     continue
@@ -203,10 +204,9 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
     """The shares of every key (reporter/product[/flow]), each from its own rows only; None without any.
 
     A key's numbers do not depend on the other keys in ``flows``: its columns are its own
-    partners and its partner total is the row sum over exactly those columns (numpy's
-    summation over the key's (periods x partners) block, as ``DataFrame.sum(axis=1)`` on
-    the key's own table gives it). Rows with a missing value, reporter, product, flow or
-    partner are left out.
+    partners, its partner totals are sums over those columns only (:func:`_partner_sums`)
+    and its trailing means run over its own rows only (:func:`_trailing_means`). Rows
+    with a missing value, reporter, product, flow or partner are left out.
     """
     if not isinstance(flows, pd.DataFrame):
         raise TypeError(f"flows must be a pandas DataFrame, got {type(flows).__name__}")
@@ -261,9 +261,8 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
     wide[row_of, column] = value[part]
     own = np.arange(width) < n_own[row_key][:, None]
 
-    partner_sum = _partner_sums(wide, row_key, n_own)
     # the World row where there is one, else the sum over the partners
-    total = partner_sum
+    total = _partner_sums(wide, row_key, n_own)
     at_row = np.minimum(np.searchsorted(key_month, world), len(key_month) - 1)
     hit = key_month[at_row] == world
     total[at_row[hit]] = value[is_total][hit]
