@@ -3,7 +3,8 @@ trailing average (the signature of an export control, an embargo or a sanction).
 
 Pure computation, no I/O, vectorised over the long trade-flow table
 ``reporter, partner, product, period, value`` (docs/architecture.md), one verdict per
-(reporter, product[, flow]) and period, judged with the periods up to it only.
+(reporter, product[, flow]) and period, judged with the periods up to it and that
+key's own rows only.
 """
 
 from __future__ import annotations
@@ -70,6 +71,15 @@ class PartnerShareCollapseDetector:
     of exactly ``drop_points`` to 60 (yellow) and twice that to 100.
     ``observed``/``expected`` are :math:`s_{p^*,t}` and :math:`\\bar s_{p^*,t}` (0-1),
     ``lower`` the flag boundary :math:`\\bar s - d/100`.
+
+    One call judges any number of keys in one vectorised pass, and a key's verdicts come
+    from its own rows only: its columns are its own partners (so the main partner is one
+    of them), its partner sums add its own cells in a fixed order and its trailing means
+    run over its own rows. Its results are therefore the same, bit for bit, whatever other
+    keys share the table (the assessment judges a partition's nodes in one call). Ties
+    for :math:`p^*` go to the first partner in sorted order. Rows with a missing value,
+    reporter, product, flow or partner are left out; two World totals for one key and
+    month are an error.
 
     The 20-point default is a judgement, not a published threshold: a main supplier's
     share of a product usually drifts a few points a year, so a fall of 20 points
