@@ -278,7 +278,8 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
     total[at_row[hit]] = value[is_total][hit]
     # zero-trade periods (total 0) carry no share information
     keep = total > 0
-    shares = np.minimum(wide[keep] / total[keep, None], 1.0)
+    with np.errstate(invalid="ignore"):  # inf / inf (an infinite value): NaN, then share 0 below
+        shares = np.minimum(wide[keep] / total[keep, None], 1.0)
     # a partner without a row in a period with data has share 0 (an export ban removes the row)
     shares[own[keep] & np.isnan(shares)] = 0.0
     row_key = row_key[keep]
@@ -297,12 +298,13 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
 
 def _partner_sums(wide: np.ndarray, row_key: np.ndarray, n_own: np.ndarray) -> np.ndarray:
     """Each row's sum over its key's partners (a missing one counts 0), added in the order
-    ``DataFrame.sum(axis=1)`` adds them on the key's own (period x partner) table.
+    ``DataFrame.sum(axis=1)`` (pandas 3.1) adds them on the key's own (period x partner)
+    table, so the totals are bit-identical to judging the key alone.
 
     That is numpy's pairwise summation along the partners when the key's table has every
-    cell, and partner by partner (left to right) when a cell is missing (pandas then sums
-    a filled copy across the other axis). The two can differ in the last bit; a key's sum
-    depends on its own cells only.
+    cell or fewer than 6 periods, else partner by partner, left to right (pandas then
+    reduces a filled copy across the other axis). The two differ at most in the last
+    bits, and only from 8 partners on; either way a key's sums depend on its own cells only.
     """
     absent = np.isnan(wide)
     filled = np.where(absent, 0.0, wide)
@@ -310,13 +312,14 @@ def _partner_sums(wide: np.ndarray, row_key: np.ndarray, n_own: np.ndarray) -> n
     gap = absent.sum(axis=1) > wide.shape[1] - n_own[row_key]
     complete = np.ones(len(n_own), dtype=bool)
     complete[row_key[gap]] = False
+    pairwise = complete | (np.bincount(row_key, minlength=len(n_own)) < 6)
     sums = np.zeros(len(wide))
     for j in range(wide.shape[1]):
         sums += filled[:, j]
-    complete_row = complete[row_key]
-    for n in np.unique(n_own[row_key[complete_row]]):
-        rows = np.flatnonzero(complete_row & (n_own[row_key] == n))
-        sums[rows] = filled[rows, :n].sum(axis=1)  # C-contiguous (rows, n), as the key's table
+    by_pairs = pairwise[row_key]
+    for n in np.unique(n_own[row_key[by_pairs]]):
+        rows = np.flatnonzero(by_pairs & (n_own[row_key] == n))
+        sums[rows] = filled[rows, :n].sum(axis=1)  # C-contiguous (rows, n): pairwise along each row
     return sums
 
 
