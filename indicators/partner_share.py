@@ -3,12 +3,14 @@ trailing average (the signature of an export control, an embargo or a sanction).
 
 Pure computation, no I/O, vectorised over the long trade-flow table
 ``reporter, partner, product, period, value`` (docs/architecture.md), one verdict per
-(reporter, product[, flow]) and period, judged with the periods up to it only.
+(reporter, product[, flow]) and period, judged with the periods up to it and that
+key's own rows only.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,7 +18,7 @@ import pandas as pd
 from indicators.disruption import DetectionResult
 from indicators.explanations import zh_month
 from indicators.periods import month_start
-from indicators.tables import normalised_codes
+from indicators.tables import normalised_codes, on_distinct
 from indicators.vocabulary import WORLD_PARTNERS
 
 __all__ = ["METHOD_PARTNER_SHARE", "PartnerShareCollapseDetector"]
@@ -70,6 +72,15 @@ class PartnerShareCollapseDetector:
     ``observed``/``expected`` are :math:`s_{p^*,t}` and :math:`\\bar s_{p^*,t}` (0-1),
     ``lower`` the flag boundary :math:`\\bar s - d/100`.
 
+    One call judges any number of keys in one vectorised pass, and a key's verdicts come
+    from its own rows only: its columns are its own partners (so the main partner is one
+    of them), its partner sums add its own cells in a fixed order and its trailing means
+    run over its own rows. Its results are therefore the same, bit for bit, whatever other
+    keys share the table (the assessment judges a partition's nodes in one call). Ties
+    for :math:`p^*` go to the first partner in sorted order. Rows with a missing value,
+    reporter, product, flow or partner are left out; two World totals for one key and
+    month are an error.
+
     The 20-point default is a judgement, not a published threshold: a main supplier's
     share of a product usually drifts a few points a year, so a fall of 20 points
     against its own trailing year is a change in the supply structure; it also takes
@@ -113,44 +124,52 @@ class PartnerShareCollapseDetector:
     # ------------------------------------------------------------------
 
     def _run(self, flows: pd.DataFrame, at, every: bool) -> list[DetectionResult]:
-        _, shares, _ = _share_table(flows)
-        if shares.empty:
+        table = _share_table(flows)
+        if table is None:
             return []
-        out: list[DetectionResult] = []
+        past = _trailing_means(table, self.window, self.min_periods)
         at_month = None if at is None else month_start(pd.Index([at]), "at")[0]
-        for key, block in shares.groupby(level=0, sort=True):
-            # period x partner shares; a partner without a row in a period with data
-            # has share 0 (an export ban removes the row)
-            sh = block.droplevel(0).fillna(0.0)
-            past = sh.shift(1).rolling(self.window, min_periods=self.min_periods).mean()
-            periods = list(sh.index)
-            if at_month is not None:
-                targets = [at_month]
-            elif every:
-                targets = periods
+        at_row = None if at_month is None else np.asarray(table.periods == at_month)
+        out: list[DetectionResult] = []
+        for k, key in enumerate(table.keys):
+            lo, hi = int(table.bounds[k]), int(table.bounds[k + 1])
+            if at_row is not None:
+                found = np.flatnonzero(at_row[lo:hi])
+                if not found.size:
+                    out.append(self._missing(key, at_month))
+                    continue
+                rows = [lo + int(found[0])]
             else:
-                targets = periods[-1:]
-            for period in targets:
-                out.append(self._judge(key, period, sh, past))
+                rows = range(lo, hi) if every else [hi - 1]
+            for row in rows:
+                out.append(self._judge(key, table.periods[row], row - lo, table.partners[k],
+                                       table.shares[row], past[row]))
         return out
 
-    def _judge(self, key, period, sh, past) -> DetectionResult:
+    def _missing(self, key: str, period: pd.Timestamp) -> DetectionResult:
+        nan = math.nan
+        return DetectionResult(key, self.method, period, "missing", None, nan, nan, nan, nan, nan,
+                               f"No trade data for {key} in {period:%Y-%m}; the period is not judged.",
+                               f"{key}在{zh_month(period)}没有贸易数据，不作判断。")
+
+    def _judge(self, key: str, period: pd.Timestamp, n_before: int, partners: list[str],
+               shares: np.ndarray, avg: np.ndarray) -> DetectionResult:
+        """The verdict on ``key`` in ``period``, its ``n_before``-th row: ``shares`` and ``avg``
+        (trailing means) per partner, in the order of ``partners`` (sorted)."""
         nan = math.nan
         ym = period.strftime("%Y-%m")
-        if period not in past.index:
-            return DetectionResult(key, self.method, period, "missing", None, nan, nan, nan, nan, nan,
-                                   f"No trade data for {key} in {ym}; the period is not judged.",
-                                   f"{key}在{zh_month(period)}没有贸易数据，不作判断。")
-        avg = past.loc[period]
-        n = min(int(sh.index.get_loc(period)), self.window)
-        if avg.isna().all():
+        avg = avg[:len(partners)]
+        n = min(n_before, self.window)
+        if np.isnan(avg).all():
             return DetectionResult(
                 key, self.method, period, "insufficient_history", None, nan, nan, nan, nan, nan,
                 f"Only {n} earlier period(s) of data for {key} before {ym}; at least {self.min_periods} are needed.",
                 f"{key}在{zh_month(period)}之前仅有{n}期数据，至少需要{self.min_periods}期。")
-        main = str(avg.idxmax())
-        expected = float(avg[main])
-        observed = float(sh.loc[period, main])
+        # the first largest in sorted partner order (pandas idxmax on the key's columns)
+        best = int(np.nanargmax(avg))
+        main = partners[best]
+        expected = float(avg[best])
+        observed = float(shares[best])
         delta = 100.0 * (observed - expected)
         lower = max(0.0, expected - self.drop_points / 100.0)
         if expected < self.min_share:
@@ -176,15 +195,36 @@ class PartnerShareCollapseDetector:
                                "down" if flagged else None, observed, expected, lower, 1.0, delta, en, zh)
 
 
-def _share_table(flows: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[str]]:
-    """Shares per (key, period) x partner; NaN rows for periods without data."""
+@dataclass(frozen=True)
+class _ShareTable:
+    """Every key's shares in long-row form: one row per (key, period with a positive total)."""
+
+    keys: list[str]
+    #: the rows of ``keys[k]`` are ``bounds[k]:bounds[k + 1]``, in period order
+    bounds: np.ndarray
+    #: month of each row
+    periods: pd.DatetimeIndex
+    #: each key's own partners (sorted); ``partners[k][j]`` is column ``j`` of its rows
+    partners: list[list[str]]
+    #: (rows, most partners of a key) shares 0-1; 0 = no row that period; NaN past the key's partners
+    shares: np.ndarray
+
+
+def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
+    """The shares of every key (reporter/product[/flow]), each from its own rows only; None without any.
+
+    A key's numbers do not depend on the other keys in ``flows``: its columns are its own
+    partners, its partner totals are sums over those columns only (:func:`_partner_sums`)
+    and its trailing means run over its own rows only (:func:`_trailing_means`). Rows
+    with a missing value, reporter, product, flow or partner are left out.
+    """
     if not isinstance(flows, pd.DataFrame):
         raise TypeError(f"flows must be a pandas DataFrame, got {type(flows).__name__}")
     missing = [c for c in _REQUIRED if c not in flows.columns]
     if missing:
         raise ValueError(f"flows is missing column {missing[0]!r} (needs {', '.join(_REQUIRED)})")
     if flows.empty:
-        return [], pd.DataFrame(), []
+        return None
     values = pd.to_numeric(flows["value"], errors="coerce")
     bad = values.isna() & flows["value"].notna()
     if bad.any():
@@ -193,32 +233,149 @@ def _share_table(flows: pd.DataFrame) -> tuple[list[str], pd.DataFrame, list[str
     if (values < 0).any():
         pos = int(np.flatnonzero((values < 0).to_numpy())[0])
         raise ValueError(f"column 'value' must not be negative (row {pos}: {values.iloc[pos]})")
-    parts = [flows["reporter"].astype(str), flows["product"].astype(str)]
-    if "flow" in flows.columns:
-        parts.append(flows["flow"].astype(str))
-    key = parts[0].str.cat(parts[1:], sep="/")
-    data = pd.DataFrame({
-        "key": key.to_numpy(), "partner": flows["partner"].astype(str).to_numpy(),
-        "period": _months(flows["period"]),
-        "value": values.to_numpy(dtype="float64"),
-    }).dropna(subset=["value"])
-    dup = data.duplicated(["key", "partner", "period"])
+    value = values.to_numpy(dtype="float64")
+    key_code, keys = _key_codes([flows[c] for c in ("reporter", "product", "flow") if c in flows.columns])
+    partner_code, partners = _text_codes(flows["partner"])
+    month_code, months = pd.factorize(_months(flows["period"]), sort=True)
+    use = ~np.isnan(value) & (key_code >= 0) & (partner_code >= 0)
+    key_code, partner_code, month_code, value = key_code[use], partner_code[use], month_code[use], value[use]
+    n_partners, n_months = len(partners), len(months)
+    cell = (key_code * n_partners + partner_code) * n_months + month_code
+    dup = pd.Index(cell).duplicated()
     if dup.any():
-        row = data[dup].iloc[0]
-        raise ValueError(f"more than one value for {row['key']} partner {row['partner']} in {row['period']:%Y-%m}")
-    is_total = normalised_codes(data["partner"]).isin(WORLD_PARTNERS)
-    totals = data[is_total].set_index(["key", "period"])["value"]
-    # (key, period, partner) is unique (checked above), so unstacking is the sum pivot_table
-    # would take, without its fixed cost (most of this function's time on a node's rows).
-    wide = data[~is_total].set_index(["key", "period", "partner"])["value"].unstack("partner").sort_index()
-    partner_sum = wide.sum(axis=1, min_count=1)
-    total = totals.reindex(wide.index).fillna(partner_sum)
-    total = total.where(total > 0)
-    divided = wide.div(total, axis=0)
-    shares = pd.DataFrame(np.minimum(divided.to_numpy(), 1.0), index=divided.index, columns=divided.columns)
+        pos = int(np.flatnonzero(dup)[0])
+        raise ValueError(f"more than one value for {keys[key_code[pos]]} partner {partners[partner_code[pos]]} "
+                         f"in {months[month_code[pos]]:%Y-%m}")
+    is_total = on_distinct(pd.Series(partners, dtype=object),
+                           lambda p: normalised_codes(p).isin(WORLD_PARTNERS))[partner_code]
+    world = key_code[is_total] * n_months + month_code[is_total]
+    dup_world = pd.Index(world).duplicated()
+    if dup_world.any():
+        k, m = divmod(int(world[np.flatnonzero(dup_world)[0]]), n_months)
+        raise ValueError(f"more than one total (World) value for {keys[k]} in {months[m]:%Y-%m}")
+    part = ~is_total
+    if not part.any():
+        return None
+
+    # rows: (key, month) with a partner row; columns: the key's own partners, sorted
+    key_month, row_of = np.unique(key_code[part] * n_months + month_code[part], return_inverse=True)
+    key_partner, column_of_pair = np.unique(key_code[part] * n_partners + partner_code[part], return_inverse=True)
+    pair_key = key_partner // n_partners
+    first_pair = np.searchsorted(pair_key, pair_key)  # each key's first (key, partner) pair
+    column = (np.arange(len(key_partner)) - first_pair)[column_of_pair]
+    n_own = np.bincount(pair_key, minlength=len(keys))
+    first_pair_of = np.concatenate([[0], np.cumsum(n_own)[:-1]])
+    row_key = key_month // n_months
+    width = int(n_own.max())
+    wide = np.full((len(key_month), width), np.nan)
+    wide[row_of, column] = value[part]
+    own = np.arange(width) < n_own[row_key][:, None]
+
+    # the World row where there is one, else the sum over the partners
+    total = _partner_sums(wide, row_key, n_own)
+    at_row = np.minimum(np.searchsorted(key_month, world), len(key_month) - 1)
+    hit = key_month[at_row] == world
+    total[at_row[hit]] = value[is_total][hit]
     # zero-trade periods (total 0) carry no share information
-    shares = shares[total.notna()]
-    return sorted(set(data["key"])), shares, list(wide.columns)
+    keep = total > 0
+    with np.errstate(invalid="ignore"):  # inf / inf (an infinite value): NaN, then share 0 below
+        shares = np.minimum(wide[keep] / total[keep, None], 1.0)
+    # a partner without a row in a period with data has share 0 (an export ban removes the row)
+    shares[own[keep] & np.isnan(shares)] = 0.0
+    row_key = row_key[keep]
+    if not len(row_key):
+        return None
+    kept, bounds = np.unique(row_key, return_index=True)
+    own_partners = partners[key_partner % n_partners]
+    return _ShareTable(
+        keys=[str(keys[k]) for k in kept],
+        bounds=np.append(bounds, len(row_key)),
+        periods=months[key_month[keep] % n_months],
+        partners=[[str(p) for p in own_partners[first_pair_of[k]:first_pair_of[k] + n_own[k]]] for k in kept],
+        shares=shares,
+    )
+
+
+def _partner_sums(wide: np.ndarray, row_key: np.ndarray, n_own: np.ndarray) -> np.ndarray:
+    """Each row's sum over its key's partners (a missing one counts 0), added in the order
+    ``DataFrame.sum(axis=1)`` (pandas 3.1) adds them on the key's own (period x partner)
+    table, so the totals are bit-identical to judging the key alone.
+
+    That is numpy's pairwise summation along the partners when the key's table has every
+    cell or fewer than 6 periods, else partner by partner, left to right (pandas then
+    reduces a filled copy across the other axis). The two differ at most in the last
+    bits, and only from 8 partners on; either way a key's sums depend on its own cells only.
+    """
+    absent = np.isnan(wide)
+    filled = np.where(absent, 0.0, wide)
+    # columns past a key's partners are NaN too, and not its table's
+    gap = absent.sum(axis=1) > wide.shape[1] - n_own[row_key]
+    complete = np.ones(len(n_own), dtype=bool)
+    complete[row_key[gap]] = False
+    pairwise = complete | (np.bincount(row_key, minlength=len(n_own)) < 6)
+    sums = np.zeros(len(wide))
+    for j in range(wide.shape[1]):
+        sums += filled[:, j]
+    by_pairs = pairwise[row_key]
+    for n in np.unique(n_own[row_key[by_pairs]]):
+        rows = np.flatnonzero(by_pairs & (n_own[row_key] == n))
+        sums[rows] = filled[rows, :n].sum(axis=1)  # C-contiguous (rows, n): pairwise along each row
+    return sums
+
+
+def _trailing_means(table: _ShareTable, window: int, min_periods: int) -> np.ndarray:
+    """Per row and partner column: the mean share over the key's previous ``window`` rows.
+
+    NaN with fewer than ``min_periods`` of them, and past the key's partners. Each (key,
+    partner) is one column of a frame, lagged one row and padded with NaN after its key's
+    last row, so pandas' rolling mean sees exactly that column's own values, as on the
+    key's own table.
+    """
+    n_rows = np.diff(table.bounds)
+    n_own = np.array([len(p) for p in table.partners])
+    first_column = np.concatenate([[0], np.cumsum(n_own)[:-1]])
+    row_key = np.repeat(np.arange(len(table.keys)), n_rows)
+    position = np.arange(len(row_key)) - table.bounds[row_key]
+    own = np.arange(table.shares.shape[1]) < n_own[row_key][:, None]
+    row, col = np.nonzero(own)
+    frame_column = first_column[row_key[row]] + col
+    lagged = np.full((int(n_rows.max()), int(n_own.sum())), np.nan, order="F")
+    shifted = position[row] + 1 < n_rows[row_key[row]]
+    lagged[position[row][shifted] + 1, frame_column[shifted]] = table.shares[row[shifted], col[shifted]]
+    means = pd.DataFrame(lagged).rolling(window, min_periods=min_periods).mean().to_numpy()
+    past = np.full(table.shares.shape, np.nan)
+    past[row, col] = means[position[row], frame_column]
+    return past
+
+
+def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct values of ``column.astype(str)`` (-1: missing), converting
+    only the distinct values to text."""
+    codes, uniques = pd.factorize(column)
+    text_code, text = pd.factorize(pd.Series(uniques, dtype=object).astype(str), sort=True)
+    return np.where(codes >= 0, text_code[np.maximum(codes, 0)], -1), np.asarray(text, dtype=object)
+
+
+def _key_codes(parts: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct keys ``part1/part2/...`` of the columns as text (-1: a part missing)."""
+    codes, names = zip(*(_text_codes(p) for p in parts))
+    present = np.all([c >= 0 for c in codes], axis=0)
+    combined = np.zeros(int(present.sum()), dtype=np.int64)
+    for c, n in zip(codes, names):
+        combined = combined * len(n) + c[present]
+    combos, combo_of = np.unique(combined, return_inverse=True)
+    text = []
+    for combo in combos.tolist():
+        labels = []
+        for n in reversed(names):
+            combo, i = divmod(combo, len(n))
+            labels.append(n[i])
+        text.append("/".join(reversed(labels)))
+    # distinct combinations can make one key (reporter "A/B", product "C" and "A", "B/C")
+    key_of_combo, keys = pd.factorize(pd.Series(text, dtype=object), sort=True)
+    key = np.full(len(present), -1, dtype=np.int64)
+    key[present] = key_of_combo[combo_of]
+    return key, np.asarray(keys, dtype=object)
 
 
 def _months(period: pd.Series) -> pd.DatetimeIndex:
