@@ -297,28 +297,19 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
 
 
 def _partner_sums(wide: np.ndarray, row_key: np.ndarray, n_own: np.ndarray) -> np.ndarray:
-    """Each row's sum over its key's partners (a missing one counts 0), added in the order
-    ``DataFrame.sum(axis=1)`` (pandas 3.1) adds them on the key's own (period x partner)
-    table, so the totals are bit-identical to judging the key alone.
+    """Each row's sum over its key's own partners (a missing one counts 0), in USD.
 
-    That is numpy's pairwise summation along the partners when the key's table has every
-    cell or fewer than 6 periods, else partner by partner, left to right (pandas then
-    reduces a filled copy across the other axis). The two differ at most in the last
-    bits, and only from 8 partners on; either way a key's sums depend on its own cells only.
+    One fixed rule, whatever else is in the table: numpy's pairwise summation along the
+    row's own partner cells (sorted partner order). So a key's totals depend on its own
+    cells only, and not on pandas' choice of summation order (which, on a key's own
+    table, goes left to right once it has a gap and 6 periods or more: the two differ at
+    most in the last bits, and only from 8 partners on).
     """
-    absent = np.isnan(wide)
-    filled = np.where(absent, 0.0, wide)
-    # columns past a key's partners are NaN too, and not its table's
-    gap = absent.sum(axis=1) > wide.shape[1] - n_own[row_key]
-    complete = np.ones(len(n_own), dtype=bool)
-    complete[row_key[gap]] = False
-    pairwise = complete | (np.bincount(row_key, minlength=len(n_own)) < 6)
-    sums = np.zeros(len(wide))
-    for j in range(wide.shape[1]):
-        sums += filled[:, j]
-    by_pairs = pairwise[row_key]
-    for n in np.unique(n_own[row_key[by_pairs]]):
-        rows = np.flatnonzero(by_pairs & (n_own[row_key] == n))
+    filled = np.where(np.isnan(wide), 0.0, wide)
+    sums = np.empty(len(wide))
+    n_row = n_own[row_key]
+    for n in np.unique(n_row):
+        rows = np.flatnonzero(n_row == n)
         sums[rows] = filled[rows, :n].sum(axis=1)  # C-contiguous (rows, n): pairwise along each row
     return sums
 

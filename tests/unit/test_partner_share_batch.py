@@ -79,7 +79,10 @@ def reference(rows: pd.DataFrame, window: int, min_periods: int) -> list[tuple]:
     status, main partner, observed and expected share and score."""
     world = rows["partner"] == "WORLD"
     wide = rows[~world].pivot(index="period", columns="partner", values="value").sort_index()
-    total = rows[world].set_index("period")["value"].reindex(wide.index).fillna(wide.sum(axis=1, min_count=1))
+    # the documented sum: numpy's pairwise summation along each period's own partner cells
+    cells = np.ascontiguousarray(wide.fillna(0.0).to_numpy())
+    partner_sum = pd.Series(cells.sum(axis=1), index=wide.index).where(wide.notna().any(axis=1))
+    total = rows[world].set_index("period")["value"].reindex(wide.index).fillna(partner_sum)
     total = total.where(total > 0)
     share = wide.div(total, axis=0).clip(upper=1.0)[total.notna()].fillna(0.0)
     past = share.shift(1).rolling(window, min_periods=min_periods).mean()
@@ -97,9 +100,7 @@ def reference(rows: pd.DataFrame, window: int, min_periods: int) -> list[tuple]:
 def realistic_flows(seed: int = 7) -> pd.DataFrame:
     """Nine keys over 60 months: 3-40 partners each (a heavy main supplier and a long tail),
     a fifth of the cells missing (none for one key), World totals for some keys, a
-    zero-trade month, a main supplier cut off in month 50, and a key with 4 months only
-    (complete tables and ones under 6 months are summed pairwise by pandas, the others
-    left to right)."""
+    zero-trade month, a main supplier cut off in month 50, and a key with 4 months only."""
     rng = np.random.default_rng(seed)
     rows = []
     for k in range(9):
@@ -111,7 +112,7 @@ def realistic_flows(seed: int = 7) -> pd.DataFrame:
         for i in range(56 if k == 8 else 0, 60):
             values = weight * rng.lognormal(6.0, 0.3, len(partners))
             present = rng.random(len(partners)) > 0.2
-            if k == 7:  # a complete table: pandas sums it pairwise, not left to right
+            if k == 7:  # a complete table
                 present[:] = True
             if k == 3 and i >= 50:
                 present[0] = False
