@@ -7,6 +7,13 @@ turned into integer codes once (``pandas.factorize``), one ``numpy`` sort orders
 ``bincount`` passes, so a table with millions of rows costs one sort, not a Python
 loop per group.
 
+A group's result depends only on its own rows, to the last bit: whatever else is in
+the table (how many groups, which path the size picks), the rows of a (group, partner)
+pair are summed one by one in their input order (``np.bincount``), a group's pairs are
+ordered by partner code (numbers numerically, else as text, then type name) and summed
+pairwise (``np.add.reduceat``). So a group may be measured alone or in a batch of any
+size with bit-identical output; only reordering a group's own rows can move the last bits.
+
 The partner is whoever supplies: for trade data the exporting country seen from the
 reporter; for production data the producing country with ``reporter="WORLD"``.
 
@@ -167,7 +174,12 @@ def _pairs(
     unique_series = pd.Series(puniques)
     aggregate_u = is_aggregate(unique_series)
     residual_u = normalised_codes(unique_series).isin(residual).to_numpy() if residual else np.zeros(len(puniques), bool)
-    order_u = np.argsort(_partner_sort_key(unique_series).to_numpy(), kind="stable")
+    # by code, then by type name for codes whose text is equal (1 and "1"): a fixed order of
+    # a group's partners whatever other groups hold (not first appearance in the table)
+    order_u = np.arange(len(puniques))
+    if unique_series.dtype == object:
+        order_u = np.argsort(unique_series.map(lambda p: type(p).__name__).to_numpy(str), kind="stable")
+    order_u = order_u[np.argsort(_partner_sort_key(unique_series).to_numpy()[order_u], kind="stable")]
     rank_u = np.empty(len(puniques), dtype="int64")
     rank_u[order_u] = np.arange(len(puniques), dtype="int64")
     residual_by_rank = residual_u[order_u]
@@ -209,15 +221,21 @@ def _pairs(
         first = np.flatnonzero(np.bincount(pair_code, minlength=span))
         pair_value = np.bincount(pair_code, weights=values, minlength=span)[first]
         row_of = np.empty(span, dtype="int64")
-        row_of[pair_code] = np.arange(len(pair_code), dtype="int64")  # any row of the pair will do
+        row_of[pair_code] = np.arange(len(pair_code), dtype="int64")  # the last row of the pair (later writes win)
         pair_row = row_of[first] if rows is None else rows[row_of[first]]
     else:
+        # The sort only numbers the pairs; the sum runs in row order as above (not over the
+        # sorted rows, whose order within a pair an unstable sort leaves to the other groups).
         order = np.argsort(pair_code)
         sorted_code = pair_code[order]
-        starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])
-        pair_value = np.add.reduceat(values[order], starts)
+        new_pair = np.r_[True, sorted_code[1:] != sorted_code[:-1]]
+        starts = np.flatnonzero(new_pair)
+        pair_id = np.empty(len(order), dtype="int64")
+        pair_id[order] = np.cumsum(new_pair) - 1
+        pair_value = np.bincount(pair_id, weights=values, minlength=len(starts))
         first = sorted_code[starts]
-        pair_row = order[starts] if rows is None else rows[order[starts]]
+        last_row = np.maximum.reduceat(order, starts)  # the last row of the pair, as above
+        pair_row = last_row if rows is None else rows[last_row]
     pair_group_code = first // n_ranks
     pair_residual = residual_by_rank[first % n_ranks]
     group_start = np.flatnonzero(np.r_[True, pair_group_code[1:] != pair_group_code[:-1]])
@@ -402,9 +420,13 @@ def concentration_table(
     *Review of Economics and Statistics* 51(1), 99-101.
 
     The computation is vectorised: integer codes for groups and partners
-    (``pandas.factorize``), one ``numpy`` sort of the (group, partner) codes,
-    ``reduceat`` sums and three max passes per group for the top partners, and
-    ``bincount`` for the HHI; there is no Python-level loop over groups.
+    (``pandas.factorize``), (group, partner) values summed per pair by ``bincount`` in
+    row order (a sort numbers the pairs when their codes are too sparse to count), group
+    totals by ``reduceat`` over the pairs in partner order, three max passes per group
+    for the top partners, and ``bincount`` for the HHI; there is no Python-level loop
+    over groups. A group's row depends only on that group's rows (and their order), not
+    on the other groups in ``flows``: computing groups one at a time or all together
+    gives bit-identical results.
     """
     keys = check_keys(keys)
     residual = bool(residual_set(residual_partners))

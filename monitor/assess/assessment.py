@@ -65,7 +65,7 @@ from monitor.assess.dimensions import (
     DimensionMeasurement,
     measure_partition_dimensions,
 )
-from monitor.assess.provenance import estimate_summary, mirror_summary, with_estimate_note, with_mirror_note
+from monitor.assess.provenance import estimate_summaries, mirror_summaries, with_estimate_note, with_mirror_note
 from monitor.store.assessments import PreviousScore, complete_run, fail_run, previous_scores, start_run
 from monitor.store.database import make_engine, session_factory
 from monitor.store.observations import latest_trade_period, load_observations, load_trade_flows
@@ -338,9 +338,12 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
     shares = judge_partner_shares(task, frames, share_detector)
     exposures = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, data.as_of,
                                              task.settings, task.home)
+    concentration = measure_partition_concentration(frames, data.as_of, task.settings.window_months,
+                                                    task.settings.min_partner_coverage)
     return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
                           bilateral.get(node.id, []), exposures[node.id],
-                          shares=shares.get(node.id, []), own_series=own_series.get(node.id, []))
+                          shares=shares.get(node.id, []), own_series=own_series.get(node.id, []),
+                          concentration=concentration.get(node.id, (None, None, None)))
             for node in task.nodes]
 
 
@@ -532,21 +535,16 @@ def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: Partition
                   share_detector: PartnerShareCollapseDetector,
                   bilateral: list[tuple[str, str, DetectionResult]],
                   exposure: DimensionMeasurement, shares: list[DetectionResult],
-                  own_series: list[tuple[str, str, DetectionResult]]) -> NodeMeasurement:
-    """One node's dimensions and drivers; ``bilateral``, ``exposure``, ``shares`` and
-    ``own_series`` are judged for the whole partition at once by :func:`measure_partition`."""
-    window = settings.window_months
+                  own_series: list[tuple[str, str, DetectionResult]],
+                  concentration: tuple[float | None, dict | None, tuple[float, str, str] | None]) -> NodeMeasurement:
+    """One node's dimensions and drivers; ``bilateral``, ``exposure``, ``shares``, ``own_series``
+    and ``concentration`` are judged for the whole partition at once by :func:`measure_partition`."""
     ranked: list[tuple[float, str, str]] = []
     findings: list[DetectionResult] = []
-    conc = None
-    details = None
-    gated = False
-    if data.as_of is not None and not frame.empty:
-        recent = frame[frame["period"] >= _window_start(data.as_of, window)]
-        conc, details, driver = measure_concentration(recent, window, settings.min_partner_coverage)
-        gated = conc is None and details is not None
-        if driver is not None:
-            ranked.append(_with_basket_caveat(driver, node))
+    conc, details, driver = concentration
+    gated = conc is None and details is not None
+    if driver is not None:
+        ranked.append(_with_basket_caveat(driver, node))
     disruption_scores: list[float] = []
     threshold = chain.detector_threshold_of(node, detector.threshold)
     for label_en, label_zh, result in own_series:
@@ -617,9 +615,11 @@ def _with_basket_caveat(driver: tuple[float, str, str], node: Node) -> tuple[flo
             f"{driver[2]}［{listed} 为篮子税目，不只含本产品］")
 
 
-def measure_concentration(recent: pd.DataFrame, window: int,
-                          min_coverage: float) -> tuple[float | None, dict | None, tuple[float, str, str] | None]:
-    """The concentration dimension of one node's imports over the window: (score, details, driver).
+def measure_partition_concentration(
+        frames: dict[str, pd.DataFrame], as_of: date | None, window: int, min_coverage: float,
+) -> dict[str, tuple[float | None, dict, tuple[float, str, str]]]:
+    """The concentration dimension of every node's imports over the window, in one pass:
+    node id -> (score, details, driver); nodes without imports in the window are absent.
 
     Shares are of the World total where the source gives one
     (:func:`indicators.concentration.concentration_against_totals`): the part no named
@@ -627,30 +627,53 @@ def measure_concentration(recent: pd.DataFrame, window: int,
     When named partners cover less than ``min_coverage`` of that total the dimension is
     missing (score None, the reason in ``details["missing"]``) and the driver states only
     what the totals support. Scored on the lower bounds (what is known for sure).
+
+    All nodes go through one table (one group per node), and every sum in it is over
+    one node's rows in their order, so a node's result is bit-identical whichever other
+    nodes share its partition.
     """
-    if recent.empty:
-        return None, None, None
-    table = concentration_against_totals(recent.assign(node="node"), keys=("node",))
-    if not len(table):
-        return None, None, None
-    row = table.iloc[0]
+    if as_of is None:
+        return {}
+    start = _window_start(as_of, window)
+    recent = [frame[frame["period"] >= start].assign(node=node_id) for node_id, frame in frames.items()
+              if not frame.empty]
+    recent = [part for part in recent if not part.empty]
+    if not recent:
+        return {}
+    flows = pd.concat(recent, ignore_index=True)
+    nodes = flows["node"].to_numpy()
+    table = concentration_against_totals(flows, keys=("node",))
+    named = flows[~flows["partner"].isin(WORLD_PARTNERS) & ~flows["partner"].isin(AGGREGATE_PARTNERS)]
+    # each node's partners by value, largest first (ties: partner code ascending)
+    by_partner = named.groupby(["node", "partner"])["value"].sum().reset_index()
+    by_partner = by_partner.sort_values(["node", "value"], ascending=[True, False], kind="stable")
+    listed = by_partner.groupby("node", sort=False).head(TOP_PARTNERS_STORED)
+    partners: dict[str, list[tuple[str, float]]] = {}
+    for node_id, partner, value in zip(listed["node"], listed["partner"], listed["value"]):
+        partners.setdefault(node_id, []).append((str(partner), float(value)))
+    mirror, estimate = mirror_summaries(flows, nodes), estimate_summaries(flows, nodes)
+    return {row["node"]: _node_concentration(row, partners.get(row["node"], []), mirror[row["node"]],
+                                             estimate[row["node"]], window, min_coverage)
+            for row in table.to_dict("records")}
+
+
+def _node_concentration(row: dict, partners: list[tuple[str, float]], mirror: dict, estimate: dict, window: int,
+                        min_coverage: float) -> tuple[float | None, dict, tuple[float, str, str]]:
+    """(score, details, driver) of one node from its row of the concentration table."""
     coverage, unallocated = float(row["partner_coverage"]), float(row["unallocated_share"])
     hhi, hhi_hi = float(row["hhi"]), float(row["hhi_upper"])
     top, top_hi = float(row["top_share"]), float(row["top_share_upper"])
     partner, n = str(row["top_partner"]), int(row["n_partners"])
     total = float(row["total"])
-    named = recent[~recent["partner"].isin(WORLD_PARTNERS) & ~recent["partner"].isin(AGGREGATE_PARTNERS)]
-    partner_values = named.groupby("partner")["value"].sum().sort_values(ascending=False, kind="stable")
     world_share = float(row["world_total_share"])
     details = {
         "window_months": window, "hhi": hhi, "hhi_bounds": [hhi, hhi_hi], "top_share": top,
         "top_share_bounds": [top, top_hi], "top_partner": partner, "n_partners": n,
         "partner_coverage": coverage, "unallocated_share": unallocated, "min_partner_coverage": min_coverage,
         "total_basis": "world_total" if world_share >= 0.999 else "partner_sum" if world_share <= 0.001 else "mixed",
-        "top_partners": [{"partner": str(p), "share": float(v / total)}
-                         for p, v in partner_values.head(TOP_PARTNERS_STORED).items()],
-        **mirror_summary(recent),  # partner-reported (mirror) part of the window, shown in the API
-        **estimate_summary(recent),  # estimated / provisional part (docs/provenance.md)
+        "top_partners": [{"partner": p, "share": v / total} for p, v in partners],
+        **mirror,  # partner-reported (mirror) part of the window, shown in the API
+        **estimate,  # estimated / provisional part (docs/provenance.md)
     }
     estimated = details["estimated_share"]
     est_en = f"; {estimated:.0%} of the window's value is estimated, not reported" if estimated else ""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 
 from indicators.disruption import DetectionResult
@@ -29,15 +30,59 @@ def mirror_rows(flows: pd.DataFrame) -> pd.DataFrame:
     return flows[flows["provenance"] == MIRROR]
 
 
+def _is_mirror(flows: pd.DataFrame) -> np.ndarray:
+    if "provenance" not in flows:
+        return np.zeros(len(flows), dtype=bool)
+    return (flows["provenance"] == MIRROR).to_numpy(dtype=bool)
+
+
+def _value_sums(values: pd.Series, groups: np.ndarray, rows: np.ndarray | None = None) -> pd.Series:
+    """Sum of ``values`` per group (of the ``rows`` mask only, if given). Each group's rows
+    are summed in their order (compensated, pandas), so a group's sum is the same
+    whatever other groups ``flows`` holds."""
+    if rows is not None:
+        values, groups = values[rows], groups[rows]
+    return values.groupby(groups, sort=False).sum()
+
+
+def _listed(groups: np.ndarray, items: pd.Series, rows: np.ndarray, text) -> dict:  # noqa: ANN001
+    """group -> the sorted distinct ``text(item)`` of the ``rows`` mask."""
+    pairs = pd.DataFrame({"group": groups[rows], "item": items.to_numpy()[rows]}).drop_duplicates()
+    out: dict = {}
+    for group, item in zip(pairs["group"], pairs["item"]):
+        out.setdefault(group, set()).add(text(item))
+    return {group: sorted(found) for group, found in out.items()}
+
+
+def _month(period) -> str:  # noqa: ANN001
+    t = pd.Timestamp(period)
+    return f"{t.year}-{t.month:02d}"
+
+
+def _share(part: float, total: float) -> float:
+    return round(part / total, 4) if total > 0 else 0.0
+
+
+def mirror_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
+    """:func:`mirror_summary` of every group of rows at once: group label -> summary.
+
+    ``groups`` labels each row of ``flows`` (e.g. its node); groups without rows are
+    absent. A group's summary depends only on its own rows (see :func:`_value_sums`).
+    """
+    groups = np.asarray(groups)
+    values = flows["value"].astype(float)
+    mirror = _is_mirror(flows)
+    total, mirrored = _value_sums(values, groups), _value_sums(values, groups, mirror)
+    periods, partners = _listed(groups, flows["period"], mirror, _month), _listed(groups, flows["partner"], mirror, str)
+    return {group: {"mirror_share": _share(float(mirrored.get(group, 0.0)), float(value)),
+                    "mirror_periods": periods.get(group, []), "mirror_partners": partners.get(group, [])}
+            for group, value in total.items()}
+
+
 def mirror_summary(flows: pd.DataFrame) -> dict:
     """``mirror_share`` (0-1 of the flows' value), ``mirror_periods`` (``YYYY-MM``) and ``mirror_partners``."""
-    mirror = mirror_rows(flows)
-    total = float(flows["value"].sum()) if len(flows) else 0.0
-    return {
-        "mirror_share": round(float(mirror["value"].sum()) / total, 4) if total > 0 else 0.0,
-        "mirror_periods": sorted({f"{t.year}-{t.month:02d}" for t in pd.to_datetime(mirror["period"])}),
-        "mirror_partners": sorted({str(p) for p in mirror["partner"]}),
-    }
+    summary = mirror_summaries(flows, np.zeros(len(flows), dtype="int8"))
+    return summary.get(0, {"mirror_share": 0.0, "mirror_periods": [], "mirror_partners": []})
 
 
 def with_mirror_note(result: DetectionResult, flows: pd.DataFrame) -> DetectionResult:
@@ -60,11 +105,32 @@ _KIND_ZH = {"not_reported": "非申报方数据", "estimated": "估计值", "pro
             "confidential": "含保密数据", "mirror": "镜像数据", "other": "其他标记"}
 
 
-def _row_kinds(flows: pd.DataFrame) -> list[tuple[str, ...]]:
-    """Each row's estimate kinds: its stored flags, plus ``mirror`` for a mirror row."""
-    flags = flows[ESTIMATE_FLAGS] if ESTIMATE_FLAGS in flows else pd.Series([None] * len(flows), index=flows.index)
-    mirror = (flows["provenance"] == MIRROR) if "provenance" in flows else pd.Series(False, index=flows.index)
-    return [(*estimate_kinds(f), *(("mirror",) if m else ())) for f, m in zip(flags, mirror)]
+def estimate_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
+    """:func:`estimate_summary` of every group of rows at once: group label -> summary.
+
+    As :func:`mirror_summaries`: groups without rows are absent, and a group's summary
+    depends only on its own rows. Flags are parsed once per distinct value, not per row.
+    """
+    groups = np.asarray(groups)
+    if ESTIMATE_FLAGS in flows:
+        codes, uniques = pd.factorize(flows[ESTIMATE_FLAGS])  # None/NaN: code -1, no kinds
+    else:
+        codes, uniques = np.full(len(flows), -1), []
+    kinds = [estimate_kinds(f) for f in uniques] + [()]  # code -1 picks the last
+    value_kind = np.array([bool(VALUE_ESTIMATE_KINDS.intersection(k)) for k in kinds])
+    mirror = _is_mirror(flows)
+    estimated = value_kind[codes] | (mirror & ("mirror" in VALUE_ESTIMATE_KINDS))
+    values = flows["value"].astype(float)
+    total, part = _value_sums(values, groups), _value_sums(values, groups, estimated)
+    periods = _listed(groups, flows["period"], estimated, _month)
+    met: dict = {}
+    pairs = pd.DataFrame({"group": groups, "code": codes, "mirror": mirror}).drop_duplicates()
+    for group, code, is_mirror in zip(pairs["group"], pairs["code"], pairs["mirror"]):
+        met.setdefault(group, set()).update(kinds[code], ("mirror",) if is_mirror else ())
+    return {group: {"estimated_share": _share(float(part.get(group, 0.0)), float(value)),
+                    "estimated_periods": periods.get(group, []),
+                    "estimate_kinds": [k for k in ESTIMATE_KINDS if k in met[group]]}
+            for group, value in total.items()}
 
 
 def estimate_summary(flows: pd.DataFrame) -> dict:
@@ -77,19 +143,8 @@ def estimate_summary(flows: pd.DataFrame) -> dict:
     ``estimate_kinds`` (every kind met, quantity kinds included, in canonical order).
     Flows without ``estimate_flags`` or ``provenance`` columns count as reported.
     """
-    if not len(flows):
-        return {"estimated_share": 0.0, "estimated_periods": [], "estimate_kinds": []}
-    kinds = _row_kinds(flows)
-    estimated = [bool(VALUE_ESTIMATE_KINDS.intersection(k)) for k in kinds]
-    values = flows["value"].astype(float)
-    total = float(values.sum())
-    rows = flows[estimated]
-    met = {k for row in kinds for k in row}
-    return {
-        "estimated_share": round(float(values[estimated].sum()) / total, 4) if total > 0 else 0.0,
-        "estimated_periods": sorted({f"{t.year}-{t.month:02d}" for t in pd.to_datetime(rows["period"])}),
-        "estimate_kinds": [k for k in ESTIMATE_KINDS if k in met],
-    }
+    summary = estimate_summaries(flows, np.zeros(len(flows), dtype="int8"))
+    return summary.get(0, {"estimated_share": 0.0, "estimated_periods": [], "estimate_kinds": []})
 
 
 def with_estimate_note(result: DetectionResult, flows: pd.DataFrame) -> DetectionResult:

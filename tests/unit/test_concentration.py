@@ -637,3 +637,61 @@ def test_counting_and_sorting_the_pairs_give_the_same_table(monkeypatch):
     counted = table()
     monkeypatch.setattr(concentration, "_dense", lambda span, n: False)
     pd.testing.assert_frame_equal(counted, table())
+
+
+# --------------------------------------------------------------------------- a group's result is its own
+
+BATCH_KEYS = ("a", "b", "c")
+target_rows = st.lists(
+    # (partner, slice, value): repeated partners and values of many magnitudes, so the
+    # order in which a pair's rows are summed shows in the last bits
+    st.tuples(st.sampled_from([*PARTNERS, "WORLD"]), st.integers(0, 2), st.floats(min_value=1e-3, max_value=1e9)),
+    min_size=1, max_size=40,
+)
+
+
+def _with_other_groups(target: pd.DataFrame, key: tuple[int, int, int], n_groups: int, seed: int) -> pd.DataFrame:
+    """``target`` (one group) among ``n_groups`` random other groups, rows interleaved at
+    random but the target's own rows kept in their order. With over ~100 groups the key
+    codes are sparse enough for the table to sort the pairs instead of counting them."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 6, n_groups)
+    group = np.repeat(np.arange(n_groups), sizes)
+    codes = {k: rng.integers(0, 1_000_000, n_groups)[group] for k in BATCH_KEYS}
+    others = pd.DataFrame({
+        **codes, "partner": rng.choice([*PARTNERS, "WORLD", *(f"Q{i:03d}" for i in range(500))], len(group)),
+        "s": rng.integers(0, 3, len(group)), "value": rng.gamma(0.5, 1e6, len(group)),
+    })
+    others = others[~((others["a"] == key[0]) & (others["b"] == key[1]) & (others["c"] == key[2]))]
+    is_target = rng.permutation(np.r_[np.ones(len(target), bool), np.zeros(len(others), bool)])
+    position = np.empty(len(is_target), dtype="int64")
+    position[is_target] = np.arange(len(target))
+    position[~is_target] = len(target) + np.arange(len(others))
+    return pd.concat([target, others], ignore_index=True).iloc[position].reset_index(drop=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(target_rows, st.tuples(*[st.integers(0, 1_000_000)] * 3), st.integers(0, 250), st.integers(0, 2**32 - 1),
+       st.booleans())
+def test_property_a_groups_row_is_bit_identical_alone_or_among_other_groups(rows, key, n_groups, seed, zero_total):
+    """Measuring nodes one at a time or a partition at once must give the same numbers,
+    to the last bit, whatever other groups are in the table and however many."""
+    from indicators.concentration import concentration_against_totals
+
+    target = pd.DataFrame([(*key, p, s, v) for p, s, v in rows], columns=[*BATCH_KEYS, "partner", "s", "value"])
+    batch = _with_other_groups(target, key, n_groups, seed)
+    mine = (batch["a"] == key[0]) & (batch["b"] == key[1]) & (batch["c"] == key[2])
+    assert batch.loc[mine, "value"].tolist() == target["value"].tolist()  # same rows, same order
+
+    def measure(frame):
+        table = concentration_table(frame.drop(columns="s"), BATCH_KEYS, residual_partners=["Q000"],
+                                    include_zero_total=zero_total)
+        against = concentration_against_totals(frame, BATCH_KEYS, slices=("s",), include_zero_total=zero_total)
+        return [t[(t["a"] == key[0]) & (t["b"] == key[1]) & (t["c"] == key[2])].reset_index(drop=True)
+                for t in (table, against)]
+
+    for alone, among in zip(measure(target), measure(batch)):
+        # (an empty table has object key columns: compare lengths only)
+        assert len(alone) == len(among)
+        if len(alone):
+            pd.testing.assert_frame_equal(alone, among, check_exact=True)
