@@ -137,6 +137,17 @@ def _group_codes(flows: pd.DataFrame, keys: list[str]) -> np.ndarray:
     return code
 
 
+def _group_sums(grouped, values: np.ndarray) -> pd.Series:  # noqa: ANN001
+    """Sum of ``values`` (one per row) per group of ``grouped`` (a pandas groupby), in its
+    group order. Each group's rows are added one by one in row order (``np.bincount``):
+    a pandas groupby sum picks its algorithm from the whole table (one group or many,
+    sorted or not), so the same group's sum could differ in the last bit with other groups
+    beside it; this one depends only on the group's own rows."""
+    index = grouped.size().index
+    ids = grouped.ngroup().to_numpy()
+    return pd.Series(np.bincount(ids, weights=values, minlength=len(index)), index=index)
+
+
 def _dense(span: int, n: int) -> bool:
     """Whether codes in ``range(span)`` are few enough, for ``n`` rows, to count per code
     (``np.bincount``, linear) rather than sort the rows (n log n)."""
@@ -498,7 +509,9 @@ def concentration_table(
     top_row = columns["top_partner"]
     top_partner = flows["partner"].iloc[np.maximum(top_row, 0)].to_numpy() if len(flows) else np.zeros(0, object)
     if (top_row < 0).any():
-        top_partner = top_partner.astype(object)
+        # an object column, so a missing top partner is None whatever the other groups'
+        # partners are (pandas would infer a text column and turn None into NaN)
+        top_partner = pd.Series(top_partner, dtype=object, copy=True)
         top_partner[top_row < 0] = None
     columns["top_partner"] = top_partner
     for name, col in columns.items():
@@ -635,7 +648,7 @@ def residual_from_totals(
         group = counts.index[int(np.flatnonzero((counts > 1).to_numpy())[0])]
         raise ValueError(f"group {group!r} has {int(counts.max())} aggregate (World) rows; keep exactly one")
     world = totals.groupby(keys, dropna=False, observed=True)["value"].sum()
-    named_sum = named.groupby(keys, dropna=False, observed=True)["value"].sum()
+    named_sum = _group_sums(named.groupby(keys, dropna=False, observed=True), named["value"].to_numpy(float))
     rest = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
     rest_rows = rest.rename("value").reset_index()
     rest_rows.insert(len(keys), "partner", residual)
@@ -772,7 +785,7 @@ def concentration_against_totals(
     group = keys + slice_cols
     world = frame.loc[is_world].groupby(group, dropna=False, observed=True)["value"].max()
     with np.errstate(over="ignore"):  # a sum beyond the largest float is refused by concentration_table
-        named_sum = named.groupby(group, dropna=False, observed=True)["value"].sum()
+        named_sum = _group_sums(named.groupby(group, dropna=False, observed=True), named["value"].to_numpy())
     gap = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
     unallocated = gap.rename("value").reset_index()
     unallocated["partner"] = UNALLOCATED
@@ -783,7 +796,7 @@ def concentration_against_totals(
         include_zero_total=include_zero_total))
     # The part of each group's total that stood on a World row (the rest on partner sums).
     world_total = named_sum.reindex(world.index).fillna(0.0).clip(upper=world) + gap
-    by_group = world_total.groupby(level=list(range(len(keys))), dropna=False).sum()
+    by_group = _group_sums(world_total.groupby(level=list(range(len(keys))), dropna=False), world_total.to_numpy())
     if len(table):
         index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
         covered = by_group.reindex(index).fillna(0.0).to_numpy() if len(by_group) else np.zeros(len(table))

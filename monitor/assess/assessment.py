@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from indicators.concentration import concentration_against_totals
+from indicators.concentration import concentration_against_totals, partner_shares
 from indicators.disruption import DetectionResult
 from indicators.disruption_engine import DisruptionEngine
 from indicators.partner_share import PartnerShareCollapseDetector
@@ -644,8 +644,9 @@ def measure_partition_concentration(
     nodes = flows["node"].to_numpy()
     table = concentration_against_totals(flows, keys=("node",))
     named = flows[~flows["partner"].isin(WORLD_PARTNERS) & ~flows["partner"].isin(AGGREGATE_PARTNERS)]
-    # each node's partners by value, largest first (ties: partner code ascending)
-    by_partner = named.groupby(["node", "partner"])["value"].sum().reset_index()
+    # each node's partners by value, largest first (ties: partner code ascending); the
+    # values are summed as in the table, so the first one's share is the top share
+    by_partner = partner_shares(named[["node", "partner", "value"]], keys=("node",))
     by_partner = by_partner.sort_values(["node", "value"], ascending=[True, False], kind="stable")
     listed = by_partner.groupby("node", sort=False).head(TOP_PARTNERS_STORED)
     partners: dict[str, list[tuple[str, float]]] = {}

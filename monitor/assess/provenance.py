@@ -36,17 +36,28 @@ def _is_mirror(flows: pd.DataFrame) -> np.ndarray:
     return (flows["provenance"] == MIRROR).to_numpy(dtype=bool)
 
 
-def _value_sums(values: pd.Series, groups: np.ndarray, rows: np.ndarray | None = None) -> pd.Series:
-    """Sum of ``values`` per group (of the ``rows`` mask only, if given). Each group's rows
-    are summed in their order (compensated, pandas), so a group's sum is the same
-    whatever other groups ``flows`` holds."""
+# Below, ``groups`` labels each row with its group (e.g. its node); None: all rows are one
+# group, labelled 0 (the one-frame summaries, which skip the groupby: they run per judged month).
+
+def _value_sums(values: pd.Series, groups: np.ndarray | None, rows: np.ndarray | None = None) -> dict:
+    """group -> sum of ``values`` (of the ``rows`` mask only, if given); groups without rows absent.
+
+    A group's rows are added one by one in their order (``np.bincount``; a pandas groupby
+    sum picks its algorithm from the whole table), so its sum is the same whatever other
+    groups there are."""
     if rows is not None:
-        values, groups = values[rows], groups[rows]
-    return values.groupby(groups, sort=False).sum()
+        values, groups = values[rows], None if groups is None else groups[rows]
+    if groups is None:
+        return {0: float(values.sum())} if len(values) else {}
+    codes, labels = pd.factorize(groups)
+    return dict(zip(labels, np.bincount(codes, weights=values.to_numpy(float), minlength=len(labels)).tolist()))
 
 
-def _listed(groups: np.ndarray, items: pd.Series, rows: np.ndarray, text) -> dict:  # noqa: ANN001
-    """group -> the sorted distinct ``text(item)`` of the ``rows`` mask."""
+def _listed(groups: np.ndarray | None, items: pd.Series, rows: np.ndarray, text) -> dict:  # noqa: ANN001
+    """group -> the sorted distinct ``text(item)`` of the ``rows`` mask; groups without such rows absent."""
+    if groups is None:
+        found = pd.unique(items.to_numpy()[rows])
+        return {0: sorted({text(item) for item in found})} if len(found) else {}
     pairs = pd.DataFrame({"group": groups[rows], "item": items.to_numpy()[rows]}).drop_duplicates()
     out: dict = {}
     for group, item in zip(pairs["group"], pairs["item"]):
@@ -63,26 +74,28 @@ def _share(part: float, total: float) -> float:
     return round(part / total, 4) if total > 0 else 0.0
 
 
-def mirror_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
-    """:func:`mirror_summary` of every group of rows at once: group label -> summary.
-
-    ``groups`` labels each row of ``flows`` (e.g. its node); groups without rows are
-    absent. A group's summary depends only on its own rows (see :func:`_value_sums`).
-    """
-    groups = np.asarray(groups)
+def _mirror_summaries(flows: pd.DataFrame, groups: np.ndarray | None) -> dict:
     values = flows["value"].astype(float)
     mirror = _is_mirror(flows)
     total, mirrored = _value_sums(values, groups), _value_sums(values, groups, mirror)
     periods, partners = _listed(groups, flows["period"], mirror, _month), _listed(groups, flows["partner"], mirror, str)
-    return {group: {"mirror_share": _share(float(mirrored.get(group, 0.0)), float(value)),
+    return {group: {"mirror_share": _share(mirrored.get(group, 0.0), value),
                     "mirror_periods": periods.get(group, []), "mirror_partners": partners.get(group, [])}
             for group, value in total.items()}
 
 
+def mirror_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
+    """:func:`mirror_summary` of every group of rows at once: group label -> summary.
+
+    ``groups`` labels each row of ``flows`` (e.g. its node); groups without rows are
+    absent. A group's summary depends only on its own rows (and their order).
+    """
+    return _mirror_summaries(flows, np.asarray(groups))
+
+
 def mirror_summary(flows: pd.DataFrame) -> dict:
     """``mirror_share`` (0-1 of the flows' value), ``mirror_periods`` (``YYYY-MM``) and ``mirror_partners``."""
-    summary = mirror_summaries(flows, np.zeros(len(flows), dtype="int8"))
-    return summary.get(0, {"mirror_share": 0.0, "mirror_periods": [], "mirror_partners": []})
+    return _mirror_summaries(flows, None).get(0, {"mirror_share": 0.0, "mirror_periods": [], "mirror_partners": []})
 
 
 def with_mirror_note(result: DetectionResult, flows: pd.DataFrame) -> DetectionResult:
@@ -105,13 +118,8 @@ _KIND_ZH = {"not_reported": "非申报方数据", "estimated": "估计值", "pro
             "confidential": "含保密数据", "mirror": "镜像数据", "other": "其他标记"}
 
 
-def estimate_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
-    """:func:`estimate_summary` of every group of rows at once: group label -> summary.
-
-    As :func:`mirror_summaries`: groups without rows are absent, and a group's summary
-    depends only on its own rows. Flags are parsed once per distinct value, not per row.
-    """
-    groups = np.asarray(groups)
+def _estimate_summaries(flows: pd.DataFrame, groups: np.ndarray | None) -> dict:
+    # flags parsed once per distinct value, not per row
     if ESTIMATE_FLAGS in flows:
         codes, uniques = pd.factorize(flows[ESTIMATE_FLAGS])  # None/NaN: code -1, no kinds
     else:
@@ -124,13 +132,25 @@ def estimate_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
     total, part = _value_sums(values, groups), _value_sums(values, groups, estimated)
     periods = _listed(groups, flows["period"], estimated, _month)
     met: dict = {}
-    pairs = pd.DataFrame({"group": groups, "code": codes, "mirror": mirror}).drop_duplicates()
-    for group, code, is_mirror in zip(pairs["group"], pairs["code"], pairs["mirror"]):
-        met.setdefault(group, set()).update(kinds[code], ("mirror",) if is_mirror else ())
-    return {group: {"estimated_share": _share(float(part.get(group, 0.0)), float(value)),
+    if groups is None:
+        met[0] = {k for code in np.unique(codes) for k in kinds[code]} | ({"mirror"} if mirror.any() else set())
+    else:
+        pairs = pd.DataFrame({"group": groups, "code": codes, "mirror": mirror}).drop_duplicates()
+        for group, code, is_mirror in zip(pairs["group"], pairs["code"], pairs["mirror"]):
+            met.setdefault(group, set()).update(kinds[code], ("mirror",) if is_mirror else ())
+    return {group: {"estimated_share": _share(part.get(group, 0.0), value),
                     "estimated_periods": periods.get(group, []),
                     "estimate_kinds": [k for k in ESTIMATE_KINDS if k in met[group]]}
             for group, value in total.items()}
+
+
+def estimate_summaries(flows: pd.DataFrame, groups: np.ndarray) -> dict:
+    """:func:`estimate_summary` of every group of rows at once: group label -> summary.
+
+    As :func:`mirror_summaries`: groups without rows are absent, and a group's summary
+    depends only on its own rows (and their order).
+    """
+    return _estimate_summaries(flows, np.asarray(groups))
 
 
 def estimate_summary(flows: pd.DataFrame) -> dict:
@@ -143,8 +163,8 @@ def estimate_summary(flows: pd.DataFrame) -> dict:
     ``estimate_kinds`` (every kind met, quantity kinds included, in canonical order).
     Flows without ``estimate_flags`` or ``provenance`` columns count as reported.
     """
-    summary = estimate_summaries(flows, np.zeros(len(flows), dtype="int8"))
-    return summary.get(0, {"estimated_share": 0.0, "estimated_periods": [], "estimate_kinds": []})
+    return _estimate_summaries(flows, None).get(0, {"estimated_share": 0.0, "estimated_periods": [],
+                                                     "estimate_kinds": []})
 
 
 def with_estimate_note(result: DetectionResult, flows: pd.DataFrame) -> DetectionResult:
