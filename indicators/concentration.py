@@ -9,9 +9,10 @@ loop per group.
 
 A group's result depends only on its own rows, to the last bit: whatever else is in
 the table (how many groups, which path the size picks), the rows of a (group, partner)
-pair are summed one by one in their input order (``np.bincount``), a group's pairs are
-ordered by partner code (numbers numerically, else as text, then type name) and summed
-pairwise (``np.add.reduceat``). So a group may be measured alone or in a batch of any
+pair, and in :func:`concentration_against_totals` of a (group, slice), are summed one
+by one in their input order (``np.bincount``; not a pandas groupby sum, whose algorithm
+depends on the whole table), a group's pairs are ordered by partner code (numbers
+numerically, else as text, then type name) and summed pairwise (``np.add.reduceat``). So a group may be measured alone or in a batch of any
 size with bit-identical output; only reordering a group's own rows can move the last bits.
 
 The partner is whoever supplies: for trade data the exporting country seen from the
