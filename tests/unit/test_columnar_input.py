@@ -155,3 +155,15 @@ def test_concentration_names_a_ragged_line_past_the_first_block(tmp_path, capsys
                             *flow_lines(10)])
     code, _, err = run(["concentration", "--input", str(path)], capsys)
     assert code == 2 and f"{path}: not a readable CSV: line 402 has 4 cell(s) where the header has 5" in err
+
+
+@pytest.mark.parametrize("pad", [(" ", ""), ("", "\t"), ("\u00a0", " ")])
+def test_concentration_reads_cells_with_spaces_around_them_as_the_bare_cells(tmp_path, capsys, pad):
+    before, after = pad
+    bare = ["reporter,partner,product,period,value", *[line.replace(" ", "") for line in flow_lines(60)]]
+    padded = [bare[0], *[",".join(f"{before}{cell}{after}" for cell in line.split(",")) for line in bare[1:]]]
+    results = []
+    for name, lines in (("bare", bare), ("padded", padded)):
+        (tmp_path / name).mkdir()
+        results.append(run(["concentration", "--input", str(write(tmp_path / name, lines)), "--format", "csv"], capsys))
+    assert results[0] == results[1] and results[0][0] == 0 and len(results[0][1].splitlines()) > 1
