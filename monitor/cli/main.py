@@ -539,25 +539,45 @@ def _read_flows_csv(path: Path):
     (period as month-start timestamps, value as float) and whether every period was
     written as a plain year (``2023``), i.e. the data are annual.
     """
-    import numpy as np
-    import pandas as pd
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from monitor.collect.columnar import TableFileError, as_text, read_columns
 
     columns = ("reporter", "partner", "product", "period", "value")
-    try:
-        table = read_columns(path, columns, what=",".join(columns))
-    except TableFileError as err:
-        raise InputFileError(str(err).replace("no data rows after the header", "no data rows, only a header")) from None
+    with ThreadPoolExecutor(1) as pool:
+        # Arrow parses the file (on its own threads) while pandas is imported (≈ 0.35 s);
+        # pyarrow is imported above, so the two threads never import the same module.
+        reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True)
+        import numpy as np
+        import pandas as pd
+        try:
+            table = reading.result()
+        except TableFileError as err:
+            raise InputFileError(str(err).replace("no data rows after the header",
+                                                  "no data rows, only a header")) from None
     if table.ragged:
         number, cells, expected = table.ragged[0]
         raise InputFileError(f"{path}: not a readable CSV: line {number} has {cells} cell(s) where the header has "
                              f"{expected}")
     numbers = table.row_numbers()
-    text = {name: pc.utf8_trim_whitespace(as_text(table.columns.pop(name))) for name in columns}
-    empty = {name: pc.equal(text[name], "").to_numpy(zero_copy_only=False) for name in columns}
+    text = {name: as_text(table.columns.pop(name)) for name in columns}
+    # Arrow's kernels let go of the GIL: the column checks run on both cores.
+    with ThreadPoolExecutor(2) as pool:
+        values = _values_if_clean(text, pool)
+        if values is None:  # something to trim or an empty cell: trim every cell, find the empty ones
+
+            def trimmed(name: str) -> tuple[pa.Array, np.ndarray]:
+                column = pc.utf8_trim_whitespace(text[name])
+                return column, pc.equal(column, "").to_numpy(zero_copy_only=False)
+
+            done = dict(zip(columns, pool.map(trimmed, columns)))
+            text = {name: column for name, (column, _) in done.items()}
+            empty = {name: mask for name, (_, mask) in done.items()}
+        else:
+            empty = {name: np.zeros(len(numbers), bool) for name in columns}
     blank = np.logical_and.reduce(list(empty.values()))
     if blank.any():
         keep = pa.array(~blank)
@@ -582,11 +602,12 @@ def _read_flows_csv(path: Path):
         pos = int(np.flatnonzero(parsed.isna().to_numpy()[index])[0])
         raise InputFileError(f"{where(pos, 'period')}: {distinct[index[pos]]!r} is not YYYY, YYYY-MM or a date")
     months = parsed.dt.to_period("M").dt.to_timestamp().to_numpy()
-    try:
-        values = pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:  # name the first cell that is not a number
-        values = pd.to_numeric(pd.Series(text["value"].to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
-            dtype="float64")
+    if values is None:
+        try:
+            values = pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # name the first cell that is not a number
+            values = pd.to_numeric(pd.Series(text["value"].to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
+                dtype="float64")
     cell = text["value"]
 
     def shown(pos: int) -> str:
@@ -608,15 +629,43 @@ def _read_flows_csv(path: Path):
     return frame, annual
 
 
+def _values_if_clean(text: dict, pool):  # noqa: ANN001 - pyarrow arrays, a ThreadPoolExecutor
+    """The ``value`` column as float64 when no cell of the flows needs trimming and none is
+    empty, else None (the caller then trims every cell and names the bad one).
+
+    A clean file then costs a hash pass per code column (its distinct values are checked)
+    and the cast, instead of a trimmed copy and an empty-mask of every column: Arrow's
+    cast refuses a value with spaces around it or an empty one, so its success says the
+    value column is clean too.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def clean(name: str) -> bool:
+        distinct = pc.unique(text[name])
+        return not (pc.any(pc.not_equal(pc.utf8_trim_whitespace(distinct), distinct)).as_py()
+                    or pc.any(pc.equal(distinct, "")).as_py())
+
+    def cast():  # noqa: ANN202 - a numpy array or None
+        try:
+            return pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            return None
+
+    values = pool.submit(cast)
+    codes_clean = all(pool.map(clean, ("reporter", "partner", "product", "period")))
+    return values.result() if codes_clean else None
+
+
 def _concentration(args: argparse.Namespace) -> int:
+    if _is_usgs_world_file(args.input):
+        return _usgs_concentration(args)
+    frame, annual = _read_flows_csv(args.input)  # first: it imports pandas while the file is parsed
     import numpy as np
 
     from indicators.concentration import concentration_against_totals, concentration_changes
     from indicators.vocabulary import RESIDUAL_PARTNERS
 
-    if _is_usgs_world_file(args.input):
-        return _usgs_concentration(args)
-    frame, annual = _read_flows_csv(args.input)
     keys = ("reporter", "product", "period")
     try:
         # Shares are of the WORLD row where the file has one (the rest is unallocated, with

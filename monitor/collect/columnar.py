@@ -14,6 +14,7 @@ header as row 1 (a blank line keeps its number); a Parquet file's rows counted f
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-__all__ = ["PARQUET_SUFFIXES", "ColumnarFile", "TableFileError", "as_text", "is_parquet", "parquet_records", "return_freed_memory",
-           "read_columns"]
+__all__ = ["PARQUET_SUFFIXES", "WHOLE_FILE_BLOCK", "ColumnarFile", "TableFileError", "as_text", "is_parquet",
+           "parquet_records", "return_freed_memory", "read_columns"]
 
 #: File names read as Parquet (any other is read as CSV, unless it starts with Parquet's magic bytes).
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _PARQUET_MAGIC = b"PAR1"
+#: Bytes per block of a whole-file parse (``read_columns(whole=True)``): 36 blocks for
+#: 5,000,000 flow rows (142 MiB) keep 2 cores busy; Arrow's default 1 MiB made 143
+#: chunks for no gain (2026-12-07).
+WHOLE_FILE_BLOCK = 4 << 20
 
 
 class TableFileError(ValueError):
@@ -94,7 +99,7 @@ def is_parquet(path: Path) -> bool:
 
 
 def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = (),
-                 what: str | None = None) -> ColumnarFile:
+                 what: str | None = None, whole: bool = False) -> ColumnarFile:
     """Read the ``required`` (and present ``optional``) columns of a CSV or Parquet file.
 
     Parameters
@@ -105,6 +110,11 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
         Column names (header cells are compared after trimming spaces).
     what : str, optional
         The expected header, for the message about an empty file.
+    whole : bool, default False
+        Parse a CSV's blocks on all cores at once (``pyarrow.csv.read_csv``) rather than
+        streaming them one after the other: about half the wall time on 2 cores, but the
+        parser holds buffers of the whole file. Off for ``detect``, whose peak memory
+        is bounded by a multiple of the file (docs/benchmarks.md).
 
     Raises
     ------
@@ -138,7 +148,11 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
                                     column_types={col: pa.string() for col in index.values()},
                                     strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
-        table = _stream_csv(path, read, parse, convert)
+        if whole:
+            read.block_size = WHOLE_FILE_BLOCK
+            table = pa_csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        else:
+            table = _stream_csv(path, read, parse, convert)
         if any(number is None for number, _, _ in ragged):
             # Arrow numbers lines only when reading on one thread: read again to name them
             ragged.clear()
@@ -152,6 +166,10 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
                              f"has {expected}")
     if table.num_rows == 0:
         raise TableFileError(f"{path}: no data rows after the header")
+    if whole:  # the whole file is in memory anyway: the columns are copied on all cores
+        with ThreadPoolExecutor() as pool:
+            return ColumnarFile(dict(zip(index, pool.map(lambda col: table.column(col).combine_chunks(),
+                                                         index.values()))), 2, ragged)
     columns = {}
     for name, col in index.items():  # one column's copy at a time: the peak stays near the file's size
         columns[name] = table.column(col).combine_chunks()

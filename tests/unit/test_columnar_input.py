@@ -126,3 +126,44 @@ def test_file_source_reads_parquet_like_csv(tmp_path):
     pd.testing.assert_frame_equal(from_csv.reset_index(drop=True), from_parquet.reset_index(drop=True))
     with pytest.raises(PayloadError, match="not a readable Parquet file"):
         FileCollector(customs(str(csv_path), format="parquet")).collect()
+
+
+def flow_lines(n: int) -> list[str]:
+    return [f" R{i % 3} ,P{i % 7},{2800 + i % 5},{2015 + i % 4},{i}.5" for i in range(n)]
+
+
+def test_whole_file_parse_on_many_blocks_reads_what_the_streaming_read_reads(tmp_path, monkeypatch):
+    from monitor.collect import columnar
+
+    lines = ["reporter,partner,product,period,value", *flow_lines(300), "", *flow_lines(200), "R1,P1,2801,2015,1,9",
+             *flow_lines(100)]
+    path = write(tmp_path, lines)
+    columns = ("reporter", "partner", "product", "period", "value")
+    streamed = columnar.read_columns(path, columns)
+    monkeypatch.setattr(columnar, "WHOLE_FILE_BLOCK", 512)  # some 60 blocks, parsed on all cores
+    whole = columnar.read_columns(path, columns, whole=True)
+    assert whole.ragged == streamed.ragged == [(503, 6, 5)]
+    assert whole.rows == streamed.rows == 601  # the blank line is a row (its number is kept), the ragged one not
+    assert all(whole.columns[name].equals(streamed.columns[name]) for name in columns)
+
+
+def test_concentration_names_a_ragged_line_past_the_first_block(tmp_path, capsys, monkeypatch):
+    from monitor.collect import columnar
+
+    monkeypatch.setattr(columnar, "WHOLE_FILE_BLOCK", 512)
+    path = write(tmp_path, ["reporter,partner,product,period,value", *flow_lines(400), "R1,P1,2801,2015",
+                            *flow_lines(10)])
+    code, _, err = run(["concentration", "--input", str(path)], capsys)
+    assert code == 2 and f"{path}: not a readable CSV: line 402 has 4 cell(s) where the header has 5" in err
+
+
+@pytest.mark.parametrize("pad", [(" ", ""), ("", "\t"), ("\u00a0", " ")])
+def test_concentration_reads_cells_with_spaces_around_them_as_the_bare_cells(tmp_path, capsys, pad):
+    before, after = pad
+    bare = ["reporter,partner,product,period,value", *[line.replace(" ", "") for line in flow_lines(60)]]
+    padded = [bare[0], *[",".join(f"{before}{cell}{after}" for cell in line.split(",")) for line in bare[1:]]]
+    results = []
+    for name, lines in (("bare", bare), ("padded", padded)):
+        (tmp_path / name).mkdir()
+        results.append(run(["concentration", "--input", str(write(tmp_path / name, lines)), "--format", "csv"], capsys))
+    assert results[0] == results[1] and results[0][0] == 0 and len(results[0][1].splitlines()) > 1
