@@ -159,7 +159,7 @@ def _child(queue, *args) -> None:
 
 def assess_in_fresh_process(*args) -> dict:
     """:func:`assess` in a new process, so its peak memory is measured alone."""
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
     queue = context.Queue()
     process = context.Process(target=_child, args=(queue, *args))
     process.start()
