@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import pytest
 
 from monitor.records import CollectedBatch, SeriesInfo
 from monitor.store.observations import load_observations, load_trade_flows, store_batch
@@ -98,3 +99,22 @@ def test_trade_flows_come_partner_first_in_byte_order(sessions, clock):
     assert len(keys) == 30
     assert keys == sorted(keys, key=lambda k: (k[0].encode(), k[1].encode(), k[2]))
     assert flows.index.tolist() == list(range(30))
+
+
+def test_a_failing_bulk_read_raises_and_the_session_recovers(sessions):
+    # On PostgreSQL the rows come through libpq's COPY directly (monitor/store/columnar.py):
+    # a server error mid-read must surface as an error, and the connection stay usable.
+    from sqlalchemy import literal_column, select
+    from sqlalchemy.exc import DBAPIError
+
+    from monitor.store.columnar import read_columns
+
+    failing = select(literal_column("1.0 / (2 - generate_series(1, 3))").label("x"))
+    with sessions() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite divides by zero into NULL, no error to raise")
+        with pytest.raises((DBAPIError, Exception), match="division by zero"):
+            read_columns(session, failing, {"x": "float"})
+        session.rollback()
+        fine = read_columns(session, select(literal_column("2.5").label("x")), {"x": "float"})
+    assert fine["x"].tolist() == [2.5]
