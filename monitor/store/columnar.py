@@ -50,15 +50,14 @@ def read_columns(session: Session, query: Select, columns: Mapping[str, Kind]) -
 
 
 def _copy_csv(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa.Table:
-    import psycopg
-
+    blocks = []
     with driver.cursor() as cursor:
         # JIT compiling took 0.3 of the 1 s of a partition's read (PostgreSQL 15): bulk
         # reads are scans and sorts, which it does not speed up. Until the transaction ends.
         cursor.execute("SET LOCAL jit = off")
-    # COPY takes no server-side parameters: bound client-side, as psycopg's copy() does.
-    query = psycopg.ClientCursor(driver).mogrify(f"COPY ({statement}) TO STDOUT (FORMAT csv)", params)
-    blocks = _copy_out(driver.pgconn, query.encode(driver.info.encoding))
+        # psycopg binds the parameters client-side: COPY takes no server-side ones.
+        with cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)", params) as copy:
+            blocks.extend(bytes(block) for block in copy)
     if not blocks:
         return _empty(columns)
     # NULL is an unquoted empty field in PostgreSQL's CSV, an empty string a quoted one.
@@ -69,39 +68,6 @@ def _copy_csv(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa
         convert_options=csv.ConvertOptions(
             column_types={name: _ARROW[kind] for name, kind in columns.items()},
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
-
-
-def _copy_out(pgconn, query: bytes) -> list:
-    """The data of ``COPY … TO STDOUT``, one buffer per row, through libpq (psycopg's ``pgconn``).
-
-    The server sends a ``COPY`` one row per message; psycopg's ``Copy`` iterator spends
-    several Python calls on each (≈ 1 CPU-s of a 1.2 million-row partition). Here each
-    row is one blocking ``PQgetCopyData`` call (0.5 CPU-s less per partition,
-    docs/benchmarks.md). In the session's transaction, like any of its statements.
-    """
-    import psycopg
-    from psycopg import pq
-
-    pgconn.send_query(query)
-    result = pgconn.get_result()
-    if result.status != pq.ExecStatus.COPY_OUT:
-        message = result.error_message
-        while pgconn.get_result() is not None:
-            pass
-        raise psycopg.DatabaseError(bytes(message).decode(errors="replace").strip())
-    blocks, get = [], pgconn.get_copy_data
-    while True:
-        size, data = get(0)
-        if size <= 0:
-            break
-        blocks.append(data)
-    failed = size == -2 and pgconn.error_message
-    while (result := pgconn.get_result()) is not None:
-        if result.status != pq.ExecStatus.COMMAND_OK:
-            failed = result.error_message
-    if failed:
-        raise psycopg.DatabaseError(bytes(failed).decode(errors="replace").strip())
-    return blocks
 
 
 def _fetched(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa.Table:
