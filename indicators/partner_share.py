@@ -18,7 +18,7 @@ import pandas as pd
 from indicators.disruption import DetectionResult
 from indicators.explanations import zh_month
 from indicators.periods import month_start
-from indicators.tables import normalised_codes, on_distinct
+from indicators.tables import normalised_codes, on_distinct, text_codes
 from indicators.vocabulary import WORLD_PARTNERS
 
 __all__ = ["METHOD_PARTNER_SHARE", "PartnerShareCollapseDetector"]
@@ -235,7 +235,7 @@ def _share_table(flows: pd.DataFrame) -> _ShareTable | None:
         raise ValueError(f"column 'value' must not be negative (row {pos}: {values.iloc[pos]})")
     value = values.to_numpy(dtype="float64")
     key_code, keys = _key_codes([flows[c] for c in ("reporter", "product", "flow") if c in flows.columns])
-    partner_code, partners = _text_codes(flows["partner"])
+    partner_code, partners = text_codes(flows["partner"], sort=True)
     month_code, months = pd.factorize(_months(flows["period"]), sort=True)
     use = ~np.isnan(value) & (key_code >= 0) & (partner_code >= 0)
     key_code, partner_code, month_code, value = key_code[use], partner_code[use], month_code[use], value[use]
@@ -339,17 +339,9 @@ def _trailing_means(table: _ShareTable, window: int, min_periods: int) -> np.nda
     return past
 
 
-def _text_codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes into the sorted distinct values of ``column.astype(str)`` (-1: missing), converting
-    only the distinct values to text."""
-    codes, uniques = pd.factorize(column)
-    text_code, text = pd.factorize(pd.Series(uniques, dtype=object).astype(str), sort=True)
-    return np.where(codes >= 0, text_code[np.maximum(codes, 0)], -1), np.asarray(text, dtype=object)
-
-
 def _key_codes(parts: list[pd.Series]) -> tuple[np.ndarray, np.ndarray]:
     """Codes into the sorted distinct keys ``part1/part2/...`` of the columns as text (-1: a part missing)."""
-    codes, names = zip(*(_text_codes(p) for p in parts))
+    codes, names = zip(*(text_codes(p, sort=True) for p in parts))
     present = np.all([c >= 0 for c in codes], axis=0)
     combined = np.zeros(int(present.sum()), dtype=np.int64)
     for c, n in zip(codes, names):

@@ -53,6 +53,7 @@ from indicators.scoring import (
     propagate_along_dependencies,
     weakest_link_floor,
 )
+from indicators.tables import text_codes
 from indicators.trade_totals import monthly_totals
 from indicators.vocabulary import AGGREGATE_PARTNERS, UNKNOWN, WORLD_PARTNERS
 from monitor.assess.executors import PartitionExecutor, build_executor
@@ -340,7 +341,7 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
                                              task.settings, task.home)
     concentration = measure_partition_concentration(frames, data.as_of, task.settings.window_months,
                                                     task.settings.min_partner_coverage)
-    return [_measure_node(task.chain, node, frames[node.id], data, task.settings, detector, share_detector,
+    return [_measure_node(task.chain, node, frames[node.id], data, detector, share_detector,
                           bilateral.get(node.id, []), exposures[node.id],
                           shares=shares.get(node.id, []), own_series=own_series.get(node.id, []),
                           concentration=concentration.get(node.id, (None, None, None)))
@@ -391,8 +392,8 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
             continue
         chosen = frame[frame["partner"].isin(partners)]
         # Series ids are built once per flow, not per row (a partition has ~10^6 rows).
-        product_code, products = _factorize_as_text(chosen["product"])
-        partner_code, partner_names = _factorize_as_text(chosen["partner"])
+        product_code, products = text_codes(chosen["product"])
+        partner_code, partner_names = text_codes(chosen["partner"])
         pair, row_pair = np.unique(product_code * len(partner_names) + partner_code, return_inverse=True)
         ids = []
         for code in pair.tolist():
@@ -505,13 +506,6 @@ def _partner_month_sums(node_ids: list[str], frames: list[pd.DataFrame]) -> pd.D
     })
 
 
-def _factorize_as_text(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """``pd.factorize(column.astype(str))``, converting only the distinct values to text."""
-    codes, uniques = pd.factorize(column)
-    text_codes, names = pd.factorize(pd.Index(uniques).astype(str))
-    return np.where(codes >= 0, text_codes[codes], codes), names
-
-
 def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> SeriesMatrix:
     """The matrix :meth:`SeriesMatrix.from_long` would build (ids sorted, one calendar), from
     (series ids, each row's index into them, month number since 1970, value) arrays, without a
@@ -531,8 +525,7 @@ def _series_matrix(cells: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 
 
 def _measure_node(chain: Chain, node: Node, frame: pd.DataFrame, data: PartitionData,
-                  settings: AssessmentSettings, detector: DisruptionEngine,
-                  share_detector: PartnerShareCollapseDetector,
+                  detector: DisruptionEngine, share_detector: PartnerShareCollapseDetector,
                   bilateral: list[tuple[str, str, DetectionResult]],
                   exposure: DimensionMeasurement, shares: list[DetectionResult],
                   own_series: list[tuple[str, str, DetectionResult]],
