@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
 import numpy as np
@@ -232,14 +232,21 @@ def load_trade_flows(
     whatever their vintages, so the result does not depend on arrival order and never
     mixes the two within a period.
 
-    Both rules are applied by the database (:func:`_newest`), and the rows are read
-    as columns (:mod:`monitor.store.columnar`).
+    Both rules are applied by the database (:func:`_newest`); the rows are read as columns
+    (:mod:`monitor.store.columnar`). Most keys have one stored row (a revision adds a
+    vintage only where a figure changed), so the rows are first read without the newest-
+    vintage rule, which costs the database a probe or a sort per row; the HS codes in
+    which some key turns out to have several rows are then read again with it
+    (:func:`_one_row_per_key`).
     """
-    query = _newest_trade_flows(_dialect(session), reporter, flow, list(products), start, end)
-    frame = read_columns(session, query, {"partner": "text", "product": "text", "period": "date",
-                                          "value": "float", "quantity": "float", "provenance": "text",
-                                          "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"})
-    frame = _partner_first(frame)
+    columns = {"partner": "text", "product": "text", "period": "date", "value": "float", "quantity": "float",
+               "provenance": "text", "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"}
+    dialect = _dialect(session)
+    products = list(products)
+    frame = _one_row_per_key(
+        read_columns(session, _trade_flow_rows(reporter, flow, products, start, end), columns),
+        lambda repeated: read_columns(session, _newest_trade_flows(dialect, reporter, flow, repeated, start, end),
+                                      columns))
     # reporter and flow are fixed by the query: not read back.
     frame.insert(0, "reporter", pd.Series(reporter, index=frame.index, dtype=frame["partner"].dtype))
     frame.insert(3, "flow", pd.Series(flow, index=frame.index, dtype=frame["partner"].dtype))
@@ -247,26 +254,60 @@ def load_trade_flows(
     return _flags_as_none(frame[columns])
 
 
-def _partner_first(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in ``product, period, partner`` order put in ``partner, product, period`` order.
+def _one_row_per_key(rows: pd.DataFrame, newest: Callable[[list[str]], pd.DataFrame]) -> pd.DataFrame:
+    """``rows`` (every stored row, in any order) with each key's newest row only, sorted by
+    ``partner, product, period``.
 
-    A stable sort on the partner alone does it (a few hundred distinct codes, ranked by
-    their text in byte order, as both databases compare): cheaper than a second sort of a
-    million rows in the database (docs/benchmarks.md).
+    Where no two rows share a partner, product and period (one provenance per period is
+    left by the query: reported beats mirror), ``rows`` are the answer; the HS codes
+    where some do are replaced by ``newest(codes)``, the database's newest-vintage read
+    of just those codes. Measured per assessment partition (docs/benchmarks.md): SQLite's
+    probe per row and PostgreSQL's sort cost more than this second read where few codes
+    have a revised month.
     """
-    codes, partners = pd.factorize(frame["partner"])
-    rank = np.empty(len(partners), dtype=np.int64)
-    rank[np.argsort(partners.to_numpy(dtype=object))] = np.arange(len(partners))
-    keys = rank[codes]
-    if len(keys) < 2 or bool((keys[1:] >= keys[:-1]).all()):
-        return frame
-    return frame.take(np.argsort(keys, kind="stable")).reset_index(drop=True)
+    order, repeated = _partner_product_period(rows)
+    if not repeated:
+        return rows.take(order).reset_index(drop=True) if order is not None else rows
+    again = rows["product"].isin(repeated).to_numpy()
+    merged = pd.concat([rows[~again], newest(sorted(repeated))], ignore_index=True)
+    order, _ = _partner_product_period(merged)
+    return merged.take(order).reset_index(drop=True) if order is not None else merged
 
 
-def _newest_trade_flows(dialect: str, reporter: str, flow: str, products: list[str], start: date | None,
-                        end: date | None) -> Select:
-    """The query of :func:`load_trade_flows`, in ``product, period, partner`` order (the primary key's)."""
-    row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
+def _partner_product_period(frame: pd.DataFrame) -> tuple[np.ndarray | None, list[str]]:
+    """The positions that sort ``frame`` by ``partner, product, period`` (None: already so), codes
+    compared as text in byte order, as both databases compare them; and the HS codes in
+    which two rows share all three (the order among those is left as it came).
+    """
+    keys = np.zeros(len(frame), dtype=np.int64)
+    ranked = []
+    for name in ("partner", "product"):
+        codes, uniques = pd.factorize(frame[name])
+        rank = np.empty(len(uniques), dtype=np.int64)
+        rank[np.argsort(uniques.to_numpy(dtype=object))] = np.arange(len(uniques))
+        ranked.append((rank[codes], len(uniques)))
+    days = frame["period"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    first = int(days.min()) if len(days) else 0
+    ranked.append((days - first, (int(days.max()) - first + 1) if len(days) else 1))
+    if np.prod([float(n) for _, n in ranked]) < 2.0**62:
+        for values, n in ranked:
+            keys = keys * n + values
+        order = None if len(keys) < 2 or bool((keys[1:] >= keys[:-1]).all()) else np.argsort(keys, kind="stable")
+        ordered = keys if order is None else keys[order]
+        same = ordered[1:] == ordered[:-1]
+    else:  # too many distinct codes for one integer key
+        order = np.lexsort([values for values, _ in reversed(ranked)])
+        same = np.logical_and.reduce([values[order][1:] == values[order][:-1] for values, _ in ranked])
+    if not same.any():
+        return order, []
+    at = np.flatnonzero(same) if order is None else order[np.flatnonzero(same)]
+    return order, [str(p) for p in pd.unique(frame["product"].to_numpy(dtype=object)[at])]
+
+
+def _trade_flow_conditions(row: Alias, other: Alias, reporter: str, flow: str, products: list[str],
+                           start: date | None, end: date | None) -> list:
+    """The rows of ``reporter``'s ``flow`` of ``products`` from ``start`` to ``end``, mirror rows only where
+    the period has no reported one."""
     same_period = [other.c.reporter == row.c.reporter, other.c.product == row.c.product,
                    other.c.flow == row.c.flow, other.c.period == row.c.period]
     shadowed = exists().where(*same_period, other.c.provenance != MIRROR)
@@ -276,11 +317,29 @@ def _newest_trade_flows(dialect: str, reporter: str, flow: str, products: list[s
         conditions.append(row.c.period >= start)
     if end is not None:
         conditions.append(row.c.period <= end)
+    return conditions
+
+
+_TRADE_FLOW_READ = ["partner", "product", "period", "value", "quantity", "provenance", "cif_fob_factor",
+                    ESTIMATE_FLAGS]
+
+
+def _trade_flow_rows(reporter: str, flow: str, products: list[str], start: date | None, end: date | None) -> Select:
+    """Every vintage's row of :func:`_trade_flow_conditions`, in no particular order (the reader sorts)."""
+    row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
+    return select(*(row.c[c] for c in _TRADE_FLOW_READ)).where(
+        *_trade_flow_conditions(row, other, reporter, flow, products, start, end))
+
+
+def _newest_trade_flows(dialect: str, reporter: str, flow: str, products: list[str], start: date | None,
+                        end: date | None) -> Select:
+    """:func:`_trade_flow_rows` with the newest row of each key only, in ``product, period, partner`` order."""
+    row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
     # Within one period reported and mirror rows no longer meet: the provenance is part of the key.
     # All of the primary key's leading columns are named, so that SQLite's probe can seek.
     return _newest(dialect, row, other, ["reporter", "product", "flow", "period", "partner", "provenance"],
-                   ["partner", "product", "period", "value", "quantity", "provenance", "cif_fob_factor",
-                    ESTIMATE_FLAGS], conditions, ["product", "period", "partner"])
+                   _TRADE_FLOW_READ, _trade_flow_conditions(row, other, reporter, flow, products, start, end),
+                   ["product", "period", "partner"])
 
 
 def _newest(dialect: str, row: Alias, other: Alias, key: list[str], columns: list[str], conditions: list,
