@@ -235,18 +235,20 @@ def load_trade_flows(
     Both rules are applied by the database (:func:`_newest`); the rows are read as columns
     (:mod:`monitor.store.columnar`). Most keys have one stored row (a revision adds a
     vintage only where a figure changed), so the rows are first read without the newest-
-    vintage rule, which costs the database a probe or a sort per row; the HS codes in
-    which some key turns out to have several rows are then read again with it
-    (:func:`_one_row_per_key`).
+    vintage rule, which costs the database a probe or a sort per row; the months of the
+    HS codes in which some key turns out to have several rows are then read again with
+    it (:func:`_one_row_per_key`).
     """
     columns = {"partner": "text", "product": "text", "period": "date", "value": "float", "quantity": "float",
                "provenance": "text", "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"}
     dialect = _dialect(session)
-    products = list(products)
+
+    def newest(months: list[tuple[str, date]]) -> list[pd.DataFrame]:
+        return [read_columns(session, _newest_trade_flows(dialect, reporter, flow, months[i:i + _MONTHS_PER_READ]),
+                             columns) for i in range(0, len(months), _MONTHS_PER_READ)]
+
     frame = _one_row_per_key(
-        read_columns(session, _trade_flow_rows(reporter, flow, products, start, end), columns),
-        lambda repeated: read_columns(session, _newest_trade_flows(dialect, reporter, flow, repeated, start, end),
-                                      columns))
+        read_columns(session, _trade_flow_rows(reporter, flow, list(products), start, end), columns), newest)
     # reporter and flow are fixed by the query: not read back.
     frame.insert(0, "reporter", pd.Series(reporter, index=frame.index, dtype=frame["partner"].dtype))
     frame.insert(3, "flow", pd.Series(flow, index=frame.index, dtype=frame["partner"].dtype))
@@ -254,30 +256,36 @@ def load_trade_flows(
     return _flags_as_none(frame[columns])
 
 
-def _one_row_per_key(rows: pd.DataFrame, newest: Callable[[list[str]], pd.DataFrame]) -> pd.DataFrame:
+#: (HS code, month) pairs per re-read: two bound parameters each, well inside SQLite's limit (32,766).
+_MONTHS_PER_READ = 2_000
+
+
+def _one_row_per_key(rows: pd.DataFrame,
+                     newest: Callable[[list[tuple[str, date]]], list[pd.DataFrame]]) -> pd.DataFrame:
     """``rows`` (every stored row, in any order) with each key's newest row only, sorted by
     ``partner, product, period``.
 
     Where no two rows share a partner, product and period (one provenance per period is
-    left by the query: reported beats mirror), ``rows`` are the answer; the HS codes
-    where some do are replaced by ``newest(codes)``, the database's newest-vintage read
-    of just those codes. Measured per assessment partition (docs/benchmarks.md): SQLite's
-    probe per row and PostgreSQL's sort cost more than this second read where few codes
-    have a revised month.
+    left by the query: reported beats mirror), ``rows`` are the answer. The (HS code,
+    month) pairs where some do are replaced by ``newest(pairs)``, the database's
+    newest-vintage read of just those months. Measured per assessment partition
+    (docs/benchmarks.md): SQLite's probe per row and PostgreSQL's sort cost more than
+    this second read, which reads only the revised months.
     """
     order, repeated = _partner_product_period(rows)
     if not repeated:
         return rows.take(order).reset_index(drop=True) if order is not None else rows
-    again = rows["product"].isin(repeated).to_numpy()
-    merged = pd.concat([rows[~again], newest(sorted(repeated))], ignore_index=True)
+    months = pd.MultiIndex.from_arrays([rows["product"], rows["period"]])
+    again = months.isin(repeated)
+    merged = pd.concat([rows[~again], *newest([(p, m.date()) for p, m in repeated])], ignore_index=True)
     order, _ = _partner_product_period(merged)
     return merged.take(order).reset_index(drop=True) if order is not None else merged
 
 
-def _partner_product_period(frame: pd.DataFrame) -> tuple[np.ndarray | None, list[str]]:
+def _partner_product_period(frame: pd.DataFrame) -> tuple[np.ndarray | None, list[tuple[str, pd.Timestamp]]]:
     """The positions that sort ``frame`` by ``partner, product, period`` (None: already so), codes
-    compared as text in byte order, as both databases compare them; and the HS codes in
-    which two rows share all three (the order among those is left as it came).
+    compared as text in byte order, as both databases compare them; and the (product, period)
+    pairs in which two rows share a partner (the order among those is left as it came).
     """
     keys = np.zeros(len(frame), dtype=np.int64)
     ranked = []
@@ -301,7 +309,8 @@ def _partner_product_period(frame: pd.DataFrame) -> tuple[np.ndarray | None, lis
     if not same.any():
         return order, []
     at = np.flatnonzero(same) if order is None else order[np.flatnonzero(same)]
-    return order, [str(p) for p in pd.unique(frame["product"].to_numpy(dtype=object)[at])]
+    pairs = frame[["product", "period"]].iloc[at].drop_duplicates().sort_values(["product", "period"])
+    return order, list(zip(pairs["product"].astype(str), pairs["period"]))
 
 
 def _trade_flow_conditions(row: Alias, other: Alias, reporter: str, flow: str, products: list[str],
@@ -331,15 +340,17 @@ def _trade_flow_rows(reporter: str, flow: str, products: list[str], start: date 
         *_trade_flow_conditions(row, other, reporter, flow, products, start, end))
 
 
-def _newest_trade_flows(dialect: str, reporter: str, flow: str, products: list[str], start: date | None,
-                        end: date | None) -> Select:
-    """:func:`_trade_flow_rows` with the newest row of each key only, in ``product, period, partner`` order."""
+def _newest_trade_flows(dialect: str, reporter: str, flow: str, months: list[tuple[str, date]]) -> Select:
+    """The newest row of each key of :func:`_trade_flow_conditions` in these (HS code, month) pairs, in
+    ``product, period, partner`` order."""
     row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
+    products = sorted({p for p, _ in months})
+    conditions = [*_trade_flow_conditions(row, other, reporter, flow, products, None, None),
+                  tuple_(row.c.product, row.c.period).in_(months)]
     # Within one period reported and mirror rows no longer meet: the provenance is part of the key.
     # All of the primary key's leading columns are named, so that SQLite's probe can seek.
     return _newest(dialect, row, other, ["reporter", "product", "flow", "period", "partner", "provenance"],
-                   _TRADE_FLOW_READ, _trade_flow_conditions(row, other, reporter, flow, products, start, end),
-                   ["product", "period", "partner"])
+                   _TRADE_FLOW_READ, conditions, ["product", "period", "partner"])
 
 
 def _newest(dialect: str, row: Alias, other: Alias, key: list[str], columns: list[str], conditions: list,

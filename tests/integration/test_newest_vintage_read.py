@@ -134,13 +134,17 @@ def _reference(stored: list[dict]) -> dict:
     return {(p, product, period, provenance): value for (p, product, period, provenance), (_, value) in best.items()}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_codes_with_revised_months_and_codes_without_read_as_the_rules_say(sessions, clock, seed):
-    # The reader takes the rows of codes whose keys have one row as they are and reads the
-    # codes with a revised (or mirrored) key again with the newest-vintage rule: each
-    # partition mixes both kinds. A random store of several vintages, some codes
-    # revised, some not, must read back exactly as the rules applied row by row.
+@pytest.mark.parametrize(("seed", "months_per_read"), [(1, 2000), (2, 2000), (3, 1)])
+def test_codes_with_revised_months_and_codes_without_read_as_the_rules_say(sessions, clock, monkeypatch, seed,
+                                                                           months_per_read):
+    # The reader takes the rows of keys with one stored row as they are and reads the
+    # months with a revised key again with the newest-vintage rule (in reads of
+    # ``months_per_read`` months): each partition mixes both kinds. A random store of
+    # several vintages, some codes revised, some not, must read back exactly as the rules
+    # applied row by row.
     import random
+
+    monkeypatch.setattr("monitor.store.observations._MONTHS_PER_READ", months_per_read)
 
     rng = random.Random(seed)
     products = ["2605", "26050", "2836", "8507", "850760"]
