@@ -556,7 +556,8 @@ def _read_flows_csv(path: Path):
     with ThreadPoolExecutor(1) as pool:
         # Arrow parses the file (on its own threads) while pandas is imported (≈ 0.35 s);
         # pyarrow is imported above, so the two threads never import the same module.
-        reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True)
+        reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True,
+                              dictionary=columns[:4])
         import numpy as np
         import pandas as pd
         try:
@@ -569,14 +570,16 @@ def _read_flows_csv(path: Path):
         raise InputFileError(f"{path}: not a readable CSV: line {number} has {cells} cell(s) where the header has "
                              f"{expected}")
     numbers = table.row_numbers()
-    text = {name: as_text(table.columns.pop(name)) for name in columns}
+    # a CSV's code columns come dictionary-encoded (text without nulls); anything else as text
+    text = {name: column if _encoded_text(column) else as_text(column)
+            for name, column in ((name, table.columns.pop(name)) for name in columns)}
     # Arrow's kernels let go of the GIL: the column checks run on both cores.
     with ThreadPoolExecutor(2) as pool:
         values, encoded = _encoded_if_clean(text, pool)
         if values is None:  # something to trim or an empty cell: trim every cell, find the empty ones
 
             def trimmed(name: str) -> tuple[pa.Array, np.ndarray]:
-                column = pc.utf8_trim_whitespace(text[name])
+                column = pc.utf8_trim_whitespace(text[name].cast(pa.string()))
                 return column, pc.equal(column, "").to_numpy(zero_copy_only=False)
 
             done = dict(zip(columns, pool.map(trimmed, columns)))
@@ -637,6 +640,13 @@ def _read_flows_csv(path: Path):
     return frame, annual
 
 
+def _encoded_text(column) -> bool:  # noqa: ANN001 - a pyarrow Array
+    import pyarrow as pa
+
+    return (pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type)
+            and column.null_count == 0)
+
+
 def _sorted_categorical(encoded):  # noqa: ANN001, ANN202 - a pyarrow DictionaryArray to a pandas Categorical
     """A dictionary-encoded text column as a pandas Categorical whose categories are sorted
     (category order = text order, as a groupby on the text sorts it), without a Python
@@ -667,7 +677,7 @@ def _encoded_if_clean(text: dict, pool):  # noqa: ANN001, ANN202 - pyarrow array
     import pyarrow.compute as pc
 
     def clean(name: str):  # noqa: ANN202 - a pyarrow DictionaryArray, or None
-        encoded = pc.dictionary_encode(text[name])
+        encoded = text[name] if pa.types.is_dictionary(text[name].type) else pc.dictionary_encode(text[name])
         distinct = encoded.dictionary
         if (pc.any(pc.not_equal(pc.utf8_trim_whitespace(distinct), distinct)).as_py()
                 or pc.any(pc.equal(distinct, "")).as_py()):
