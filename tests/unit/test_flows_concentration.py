@@ -37,6 +37,14 @@ def _flows_file(tmp_path, n: int, monthly: bool, seed: int = 3):
     return path
 
 
+@pytest.fixture(autouse=True)
+def spare_cpu(monkeypatch):
+    """The halves are computed whatever the machine's load (which decides it in the CLI)."""
+    import monitor.cli.flows_concentration as module
+
+    monkeypatch.setattr(module, "_spare_cpu", lambda: True)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 @pytest.mark.parametrize("monthly", [False, True])
 def test_two_processes_write_the_one_process_text(tmp_path, fmt, monthly):
