@@ -65,15 +65,22 @@ def concentration_text(frame: pd.DataFrame, annual: bool, fmt: str, split_rows: 
 
 
 def _spare_cpu() -> bool:
-    """Whether this process may use a CPU beside its own: two, and the last minute's load
-    leaves one free. Where other jobs hold every CPU the halves cost more than the whole
-    (5,000,000 rows at load 3.6-4.1 on 2 CPUs: 2.6-3.5 s against 1.8-3.1 s, 2026-12-07),
-    as ``make -l`` holds back."""
+    """Whether a CPU beside this process's own is free now: two or more, and no more
+    runnable tasks than CPUs - 1 (Linux's ``/proc/loadavg``, this process included;
+    elsewhere the last minute's load). Where other jobs hold every CPU the halves cost
+    more than the whole (5,000,000 rows at load 3.6-4.1 on 2 CPUs: 2.6-3.5 s against
+    1.8-3.1 s, 2026-12-07). The count of the moment, not the minute's average: a job
+    that just ended (a benchmark's previous contender) must not hold the split back."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return cpus >= 2 and os.getloadavg()[0] <= cpus - 1
+    try:
+        with open("/proc/loadavg") as handle:
+            running = int(handle.read().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        running = 1 + int(os.getloadavg()[0])
+    return cpus >= 2 and running <= cpus - 1
 
 
 def _halves(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
