@@ -31,7 +31,7 @@ Partners that are not one supplier:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,18 +117,47 @@ def _partner_sort_key(partner: pd.Series) -> pd.Series:
     return partner.astype(str)
 
 
-def _group_codes(flows: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """One int64 code per row whose order is the sorted order of the key tuples.
+def _partner_ranks(uniques: pd.Series) -> np.ndarray:
+    """Each distinct partner's place in a group's partner order.
 
-    Missing key values form their own group, sorted last (as ``groupby(dropna=False)``).
+    By code, then by type name for codes whose text is equal (1 and "1"): a fixed order
+    of a group's partners whatever other groups hold (not first appearance in the table).
     """
-    code = np.zeros(len(flows), dtype="int64")
+    order = np.arange(len(uniques))
+    if uniques.dtype == object:
+        order = np.argsort(uniques.map(lambda p: type(p).__name__).to_numpy(str), kind="stable")
+    order = order[np.argsort(_partner_sort_key(uniques).to_numpy()[order], kind="stable")]
+    rank = np.empty(len(uniques), dtype="int64")
+    rank[order] = np.arange(len(uniques), dtype="int64")
+    return rank
+
+
+def _column_codes(flows: pd.DataFrame, columns: list[str]) -> list[tuple[np.ndarray, int]]:
+    """Per column, each row's place among the column's sorted distinct values (a missing
+    value after them all, as ``groupby(dropna=False)`` sorts it) and the number of places.
+
+    A categorical column sorts by its categories' order, so its codes are those places
+    already (with gaps for unused categories, which change no order): no hashing of the rows.
+    """
+    out = []
+    for column in columns:
+        values = flows[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes, n_places = values.cat.codes.to_numpy().astype("int64"), len(values.cat.categories)
+        else:
+            codes, uniques = pd.factorize(values, sort=True)
+            codes, n_places = codes.astype("int64", copy=False), len(uniques)
+        codes[codes < 0] = n_places
+        out.append((codes, n_places + 1))
+    return out
+
+
+def _combined_codes(columns: list[tuple[np.ndarray, int]], n_rows: int) -> np.ndarray:
+    """One int64 code per row whose order is the sorted order of the rows' tuples of
+    :func:`_column_codes`."""
+    code = np.zeros(n_rows, dtype="int64")
     span = 1
-    for key in keys:
-        codes, uniques = pd.factorize(flows[key], sort=True)
-        radix = len(uniques) + 1
-        codes = codes.astype("int64", copy=False)
-        codes[codes < 0] = len(uniques)
+    for codes, radix in columns:
         if span * radix >= 2**62:
             # re-number the combined code densely (order-preserving) before it overflows
             code = np.unique(code, return_inverse=True)[1].astype("int64").reshape(-1)
@@ -155,23 +184,32 @@ def _dense(span: int, n: int) -> bool:
     return span <= 4 * n + 1_000_000
 
 
+def _dense_groups(gcode: np.ndarray, n_ranks: int) -> np.ndarray:
+    """Group codes renumbered 0, 1, ... (order kept) where that is one linear pass, so that
+    the (group, partner) codes stay few enough to be counted, not sorted; else renumbered
+    by a sort only where group * partner codes would leave int64."""
+    if len(gcode) and _dense(int(gcode.max()) + 1, len(gcode)):
+        present = np.zeros(int(gcode.max()) + 1, dtype=bool)
+        present[gcode] = True
+        return (np.cumsum(present) - 1)[gcode]
+    if len(gcode) and int(gcode.max()) >= (2**62) // max(n_ranks, 1):
+        return np.unique(gcode, return_inverse=True)[1].astype("int64").reshape(-1)
+    return gcode
+
+
 @dataclass(frozen=True)
-class _Pairs:
-    """Rows summed per (group, partner), sorted by group then partner sort key."""
+class _Coded:
+    """Rows of a long table as integer codes: what :func:`_pairs` sums."""
 
-    pair_row: np.ndarray  # position in flows of one row of the pair (for key/partner values)
-    pair_value: np.ndarray  # summed value
-    pair_residual: np.ndarray  # partner is a residual
-    pair_gid: np.ndarray  # dense group id, non-decreasing
-    group_start: np.ndarray  # first pair of each group
-    group_code: np.ndarray  # the group's code from _group_codes
-    all_codes: np.ndarray | None  # codes of every group, including aggregate-only ones
-    all_rows: np.ndarray | None  # one row position per group in all_codes
+    group: np.ndarray  # int64 per row, ordered as the rows' key tuples (_dense_groups)
+    rank: np.ndarray  # int64 per row: the partner's place in the partner order (_partner_ranks)
+    value: np.ndarray  # float64 per row
+    residual_by_rank: np.ndarray  # bool per rank: the partner is a residual
+    keys_of: Callable[[int], pd.Series]  # a row's key values, for a message
 
 
-def _pairs(
-    flows: pd.DataFrame, keys: list[str], residual_partners: Collection[str], with_all_groups: bool = False
-) -> _Pairs:
+def _coded_flows(flows: pd.DataFrame, keys: list[str], residual_partners: Collection[str]) -> tuple[_Coded, np.ndarray]:
+    """``flows`` as codes, and which rows count (partner not an aggregate)."""
     check_columns(flows, keys)
     residual = residual_set(residual_partners)
     values = validated_values(flows).to_numpy()
@@ -181,60 +219,69 @@ def _pairs(
         raise ValueError(
             f"column 'partner' has {int(partner.isna().sum())} missing entries, first at row {pos}"
         )
-
     pcodes, puniques = pd.factorize(partner, sort=False)
     unique_series = pd.Series(puniques)
-    aggregate_u = is_aggregate(unique_series)
     residual_u = normalised_codes(unique_series).isin(residual).to_numpy() if residual else np.zeros(len(puniques), bool)
-    # by code, then by type name for codes whose text is equal (1 and "1"): a fixed order of
-    # a group's partners whatever other groups hold (not first appearance in the table)
-    order_u = np.arange(len(puniques))
-    if unique_series.dtype == object:
-        order_u = np.argsort(unique_series.map(lambda p: type(p).__name__).to_numpy(str), kind="stable")
-    order_u = order_u[np.argsort(_partner_sort_key(unique_series).to_numpy()[order_u], kind="stable")]
-    rank_u = np.empty(len(puniques), dtype="int64")
-    rank_u[order_u] = np.arange(len(puniques), dtype="int64")
-    residual_by_rank = residual_u[order_u]
-    n_ranks = max(len(puniques), 1)
+    rank_u = _partner_ranks(unique_series)
+    residual_by_rank = np.empty(len(puniques), dtype=bool)
+    residual_by_rank[rank_u] = residual_u
+    gcode = _dense_groups(_combined_codes(_column_codes(flows, keys), len(flows)), len(puniques))
+    return (_Coded(gcode, rank_u[pcodes], values, residual_by_rank, lambda row: flows[keys].iloc[row]),
+            ~is_aggregate(unique_series)[pcodes])
 
-    gcode = _group_codes(flows, keys)
-    if len(gcode) and _dense(int(gcode.max()) + 1, len(gcode)):
-        # Number the groups present densely (order kept), in one linear pass: the
-        # (group, partner) codes below then stay few enough to be counted, not sorted.
-        present = np.zeros(int(gcode.max()) + 1, dtype=bool)
-        present[gcode] = True
-        gcode = (np.cumsum(present) - 1)[gcode]
-    elif len(gcode) and int(gcode.max()) >= (2**62) // n_ranks:
-        # keep group * partner codes inside int64: renumber groups densely (order kept)
-        gcode = np.unique(gcode, return_inverse=True)[1].astype("int64").reshape(-1)
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Rows summed per (group, partner), sorted by group then partner sort key."""
+
+    pair_row: np.ndarray  # position in the coded rows of one row of the pair (for key/partner values)
+    pair_value: np.ndarray  # summed value
+    pair_residual: np.ndarray  # partner is a residual
+    pair_gid: np.ndarray  # dense group id, non-decreasing
+    group_start: np.ndarray  # first pair of each group
+    group_code: np.ndarray  # the group's code in _Coded.group
+    all_codes: np.ndarray | None  # codes of every group, including aggregate-only ones
+    all_rows: np.ndarray | None  # first row position of each group in all_codes
+
+
+def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool = False) -> _Pairs:
+    """The coded rows summed per (group, partner); ``keep`` (a row mask) drops rows after
+    ``with_all_groups`` has listed every group."""
+    gcode, rank, values = coded.group, coded.rank, coded.value
+    n_ranks = max(len(coded.residual_by_rank), 1)
     all_codes = all_rows = None
     if with_all_groups:
         if len(gcode) and _dense(int(gcode.max()) + 1, len(gcode)):
             first_row = np.full(int(gcode.max()) + 1, len(gcode), dtype="int64")
-            np.minimum.at(first_row, gcode, np.arange(len(gcode), dtype="int64"))
+            # written last row first: a group's first row is its last write (later writes win)
+            first_row[gcode[::-1]] = np.arange(len(gcode) - 1, -1, -1, dtype="int64")
             all_codes = np.flatnonzero(first_row < len(gcode))
             all_rows = first_row[all_codes]
         else:
             all_codes, all_rows = np.unique(gcode, return_index=True)
 
-    keep = ~aggregate_u[pcodes]
-    rows = None if keep.all() else np.flatnonzero(keep)
+    rows = None if keep is None or keep.all() else np.flatnonzero(keep)
     if rows is not None:
-        gcode, pcodes, values = gcode[rows], pcodes[rows], values[rows]
+        gcode, rank, values = gcode[rows], rank[rows], values[rows]
     if len(gcode) == 0:
         empty_i = np.zeros(0, dtype="int64")
         return _Pairs(empty_i, np.zeros(0), np.zeros(0, bool), empty_i, empty_i, empty_i, all_codes, all_rows)
-    pair_code = gcode * n_ranks + rank_u[pcodes]
+    pair_code = gcode * n_ranks + rank
     span = int(pair_code.max()) + 1
     if _dense(span, len(pair_code)):
         # Few possible codes per row (the usual case: codes are dense ranks of the key
         # values): count and sum per code in one pass each instead of sorting the rows
-        # (5,000,000 rows: 0.1 s instead of 1.2 s).
-        first = np.flatnonzero(np.bincount(pair_code, minlength=span))
+        # (5,000,000 rows: 0.1 s instead of 1.2 s). The per-code arrays are as narrow as
+        # they can be (a mask, int32 rows): 100,000 groups x 200 partners are 20,000,000
+        # codes, and faulting in 8 bytes of fresh memory per code cost more than the sums.
+        present = np.zeros(span, dtype=bool)
+        present[pair_code] = True
+        first = np.flatnonzero(present)
         pair_value = np.bincount(pair_code, weights=values, minlength=span)[first]
-        row_of = np.empty(span, dtype="int64")
-        row_of[pair_code] = np.arange(len(pair_code), dtype="int64")  # the last row of the pair (later writes win)
-        pair_row = row_of[first] if rows is None else rows[row_of[first]]
+        narrow = "int32" if len(pair_code) < 2**31 else "int64"
+        row_of = np.empty(span, dtype=narrow)
+        row_of[pair_code] = np.arange(len(pair_code), dtype=narrow)  # the last row of the pair (later writes win)
+        pair_row = row_of[first].astype("int64") if rows is None else rows[row_of[first]]
     else:
         # The sort only numbers the pairs; the sum runs in row order as above (not over the
         # sorted rows, whose order within a pair an unstable sort leaves to the other groups).
@@ -249,7 +296,7 @@ def _pairs(
         last_row = np.maximum.reduceat(order, starts)  # the last row of the pair, as above
         pair_row = last_row if rows is None else rows[last_row]
     pair_group_code = first // n_ranks
-    pair_residual = residual_by_rank[first % n_ranks]
+    pair_residual = coded.residual_by_rank[first % n_ranks]
     group_start = np.flatnonzero(np.r_[True, pair_group_code[1:] != pair_group_code[:-1]])
     sizes = np.diff(np.r_[group_start, len(pair_group_code)])
     pair_gid = np.repeat(np.arange(len(group_start), dtype="int64"), sizes)  # faster than a cumsum
@@ -259,7 +306,7 @@ def _pairs(
         # Finite values near 1.8e308 can sum to inf, which made every share 0 and the HHI
         # 0 ("status ok"); no scaling keeps the total itself representable, so refuse.
         g = int(np.flatnonzero(~np.isfinite(totals))[0])
-        first = flows[keys].iloc[pair_row[group_start[g]]]
+        first = coded.keys_of(int(pair_row[group_start[g]]))
         where = ", ".join(f"{k}={v.date() if isinstance(v, pd.Timestamp) else v}" for k, v in first.items())
         raise ValueError(f"column 'value': the values of group {where} sum beyond the largest float "
                          "(about 1.8e308); rescale the input (e.g. to thousands)")
@@ -313,7 +360,7 @@ def partner_shares(
     DOJ/FTC Merger Guidelines (2023), section 2.1 and endnote on the HHI.
     """
     keys = check_keys(keys)
-    pairs = _pairs(flows, keys, residual_partners)
+    pairs = _pairs(*_coded_flows(flows, keys, residual_partners))
     total = np.add.reduceat(pairs.pair_value, pairs.group_start) if len(pairs.pair_value) else np.zeros(0)
     positive = (total > 0)[pairs.pair_gid]
     rows = pairs.pair_row[positive]
@@ -442,11 +489,18 @@ def concentration_table(
     """
     keys = check_keys(keys)
     residual = bool(residual_set(residual_partners))
-    pairs = _pairs(flows, keys, residual_partners, with_all_groups=include_zero_total)
-    n_pairs = len(pairs.pair_value)
-    if n_pairs == 0 and not (include_zero_total and len(pairs.all_codes)):
+    pairs = _pairs(*_coded_flows(flows, keys, residual_partners), with_all_groups=include_zero_total)
+    if len(pairs.pair_value) == 0 and not (include_zero_total and len(pairs.all_codes)):
         return _empty_table(keys, residual)
+    columns, rows, _ = _indicators(pairs, include_zero_total, residual)
+    return _table_frame(flows[keys], flows["partner"], columns, rows)
 
+
+def _indicators(pairs: _Pairs, include_zero_total: bool, residual: bool) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The columns of :func:`concentration_table` after the keys (``top_partner`` as the
+    coded row of the top partner's pair, -1 where there is none), the coded row whose key
+    values each table row shows, and each table row's group code."""
+    n_pairs = len(pairs.pair_value)
     v, gid, start = pairs.pair_value, pairs.pair_gid, pairs.group_start
     n_groups = len(start)
     named = ~pairs.pair_residual
@@ -468,7 +522,6 @@ def concentration_table(
         cr3 = np.minimum(top3 / total, 1.0)
         residual_share = residual_total / total
         effective_n = np.where(hhi > 0, 1.0 / np.where(hhi > 0, hhi, 1.0), np.nan)
-    # position in flows of the top partner's row, -1 where there is none
     top_row = np.where(has_top, pairs.pair_row[np.where(has_top, top_pos, 0)] if n_pairs else 0, -1)
 
     columns = {
@@ -478,7 +531,7 @@ def concentration_table(
         "hhi_points": hhi * 10_000.0,
         "cr1": top_share,
         "cr3": cr3,
-        "top_partner": top_row,  # replaced by the partner codes below
+        "top_partner": top_row,
         "top_share": top_share,
         "effective_n": effective_n,
     }
@@ -502,13 +555,17 @@ def concentration_table(
                 filled = np.full(n_all, np.nan)
                 filled[where[positive]] = col[positive]
             columns[name] = filled
-        out = flows[keys].iloc[pairs.all_rows].reset_index(drop=True)
-    else:
-        columns = {name: col[positive] for name, col in columns.items()}
-        out = flows[keys].iloc[pairs.pair_row[start][positive]].reset_index(drop=True)
+        return columns, pairs.all_rows, pairs.all_codes
+    columns = {name: col[positive] for name, col in columns.items()}
+    return columns, pairs.pair_row[start][positive], pairs.group_code[positive]
 
+
+def _table_frame(keys: pd.DataFrame, partner: pd.Series, columns: dict, rows: np.ndarray) -> pd.DataFrame:
+    """The table from :func:`_indicators`: key values and top partners taken from the rows
+    of ``keys`` and ``partner`` at those positions."""
+    out = keys.iloc[rows].reset_index(drop=True)
     top_row = columns["top_partner"]
-    top_partner = flows["partner"].iloc[np.maximum(top_row, 0)].to_numpy() if len(flows) else np.zeros(0, object)
+    top_partner = partner.iloc[np.maximum(top_row, 0)].to_numpy() if len(partner) else np.zeros(0, object)
     if (top_row < 0).any():
         # an object column, so a missing top partner is None whatever the other groups'
         # partners are (pandas would infer a text column and turn None into NaN)
@@ -776,37 +833,113 @@ def concentration_against_totals(
     """
     keys = check_keys(keys)
     slice_cols = [c for c in slices if c not in keys]
-    check_columns(flows, keys + slice_cols)
-    values = validated_values(flows)
-    partner = normalised_codes(flows["partner"]) if len(flows) else flows["partner"].astype(str)
-    is_world = partner.isin(WORLD_PARTNERS).to_numpy()
-    is_other_aggregate = is_aggregate(flows["partner"]) & ~is_world
-    frame = flows[keys + slice_cols + ["partner"]].assign(value=values.to_numpy())
-    named = frame.loc[~is_world & ~is_other_aggregate]
     group = keys + slice_cols
-    world = frame.loc[is_world].groupby(group, dropna=False, observed=True)["value"].max()
-    with np.errstate(over="ignore"):  # a sum beyond the largest float is refused by concentration_table
-        named_sum = _group_sums(named.groupby(group, dropna=False, observed=True), named["value"].to_numpy())
-    gap = (world - named_sum.reindex(world.index).fillna(0.0)).clip(lower=0.0)
+    check_columns(flows, group)
+    values = validated_values(flows).to_numpy()
+    residual = residual_set([UNALLOCATED, *residual_set(residual_partners)])
+    # The partners are classified on their distinct codes (a table has a few hundred
+    # partners and up to millions of rows); a missing one is neither World nor aggregate.
+    pcodes, puniques = pd.factorize(flows["partner"])
+    unique_series = pd.Series(puniques)
+    world_u = normalised_codes(unique_series).isin(WORLD_PARTNERS).to_numpy() if len(puniques) else np.zeros(0, bool)
+    is_world = np.r_[world_u, False][pcodes]
+    named = ~np.r_[world_u | is_aggregate(unique_series), False][pcodes]
+    missing = pcodes < 0
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise ValueError(f"column 'partner' has {int(missing.sum())} missing entries, first at row "
+                         f"{int(np.count_nonzero(named[:first]))}")
+
+    columns = _column_codes(flows, group)
+    gcode = _dense_groups(_combined_codes(columns[:len(keys)], len(flows)), len(puniques) + 1)
+    slice_code = _combined_codes(columns, len(flows)) if slice_cols else gcode
+    world_rows = np.flatnonzero(is_world)
+    world = (flows[group].iloc[world_rows].assign(value=values[world_rows])
+             .groupby(group, dropna=False, observed=True)["value"].max())
+    # the World slices in the groupby's (sorted) order, and the named rows' sum in each
+    world_slices, world_first = np.unique(slice_code[world_rows], return_index=True)
+    named_sum = np.zeros(len(world_slices))
+    if len(world_slices):
+        slot = np.searchsorted(world_slices, slice_code)
+        slot[slot == len(world_slices)] = 0
+        slot = np.where(named & (world_slices[slot] == slice_code), slot, -1)
+        hit = slot >= 0
+        with np.errstate(over="ignore"):  # a sum beyond the largest float is refused by _pairs
+            named_sum = np.bincount(slot[hit], weights=values[hit], minlength=len(world_slices))
+    named_sum = pd.Series(named_sum, index=world.index)
+    gap = (world - named_sum).clip(lower=0.0)
     unallocated = gap.rename("value").reset_index()
     unallocated["partner"] = UNALLOCATED
-    rows = pd.concat([named[keys + ["partner", "value"]], unallocated[keys + ["partner", "value"]]],
-                     ignore_index=True)
-    table = concentration_bounds(concentration_table(
-        rows, keys, residual_partners=[UNALLOCATED, *residual_set(residual_partners)],
-        include_zero_total=include_zero_total))
-    # The part of each group's total that stood on a World row (the rest on partner sums).
-    world_total = named_sum.reindex(world.index).fillna(0.0).clip(upper=world) + gap
-    by_group = _group_sums(world_total.groupby(level=list(range(len(keys))), dropna=False), world_total.to_numpy())
+    world_group = gcode[world_rows[world_first]]  # each World slice's group
+    # The part of each slice's total that stood on a World row (the rest on partner sums).
+    world_total = (named_sum.clip(upper=world) + gap).to_numpy()
+
+    # The rows measured: the named ones in their order, then one unallocated row per
+    # World slice. The partner column they make (and its type) decides the partners' order.
+    every_row = bool(named.all())
+    named_rows = np.arange(len(flows)) if every_row else np.flatnonzero(named)
+    first_of = np.full(len(puniques), len(flows), dtype="int64")
+    first_of[pcodes[named_rows[::-1]]] = named_rows[::-1]  # later writes win: each partner's first named row
+    shown = first_of[first_of < len(flows)]
+    partner_rows = _measured_rows(flows, group, shown, unallocated)["partner"]
+    ucodes, uniques = pd.factorize(partner_rows)
+    uniques = pd.Series(uniques)
+    rank_u = _partner_ranks(uniques)
+    residual_by_rank = np.empty(len(uniques), dtype=bool)
+    residual_by_rank[rank_u] = normalised_codes(uniques).isin(residual).to_numpy()
+    rank_of = np.zeros(len(puniques), dtype="int64")
+    rank_of[pcodes[shown]] = rank_u[ucodes[:len(shown)]]
+    n_named = len(named_rows)
+
+    def measured(per_row: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """The named rows' entries of a per-row array, then the unallocated rows'."""
+        if every_row and not len(extra):
+            return per_row
+        return np.concatenate([per_row if every_row else per_row[named_rows], extra])
+
+    def keys_of(row: int) -> pd.Series:
+        return flows[keys].iloc[named_rows[row]] if row < n_named else unallocated[keys].iloc[row - n_named]
+
+    coded = _Coded(measured(gcode, world_group), measured(rank_of[pcodes], rank_u[ucodes[len(shown):]]),
+                   measured(values, gap.to_numpy()), residual_by_rank, keys_of)
+    pairs = _pairs(coded, with_all_groups=include_zero_total)
+    if len(pairs.pair_value) == 0 and not (include_zero_total and len(pairs.all_codes)):
+        table = _empty_table(keys, True)
+    else:
+        measures, shown_rows, table_groups = _indicators(pairs, include_zero_total, True)
+        top = measures["top_partner"]
+        # Only the rows shown are taken from flows (the keys of each group, the top
+        # partners), and one named row if any: it is there for the column types.
+        shown_at = np.r_[shown_rows, np.maximum(top, 0)]
+        # a position in flows, or past its end for an unallocated row
+        shown_at = np.where(shown_at < n_named, named_rows[np.minimum(shown_at, n_named - 1)] if n_named else 0,
+                            shown_at - n_named + len(flows))
+        needed, at = np.unique(np.r_[shown_at[shown_at < len(flows)], named_rows[:1]], return_inverse=True)
+        shown_at[shown_at < len(flows)] = at[:np.count_nonzero(shown_at < len(flows))]
+        shown_at[shown_at >= len(flows)] += len(needed) - len(flows)
+        measured = _measured_rows(flows, group, needed, unallocated)
+        measures["top_partner"] = np.where(top >= 0, shown_at[len(shown_rows):], -1)
+        table = _table_frame(measured[keys], measured["partner"], measures, shown_at[:len(shown_rows)])
+    table = concentration_bounds(table)
     if len(table):
-        index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else pd.Index(table[keys[0]])
-        covered = by_group.reindex(index).fillna(0.0).to_numpy() if len(by_group) else np.zeros(len(table))
+        at = np.searchsorted(table_groups, world_group)
+        at[at == len(table_groups)] = 0
+        listed = table_groups[at] == world_group if len(table_groups) else np.zeros(len(world_group), bool)
+        covered = np.bincount(at[listed], weights=world_total[listed], minlength=len(table))
         total = table["total"].to_numpy(dtype="float64")
         with np.errstate(divide="ignore", invalid="ignore"):
             table["world_total_share"] = np.where(total > 0, np.minimum(covered / total, 1.0), np.nan)
     else:
         table["world_total_share"] = pd.Series(dtype="float64")
     return table
+
+
+def _measured_rows(flows: pd.DataFrame, group: list[str], rows: np.ndarray, unallocated: pd.DataFrame) -> pd.DataFrame:
+    """``flows``' rows at ``rows`` and the ``unallocated`` rows after them, as one frame of
+    keys and partner: the column types are those that all named rows and all unallocated
+    rows would have together (pandas decides them from the types and from which side is
+    empty)."""
+    return pd.concat([flows[[*group, "partner"]].iloc[rows], unallocated[[*group, "partner"]]], ignore_index=True)
 
 
 @dataclass(frozen=True)

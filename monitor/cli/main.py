@@ -535,22 +535,29 @@ def _read_flows_csv(path: Path):
 
     Read as Arrow columns (:mod:`monitor.collect.columnar`) and checked with masks: each
     distinct period text is parsed once. Codes are kept as written (``NA`` is Namibia,
-    not a missing value); a line with every cell blank is ignored. Returns the frame
-    (period as month-start timestamps, value as float) and whether every period was
-    written as a plain year (``2023``), i.e. the data are annual.
+    not a missing value); a line with every cell blank is ignored. Returns the frame and
+    whether every period was written as a plain year (``2023``), i.e. the data are annual.
+    The frame's reporter, partner, product and period (month-start timestamps) are
+    categorical with their categories sorted, so the computation's sorts and groupings
+    read each column's integer codes (Arrow's dictionary encoding, made on its threads)
+    instead of hashing millions of strings again; value is float.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from monitor.collect.columnar import TableFileError, as_text, read_columns
+    from monitor.collect.columnar import TableFileError, as_text, read_columns, return_freed_memory
 
+    # jemalloc rather than mimalloc for Arrow's buffers: at 5,000,000 rows the read spent
+    # 0.8-1.9 s in the kernel (page faults) with mimalloc, 0.45 s with jemalloc (2026-12-07).
+    return_freed_memory()
     columns = ("reporter", "partner", "product", "period", "value")
     with ThreadPoolExecutor(1) as pool:
         # Arrow parses the file (on its own threads) while pandas is imported (≈ 0.35 s);
         # pyarrow is imported above, so the two threads never import the same module.
-        reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True)
+        reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True,
+                              dictionary=columns[:4])
         import numpy as np
         import pandas as pd
         try:
@@ -563,14 +570,16 @@ def _read_flows_csv(path: Path):
         raise InputFileError(f"{path}: not a readable CSV: line {number} has {cells} cell(s) where the header has "
                              f"{expected}")
     numbers = table.row_numbers()
-    text = {name: as_text(table.columns.pop(name)) for name in columns}
+    # a CSV's code columns come dictionary-encoded (text without nulls); anything else as text
+    text = {name: column if _encoded_text(column) else as_text(column)
+            for name, column in ((name, table.columns.pop(name)) for name in columns)}
     # Arrow's kernels let go of the GIL: the column checks run on both cores.
     with ThreadPoolExecutor(2) as pool:
-        values = _values_if_clean(text, pool)
+        values, encoded = _encoded_if_clean(text, pool)
         if values is None:  # something to trim or an empty cell: trim every cell, find the empty ones
 
             def trimmed(name: str) -> tuple[pa.Array, np.ndarray]:
-                column = pc.utf8_trim_whitespace(text[name])
+                column = pc.utf8_trim_whitespace(text[name].cast(pa.string()))
                 return column, pc.equal(column, "").to_numpy(zero_copy_only=False)
 
             done = dict(zip(columns, pool.map(trimmed, columns)))
@@ -593,15 +602,18 @@ def _read_flows_csv(path: Path):
     for column in columns:
         if empty[column].any():
             raise InputFileError(f"{where(int(np.flatnonzero(empty[column])[0]), column)} is empty")
-    encoded = pc.dictionary_encode(text["period"])
-    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
-    index = encoded.indices.to_numpy(zero_copy_only=False)
+    if values is None:  # the trimmed columns
+        with ThreadPoolExecutor(2) as pool:
+            codes = ("reporter", "partner", "product", "period")
+            encoded = dict(zip(codes, pool.map(pc.dictionary_encode, (text[name] for name in codes))))
+    distinct = pd.Series(encoded["period"].dictionary.to_pylist(), dtype=object)
+    index = encoded["period"].indices.to_numpy(zero_copy_only=False)
     annual = bool(distinct.str.fullmatch(r"\d{4}").all())
     parsed = pd.to_datetime(distinct, errors="coerce", format="mixed")
     if parsed.isna().any():
         pos = int(np.flatnonzero(parsed.isna().to_numpy()[index])[0])
         raise InputFileError(f"{where(pos, 'period')}: {distinct[index[pos]]!r} is not YYYY, YYYY-MM or a date")
-    months = parsed.dt.to_period("M").dt.to_timestamp().to_numpy()
+    month_codes, months = pd.factorize(parsed.dt.to_period("M").dt.to_timestamp(), sort=True)
     if values is None:
         try:
             values = pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
@@ -622,29 +634,55 @@ def _read_flows_csv(path: Path):
     if (values < 0).any():
         pos = int(np.flatnonzero(values < 0)[0])
         raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is negative; flows and outputs must be >= 0")
-    # Arrow-backed str columns straight from the Arrow arrays (no Python str per cell)
-    frame = pa.table({name: text[name] for name in ("reporter", "partner", "product")}).to_pandas()
-    frame["period"] = months[index]
+    frame = pd.DataFrame({name: _sorted_categorical(encoded[name]) for name in ("reporter", "partner", "product")})
+    frame["period"] = pd.Categorical.from_codes(month_codes[index], dtype=pd.CategoricalDtype(months), validate=False)
     frame["value"] = values
     return frame, annual
 
 
-def _values_if_clean(text: dict, pool):  # noqa: ANN001 - pyarrow arrays, a ThreadPoolExecutor
-    """The ``value`` column as float64 when no cell of the flows needs trimming and none is
-    empty, else None (the caller then trims every cell and names the bad one).
+def _encoded_text(column) -> bool:  # noqa: ANN001 - a pyarrow Array
+    import pyarrow as pa
 
-    A clean file then costs a hash pass per code column (its distinct values are checked)
-    and the cast, instead of a trimmed copy and an empty-mask of every column: Arrow's
-    cast refuses a value with spaces around it or an empty one, so its success says the
-    value column is clean too.
+    return (pa.types.is_dictionary(column.type) and pa.types.is_string(column.type.value_type)
+            and column.null_count == 0)
+
+
+def _sorted_categorical(encoded):  # noqa: ANN001, ANN202 - a pyarrow DictionaryArray to a pandas Categorical
+    """A dictionary-encoded text column as a pandas Categorical whose categories are sorted
+    (category order = text order, as a groupby on the text sorts it), without a Python
+    str per cell."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    place = np.empty(len(order), dtype=np.int32)
+    place[order] = np.arange(len(order), dtype=np.int32)
+    categories = pd.Index(encoded.dictionary.take(order).to_pandas())
+    return pd.Categorical.from_codes(place[encoded.indices.to_numpy(zero_copy_only=False)],
+                                     dtype=pd.CategoricalDtype(categories), validate=False)
+
+
+def _encoded_if_clean(text: dict, pool):  # noqa: ANN001, ANN202 - pyarrow arrays, a ThreadPoolExecutor
+    """The ``value`` column as float64 and the code columns dictionary-encoded when no cell
+    of the flows needs trimming and none is empty, else ``(None, None)`` (the caller then
+    trims every cell and names the bad one).
+
+    A clean file then costs a hash pass per code column (the encoding, whose distinct
+    values are checked) and the cast, instead of a trimmed copy and an empty-mask of every
+    column: Arrow's cast refuses a value with spaces around it or an empty one, so its
+    success says the value column is clean too.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def clean(name: str) -> bool:
-        distinct = pc.unique(text[name])
-        return not (pc.any(pc.not_equal(pc.utf8_trim_whitespace(distinct), distinct)).as_py()
-                    or pc.any(pc.equal(distinct, "")).as_py())
+    def clean(name: str):  # noqa: ANN202 - a pyarrow DictionaryArray, or None
+        encoded = text[name] if pa.types.is_dictionary(text[name].type) else pc.dictionary_encode(text[name])
+        distinct = encoded.dictionary
+        if (pc.any(pc.not_equal(pc.utf8_trim_whitespace(distinct), distinct)).as_py()
+                or pc.any(pc.equal(distinct, "")).as_py()):
+            return None
+        return encoded
 
     def cast():  # noqa: ANN202 - a numpy array or None
         try:
@@ -653,33 +691,37 @@ def _values_if_clean(text: dict, pool):  # noqa: ANN001 - pyarrow arrays, a Thre
             return None
 
     values = pool.submit(cast)
-    codes_clean = all(pool.map(clean, ("reporter", "partner", "product", "period")))
-    return values.result() if codes_clean else None
+    names = ("reporter", "partner", "product", "period")
+    encoded = dict(zip(names, pool.map(clean, names)))
+    if any(column is None for column in encoded.values()) or values.result() is None:
+        return None, None
+    return values.result(), encoded
 
 
 def _concentration(args: argparse.Namespace) -> int:
     if _is_usgs_world_file(args.input):
         return _usgs_concentration(args)
+    # numpy asks the kernel for huge pages for its large arrays; where the kernel then
+    # compacts memory on the fault (transparent_hugepage/defrag = madvise, Debian's
+    # default) that cost 1.0-1.2 s more system time at 5,000,000 rows (3 alternating
+    # runs each, 2026-12-07). Read by numpy when it is imported; the user's setting wins.
+    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
     frame, annual = _read_flows_csv(args.input)  # first: it imports pandas while the file is parsed
-    import numpy as np
+    from monitor.cli.flows_concentration import concentration_text
 
-    from indicators.concentration import concentration_against_totals, concentration_changes
-    from indicators.vocabulary import RESIDUAL_PARTNERS
-
-    keys = ("reporter", "product", "period")
     try:
         # Shares are of the WORLD row where the file has one (the rest is unallocated, with
         # bounds); every group is reported: one without a positive total gets status
         # zero_total and empty indicators instead of a division by zero.
-        table = concentration_against_totals(frame, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
-                                             include_zero_total=True)
-        table = concentration_changes(table, keys=keys, freq="Y" if annual else "M")
+        out = concentration_text(frame, annual, args.format)
     except ValueError as err:
         raise InputFileError(f"{args.input}: {err}") from None
-    table["status"] = np.where(table["total"].to_numpy() > 0, "ok", "zero_total")
-    table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
-    _print_table(table, args.format)
-    _concentration_summary(table)
+    del frame
+    if args.format == "csv":
+        sys.stdout.write(out.text)
+    else:
+        print(out.text)
+    _concentration_summary(out.groups, len(out.products), out.zero_total)
     return 0
 
 
@@ -693,11 +735,10 @@ def _print_table(table, fmt: str) -> None:  # noqa: ANN001 - a pandas DataFrame
         print(table.to_json(orient="records", force_ascii=False, indent=2))
 
 
-def _concentration_summary(table) -> None:  # noqa: ANN001
+def _concentration_summary(groups: int, products: int, zero_total: int) -> None:
     """One line for people on stderr (standard output stays the documented JSON/CSV)."""
-    zero = int((table["status"] == "zero_total").sum())
-    print(f"{len(table)} group(s) of reporter, product and period ({table['product'].nunique()} product(s)), "
-          f"{zero} without a positive total", file=sys.stderr)
+    print(f"{groups} group(s) of reporter, product and period ({products} product(s)), "
+          f"{zero_total} without a positive total", file=sys.stderr)
 
 
 def _is_usgs_world_file(path: Path) -> bool:
@@ -737,7 +778,7 @@ def _usgs_concentration(args: argparse.Namespace) -> int:
     table["status"] = [("ok" if total > 0 else "zero_total") for total in table["total"]]
     table["release"] = release
     table["period"] = table["period"].dt.strftime("%Y")
-    _concentration_summary(table)
+    _concentration_summary(len(table), table["product"].nunique(), int((table["status"] == "zero_total").sum()))
     print(f"USGS MCS world file ({release}, {code}): shares of the published World total; "
           "'Other countries' and withheld (W) production are the unallocated remainder", file=sys.stderr)
     _print_table(table, args.format)

@@ -47,8 +47,9 @@ class ColumnarFile:
     Attributes
     ----------
     columns : dict of str to pyarrow.Array
-        One array per requested column present in the file: text for a CSV; for a
-        Parquet file the stored type (callers cast).
+        One array per requested column present in the file: text for a CSV (a
+        ``pyarrow.DictionaryArray`` of text for the columns asked for as ``dictionary``);
+        for a Parquet file the stored type (callers cast).
     first_row : int
         Row number of the first data row (2 for a CSV, whose header is row 1; 1 for Parquet).
     ragged : list of tuple
@@ -99,7 +100,7 @@ def is_parquet(path: Path) -> bool:
 
 
 def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = (),
-                 what: str | None = None, whole: bool = False) -> ColumnarFile:
+                 what: str | None = None, whole: bool = False, dictionary: tuple[str, ...] = ()) -> ColumnarFile:
     """Read the ``required`` (and present ``optional``) columns of a CSV or Parquet file.
 
     Parameters
@@ -115,6 +116,12 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
         streaming them one after the other: about half the wall time on 2 cores, but the
         parser holds buffers of the whole file. Off for ``detect``, whose peak memory
         is bounded by a multiple of the file (docs/benchmarks.md).
+    dictionary : tuple of str, default ()
+        Columns of a CSV to parse dictionary-encoded (``pyarrow.DictionaryArray`` of
+        text, one dictionary for the whole column): for code columns with few distinct
+        values the parser hashes each cell on its threads instead of building a string
+        per cell that the caller would then hash (5,000,000 flow rows: 0.3 s less,
+        2026-12-07). A Parquet file's columns come as stored.
 
     Raises
     ------
@@ -144,8 +151,10 @@ def read_columns(path: Path, required: tuple[str, ...], optional: tuple[str, ...
     read = pa_csv.ReadOptions(skip_rows=1, column_names=[f"_{i}" for i in range(len(names))])
     parse = pa_csv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False)
     index = {name: f"_{names.index(name)}" for name in wanted}
+    codes = pa.dictionary(pa.int32(), pa.string())
     convert = pa_csv.ConvertOptions(include_columns=list(index.values()),
-                                    column_types={col: pa.string() for col in index.values()},
+                                    column_types={col: codes if name in dictionary else pa.string()
+                                                  for name, col in index.items()},
                                     strings_can_be_null=False, quoted_strings_can_be_null=False)
     try:
         if whole:

@@ -147,6 +147,24 @@ def test_whole_file_parse_on_many_blocks_reads_what_the_streaming_read_reads(tmp
     assert all(whole.columns[name].equals(streamed.columns[name]) for name in columns)
 
 
+def test_dictionary_columns_hold_the_text_of_every_block(tmp_path, monkeypatch):
+    """Columns parsed dictionary-encoded on many blocks (each with its own dictionary)
+    decode to the text read as text; the blank line's empty cells included."""
+    import pyarrow as pa
+
+    from monitor.collect import columnar
+
+    path = write(tmp_path, ["reporter,partner,product,period,value", *flow_lines(300), "", *flow_lines(200)])
+    columns = ("reporter", "partner", "product", "period", "value")
+    text = columnar.read_columns(path, columns)
+    monkeypatch.setattr(columnar, "WHOLE_FILE_BLOCK", 512)
+    coded = columnar.read_columns(path, columns, whole=True, dictionary=columns[:4])
+    for name in columns[:4]:
+        assert pa.types.is_dictionary(coded.columns[name].type)
+        assert coded.columns[name].cast(pa.string()).equals(text.columns[name])
+    assert coded.columns["value"].equals(text.columns["value"])
+
+
 def test_concentration_names_a_ragged_line_past_the_first_block(tmp_path, capsys, monkeypatch):
     from monitor.collect import columnar
 

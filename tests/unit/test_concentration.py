@@ -640,6 +640,46 @@ def test_counting_and_sorting_the_pairs_give_the_same_table(monkeypatch):
     pd.testing.assert_frame_equal(counted, table())
 
 
+def test_categorical_columns_give_the_table_of_their_values():
+    """Categorical keys (sorted by their codes, not re-hashed) and partners give the same
+    numbers, partners and key order as the same values as text: keys whose categories are
+    sorted, partners whose categories are in any order; with World, aggregate, residual
+    and zero-total groups."""
+    from indicators.concentration import concentration_against_totals
+    from indicators.vocabulary import RESIDUAL_PARTNERS
+
+    rng = np.random.default_rng(11)
+    n = 4_000
+    flows = pd.DataFrame({"reporter": rng.choice(["R2", "R1", "NA", "WORLD"], n),
+                          "partner": rng.choice(["P2", "P1", "P3", "WORLD", "W00", "_X", "OTHERS", "UNALLOCATED"], n),
+                          "product": rng.choice(["280450", "2602", "26"], n),
+                          "period": pd.to_datetime(rng.choice(["2021-01-01", "2020-01-01", "2020-02-01"], n)),
+                          "value": rng.integers(0, 9, n) * 1.5})
+    flows.loc[flows["reporter"] == "R2", "value"] = 0.0
+    keys = ("reporter", "product", "period")
+    categorical = flows.copy()
+    for column in ("reporter", "partner", "product", "period"):
+        values = flows[column].unique()
+        categorical[column] = pd.Categorical(flows[column], categories=values[rng.permutation(len(values))])
+    # a categorical column sorts in its categories' order: sorted, that is its values' order
+    for column in ("reporter", "product", "period"):
+        categorical[column] = categorical[column].cat.reorder_categories(sorted(categorical[column].cat.categories))
+
+    def plain(table):
+        return table.assign(**{k: table[k].astype(flows[k].dtype) for k in keys})
+
+    for zero in (False, True):
+        as_text = concentration_against_totals(flows, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
+                                               include_zero_total=zero)
+        as_codes = concentration_against_totals(categorical, keys=keys, slices=(), residual_partners=RESIDUAL_PARTNERS,
+                                                include_zero_total=zero)
+        pd.testing.assert_frame_equal(plain(as_codes), as_text, check_exact=True)
+        table = concentration_table(flows, keys, RESIDUAL_PARTNERS, include_zero_total=zero)
+        coded = concentration_table(categorical, keys, RESIDUAL_PARTNERS, include_zero_total=zero)
+        pd.testing.assert_frame_equal(plain(coded).astype({"top_partner": object}),
+                                      table.astype({"top_partner": object}), check_exact=True)
+
+
 # --------------------------------------------------------------------------- a group's result is its own
 
 BATCH_KEYS = ("a", "b", "c")
