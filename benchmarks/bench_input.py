@@ -76,10 +76,17 @@ print(len(rows))
 """
 
 
-def _timed(argv: list[str]) -> tuple[float, float, str]:
+def _timed(argv: list[str], one_blas_thread: bool = True) -> tuple[float, float, str]:
     """(wall seconds, peak RSS MiB, last line of stdout) of one process; its CPU seconds
-    (user + sys, all threads) are appended to the last line as ``cpu=S``."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    (user + sys, all threads) are appended to the last line as ``cpu=S``.
+
+    ``one_blas_thread``: one BLAS/OpenMP thread (the detectors' models; two BLAS threads
+    per process oversubscribe two cores). Off for the concentration contenders: pyarrow
+    obeys ``OMP_NUM_THREADS`` too (its CSV parse on one thread) while DuckDB and polars
+    ignore it, so each runs with its own defaults there."""
+    env = dict(os.environ)
+    if one_blas_thread:
+        env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -139,7 +146,7 @@ def _concentration_rows(directory: Path, n_rows: int, repeats: int = CONCENTRATI
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name, _, _ in present}
     for _ in range(repeats):
         for name, _, argv in present:
-            wall, rss, last = _timed(argv)
+            wall, rss, last = _timed(argv, one_blas_thread=False)
             runs[name].append((wall, float(last.rsplit("cpu=", 1)[1]), rss))
     rows = []
     for name, module, _ in contenders:
