@@ -11,6 +11,7 @@ from sqlalchemy import Alias, Select, String, Tuple, exists, func, or_, select, 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from indicators.tables import text_codes
 from indicators.vocabulary import FLOWS
 from monitor.records import (
     ESTIMATE_FLAGS,
@@ -290,10 +291,8 @@ def _partner_product_period(frame: pd.DataFrame) -> tuple[np.ndarray | None, lis
     keys = np.zeros(len(frame), dtype=np.int64)
     ranked = []
     for name in ("partner", "product"):
-        codes, uniques = pd.factorize(frame[name])
-        rank = np.empty(len(uniques), dtype=np.int64)
-        rank[np.argsort(uniques.to_numpy(dtype=object))] = np.arange(len(uniques))
-        ranked.append((rank[codes], len(uniques)))
+        rank, texts = text_codes(frame[name], sort=True)  # Python compares str by code point: byte order in UTF-8
+        ranked.append((rank.astype(np.int64, copy=False), len(texts)))
     days = frame["period"].to_numpy().astype("datetime64[D]").astype(np.int64)
     first = int(days.min()) if len(days) else 0
     ranked.append((days - first, (int(days.max()) - first + 1) if len(days) else 1))
