@@ -60,6 +60,7 @@ from monitor.assess.executors import PartitionExecutor, build_executor
 from monitor.clock import Clock
 from monitor.config.countries import country_name_en, country_name_zh
 from monitor.config.models import AssessmentSettings, Chain, Config, Node
+from monitor.records import ESTIMATE_FLAGS
 from monitor.assess.inputs import exports_collected, load_dimension_inputs
 from monitor.assess.dimensions import (
     DimensionInputs,
@@ -257,7 +258,8 @@ class PartitionData:
 
     as_of: date | None
     flows: pd.DataFrame
-    """The home economy's import flows of the partition's HS codes (columns of :data:`TRADE_FLOW_COLUMNS`)."""
+    """The home economy's import flows of the partition's HS codes (columns of :data:`TRADE_FLOW_COLUMNS`,
+    ``provenance`` and ``estimate_flags``)."""
     rows_of_product: dict[str, np.ndarray]
     """HS code -> the positions of its rows in ``flows``, in order."""
     production: dict[str, pd.Series]
@@ -305,7 +307,9 @@ def plan_partitions(config: Config, as_of: date | None, database_url: str | None
 def load_partition_data(session: Session, task: PartitionTask) -> PartitionData:
     """Read the flows of the partition's HS codes, its production series and the exposure dimensions' inputs."""
     codes = sorted({c for node in task.nodes for c in node.hs_codes})
-    flows = load_trade_flows(session, task.home, codes if task.as_of else [], end=task.as_of, with_provenance=True)
+    # The CIF/FOB factor is not used here: not read.
+    flows = load_trade_flows(session, task.home, codes if task.as_of else [], end=task.as_of,
+                             with_provenance=("provenance", ESTIMATE_FLAGS))
     ids = sorted({s for node in task.nodes for s in node.production_series})
     production = load_observations(session, ids, end=task.as_of) if ids else None
     return PartitionData(

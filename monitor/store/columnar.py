@@ -6,8 +6,10 @@ times what the database spends. Here:
 
 - PostgreSQL: ``COPY (query) TO STDOUT (FORMAT csv)``, parsed by Arrow's CSV reader
   (C++, typed per column): the rows never become Python objects.
-- SQLite (in process, no wire format to parse): the driver's tuples, turned into one
-  Arrow array per column in C; dates arrive as ISO text and are parsed by Arrow.
+- SQLite (in process, no wire format to parse): the driver's tuples, converted by Arrow
+  as one struct array in C++ (a 2-D object array first, then a column at a time, cost
+  twice as much: 1.1 against 0.3-0.6 CPU-s for a partition's 1.2 million rows, 2026-12-07);
+  dates arrive as ISO text and are parsed by Arrow.
 
 Either way the result has the same dtypes: text columns pandas' ``str``, numbers
 ``float64`` (NaN where NULL), dates ``datetime64[s]`` (month starts stay midnight).
@@ -19,7 +21,6 @@ import io
 from collections.abc import Mapping
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pyarrow import csv
@@ -79,17 +80,14 @@ def _fetched(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa.
         cursor.close()
     if not rows:
         return _empty(columns)
-    # One C pass makes a 2-D object array; each column then converts in Arrow.
-    grid = np.empty((len(rows), len(columns)), dtype=object)
-    grid[:] = rows
+    # Arrow converts the tuples as a struct array in one C++ pass (no per-column object arrays),
+    # dates as their ISO text ('YYYY-MM-DD', as SQLAlchemy's SQLite Date stores them).
+    fields = [(name, pa.string() if kind == "date" else _ARROW[kind]) for name, kind in columns.items()]
+    arrays = pa.array(rows, pa.struct(fields)).flatten()
     del rows
-    arrays = []
-    for j, kind in enumerate(columns.values()):
-        if kind == "date":  # ISO 'YYYY-MM-DD' text, as SQLAlchemy's SQLite Date stores it
-            arrays.append(pa.array(grid[:, j], pa.string()).cast(pa.date32()))
-        else:
-            arrays.append(pa.array(grid[:, j], _ARROW[kind], from_pandas=True))
-    return pa.Table.from_arrays(arrays, names=list(columns))
+    return pa.Table.from_arrays(
+        [array.cast(pa.date32()) if kind == "date" else array for array, kind in zip(arrays, columns.values())],
+        names=list(columns))
 
 
 def _empty(columns: Mapping[str, Kind]) -> pa.Table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date, datetime
 
 import numpy as np
@@ -23,7 +23,7 @@ from monitor.records import (
     CollectedBatch,
     estimate_flags,
 )
-from monitor.store.columnar import read_columns
+from monitor.store.columnar import Kind, read_columns
 from monitor.store.events import save_events
 from monitor.store.key_scan import distinct_values
 from monitor.store.tables import CollectorRun, Observation, Series, TradeFlow
@@ -213,7 +213,7 @@ def record_failed_collection(sessions: sessionmaker[Session], source: str, now: 
 
 def load_trade_flows(
     session: Session, reporter: str, products: Iterable[str], flow: str = "M",
-    start: date | None = None, end: date | None = None, *, with_provenance: bool = False,
+    start: date | None = None, end: date | None = None, *, with_provenance: bool | Collection[str] = False,
 ) -> pd.DataFrame:
     """Trade flows of ``reporter`` for ``products``, latest vintage of each row.
 
@@ -221,7 +221,9 @@ def load_trade_flows(
     with ``period`` as month-start Timestamps (``datetime64[s]``), ``value`` and
     ``quantity`` float (NaN: not reported), sorted by ``partner, product, period``
     (``with_provenance``: also ``provenance``, ``cif_fob_factor`` and
-    ``estimate_flags``, see :data:`PROVENANCE_COLUMNS`).
+    ``estimate_flags``, see :data:`PROVENANCE_COLUMNS`; or the names of those of them
+    wanted: only the columns returned are read, each costing a Python object per row
+    on SQLite).
 
     Of the vintages of a row (the same partner, product and period, from any source),
     only the newest is returned: the latest release (``released_at``; where unknown,
@@ -240,21 +242,36 @@ def load_trade_flows(
     HS codes in which some key turns out to have several rows are then read again with
     it (:func:`_one_row_per_key`).
     """
+    wanted = _provenance_columns(with_provenance)
     columns = {"partner": "text", "product": "text", "period": "date", "value": "float", "quantity": "float",
-               "provenance": "text", "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"}
+               **{name: _PROVENANCE_KINDS[name] for name in wanted}}
     dialect = _dialect(session)
 
     def newest(months: list[tuple[str, date]]) -> list[pd.DataFrame]:
-        return [read_columns(session, _newest_trade_flows(dialect, reporter, flow, months[i:i + _MONTHS_PER_READ]),
-                             columns) for i in range(0, len(months), _MONTHS_PER_READ)]
+        return [read_columns(session, _newest_trade_flows(dialect, reporter, flow, months[i:i + _MONTHS_PER_READ],
+                                                          list(columns)), columns)
+                for i in range(0, len(months), _MONTHS_PER_READ)]
 
     frame = _one_row_per_key(
-        read_columns(session, _trade_flow_rows(reporter, flow, list(products), start, end), columns), newest)
+        read_columns(session, _trade_flow_rows(reporter, flow, list(products), start, end, list(columns)), columns),
+        newest)
     # reporter and flow are fixed by the query: not read back.
     frame.insert(0, "reporter", pd.Series(reporter, index=frame.index, dtype=frame["partner"].dtype))
     frame.insert(3, "flow", pd.Series(flow, index=frame.index, dtype=frame["partner"].dtype))
-    columns = [*TRADE_FLOW_COLUMNS, *PROVENANCE_COLUMNS] if with_provenance else list(TRADE_FLOW_COLUMNS)
-    return _flags_as_none(frame[columns])
+    return _flags_as_none(frame[[*TRADE_FLOW_COLUMNS, *wanted]])
+
+
+_PROVENANCE_KINDS: dict[str, Kind] = {"provenance": "text", "cif_fob_factor": "float", ESTIMATE_FLAGS: "text"}
+
+
+def _provenance_columns(wanted: bool | Collection[str]) -> tuple[str, ...]:
+    """The :data:`PROVENANCE_COLUMNS` that ``with_provenance`` asks for, in their order."""
+    if isinstance(wanted, bool):
+        return PROVENANCE_COLUMNS if wanted else ()
+    unknown = sorted(set(wanted) - set(PROVENANCE_COLUMNS))
+    if unknown or isinstance(wanted, str):
+        raise ValueError(f"not provenance columns: {unknown or wanted!r} (known: {', '.join(PROVENANCE_COLUMNS)})")
+    return tuple(c for c in PROVENANCE_COLUMNS if c in set(wanted))
 
 
 #: (HS code, month) pairs per re-read: two bound parameters each, well inside SQLite's limit (32,766).
@@ -328,20 +345,19 @@ def _trade_flow_conditions(row: Alias, other: Alias, reporter: str, flow: str, p
     return conditions
 
 
-_TRADE_FLOW_READ = ["partner", "product", "period", "value", "quantity", "provenance", "cif_fob_factor",
-                    ESTIMATE_FLAGS]
-
-
-def _trade_flow_rows(reporter: str, flow: str, products: list[str], start: date | None, end: date | None) -> Select:
-    """Every vintage's row of :func:`_trade_flow_conditions`, in no particular order (the reader sorts)."""
+def _trade_flow_rows(reporter: str, flow: str, products: list[str], start: date | None, end: date | None,
+                     columns: list[str]) -> Select:
+    """``columns`` of every vintage's row of :func:`_trade_flow_conditions`, in no particular order (the reader
+    sorts)."""
     row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
-    return select(*(row.c[c] for c in _TRADE_FLOW_READ)).where(
+    return select(*(row.c[c] for c in columns)).where(
         *_trade_flow_conditions(row, other, reporter, flow, products, start, end))
 
 
-def _newest_trade_flows(dialect: str, reporter: str, flow: str, months: list[tuple[str, date]]) -> Select:
-    """The newest row of each key of :func:`_trade_flow_conditions` in these (HS code, month) pairs, in
-    ``product, period, partner`` order."""
+def _newest_trade_flows(dialect: str, reporter: str, flow: str, months: list[tuple[str, date]],
+                        columns: list[str]) -> Select:
+    """``columns`` of the newest row of each key of :func:`_trade_flow_conditions` in these (HS code, month)
+    pairs, in ``product, period, partner`` order."""
     row, other = TradeFlow.__table__.alias("row"), TradeFlow.__table__.alias("other")
     products = sorted({p for p, _ in months})
     conditions = [*_trade_flow_conditions(row, other, reporter, flow, products, None, None),
@@ -349,7 +365,7 @@ def _newest_trade_flows(dialect: str, reporter: str, flow: str, months: list[tup
     # Within one period reported and mirror rows no longer meet: the provenance is part of the key.
     # All of the primary key's leading columns are named, so that SQLite's probe can seek.
     return _newest(dialect, row, other, ["reporter", "product", "flow", "period", "partner", "provenance"],
-                   _TRADE_FLOW_READ, conditions, ["product", "period", "partner"])
+                   columns, conditions, ["product", "period", "partner"])
 
 
 def _newest(dialect: str, row: Alias, other: Alias, key: list[str], columns: list[str], conditions: list,

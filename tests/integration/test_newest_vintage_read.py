@@ -175,3 +175,21 @@ def test_codes_with_revised_months_and_codes_without_read_as_the_rules_say(sessi
     keys = list(zip(flows["partner"], flows["product"], flows["period"]))
     assert keys == sorted(keys, key=lambda k: (k[0].encode(), k[1].encode(), k[2]))
     assert flows.index.tolist() == list(range(len(flows)))
+
+
+def test_only_the_provenance_columns_asked_for_are_read_with_the_same_rows(sessions, clock):
+    t0 = clock()
+    store_batch(sessions, _batch("comtrade", "r1", [("COD", JAN, 1.0, "reported"), ("COD", FEB, 2.0, "reported")]), t0)
+    store_batch(sessions, _batch("comtrade", "r2", [("COD", FEB, 3.0, "reported")]), t0 + timedelta(hours=1))
+    store_batch(sessions, _batch("mirror", "m1", [("ZMB", MAR, 4.0, "mirror")]), t0 + timedelta(hours=2))
+    with sessions() as session:
+        full = load_trade_flows(session, "CHN", ["2605"], with_provenance=True)
+        some = load_trade_flows(session, "CHN", ["2605"], with_provenance=["estimate_flags", "provenance"])
+        plain = load_trade_flows(session, "CHN", ["2605"])
+        with pytest.raises(ValueError, match="not provenance columns: \\['released_at'\\]"):
+            load_trade_flows(session, "CHN", ["2605"], with_provenance=["provenance", "released_at"])
+    # in PROVENANCE_COLUMNS' order, whatever the order asked in
+    assert list(some.columns) == [*plain.columns, "provenance", "estimate_flags"]
+    pd.testing.assert_frame_equal(some, full[list(some.columns)])
+    pd.testing.assert_frame_equal(plain, full[list(plain.columns)])
+    assert some["value"].tolist() == [1.0, 3.0, 4.0] and some["provenance"].tolist() == ["reported", "reported", "mirror"]
