@@ -211,6 +211,17 @@ def _empty_postgres_schema() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def postgres_url(request) -> str:
+    """A migrated PostgreSQL schema's URL, emptied, for tests of PostgreSQL alone (skipped, with
+    the reason, where PostgreSQL is unreachable)."""
+    if _PG_SKIP:
+        pytest.skip(_PG_SKIP)
+    url = request.getfixturevalue("_postgres_schema").fresh()
+    _COPIED_FROM_TEMPLATE.add(url)
+    return url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path) -> Iterator[str]:
     """A database URL of each backend: SQLite file, or PostgreSQL.

@@ -6,6 +6,7 @@ The default database is the SQLite file ``chainwatch.db`` in the working directo
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+
+from monitor.store.columnar import close_paired
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -63,7 +66,14 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    if importlib.util.find_spec("adbc_driver_postgresql") is None:  # checked here, not halfway through a run
+        raise DatabaseURLError("PostgreSQL needs the postgres extra: pip install 'chainwatch[postgres]' "
+                               "(adbc-driver-postgresql, for bulk reads, is not installed)")
+    engine = create_engine(url, pool_pre_ping=True)
+    # Bulk reads pair an ADBC connection with a pooled one (monitor/store/columnar.py): closed with it.
+    for name in ("close", "invalidate", "soft_invalidate"):
+        event.listen(engine, name, close_paired)
+    return engine
 
 
 class SchemaVersionError(RuntimeError):

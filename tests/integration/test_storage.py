@@ -95,6 +95,17 @@ def test_unsupported_url_is_a_clear_error():
     assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
 
 
+def test_postgresql_without_the_bulk_reader_is_refused_before_connecting(monkeypatch):
+    import importlib.util
+
+    found = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "adbc_driver_postgresql" else found(name, *a))
+    with pytest.raises(DatabaseURLError, match=r"pip install 'chainwatch\[postgres\]' \(adbc-driver-postgresql"):
+        make_engine("postgresql://u:secret@nowhere.invalid/db")
+    make_engine("sqlite://").dispose()  # SQLite does not need it
+
+
 def test_upgrade_keeps_rows_written_by_an_older_schema(db_url, clock):
     engine = make_engine(db_url)
     migrate(engine, "0001")
