@@ -706,6 +706,9 @@ def _concentration(args: argparse.Namespace) -> int:
     # default) that cost 1.0-1.2 s more system time at 5,000,000 rows (3 alternating
     # runs each, 2026-12-07). Read by numpy when it is imported; the user's setting wins.
     os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+    from monitor.cli.heap import keep_freed_heap
+
+    keep_freed_heap()  # one file, many column-sized temporaries: reuse their pages (monitor/cli/heap.py)
     frame, annual = _read_flows_csv(args.input)  # first: it imports pandas while the file is parsed
     from monitor.cli.flows_concentration import concentration_text
 
