@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from indicators.disruption import DetectionResult
+from indicators.tables import partner_kinds
 from monitor.config.countries import country_name_en, country_name_zh
 from monitor.records import ESTIMATE_FLAGS, ESTIMATE_KINDS, MIRROR, VALUE_ESTIMATE_KINDS, estimate_kinds
 
@@ -39,18 +40,52 @@ def _is_mirror(flows: pd.DataFrame) -> np.ndarray:
 # Below, ``groups`` labels each row with its group (e.g. its node); None: all rows are one
 # group, labelled 0 (the one-frame summaries, which skip the groupby: they run per judged month).
 
-def _value_sums(values: pd.Series, groups: np.ndarray | None, rows: np.ndarray | None = None) -> dict:
+def _value_sums(values: np.ndarray | pd.Series, groups: np.ndarray | None, rows: np.ndarray | None = None) -> dict:
     """group -> sum of ``values`` (of the ``rows`` mask only, if given); groups without rows absent.
 
     A group's rows are added one by one in their order (``np.bincount``; a pandas groupby
     sum picks its algorithm from the whole table), so its sum is the same whatever other
     groups there are."""
+    values = np.asarray(values, dtype=float)
     if rows is not None:
         values, groups = values[rows], None if groups is None else groups[rows]
     if groups is None:
         return {0: float(values.sum())} if len(values) else {}
     codes, labels = pd.factorize(groups)
-    return dict(zip(labels, np.bincount(codes, weights=values.to_numpy(float), minlength=len(labels)).tolist()))
+    return dict(zip(labels, np.bincount(codes, weights=values, minlength=len(labels)).tolist()))
+
+
+def _totals_and_parts(flows: pd.DataFrame, groups: np.ndarray | None, parts: list[np.ndarray]) -> tuple[dict, list]:
+    """Per group: its total value, and the value of each ``parts`` row mask within that total.
+
+    The total counts the World once, as :func:`indicators.trade_totals.monthly_totals`
+    does: per HS code and month, the World row where the source gave one, else the
+    partner rows (the unallocated ``_X`` included); overlapping aggregates (EU, extra-EU)
+    are left out. A part is its partner rows' value, at most the month's total; a
+    flagged World row makes that month's whole total the part (the total itself is then
+    the estimate). Without any World row, the counted rows' sums (:func:`_value_sums`)."""
+    values = flows["value"].to_numpy(dtype=float)
+    is_world, is_overlapping = partner_kinds(flows["partner"]) if len(flows) else (np.zeros(0, bool),) * 2
+    counted = ~is_world & ~is_overlapping
+    if not is_world.any():  # every group with rows present, its rows added in their order
+        return (_value_sums(np.where(counted, values, 0.0), groups),
+                [_value_sums(np.where(part & counted, values, 0.0), groups) for part in parts])
+    labels = np.zeros(len(flows), dtype=np.int64) if groups is None else groups
+    cell, cells = pd.MultiIndex.from_arrays([labels, flows["product"], flows["period"]]).factorize()
+
+    def per_cell(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cell, weights=np.where(mask, values, 0.0), minlength=len(cells))
+
+    has_world = np.bincount(cell, weights=is_world, minlength=len(cells)) > 0
+    total = np.where(has_world, per_cell(is_world), per_cell(counted))
+    group_code, group_labels = pd.factorize(cells.get_level_values(0))
+
+    def by_group(cell_values: np.ndarray) -> dict:
+        return dict(zip(group_labels, np.bincount(group_code, weights=cell_values, minlength=len(group_labels)).tolist()))
+
+    flagged_world = [np.bincount(cell, weights=part & is_world, minlength=len(cells)) > 0 for part in parts]
+    return by_group(total), [by_group(np.where(has_world & world, total, np.minimum(per_cell(part & counted), total)))
+                             for part, world in zip(parts, flagged_world)]
 
 
 def _listed(groups: np.ndarray | None, items: pd.Series, rows: np.ndarray, text) -> dict:  # noqa: ANN001
@@ -71,13 +106,12 @@ def _month(period) -> str:  # noqa: ANN001
 
 
 def _share(part: float, total: float) -> float:
-    return round(part / total, 4) if total > 0 else 0.0
+    return round(min(part / total, 1.0), 4) if total > 0 else 0.0
 
 
 def _mirror_summaries(flows: pd.DataFrame, groups: np.ndarray | None) -> dict:
-    values = flows["value"].astype(float)
     mirror = _is_mirror(flows)
-    total, mirrored = _value_sums(values, groups), _value_sums(values, groups, mirror)
+    total, (mirrored,) = _totals_and_parts(flows, groups, [mirror])
     periods, partners = _listed(groups, flows["period"], mirror, _month), _listed(groups, flows["partner"], mirror, str)
     return {group: {"mirror_share": _share(mirrored.get(group, 0.0), value),
                     "mirror_periods": periods.get(group, []), "mirror_partners": partners.get(group, [])}
@@ -128,8 +162,7 @@ def _estimate_summaries(flows: pd.DataFrame, groups: np.ndarray | None) -> dict:
     value_kind = np.array([bool(VALUE_ESTIMATE_KINDS.intersection(k)) for k in kinds])
     mirror = _is_mirror(flows)
     estimated = value_kind[codes] | (mirror & ("mirror" in VALUE_ESTIMATE_KINDS))
-    values = flows["value"].astype(float)
-    total, part = _value_sums(values, groups), _value_sums(values, groups, estimated)
+    total, (part,) = _totals_and_parts(flows, groups, [estimated])
     periods = _listed(groups, flows["period"], estimated, _month)
     met: dict = {}
     if groups is None:

@@ -41,10 +41,11 @@ def test_shares_are_of_the_world_total_with_bounds_top_partners_and_provenance()
     assert details["total_basis"] == "world_total"
     assert details["top_partners"] == [{"partner": "CHN", "share": pytest.approx(0.5)},
                                        {"partner": "USA", "share": pytest.approx(0.3)}]
-    # of the window's rows (World rows included): 50 of 360 mirrored; that 50 and the provisional 30 estimated
-    assert details["mirror_share"] == round(50 / 360, 4) and details["mirror_periods"] == ["2025-12"]
+    # of the window's World total (200; the World rows and the partner rows under them are not
+    # counted twice): 50 mirrored; that 50 and the provisional 30 estimated
+    assert details["mirror_share"] == 0.25 and details["mirror_periods"] == ["2025-12"]
     assert details["mirror_partners"] == ["CHN"]
-    assert details["estimated_share"] == round(80 / 360, 4)
+    assert details["estimated_share"] == 0.4
     assert details["estimated_periods"] == ["2025-11", "2025-12"]
     assert details["estimate_kinds"] == ["provisional", "mirror"]
     assert "50%–70%" in driver[1] and "named partners cover 80%" in driver[1]
