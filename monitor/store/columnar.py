@@ -73,6 +73,9 @@ def _adbc_table(connection: Connection, statement: str, params, columns: Mapping
             cursor.execute(statement, params)
             table = cursor.fetch_arrow_table()
     except AdbcError as err:
+        # A broken paired connection (its server session ended) must not fail every later
+        # read while its psycopg partner lives on: the next read opens a new one.
+        _drop_paired(connection.connection.info)
         raise DatabaseError(statement, None, _masked(err, connection.engine.url.password)) from None
     return pa.Table.from_arrays([table.column(j).cast(_ARROW[kind]) for j, kind in enumerate(columns.values())],
                                 names=list(columns))
@@ -89,21 +92,35 @@ def _paired(connection: Connection):  # noqa: ANN202 - an adbc_driver_manager.db
         url = connection.engine.url.set(drivername="postgresql")
         try:
             paired = adbc.connect(url.render_as_string(hide_password=False), autocommit=True)
+        except AdbcError as err:
+            raise DatabaseError("connect (ADBC)", None, _masked(err, url.password)) from None
+        try:
             with paired.cursor() as cursor:
                 # JIT compiling took 0.3 of the 1 s of a partition's read (PostgreSQL 15): bulk
                 # reads are scans and sorts, which it does not speed up.
                 cursor.execute("SET jit = off")
         except AdbcError as err:
-            raise DatabaseError("connect (ADBC)", None, _masked(err, url.password)) from None
+            paired.close()
+            raise DatabaseError("SET jit = off (ADBC)", None, _masked(err, url.password)) from None
         info[_PAIRED] = paired
     return paired
 
 
 def close_paired(_dbapi_connection, record, *_exception) -> None:  # noqa: ANN001 - pool event arguments
     """Pool ``close``/``invalidate`` listener: close the ADBC connection paired with this one, if any."""
-    paired = record.info.pop(_PAIRED, None) if record is not None else None
+    if record is not None:
+        _drop_paired(record.info)
+
+
+def _drop_paired(info: dict) -> None:
+    paired = info.pop(_PAIRED, None)
     if paired is not None:
-        paired.close()
+        from adbc_driver_manager import Error as AdbcError
+
+        try:
+            paired.close()
+        except AdbcError:  # already broken: nothing left to close
+            pass
 
 
 def _masked(err: Exception, password: str | None) -> Exception:

@@ -55,3 +55,23 @@ def test_a_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool
     engine.dispose()
     assert _backends(admin, name) == 0
     admin.dispose()
+
+
+def test_a_broken_paired_connection_fails_one_read_and_is_replaced(named_url):
+    from sqlalchemy.exc import DatabaseError
+
+    name = named_url.rsplit("application_name=", 1)[1]
+    engine, admin = make_engine(named_url), make_engine(named_url.replace(name, f"{name}_admin"))
+    query = select(Series.series_id)
+    with session_factory(engine)() as session:
+        read_columns(session, query, {"series_id": "text"})
+        own = session.connection().connection.driver_connection.info.backend_pid
+        with admin.begin() as other:  # the server ends the ADBC session, not the psycopg one
+            ended = other.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                       "WHERE application_name = :n AND pid <> :own"), {"n": name, "own": own})
+            assert ended.scalars().all() == [True]
+        with pytest.raises(DatabaseError):
+            read_columns(session, query, {"series_id": "text"})
+        assert read_columns(session, query, {"series_id": "text"}).empty  # a new paired connection
+    engine.dispose()
+    admin.dispose()
