@@ -6,12 +6,11 @@ times what the database spends. Here:
 
 - PostgreSQL: the query runs on an ADBC connection (``adbc-driver-postgresql``: libpq's
   binary ``COPY`` decoded into Arrow in C++) paired with the session's pooled psycopg
-  connection: opened on its first bulk read, closed with it (:func:`close_paired`,
-  registered by :func:`monitor.store.database.make_engine`). Psycopg's ``COPY ... TO
-  STDOUT`` hands over one Python object per row, which cost the client 1.4-1.9 CPU-s of
-  a partition's 1.2 million rows against ADBC's 0.7 (2026-12-07). The paired connection
-  is in autocommit: it sees what is committed, not the session's own pending writes
-  (bulk reads follow the writes they need committed), and holds no lock between reads.
+  connection (:mod:`monitor.store.paired`). Psycopg's ``COPY ... TO STDOUT`` hands over
+  one Python object per row, which cost the client 1.4-1.9 CPU-s of a partition's 1.2
+  million rows against ADBC's 0.7 (2026-12-07). The paired connection is in autocommit:
+  it sees what is committed, not the session's own pending writes (bulk reads follow the
+  writes they need committed), and holds no lock between reads.
 - SQLite (in process, no wire format to parse): the driver's tuples, converted by Arrow
   as one struct array in C++ (a 2-D object array first, then a column at a time, cost
   twice as much: 1.1 against 0.3-0.6 CPU-s for a partition's 1.2 million rows, 2026-12-07);
@@ -33,12 +32,13 @@ from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
+from monitor.store.paired import drop_paired, masked, paired_connection
+
 Kind = Literal["text", "float", "date"]
 _ARROW = {"text": pa.string(), "float": pa.float64(), "date": pa.date32()}
 
 #: libpq's own placeholders ($1, $2, ...), which ADBC binds server-side.
 _NUMBERED = psycopg.dialect(paramstyle="numeric_dollar")
-_PAIRED = "chainwatch_adbc"  # key of the paired ADBC connection in the pooled connection's info
 
 
 def read_columns(session: Session, query: Select, columns: Mapping[str, Kind]) -> pd.DataFrame:
@@ -67,7 +67,7 @@ def read_columns(session: Session, query: Select, columns: Mapping[str, Kind]) -
 def _adbc_table(connection: Connection, statement: str, params, columns: Mapping[str, Kind]) -> pa.Table:
     from adbc_driver_manager import Error as AdbcError
 
-    adbc = _paired(connection)
+    adbc = paired_connection(connection)
     try:
         with adbc.cursor() as cursor:
             cursor.execute(statement, params)
@@ -75,58 +75,10 @@ def _adbc_table(connection: Connection, statement: str, params, columns: Mapping
     except AdbcError as err:
         # A broken paired connection (its server session ended) must not fail every later
         # read while its psycopg partner lives on: the next read opens a new one.
-        _drop_paired(connection.connection.info)
-        raise DatabaseError(statement, None, _masked(err, connection.engine.url.password)) from None
+        drop_paired(connection.connection.info)
+        raise DatabaseError(statement, None, masked(err, connection.engine.url.password)) from None
     return pa.Table.from_arrays([table.column(j).cast(_ARROW[kind]) for j, kind in enumerate(columns.values())],
                                 names=list(columns))
-
-
-def _paired(connection: Connection):  # noqa: ANN202 - an adbc_driver_manager.dbapi.Connection
-    """The ADBC connection paired with ``connection``'s pooled psycopg connection, opened on first use."""
-    info = connection.connection.info  # lives and dies with the pooled DBAPI connection
-    paired = info.get(_PAIRED)
-    if paired is None:
-        import adbc_driver_postgresql.dbapi as adbc
-        from adbc_driver_manager import Error as AdbcError
-
-        url = connection.engine.url.set(drivername="postgresql")
-        try:
-            paired = adbc.connect(url.render_as_string(hide_password=False), autocommit=True)
-        except AdbcError as err:
-            raise DatabaseError("connect (ADBC)", None, _masked(err, url.password)) from None
-        try:
-            with paired.cursor() as cursor:
-                # JIT compiling took 0.3 of the 1 s of a partition's read (PostgreSQL 15): bulk
-                # reads are scans and sorts, which it does not speed up.
-                cursor.execute("SET jit = off")
-        except AdbcError as err:
-            paired.close()
-            raise DatabaseError("SET jit = off (ADBC)", None, _masked(err, url.password)) from None
-        info[_PAIRED] = paired
-    return paired
-
-
-def close_paired(_dbapi_connection, record, *_exception) -> None:  # noqa: ANN001 - pool event arguments
-    """Pool ``close``/``invalidate`` listener: close the ADBC connection paired with this one, if any."""
-    if record is not None:
-        _drop_paired(record.info)
-
-
-def _drop_paired(info: dict) -> None:
-    paired = info.pop(_PAIRED, None)
-    if paired is not None:
-        from adbc_driver_manager import Error as AdbcError
-
-        try:
-            paired.close()
-        except AdbcError:  # already broken: nothing left to close
-            pass
-
-
-def _masked(err: Exception, password: str | None) -> Exception:
-    """``err``'s message as a plain error, the database password (if any) replaced by ``***``."""
-    message = str(err)
-    return RuntimeError(message.replace(password, "***") if password else message)
 
 
 def _fetched(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa.Table:

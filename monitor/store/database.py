@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.store.columnar import close_paired
+from monitor.store.paired import close_paired
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -70,7 +70,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseURLError("PostgreSQL needs the postgres extra: pip install 'chainwatch[postgres]' "
                                "(adbc-driver-postgresql, for bulk reads, is not installed)")
     engine = create_engine(url, pool_pre_ping=True)
-    # Bulk reads pair an ADBC connection with a pooled one (monitor/store/columnar.py): closed with it.
+    # Bulk reads pair an ADBC connection with a pooled one (monitor/store/paired.py): closed with it.
     for name in ("close", "invalidate", "soft_invalidate"):
         event.listen(engine, name, close_paired)
     return engine
