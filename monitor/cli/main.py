@@ -720,10 +720,11 @@ def _concentration(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise InputFileError(f"{args.input}: {err}") from None
     del frame
-    if args.format == "csv":
-        sys.stdout.write(out.text)
-    else:
-        print(out.text)
+    sys.stdout.flush()
+    out.write(sys.stdout.buffer)  # UTF-8 bytes as they are: no decoding and re-encoding of the text
+    if args.format != "csv":
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
     _concentration_summary(out.groups, len(out.products), out.zero_total)
     return 0
 
