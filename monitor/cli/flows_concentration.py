@@ -46,9 +46,11 @@ class ConcentrationText:
 
     @property
     def text(self) -> str:
+        """The whole text, decoded (one more copy of it)."""
         return b"".join(self.parts).decode()
 
     def write(self, stream: BinaryIO) -> None:
+        """Write the parts to a binary stream, in order."""
         for part in self.parts:
             stream.write(part)
 
