@@ -70,15 +70,19 @@ def _totals_and_parts(flows: pd.DataFrame, groups: np.ndarray | None, parts: lis
     if not is_world.any():  # every group with rows present, its rows added in their order
         return (_value_sums(np.where(counted, values, 0.0), groups),
                 [_value_sums(np.where(part & counted, values, 0.0), groups) for part in parts])
-    labels = np.zeros(len(flows), dtype=np.int64) if groups is None else groups
-    cell, cells = pd.MultiIndex.from_arrays([labels, flows["product"], flows["period"]]).factorize()
+    # (group, HS code, month) cells as one integer per row: factorizing integers, not a
+    # MultiIndex of objects (0.15 s for a partition's 60,000 window rows)
+    group_of_row, group_labels = pd.factorize(np.zeros(len(flows), dtype=np.int64) if groups is None else groups)
+    product, products = pd.factorize(flows["product"])
+    month, months = pd.factorize(flows["period"])
+    cell, cells = pd.factorize((group_of_row * len(products) + product) * len(months) + month)
+    group_code = cells // (len(products) * len(months))
 
     def per_cell(mask: np.ndarray) -> np.ndarray:
         return np.bincount(cell, weights=np.where(mask, values, 0.0), minlength=len(cells))
 
     has_world = np.bincount(cell, weights=is_world, minlength=len(cells)) > 0
     total = np.where(has_world, per_cell(is_world), per_cell(counted))
-    group_code, group_labels = pd.factorize(cells.get_level_values(0))
 
     def by_group(cell_values: np.ndarray) -> dict:
         return dict(zip(group_labels, np.bincount(group_code, weights=cell_values, minlength=len(group_labels)).tolist()))
