@@ -82,6 +82,7 @@ __all__ = [
     "concentration_bounds",
     "concentration_against_totals",
     "concentration_findings",
+    "key_places",
     "UNALLOCATED",
 ]
 
@@ -132,9 +133,10 @@ def _partner_ranks(uniques: pd.Series) -> np.ndarray:
     return rank
 
 
-def _column_codes(flows: pd.DataFrame, columns: list[str]) -> list[tuple[np.ndarray, int]]:
+def key_places(flows: pd.DataFrame, columns: list[str]) -> list[tuple[np.ndarray, int]]:
     """Per column, each row's place among the column's sorted distinct values (a missing
-    value after them all, as ``groupby(dropna=False)`` sorts it) and the number of places.
+    value after them all, as ``groupby(dropna=False)`` sorts it) and the number of places
+    (that last one included): the order in which the concentration table sorts its groups.
 
     A categorical column sorts by its categories' order, so its codes are those places
     already (with gaps for unused categories, which change no order): no hashing of the rows.
@@ -154,7 +156,7 @@ def _column_codes(flows: pd.DataFrame, columns: list[str]) -> list[tuple[np.ndar
 
 def _combined_codes(columns: list[tuple[np.ndarray, int]], n_rows: int) -> np.ndarray:
     """One int64 code per row whose order is the sorted order of the rows' tuples of
-    :func:`_column_codes`."""
+    :func:`key_places`."""
     code = np.zeros(n_rows, dtype="int64")
     span = 1
     for codes, radix in columns:
@@ -225,7 +227,7 @@ def _coded_flows(flows: pd.DataFrame, keys: list[str], residual_partners: Collec
     rank_u = _partner_ranks(unique_series)
     residual_by_rank = np.empty(len(puniques), dtype=bool)
     residual_by_rank[rank_u] = residual_u
-    gcode = _dense_groups(_combined_codes(_column_codes(flows, keys), len(flows)), len(puniques))
+    gcode = _dense_groups(_combined_codes(key_places(flows, keys), len(flows)), len(puniques))
     return (_Coded(gcode, rank_u[pcodes], values, residual_by_rank, lambda row: flows[keys].iloc[row]),
             ~is_aggregate(unique_series)[pcodes])
 
@@ -850,7 +852,7 @@ def concentration_against_totals(
         raise ValueError(f"column 'partner' has {int(missing.sum())} missing entries, first at row "
                          f"{int(np.count_nonzero(named[:first]))}")
 
-    columns = _column_codes(flows, group)
+    columns = key_places(flows, group)
     gcode = _dense_groups(_combined_codes(columns[:len(keys)], len(flows)), len(puniques) + 1)
     slice_code = _combined_codes(columns, len(flows)) if slice_cols else gcode
     world_rows = np.flatnonzero(is_world)

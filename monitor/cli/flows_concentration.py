@@ -18,7 +18,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from indicators.concentration import concentration_against_totals, concentration_changes
+from indicators.concentration import concentration_against_totals, concentration_changes, key_places
 from indicators.vocabulary import RESIDUAL_PARTNERS
 from monitor.cli.forked import forked
 from monitor.cli.frame_csv import frame_csv
@@ -100,8 +100,7 @@ def _spare_cpu() -> bool:
 def _halves(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Row positions of the (reporter, product) series up to the middle row and of the
     rest, each in row order; None when one series reaches from before the middle to the end."""
-    reporter, n_reporters = _sorted_codes(frame["reporter"])
-    product, n_products = _sorted_codes(frame["product"])
+    (reporter, n_reporters), (product, n_products) = key_places(frame, ["reporter", "product"])  # the table's order
     series = reporter * n_products + product
     rows_before = np.cumsum(np.bincount(series, minlength=n_reporters * n_products))
     last = int(np.searchsorted(rows_before, len(frame) / 2))  # the series holding the middle row
@@ -109,16 +108,6 @@ def _halves(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     first = series <= last
     return np.flatnonzero(first), np.flatnonzero(~first)
-
-
-def _sorted_codes(column: pd.Series) -> tuple[np.ndarray, int]:
-    """Each row's place among the column's values in the order the table sorts them, and
-    the number of places: a categorical column's codes (its category order), else the
-    ranks of the sorted distinct values."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy().astype("int64"), len(column.cat.categories)
-    codes, uniques = pd.factorize(column, sort=True)
-    return codes.astype("int64"), len(uniques)
 
 
 def _text(frame: pd.DataFrame, annual: bool, fmt: str, rows: np.ndarray | None = None) -> ConcentrationText:
