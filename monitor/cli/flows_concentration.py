@@ -2,11 +2,11 @@
 
 pandas and numpy hold the GIL (two threads ran no faster than one), so a large file's
 rows are split in two at a (reporter, product) boundary near the middle row: a forked
-child (:func:`monitor.cli.forked.forked`) computes and writes out the first half while
-this process does the second, and the two texts are joined. Every figure of a group
-depends only on the group's own rows (``indicators.concentration``), and a series keeps
-all its periods in one half (the changes against earlier periods), so the joined text
-is the one-process text byte for byte.
+child (:func:`monitor.cli.forked.forked`) computes the first half and writes its text
+straight to the output while this process computes the second half, whose text follows
+once the child is done. Every figure of a group depends only on the group's own rows
+(``indicators.concentration``), and a series keeps all its periods in one half (the
+changes against earlier periods), so the output is the one-process text byte for byte.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from indicators.vocabulary import RESIDUAL_PARTNERS
 from monitor.cli.forked import forked
 from monitor.cli.frame_csv import frame_csv
 
-__all__ = ["KEYS", "SPLIT_ROWS", "ConcentrationText", "concentration_text"]
+__all__ = ["KEYS", "SPLIT_ROWS", "ConcentrationSummary", "write_concentration"]
 
 KEYS = ("reporter", "product", "period")
 
@@ -31,51 +31,60 @@ KEYS = ("reporter", "product", "period")
 #: second process's page faults cost about what the halving saves.
 SPLIT_ROWS = 200_000
 
+#: The halves are computed only where the file's values sum to at most this: then no
+#: group's total can pass the largest float (values are >= 0), the one error a half
+#: could meet after the child has written its text (``_pairs`` refuses such a total).
+#: A quarter of the largest float leaves room for rounding in any order of summing.
+_SAFE_SUM = float(np.finfo("float64").max) / 4
+
 
 @dataclass(frozen=True)
-class ConcentrationText:
-    """The table as the CLI writes it, and what the summary line says about it."""
+class ConcentrationSummary:
+    """What the summary line says about the table written."""
 
-    parts: tuple[bytes | memoryview, ...]
-    """The UTF-8 text, written one part after the other: CSV, or JSON records without the
-    final line end. Kept in parts, so that the halves' texts (33 MB each at 5,000,000 rows)
-    are neither decoded nor joined into one more copy before they are written."""
     groups: int
     zero_total: int
     products: frozenset
 
-    @property
-    def text(self) -> str:
-        """The whole text, decoded (one more copy of it)."""
-        return b"".join(self.parts).decode()
 
-    def write(self, stream: BinaryIO) -> None:
-        """Write the parts to a binary stream, in order."""
-        for part in self.parts:
-            stream.write(part)
-
-
-def concentration_text(frame: pd.DataFrame, annual: bool, fmt: str, split_rows: int = SPLIT_ROWS) -> ConcentrationText:
-    """The concentration table of a flows frame (``reporter, partner, product, period,
-    value``) as ``fmt`` (``"csv"`` or ``"json"``) text: shares of the World row where a
-    group has one, every group reported (status ``zero_total`` without a positive total),
+def write_concentration(frame: pd.DataFrame, annual: bool, fmt: str, stream: BinaryIO,
+                        split_rows: int = SPLIT_ROWS) -> ConcentrationSummary:
+    """Write the concentration table of a flows frame (``reporter, partner, product,
+    period, value``; values >= 0) to ``stream`` as ``fmt`` (``"csv"`` or ``"json"``)
+    UTF-8 text (JSON without a final line end): shares of the World row where a group
+    has one, every group reported (status ``zero_total`` without a positive total),
     changes against the previous period and a year earlier.
 
     Frames of at least ``split_rows`` rows are computed in two processes where a second
-    CPU is free. ValueError as :func:`concentration_against_totals` raises it (the first
-    group's in key order).
+    CPU is free; the forked child writes the first half's text to ``stream``'s file
+    descriptor (``stream`` is flushed first), so ``stream`` must have one. ValueError as
+    :func:`concentration_against_totals` raises it, before anything is written.
     """
-    halves = _halves(frame) if len(frame) >= split_rows and _spare_cpu() else None
+    halves = _halves(frame) if len(frame) >= split_rows and _spare_cpu() and _sums_safely(frame) else None
     if halves is None:
-        return _text(frame, annual, fmt)
+        text, summary = _text(frame, annual, fmt)
+        stream.write(text)
+        return summary
     first, second = halves
-    pending = forked(_text, frame, annual, fmt, first)
+    stream.flush()  # the child's copy of the buffer must be empty: it writes too
+    pending = forked(_write_first, frame, annual, fmt, first, stream)
     try:
-        own = _text(frame, annual, fmt, second)
-    except ValueError:
-        pending()  # the first half's error is the one a single pass would raise
+        tail, own = _text(frame, annual, fmt, second)
+    except BaseException:
+        _reap(pending)
         raise
-    return _joined(pending(), own, fmt)
+    head = pending()  # the child has written the first half's text
+    if not head.groups:
+        stream.write(tail)
+    elif own.groups and fmt == "csv":
+        stream.write(memoryview(tail)[tail.index(b"\n") + 1:])  # one header
+    elif own.groups:  # "[\n  {...}" written, "[\n  {...}\n]" here: one list
+        stream.write(b",\n")
+        stream.write(memoryview(tail)[2:])
+    elif fmt != "csv":
+        stream.write(b"\n]")
+    return ConcentrationSummary(head.groups + own.groups, head.zero_total + own.zero_total,
+                                head.products | own.products)
 
 
 def _spare_cpu() -> bool:
@@ -97,6 +106,12 @@ def _spare_cpu() -> bool:
     return cpus >= 2 and running <= cpus - 1
 
 
+def _sums_safely(frame: pd.DataFrame) -> bool:
+    """Whether the values sum to at most :data:`_SAFE_SUM`."""
+    with np.errstate(over="ignore"):
+        return float(np.sum(frame["value"].to_numpy())) <= _SAFE_SUM
+
+
 def _halves(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Row positions of the (reporter, product) series up to the middle row and of the
     rest, each in row order; None when one series reaches from before the middle to the end."""
@@ -110,7 +125,27 @@ def _halves(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     return np.flatnonzero(first), np.flatnonzero(~first)
 
 
-def _text(frame: pd.DataFrame, annual: bool, fmt: str, rows: np.ndarray | None = None) -> ConcentrationText:
+def _write_first(frame: pd.DataFrame, annual: bool, fmt: str, rows: np.ndarray,
+                 stream: BinaryIO) -> ConcentrationSummary:
+    """The child's part: the first half's text, written without the end of a JSON list
+    (the second half's text closes it)."""
+    text, summary = _text(frame, annual, fmt, rows)
+    if summary.groups:
+        stream.write(memoryview(text)[:-2] if fmt != "csv" else text)
+        stream.flush()
+    return summary
+
+
+def _reap(pending) -> None:  # noqa: ANN001 - what forked() returned
+    """Wait for the child, whatever it did: this process's own error is the one raised."""
+    try:
+        pending()
+    except Exception:  # noqa: BLE001,S110 - superseded by the caller's error
+        pass
+
+
+def _text(frame: pd.DataFrame, annual: bool, fmt: str,
+          rows: np.ndarray | None = None) -> tuple[bytes, ConcentrationSummary]:
     if rows is not None:
         frame = frame.iloc[rows].reset_index(drop=True)
     table = concentration_against_totals(frame, keys=KEYS, slices=(), residual_partners=RESIDUAL_PARTNERS,
@@ -123,18 +158,5 @@ def _text(frame: pd.DataFrame, annual: bool, fmt: str, rows: np.ndarray | None =
     table["status"] = np.where(positive, "ok", "zero_total")
     table["period"] = table["period"].dt.strftime("%Y" if annual else "%Y-%m")
     text = frame_csv(table) if fmt == "csv" else table.to_json(orient="records", force_ascii=False, indent=2)
-    return ConcentrationText((text.encode(),), len(table), int((~positive).sum()),
-                             frozenset(table["product"].dropna().unique()))
-
-
-def _joined(first: ConcentrationText, second: ConcentrationText, fmt: str) -> ConcentrationText:
-    """The text of both halves' rows, as one table's (each half is one part)."""
-    (head,), (tail,) = first.parts, second.parts
-    if not first.groups or not second.groups:
-        parts = first.parts if first.groups else second.parts
-    elif fmt == "csv":
-        parts = (head, memoryview(tail)[tail.index(b"\n") + 1:])  # one header
-    else:  # "[\n  {...}\n]" twice: one list
-        parts = (memoryview(head)[:-2], b",\n", memoryview(tail)[2:])
-    return ConcentrationText(parts, first.groups + second.groups, first.zero_total + second.zero_total,
-                             first.products | second.products)
+    return text.encode(), ConcentrationSummary(len(table), int((~positive).sum()),
+                                               frozenset(table["product"].dropna().unique()))

@@ -22,6 +22,8 @@ from monitor.store import DEFAULT_DB_URL
 
 EXIT_USAGE = 2
 EXIT_BROKEN_PIPE = 141
+#: Commands after which :func:`console` ends the process without the interpreter's teardown.
+ENDS_WITHOUT_TEARDOWN = frozenset({"concentration", "detect"})
 log = logging.getLogger("chainwatch")
 
 
@@ -201,16 +203,20 @@ def _db_url(args: argparse.Namespace) -> str:
     return args.db or os.environ.get("CHAINWATCH_DB_URL") or DEFAULT_DB_URL
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``chainwatch`` console script.
+def main(argv: list[str] | None = None, end_process: bool = False) -> int:
+    """Entry point of the ``chainwatch`` command (see :func:`console`).
 
     A reader that closes the pipe early (``chainwatch alerts list | head``) ends the
     command quietly with exit code 141 (128 + SIGPIPE, as the shell reports a command
     killed by it), not with a traceback.
+
+    ``end_process``: after a command of :data:`ENDS_WITHOUT_TEARDOWN`, end the process
+    at once with the command's exit code once its output and logs are flushed.
     """
     try:
         try:
-            return _main(argv)
+            args = _parser().parse_args(argv)
+            code = _main(args)
         finally:
             sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
     except BrokenPipeError:
@@ -219,10 +225,28 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
+    if end_process and args.command in ENDS_WITHOUT_TEARDOWN:
+        logging.shutdown()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
-def _main(argv: list[str] | None) -> int:
-    args = _parser().parse_args(argv)
+def console() -> None:
+    """The ``chainwatch`` console script and ``python -m monitor.cli.main``: :func:`main`,
+    then the process ends with its exit code.
+
+    A command that reads files and writes only to standard output and error
+    (:data:`ENDS_WITHOUT_TEARDOWN`) ends the process with ``os._exit`` once its output
+    and logs are flushed, skipping the interpreter's teardown: that frees the objects of
+    pandas, numpy and pyarrow module by module, 0.06-0.15 s of every run (2026-12-07),
+    work the kernel does at once. Such a command leaves no thread, child process,
+    database connection or temporary file behind that the teardown would close.
+    """
+    sys.exit(main(end_process=True))
+
+
+def _main(args: argparse.Namespace) -> int:
     level = "INFO" if args.command == "run" and args.log_level == "WARNING" else args.log_level
     from monitor.telemetry.logs import configure_logging
 
@@ -710,18 +734,17 @@ def _concentration(args: argparse.Namespace) -> int:
 
     keep_freed_heap()  # one file, many column-sized temporaries: reuse their pages (monitor/cli/heap.py)
     frame, annual = _read_flows_csv(args.input)  # first: it imports pandas while the file is parsed
-    from monitor.cli.flows_concentration import concentration_text
+    from monitor.cli.flows_concentration import write_concentration
 
+    sys.stdout.flush()
     try:
         # Shares are of the WORLD row where the file has one (the rest is unallocated, with
         # bounds); every group is reported: one without a positive total gets status
-        # zero_total and empty indicators instead of a division by zero.
-        out = concentration_text(frame, annual, args.format)
+        # zero_total and empty indicators instead of a division by zero. UTF-8 bytes as
+        # they are: no decoding and re-encoding of the text.
+        out = write_concentration(frame, annual, args.format, sys.stdout.buffer)
     except ValueError as err:
         raise InputFileError(f"{args.input}: {err}") from None
-    del frame
-    sys.stdout.flush()
-    out.write(sys.stdout.buffer)  # UTF-8 bytes as they are: no decoding and re-encoding of the text
     if args.format != "csv":
         sys.stdout.buffer.write(b"\n")
     sys.stdout.buffer.flush()
@@ -903,4 +926,4 @@ def _silence(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -19,7 +19,8 @@ def _flows(path: Path, rows: int) -> Path:
     return path
 
 
-@pytest.mark.parametrize("rows", [5, 4000])  # output within one pipe buffer, and far beyond it
+# output within one pipe buffer, far beyond it, and in two processes (SPLIT_ROWS) where a CPU is free
+@pytest.mark.parametrize("rows", [5, 4000, 250_000])
 def test_closed_pipe_exits_quietly(tmp_path, rows):
     source = _flows(tmp_path / "flows.csv", rows)
     proc = subprocess.Popen([str(CHAINWATCH), "concentration", "--input", str(source)],

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.bench_concentration import synthetic_flows
-from monitor.cli.flows_concentration import concentration_text
+from monitor.cli.flows_concentration import write_concentration
 from monitor.cli.forked import forked
 from monitor.cli.main import _read_flows_csv
 
@@ -37,6 +37,15 @@ def _flows_file(tmp_path, n: int, monthly: bool, seed: int = 3):
     return path
 
 
+def _written(tmp_path, frame, annual, fmt, split_rows):
+    """The bytes write_concentration writes to a file, and its summary."""
+    path = tmp_path / f"out-{split_rows}.{fmt}"
+    with path.open("wb") as stream:
+        stream.write(b"before:")  # buffered, not yet flushed: written once, first
+        summary = write_concentration(frame, annual, fmt, stream, split_rows=split_rows)
+    return path.read_bytes(), summary
+
+
 @pytest.fixture(autouse=True)
 def spare_cpu(monkeypatch):
     """The halves are computed whatever the machine's load (which decides it in the CLI)."""
@@ -49,11 +58,12 @@ def spare_cpu(monkeypatch):
 @pytest.mark.parametrize("monthly", [False, True])
 def test_two_processes_write_the_one_process_text(tmp_path, fmt, monthly):
     frame, annual = _read_flows_csv(_flows_file(tmp_path, 20_000, monthly))
-    whole = concentration_text(frame, annual, fmt, split_rows=len(frame) + 1)
-    halves = concentration_text(frame, annual, fmt, split_rows=1)
-    assert halves.text == whole.text
-    assert (halves.groups, halves.zero_total, halves.products) == (whole.groups, whole.zero_total, whole.products)
-    assert whole.zero_total > 0 and whole.groups > 100  # the zero-total groups are in it
+    whole, whole_summary = _written(tmp_path, frame, annual, fmt, split_rows=len(frame) + 1)
+    halves, halves_summary = _written(tmp_path, frame, annual, fmt, split_rows=1)
+    assert halves == whole
+    assert halves_summary == whole_summary
+    assert whole_summary.zero_total > 0 and whole_summary.groups > 100  # the zero-total groups are in it
+    assert whole.startswith(b"before:") and whole.count(b"before:") == 1
 
 
 def test_the_halves_text_is_the_text_of_plain_text_columns(tmp_path):
@@ -61,7 +71,7 @@ def test_the_halves_text_is_the_text_of_plain_text_columns(tmp_path):
     frame, annual = _read_flows_csv(_flows_file(tmp_path, 5_000, monthly=False))
     plain = frame.assign(**{k: frame[k].astype(str) for k in ("reporter", "partner", "product")},
                          period=frame["period"].astype("datetime64[us]"))
-    assert concentration_text(frame, annual, "csv", split_rows=1).text == concentration_text(plain, annual, "csv").text
+    assert _written(tmp_path, frame, annual, "csv", 1) == _written(tmp_path, plain, annual, "csv", len(plain) + 1)
 
 
 def test_one_series_over_the_middle_is_not_split(tmp_path, monkeypatch):
@@ -71,19 +81,49 @@ def test_one_series_over_the_middle_is_not_split(tmp_path, monkeypatch):
     monkeypatch.setattr(module, "forked", lambda *args: calls.append(args))
     frame = pd.DataFrame({"reporter": "R", "partner": ["A", "B"] * 50, "product": "p",
                           "period": pd.to_datetime(["2020-01-01"] * 100), "value": 1.0})
-    out = concentration_text(frame, True, "csv", split_rows=1)
-    assert not calls and out.groups == 1
+    _, summary = _written(tmp_path, frame, True, "csv", split_rows=1)
+    assert not calls and summary.groups == 1
 
 
-def test_the_first_halfs_error_is_the_one_raised(tmp_path):
-    """A total beyond the largest float in both halves: the error names the first group in
-    key order, as one pass over the whole table does."""
+def test_values_that_could_pass_the_largest_float_are_refused_before_anything_is_written(tmp_path, monkeypatch):
+    """A total beyond the largest float: one process computes the table (no half is
+    written before the other's error), and the error names the first group in key order."""
+    import monitor.cli.flows_concentration as module
+
+    calls = []
+    monkeypatch.setattr(module, "forked", lambda *args: calls.append(args))
     rows = [(r, p, "2805", "2023", v) for r in ("R1", "R2") for p, v in (("A", 1.5e308), ("B", 1e308))]
     frame = pd.DataFrame(rows, columns=["reporter", "partner", "product", "period", "value"])
     frame["period"] = pd.to_datetime(frame["period"])
-    for split in (1, len(frame) + 1):
-        with pytest.raises(ValueError, match="group reporter=R1, product=2805"):
-            concentration_text(frame, True, "csv", split_rows=split)
+    path = tmp_path / "out.csv"
+    with path.open("wb") as stream, pytest.raises(ValueError, match="group reporter=R1, product=2805"):
+        write_concentration(frame, True, "csv", stream, split_rows=1)
+    assert not calls and path.read_bytes() == b""
+
+
+def test_an_error_in_this_process_half_waits_for_the_child_and_is_raised(tmp_path, monkeypatch):
+    import monitor.cli.flows_concentration as module
+
+    frame, annual = _read_flows_csv(_flows_file(tmp_path, 2_000, monthly=False))
+    real_text, reaped = module._text, []
+
+    def failing_second_half(frame, annual, fmt, rows=None):
+        if rows is not None and os.getpid() == parent:
+            raise RuntimeError("this half failed")
+        return real_text(frame, annual, fmt, rows)
+
+    real_forked = module.forked
+
+    def watched(*args):
+        pending = real_forked(*args)
+        return lambda: reaped.append(True) or pending()
+
+    parent = os.getpid()
+    monkeypatch.setattr(module, "_text", failing_second_half)
+    monkeypatch.setattr(module, "forked", watched)
+    with (tmp_path / "out.json").open("wb") as stream, pytest.raises(RuntimeError, match="this half failed"):
+        write_concentration(frame, annual, "json", stream, split_rows=1)
+    assert reaped == [True]
 
 
 def test_forked_returns_the_result_or_raises_the_error():
