@@ -569,21 +569,23 @@ def _read_flows_csv(path: Path):
     from concurrent.futures import ThreadPoolExecutor
 
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    from monitor.collect.columnar import TableFileError, as_text, read_columns, return_freed_memory
+    from monitor.collect.columnar import TableFileError, as_text, is_parquet, read_columns, return_freed_memory
 
     # jemalloc rather than mimalloc for Arrow's buffers: at 5,000,000 rows the read spent
     # 0.8-1.9 s in the kernel (page faults) with mimalloc, 0.45 s with jemalloc (2026-12-07).
     return_freed_memory()
     columns = ("reporter", "partner", "product", "period", "value")
+    if is_parquet(path):
+        import pyarrow.parquet  # noqa: F401 - here, so that the two threads below never import the same module
     with ThreadPoolExecutor(1) as pool:
-        # Arrow parses the file (on its own threads) while pandas is imported (≈ 0.35 s);
-        # pyarrow is imported above, so the two threads never import the same module.
+        # Arrow parses the file (on its own threads) while pyarrow.compute and pandas are
+        # imported (≈ 0.2 s of CPU); what the parse needs is imported above.
         reading = pool.submit(read_columns, path, columns, what=",".join(columns), whole=True,
-                              dictionary=columns[:4])
+                              dictionary=columns[:4], numbers=("value",))
         import numpy as np
         import pandas as pd
+        import pyarrow.compute as pc
         try:
             table = reading.result()
         except TableFileError as err:
@@ -593,10 +595,12 @@ def _read_flows_csv(path: Path):
         number, cells, expected = table.ragged[0]
         raise InputFileError(f"{path}: not a readable CSV: line {number} has {cells} cell(s) where the header has "
                              f"{expected}")
-    numbers = table.row_numbers()
-    # a CSV's code columns come dictionary-encoded (text without nulls); anything else as text
-    text = {name: column if _encoded_text(column) else as_text(column)
+    # A CSV's code columns come dictionary-encoded (text without nulls) and its value column
+    # as float64 when every cell is a number; anything else (a Parquet file's) as text.
+    parsed_numbers = pa.types.is_float64(table.columns["value"].type) and not is_parquet(path)
+    text = {name: column if _encoded_text(column) or (name == "value" and parsed_numbers) else as_text(column)
             for name, column in ((name, table.columns.pop(name)) for name in columns)}
+    kept = None  # positions of the rows kept when blank lines are dropped (row numbers for messages)
     # Arrow's kernels let go of the GIL: the column checks run on both cores.
     with ThreadPoolExecutor(2) as pool:
         values, encoded = _encoded_if_clean(text, pool)
@@ -609,24 +613,23 @@ def _read_flows_csv(path: Path):
             done = dict(zip(columns, pool.map(trimmed, columns)))
             text = {name: column for name, (column, _) in done.items()}
             empty = {name: mask for name, (_, mask) in done.items()}
-        else:
-            empty = {name: np.zeros(len(numbers), bool) for name in columns}
-    blank = np.logical_and.reduce(list(empty.values()))
-    if blank.any():
-        keep = pa.array(~blank)
-        text = {name: pc.filter(column, keep) for name, column in text.items()}
-        empty = {name: mask[~blank] for name, mask in empty.items()}
-        numbers = numbers[~blank]
-    if len(numbers) == 0:
+            blank = np.logical_and.reduce(list(empty.values()))
+            if blank.any():
+                keep = pa.array(~blank)
+                text = {name: pc.filter(column, keep) for name, column in text.items()}
+                empty = {name: mask[~blank] for name, mask in empty.items()}
+                kept = np.flatnonzero(~blank)
+    if not len(text["value"]):
         raise InputFileError(f"{path}: no data rows, only a header")
 
     def where(pos: int, column: str) -> str:
-        return f"{path}: line {numbers[pos]} (data row {numbers[pos] - table.first_row + 1}), column {column!r}"
+        number = table.first_row + int(pos if kept is None else kept[pos])
+        return f"{path}: line {number} (data row {number - table.first_row + 1}), column {column!r}"
 
-    for column in columns:
-        if empty[column].any():
-            raise InputFileError(f"{where(int(np.flatnonzero(empty[column])[0]), column)} is empty")
     if values is None:  # the trimmed columns
+        for column in columns:
+            if empty[column].any():
+                raise InputFileError(f"{where(int(np.flatnonzero(empty[column])[0]), column)} is empty")
         with ThreadPoolExecutor(2) as pool:
             codes = ("reporter", "partner", "product", "period")
             encoded = dict(zip(codes, pool.map(pc.dictionary_encode, (text[name] for name in codes))))
@@ -644,18 +647,22 @@ def _read_flows_csv(path: Path):
         except pa.ArrowInvalid:  # name the first cell that is not a number
             values = pd.to_numeric(pd.Series(text["value"].to_numpy(zero_copy_only=False)), errors="coerce").to_numpy(
                 dtype="float64")
-    cell = text["value"]
+    # Two reductions without a temporary array answer for a clean column (a NaN makes
+    # the minimum NaN); only a file with a bad value is searched for the first one.
+    if not (values.min() >= 0 and values.max() < np.inf):
+        # the cells as written (a CSV's numbers read again as text)
+        cell = as_text(text["value"]) if not parsed_numbers else read_columns(path, ("value",), whole=True).columns[
+            "value"]
 
-    def shown(pos: int) -> str:
-        return repr(cell[pos].as_py())
+        def shown(pos: int) -> str:
+            return repr(cell[pos].as_py())
 
-    if np.isnan(values).any():
-        pos = int(np.flatnonzero(np.isnan(values))[0])
-        raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a number")
-    if not np.isfinite(values).all():
-        pos = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a finite number")
-    if (values < 0).any():
+        if np.isnan(values).any():
+            pos = int(np.flatnonzero(np.isnan(values))[0])
+            raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a number")
+        if not np.isfinite(values).all():
+            pos = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is not a finite number")
         pos = int(np.flatnonzero(values < 0)[0])
         raise InputFileError(f"{where(pos, 'value')}: {shown(pos)} is negative; flows and outputs must be >= 0")
     frame = pd.DataFrame({name: _sorted_categorical(encoded[name]) for name in ("reporter", "partner", "product")})
@@ -709,6 +716,8 @@ def _encoded_if_clean(text: dict, pool):  # noqa: ANN001, ANN202 - pyarrow array
         return encoded
 
     def cast():  # noqa: ANN202 - a numpy array or None
+        if pa.types.is_float64(text["value"].type):  # parsed as numbers (read_columns' numbers)
+            return text["value"].to_numpy(zero_copy_only=False)
         try:
             return pc.cast(text["value"], pa.float64()).to_numpy(zero_copy_only=False)
         except pa.ArrowInvalid:

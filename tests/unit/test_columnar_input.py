@@ -185,3 +185,23 @@ def test_concentration_reads_cells_with_spaces_around_them_as_the_bare_cells(tmp
         (tmp_path / name).mkdir()
         results.append(run(["concentration", "--input", str(write(tmp_path / name, lines)), "--format", "csv"], capsys))
     assert results[0] == results[1] and results[0][0] == 0 and len(results[0][1].splitlines()) > 1
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_number_columns_are_read_as_numbers_or_the_file_as_text(tmp_path, whole):
+    """``read_columns(numbers=...)``: float64 when every cell is a number as Arrow reads
+    it (spaces around, ``nan`` and ``1e400`` included, for the caller's checks), else
+    every column as text, rows unchanged, so that the caller can name the bad cell."""
+    from monitor.collect.columnar import read_columns
+
+    numbers = (tmp_path / "numbers.csv")
+    numbers.write_text("a,v\nx,1.5\ny, 2 \nz,nan\nw,1e400\n", encoding="utf-8")
+    column = read_columns(numbers, ("a", "v"), whole=whole, numbers=("v",)).columns["v"]
+    assert str(column.type) == "double"
+    assert column.to_pylist()[:2] == [1.5, 2.0] and np.isnan(column[2].as_py()) and column[3].as_py() == np.inf
+    for bad in ("", "1_5", "x"):
+        path = tmp_path / "bad.csv"
+        path.write_text(f"a,v\nx,1.5\ny,{bad}\nz,3\n", encoding="utf-8")
+        read = read_columns(path, ("a", "v"), whole=whole, numbers=("v",))
+        assert read.columns["v"].to_pylist() == ["1.5", bad, "3"]
+        assert read.columns["a"].to_pylist() == ["x", "y", "z"]
