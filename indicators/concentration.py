@@ -243,7 +243,7 @@ class _Pairs:
     group_start: np.ndarray  # first pair of each group
     group_code: np.ndarray  # the group's code in _Coded.group
     all_codes: np.ndarray | None  # codes of every group, including aggregate-only ones
-    all_rows: np.ndarray | None  # first row position of each group in all_codes
+    all_rows: np.ndarray | None  # a row position of each group in all_codes (all its rows have its keys)
 
 
 def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool = False) -> _Pairs:
@@ -251,8 +251,11 @@ def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool 
     ``with_all_groups`` has listed every group."""
     gcode, rank, values = coded.group, coded.rank, coded.value
     n_ranks = max(len(coded.residual_by_rank), 1)
+    rows = None if keep is None or keep.all() else np.flatnonzero(keep)
     all_codes = all_rows = None
-    if with_all_groups:
+    if with_all_groups and rows is None:  # every group has a pair: listed from the pairs below
+        all_codes = all_rows = np.zeros(0, dtype="int64")
+    elif with_all_groups:
         if len(gcode) and _dense(int(gcode.max()) + 1, len(gcode)):
             first_row = np.full(int(gcode.max()) + 1, len(gcode), dtype="int64")
             # written last row first: a group's first row is its last write (later writes win)
@@ -261,8 +264,6 @@ def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool 
             all_rows = first_row[all_codes]
         else:
             all_codes, all_rows = np.unique(gcode, return_index=True)
-
-    rows = None if keep is None or keep.all() else np.flatnonzero(keep)
     if rows is not None:
         gcode, rank, values = gcode[rows], rank[rows], values[rows]
     if len(gcode) == 0:
@@ -303,7 +304,7 @@ def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool 
         last_row = np.maximum.reduceat(order, starts)  # the last row of the pair, as above
         pair_row = last_row if rows is None else rows[last_row]
     pair_group_code = first // n_ranks
-    pair_residual = coded.residual_by_rank[first % n_ranks]
+    pair_residual = coded.residual_by_rank[first - pair_group_code * n_ranks]  # a second division cost more
     group_start = np.flatnonzero(np.r_[True, pair_group_code[1:] != pair_group_code[:-1]])
     sizes = np.diff(np.r_[group_start, len(pair_group_code)])
     pair_gid = np.repeat(np.arange(len(group_start), dtype="int64"), sizes)  # faster than a cumsum
@@ -317,6 +318,8 @@ def _pairs(coded: _Coded, keep: np.ndarray | None = None, with_all_groups: bool 
         where = ", ".join(f"{k}={v.date() if isinstance(v, pd.Timestamp) else v}" for k, v in first.items())
         raise ValueError(f"column 'value': the values of group {where} sum beyond the largest float "
                          "(about 1.8e308); rescale the input (e.g. to thousands)")
+    if with_all_groups and rows is None:
+        all_codes, all_rows = pair_group_code[group_start], pair_row[group_start]
     return _Pairs(pair_row, pair_value, pair_residual, pair_gid, group_start,
                   pair_group_code[group_start], all_codes, all_rows)
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from monitor.store.paired import close_paired
+from monitor.store.paired import SQLITE_BUSY_TIMEOUT_S, close_paired
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -56,7 +56,7 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets foreign keys and a busy timeout."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # noqa: ANN001
@@ -65,11 +65,11 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
-        return engine
-    if importlib.util.find_spec("adbc_driver_postgresql") is None:  # checked here, not halfway through a run
-        raise DatabaseURLError("PostgreSQL needs the postgres extra: pip install 'chainwatch[postgres]' "
-                               "(adbc-driver-postgresql, for bulk reads, is not installed)")
-    engine = create_engine(url, pool_pre_ping=True)
+    else:
+        if importlib.util.find_spec("adbc_driver_postgresql") is None:  # checked here, not halfway through a run
+            raise DatabaseURLError("PostgreSQL needs the postgres extra: pip install 'chainwatch[postgres]' "
+                                   "(adbc-driver-postgresql, for bulk reads, is not installed)")
+        engine = create_engine(url, pool_pre_ping=True)
     # Bulk reads pair an ADBC connection with a pooled one (monitor/store/paired.py): closed with it.
     for name in ("close", "invalidate", "soft_invalidate"):
         event.listen(engine, name, close_paired)

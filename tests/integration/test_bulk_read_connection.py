@@ -1,6 +1,7 @@
-"""PostgreSQL bulk reads run on an ADBC connection paired with the session's pooled one
+"""Bulk reads run on an ADBC connection paired with the session's pooled one
 (monitor/store/columnar.py): it sees committed rows, holds no lock between reads, and
-closes when the pool closes its partner."""
+closes when the pool closes its partner. SQLite: the same on a database file; a
+database in memory is read on its own connection."""
 
 from __future__ import annotations
 
@@ -14,9 +15,6 @@ from monitor.store.columnar import read_columns
 from monitor.store.database import make_engine, session_factory
 from monitor.store.tables import Series
 
-pytestmark = pytest.mark.postgres
-
-
 @pytest.fixture
 def named_url(postgres_url) -> str:
     return f"{postgres_url}&application_name=cw_paired_{uuid.uuid4().hex[:8]}"
@@ -28,6 +26,7 @@ def _backends(admin, name: str) -> int:
                                   {"n": name}).scalar_one()
 
 
+@pytest.mark.postgres
 def test_a_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool(named_url):
     name = named_url.rsplit("application_name=", 1)[1]
     engine, admin = make_engine(named_url), make_engine(named_url.replace(name, f"{name}_admin"))
@@ -57,6 +56,7 @@ def test_a_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool
     admin.dispose()
 
 
+@pytest.mark.postgres
 def test_a_broken_paired_connection_fails_one_read_and_is_replaced(named_url):
     from sqlalchemy.exc import DatabaseError
 
@@ -75,3 +75,100 @@ def test_a_broken_paired_connection_fails_one_read_and_is_replaced(named_url):
         assert read_columns(session, query, {"series_id": "text"}).empty  # a new paired connection
     engine.dispose()
     admin.dispose()
+
+
+def _sqlite_engine(url: str):
+    from monitor.store.database import migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def _partner(session):
+    from monitor.store.paired import paired_connection
+
+    return paired_connection(session.connection())
+
+
+def test_a_sqlite_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool(tmp_path):
+    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'cw.db'}")
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
+    query = select(Series.series_id, Series.unit)
+    with sessions() as session:
+        first = read_columns(session, query, {"series_id": "text", "unit": "text"})
+        partner = _partner(session)
+        assert partner is not None
+        session.add(Series(series_id="prod.y", source="s", unit="kg", description="test"))
+        session.flush()  # the session now holds the write lock: the partner reads the last commit (WAL)
+        pending = read_columns(session, query, {"series_id": "text", "unit": "text"})
+        session.commit()
+        committed = read_columns(session, query, {"series_id": "text", "unit": "text"})
+    assert first.to_dict("records") == [{"series_id": "prod.x", "unit": "t"}]
+    assert pending["series_id"].tolist() == ["prod.x"]
+    assert sorted(committed["series_id"]) == ["prod.x", "prod.y"]
+    assert pd.api.types.is_string_dtype(committed["unit"])
+    engine.dispose()
+    from adbc_driver_manager import Error as AdbcError
+
+    with pytest.raises(AdbcError):  # closed with its pooled connection
+        partner.cursor()
+
+
+def test_a_sqlite_database_in_memory_is_read_on_its_own_connection():
+    engine = _sqlite_engine("sqlite://")  # SQLAlchemy keeps one connection (per thread): the one database
+    with session_factory(engine)() as session:
+        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
+        session.flush()
+        read = read_columns(session, select(Series.series_id), {"series_id": "text"})
+        assert _partner(session) is None
+    assert read["series_id"].tolist() == ["prod.x"]  # its own connection: its own pending row
+    engine.dispose()
+
+
+def test_a_sqlite_column_null_in_its_first_rows_is_typed_by_all_of_them(tmp_path, monkeypatch):
+    """The driver types a column from the rows of a batch: read as one batch, a text
+    column NULL in its first 5,000 rows still reads as text, and a date column as dates."""
+    from datetime import date, datetime
+
+    from monitor.store.tables import TradeFlow
+
+    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'cw.db'}")
+    rows = [TradeFlow(source="s", reporter="CHN", partner=f"P{i % 50}", product=f"{i // 50:06d}", flow="M",
+                      period=date(2020, 1 + i % 12, 1), vintage="v1", value=float(i), retrieved_at=datetime(2024, 1, 1),
+                      quantity=None if i < 5_000 else 2.5, estimate_flags=None if i < 5_000 else "estimated")
+            for i in range(6_000)]
+    with session_factory(engine).begin() as session:
+        session.add_all(rows)
+    query = select(TradeFlow.partner, TradeFlow.period, TradeFlow.value, TradeFlow.quantity, TradeFlow.estimate_flags
+                   ).order_by(TradeFlow.value)
+    import monitor.store.columnar as columnar
+
+    monkeypatch.setattr(columnar, "_fetched", None)  # read by ADBC, not by the fallback
+    with session_factory(engine)() as session:
+        read = read_columns(session, query, {"partner": "text", "period": "date", "value": "float",
+                                             "quantity": "float", "estimate_flags": "text"})
+        assert _partner(session) is not None
+    flags = read["estimate_flags"]
+    assert flags.iloc[:5_000].isna().all() and (flags.iloc[5_000:] == "estimated").all()
+    assert read["quantity"].iloc[:5_000].isna().all() and (read["quantity"].iloc[5_000:] == 2.5).all()
+    assert read["period"].dtype == "datetime64[s]" and read["period"].iloc[13] == pd.Timestamp("2020-02-01")
+    assert read["value"].tolist() == [float(i) for i in range(6_000)]
+    engine.dispose()
+
+
+def test_a_sqlite_read_the_driver_fails_goes_through_sqlite3_and_the_partner_is_replaced(tmp_path, monkeypatch):
+    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'cw.db'}")
+    with session_factory(engine).begin() as session:
+        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
+    query = select(Series.series_id)
+    with session_factory(engine)() as session:
+        broken = _partner(session)
+        broken.close()  # as a partner whose file went away would fail
+        assert read_columns(session, query, {"series_id": "text"})["series_id"].tolist() == ["prod.x"]
+        replaced = _partner(session)
+        assert replaced is not broken
+        assert read_columns(session, query, {"series_id": "text"})["series_id"].tolist() == ["prod.x"]
+    engine.dispose()
