@@ -106,12 +106,31 @@ def _installed(module: str) -> bool:
     return subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
-def _detect_rows(directory: Path, n: int) -> list[BenchRow]:
+def write_series_file(path: Path, n: int) -> None:
+    """The detect contenders' input: ``n`` synthetic series (seed 2) x 240 months."""
     matrix = synthetic(n, seed=2)
-    path = directory / "series.csv"
     pd.DataFrame({"series_id": np.repeat(np.array(matrix.ids), len(matrix.months)),
                   "period": np.tile(matrix.months.strftime("%Y-%m").to_numpy(), n),
                   "value": np.round(matrix.values.ravel(), 4)}).to_csv(path, index=False)
+
+
+def write_flows_file(path: Path, n_rows: int) -> None:
+    """The concentration contenders' input: ``n_rows`` synthetic flow rows."""
+    synthetic_flows(n_rows).to_csv(path, index=False)
+
+
+def _written_in_child(writer: str, path: Path, size: int) -> None:
+    """Write an input file in a child process: Linux carries a process's peak RSS over
+    fork and exec into its children, so a file built here would be counted in every
+    contender's peak (each showed this process's 1,058 MiB at 5,000,000 rows)."""
+    subprocess.run([sys.executable, "-c", f"import sys; from benchmarks.bench_input import {writer}; "
+                    f"{writer}(sys.argv[1], int(sys.argv[2]))", str(path), str(size)],
+                   check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def _detect_rows(directory: Path, n: int) -> list[BenchRow]:
+    path = directory / "series.csv"
+    _written_in_child("write_series_file", path, n)
     size = path.stat().st_size / 2**20
     cli = [sys.executable, "-m", "monitor.cli.main", "detect", "--input", str(path)]
     wall, rss, cpu = _timed(cli)
@@ -133,7 +152,7 @@ def _concentration_rows(directory: Path, n_rows: int, repeats: int = CONCENTRATI
     """Each contender ``repeats`` times, the contenders interleaved (a burst of load on a
     shared machine hits all of them), medians of wall, CPU and peak RSS."""
     path = directory / "flows.csv"
-    synthetic_flows(n_rows).to_csv(path, index=False)
+    _written_in_child("write_flows_file", path, n_rows)
     size = path.stat().st_size / 2**20
     cli = [sys.executable, "-m", "monitor.cli.main", "concentration", "--input", str(path)]
     contenders = [("chainwatch concentration CLI (JSON out)", None, cli),

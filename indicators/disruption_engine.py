@@ -439,7 +439,7 @@ class DisruptionEngine:
 
     def _month(self, matrix: SeriesMatrix, col: int) -> pd.Timestamp:
         if 0 <= col < len(matrix.months):
-            return matrix.months[col]
+            return matrix.month_stamps[col]
         return pd.NaT
 
     def _screen_only(self, matrix: SeriesMatrix, scr: ScreenResult, j: int, tau: float) -> DetectionResult:

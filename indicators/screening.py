@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -86,6 +87,12 @@ class SeriesMatrix:
         if np.isinf(values).any():
             raise ValueError("values must not be infinite")
         object.__setattr__(self, "values", values)
+
+    @cached_property
+    def month_stamps(self) -> tuple[pd.Timestamp, ...]:
+        """``months`` as Timestamps, for indexing one at a time (a DatetimeIndex builds a
+        new Timestamp on each ``[i]``: 0.17 s for a partition's 5,000 verdicts)."""
+        return tuple(self.months)
 
     @classmethod
     def from_long(cls, frame: pd.DataFrame) -> SeriesMatrix:
