@@ -26,31 +26,40 @@ def _backends(admin, name: str) -> int:
                                   {"n": name}).scalar_one()
 
 
+def _reads_around_a_commit(sessions, after_first_read) -> None:  # noqa: ANN001 - a sessionmaker, a callable
+    """A bulk read sees committed rows: not the session's flushed, uncommitted one, then
+    that row once committed. ``after_first_read(session)`` runs after the first read."""
+    with sessions.begin() as session:
+        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
+    query, columns = select(Series.series_id, Series.unit), {"series_id": "text", "unit": "text"}
+    with sessions() as session:
+        first = read_columns(session, query, columns)
+        after_first_read(session)
+        session.add(Series(series_id="prod.y", source="s", unit="kg", description="test"))
+        session.flush()  # SQLite: the session now holds the write lock; its partner reads the last commit (WAL)
+        pending = read_columns(session, query, columns)
+        session.commit()
+        committed = read_columns(session, query, columns)
+    assert first.to_dict("records") == [{"series_id": "prod.x", "unit": "t"}]
+    assert pending["series_id"].tolist() == ["prod.x"]  # the session's flushed, uncommitted row: not seen
+    assert sorted(committed["series_id"]) == ["prod.x", "prod.y"]
+    assert pd.api.types.is_string_dtype(committed["unit"])
+
+
 @pytest.mark.postgres
 def test_a_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool(named_url):
     name = named_url.rsplit("application_name=", 1)[1]
     engine, admin = make_engine(named_url), make_engine(named_url.replace(name, f"{name}_admin"))
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
-    query = select(Series.series_id, Series.unit)
-    with sessions() as session:
-        first = read_columns(session, query, {"series_id": "text", "unit": "text"})
+
+    def no_lock_held(session) -> None:  # noqa: ANN001
         # the session's own connection and its ADBC partner
         assert _backends(admin, name) == 2
         # autocommit: no lock outlives the read, so DDL elsewhere does not wait for it
         with admin.begin() as other:
             other.execute(text("SET LOCAL lock_timeout = '2s'"))
             other.execute(text("LOCK TABLE series IN ACCESS EXCLUSIVE MODE"))
-        session.add(Series(series_id="prod.y", source="s", unit="kg", description="test"))
-        session.flush()
-        pending = read_columns(session, query, {"series_id": "text", "unit": "text"})
-        session.commit()
-        committed = read_columns(session, query, {"series_id": "text", "unit": "text"})
-    assert first.to_dict("records") == [{"series_id": "prod.x", "unit": "t"}]
-    assert pending["series_id"].tolist() == ["prod.x"]  # the session's flushed, uncommitted row: not seen
-    assert sorted(committed["series_id"]) == ["prod.x", "prod.y"]
-    assert pd.api.types.is_string_dtype(committed["unit"])
+
+    _reads_around_a_commit(session_factory(engine), no_lock_held)
     engine.dispose()
     assert _backends(admin, name) == 0
     admin.dispose()
@@ -92,29 +101,15 @@ def _partner(session):
 
 
 def test_a_sqlite_bulk_read_sees_committed_rows_and_its_connection_closes_with_the_pool(tmp_path):
-    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'cw.db'}")
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        session.add(Series(series_id="prod.x", source="s", unit="t", description="test"))
-    query = select(Series.series_id, Series.unit)
-    with sessions() as session:
-        first = read_columns(session, query, {"series_id": "text", "unit": "text"})
-        partner = _partner(session)
-        assert partner is not None
-        session.add(Series(series_id="prod.y", source="s", unit="kg", description="test"))
-        session.flush()  # the session now holds the write lock: the partner reads the last commit (WAL)
-        pending = read_columns(session, query, {"series_id": "text", "unit": "text"})
-        session.commit()
-        committed = read_columns(session, query, {"series_id": "text", "unit": "text"})
-    assert first.to_dict("records") == [{"series_id": "prod.x", "unit": "t"}]
-    assert pending["series_id"].tolist() == ["prod.x"]
-    assert sorted(committed["series_id"]) == ["prod.x", "prod.y"]
-    assert pd.api.types.is_string_dtype(committed["unit"])
-    engine.dispose()
     from adbc_driver_manager import Error as AdbcError
 
+    engine = _sqlite_engine(f"sqlite:///{tmp_path / 'cw.db'}")
+    partners = []
+    _reads_around_a_commit(session_factory(engine), lambda session: partners.append(_partner(session)))
+    assert partners[0] is not None
+    engine.dispose()
     with pytest.raises(AdbcError):  # closed with its pooled connection
-        partner.cursor()
+        partners[0].cursor()
 
 
 def test_a_sqlite_database_in_memory_is_read_on_its_own_connection():
