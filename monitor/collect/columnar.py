@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -49,8 +48,9 @@ class ColumnarFile:
     ----------
     columns : dict of str to pyarrow.Array
         One array per requested column present in the file: text for a CSV (a
-        ``pyarrow.DictionaryArray`` of text for the columns asked for as ``dictionary``);
-        for a Parquet file the stored type (callers cast).
+        ``pyarrow.DictionaryArray`` of text for the columns asked for as ``dictionary``,
+        float64 for those asked for as ``numbers`` where every cell is a number); for a
+        Parquet file the stored type (callers cast).
     first_row : int
         Row number of the first data row (2 for a CSV, whose header is row 1; 1 for Parquet).
     ragged : list of tuple
@@ -66,10 +66,6 @@ class ColumnarFile:
     def rows(self) -> int:
         """Number of data rows read."""
         return len(next(iter(self.columns.values()))) if self.columns else 0
-
-    def row_numbers(self) -> np.ndarray:
-        """Row number of each data row (see the module docstring)."""
-        return np.arange(self.first_row, self.first_row + self.rows, dtype=np.int64)
 
 
 def return_freed_memory() -> None:

@@ -7,7 +7,8 @@ partner: opened on its first bulk read, kept in the pooled connection's ``info``
 :func:`monitor.store.database.make_engine` registers on the pool's ``close``,
 ``invalidate`` and ``soft_invalidate`` events. The partner runs in autocommit: it sees
 committed rows only and holds no lock between reads. A SQLite database that lives only
-in its connection's memory has no partner (its bulk reads stay on that connection).
+in its connection's memory, or whose file the driver cannot open, has no partner (its
+bulk reads stay on that connection).
 
 Light on imports (ADBC is imported on first use): every engine loads this module.
 """
@@ -28,7 +29,7 @@ SQLITE_BUSY_TIMEOUT_S = 30
 
 def paired_connection(connection: Connection):  # noqa: ANN201 - an adbc_driver_manager.dbapi.Connection
     """The ADBC connection paired with ``connection``'s pooled connection, opened on first
-    use; None for a SQLite database without a file (in memory)."""
+    use; None for a SQLite database without a partner (see the module's notes)."""
     info = connection.connection.info
     paired = info.get(_PAIRED)
     if paired is None and not info.get(_NO_PARTNER):
@@ -69,16 +70,18 @@ def _sqlite_partner(connection: Connection):  # noqa: ANN202
     files = {name: file for _, name, file in connection.connection.driver_connection.execute("PRAGMA database_list")}
     if not files.get("main"):
         return None
+    # A file the driver cannot open (read-only, say) leaves the reads on the sqlite3
+    # connection, which opened it: no partner rather than a failed read.
     try:
         paired = adbc.connect(files["main"], autocommit=True)
-    except AdbcError as err:
-        raise DatabaseError("connect (ADBC)", None, masked(err, None)) from None
+    except AdbcError:
+        return None
     try:
         with paired.cursor() as cursor:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
-    except AdbcError as err:
+    except AdbcError:
         paired.close()
-        raise DatabaseError("PRAGMA busy_timeout (ADBC)", None, masked(err, None)) from None
+        return None
     return paired
 
 
