@@ -576,7 +576,8 @@ def _read_flows_csv(path: Path):
     # 0.8-1.9 s in the kernel (page faults) with mimalloc, 0.45 s with jemalloc (2026-12-07).
     return_freed_memory()
     columns = ("reporter", "partner", "product", "period", "value")
-    if is_parquet(path):
+    parquet = is_parquet(path)
+    if parquet:
         import pyarrow.parquet  # noqa: F401 - here, so that the two threads below never import the same module
     with ThreadPoolExecutor(1) as pool:
         # Arrow parses the file (on its own threads) while pyarrow.compute and pandas are
@@ -597,7 +598,7 @@ def _read_flows_csv(path: Path):
                              f"{expected}")
     # A CSV's code columns come dictionary-encoded (text without nulls) and its value column
     # as float64 when every cell is a number; anything else (a Parquet file's) as text.
-    parsed_numbers = pa.types.is_float64(table.columns["value"].type) and not is_parquet(path)
+    parsed_numbers = pa.types.is_float64(table.columns["value"].type) and not parquet
     text = {name: column if _encoded_text(column) or (name == "value" and parsed_numbers) else as_text(column)
             for name, column in ((name, table.columns.pop(name)) for name in columns)}
     kept = None  # positions of the rows kept when blank lines are dropped (row numbers for messages)

@@ -52,7 +52,8 @@ _NUMBERED = psycopg.dialect(paramstyle="numeric_dollar")
 def read_columns(session: Session, query: Select, columns: Mapping[str, Kind]) -> pd.DataFrame:
     """Run ``query`` (selecting ``columns``, in that order) on the session's database; its rows as a frame.
 
-    PostgreSQL: on the connection's paired ADBC connection, so committed rows only (see the module's notes).
+    On the connection's paired ADBC connection where it has one (PostgreSQL; a SQLite file), so committed
+    rows only (see the module's notes).
     """
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
@@ -85,8 +86,7 @@ def _adbc_table(connection: Connection, statement: str, params, columns: Mapping
         # read while its psycopg partner lives on: the next read opens a new one.
         drop_paired(connection.connection.info)
         raise DatabaseError(statement, None, masked(err, connection.engine.url.password)) from None
-    return pa.Table.from_arrays([table.column(j).cast(_ARROW[kind]) for j, kind in enumerate(columns.values())],
-                                names=list(columns))
+    return _typed(table.columns, columns)
 
 
 def _sqlite_table(connection: Connection, statement: str, params, columns: Mapping[str, Kind]) -> pa.Table:
@@ -105,9 +105,7 @@ def _sqlite_table(connection: Connection, statement: str, params, columns: Mappi
             # the next read opens a new partner.
             drop_paired(connection.connection.info)
         else:
-            return pa.Table.from_arrays([table.column(j).cast(_ARROW[kind]) if kind != "date" else
-                                         table.column(j).cast(pa.string()).cast(pa.date32())
-                                         for j, kind in enumerate(columns.values())], names=list(columns))
+            return _typed(table.columns, columns)
     return _fetched(connection.connection.driver_connection, statement, params, columns)
 
 
@@ -135,9 +133,19 @@ def _fetched(driver, statement: str, params, columns: Mapping[str, Kind]) -> pa.
     fields = [(name, pa.string() if kind == "date" else _ARROW[kind]) for name, kind in columns.items()]
     arrays = pa.array(rows, pa.struct(fields)).flatten()
     del rows
-    return pa.Table.from_arrays(
-        [array.cast(pa.date32()) if kind == "date" else array for array, kind in zip(arrays, columns.values())],
-        names=list(columns))
+    return _typed(arrays, columns)
+
+
+def _typed(arrays, columns: Mapping[str, Kind]) -> pa.Table:  # noqa: ANN001 - Arrow arrays, one per column
+    """The arrays, one per column, as their kinds' Arrow types. Dates may come as ISO
+    text (SQLite), or as integers from SQLite's ADBC driver for a column with no value."""
+    def typed(array, kind: Kind):  # noqa: ANN001, ANN202
+        if kind == "date" and pa.types.is_integer(array.type):
+            array = array.cast(pa.string())  # every entry NULL: no integer-to-date cast needed
+        return array.cast(_ARROW[kind])
+
+    return pa.Table.from_arrays([typed(array, kind) for array, kind in zip(arrays, columns.values())],
+                                names=list(columns))
 
 
 def _empty(columns: Mapping[str, Kind]) -> pa.Table:
