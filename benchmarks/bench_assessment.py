@@ -153,19 +153,38 @@ class _MemorySampler(threading.Thread):
         self.join()
 
 
-def _child(queue, *args) -> None:
-    queue.put(assess(*args))
+def _child(sender, *args) -> None:
+    try:
+        outcome = ("done", assess(*args))
+    except Exception as err:  # reported to the parent, which raises it with this process's words
+        outcome = ("failed", f"{type(err).__name__}: {err}")
+    sender.send(outcome)
+    sender.close()
 
 
 def assess_in_fresh_process(*args) -> dict:
-    """:func:`assess` in a new process, so its peak memory is measured alone."""
+    """:func:`assess` in a new process, so its peak memory is measured alone.
+
+    Raises RuntimeError when the assessment fails there, or when the process ends without
+    a result (killed, out of memory): the parent never waits on a process that is gone.
+    """
     context = multiprocessing.get_context("forkserver")
-    queue = context.Queue()
-    process = context.Process(target=_child, args=(queue, *args))
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, *args))
     process.start()
-    outcome = queue.get()
-    process.join()
-    return outcome
+    sender.close()  # the child holds the only writer: its end closes the pipe, result or not
+    try:
+        status, outcome = receiver.recv()
+    except EOFError:
+        status, outcome = "ended", None
+    finally:
+        receiver.close()
+        process.join()
+    if status == "done":
+        return outcome
+    if status == "failed":
+        raise RuntimeError(f"the assessment failed in its process: {outcome}")
+    raise RuntimeError(f"the assessment's process ended (exit code {process.exitcode}) without a result")
 
 
 @contextmanager

@@ -132,9 +132,13 @@ def partner_kinds(partner: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     partners and up to millions of rows), then spread back to the rows.
     """
     codes, uniques = partner.factorize(use_na_sentinel=False)
-    normalised = pd.Series(uniques).astype(str).str.strip().str.upper()
-    return (normalised.isin(WORLD_PARTNERS).to_numpy()[codes],
-            normalised.isin(OVERLAPPING_AGGREGATES).to_numpy()[codes])
+    # In Python, not pandas' string methods: called for every node's frame and judged month
+    # (thousands of times per assessment), where pandas' per-call cost exceeded the work.
+    normalised = [str(code).strip().upper() for code in uniques]
+    is_world = np.fromiter((code in WORLD_PARTNERS for code in normalised), dtype=bool, count=len(normalised))
+    is_overlapping = np.fromiter((code in OVERLAPPING_AGGREGATES for code in normalised), dtype=bool,
+                                 count=len(normalised))
+    return is_world[codes], is_overlapping[codes]
 
 
 def residual_set(residual_partners: Collection[str]) -> frozenset[str]:

@@ -338,11 +338,13 @@ def measure_partition(task: PartitionTask, sessions: sessionmaker[Session] | Non
     detector = build_detector(task.settings)
     share_detector = build_share_detector(task.settings)
     frames = {node.id: data.node_flows(node) for node in task.nodes}
+    # Each node's monthly import totals, computed once: judged as a series and used by the partner-risk dimension.
+    totals = {node_id: monthly_totals(frame) for node_id, frame in frames.items() if not frame.empty}
     bilateral = judge_bilateral_flows(task, frames, detector)
-    own_series = judge_node_series(task, frames, data, detector)
+    own_series = judge_node_series(task, frames, data, detector, totals)
     shares = judge_partner_shares(task, frames, share_detector)
     exposures = measure_partition_dimensions(task.chain.id, task.nodes, frames, data.dimension_inputs, data.as_of,
-                                             task.settings, task.home)
+                                             task.settings, task.home, import_totals=totals)
     concentration = measure_partition_concentration(frames, data.as_of, task.settings.window_months,
                                                     task.settings.min_partner_coverage)
     return [_measure_node(task.chain, node, frames[node.id], data, detector, share_detector,
@@ -420,8 +422,11 @@ def judge_bilateral_flows(task: PartitionTask, frames: dict[str, pd.DataFrame],
 
 
 def judge_node_series(task: PartitionTask, frames: dict[str, pd.DataFrame], data: PartitionData,
-                      detector: DisruptionEngine) -> dict[str, list[tuple[str, str, DetectionResult]]]:
+                      detector: DisruptionEngine, totals: dict[str, pd.Series],
+                      ) -> dict[str, list[tuple[str, str, DetectionResult]]]:
     """Each node's import aggregate and production series, judged at their last month in one run.
+
+    ``totals``: node id -> ``monthly_totals`` of its frame (nodes with imports).
 
     The verdicts are :meth:`DisruptionEngine.judge`'s series by series, at the node's own
     sensitivity (its ``detector_threshold``, else its chain's); one batched run saves the
@@ -435,7 +440,7 @@ def judge_node_series(task: PartitionTask, frames: dict[str, pd.DataFrame], data
         threshold = task.chain.detector_threshold_of(node, detector.threshold)
         if not frame.empty:
             # World row where the source gives one, else the partners: never both (no double count)
-            items.append((f"imports.{task.chain.id}.{node.id}", monthly_totals(frame), threshold))
+            items.append((f"imports.{task.chain.id}.{node.id}", totals[node.id], threshold))
             owners.append((node.id, "import value (USD)", "进口额（美元）"))
         for sid in dict.fromkeys(node.production_series):
             if sid in data.production:

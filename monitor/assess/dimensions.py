@@ -521,13 +521,17 @@ def measure_partner_risk(imports: pd.DataFrame, scores: dict[str, PartnerScore],
 
 
 def _partner_risk(recent: pd.DataFrame, scores: dict[str, PartnerScore], months: int, reference_score: float,
-                  min_coverage: float, anchors, token: str = "node") -> _Result | _IndicatorCall:
-    """:func:`measure_partner_risk` on flows already cut to the window."""
+                  min_coverage: float, anchors, token: str = "node",
+                  recent_total: float | None = None) -> _Result | _IndicatorCall:
+    """:func:`measure_partner_risk` on flows already cut to the window (``recent_total``: their
+    :func:`~indicators.trade_totals.monthly_totals` summed, where the caller has them)."""
     named = recent[~on_distinct(recent["partner"], lambda p: p.astype(str).str.upper().isin(AGGREGATE_PARTNERS))]
     by_partner = named.groupby("partner")["value"].sum()
     # The World total where the source gives one: what no named partner accounts for is
     # an unscored remainder (it lowers coverage), never left out of the denominator.
-    unallocated = max(float(monthly_totals(recent).sum()) - float(by_partner.sum()), 0.0) if len(recent) else 0.0
+    if recent_total is None:
+        recent_total = float(monthly_totals(recent).sum()) if len(recent) else 0.0
+    unallocated = max(recent_total - float(by_partner.sum()), 0.0) if len(recent) else 0.0
     if unallocated > 0:
         by_partner = pd.concat([by_partner, pd.Series({UNALLOCATED: unallocated})])
     total = float(by_partner.sum())
@@ -700,13 +704,17 @@ def measure_dimensions(chain_id: str, node: Node, imports: pd.DataFrame, inputs:
 
 def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: Mapping[str, pd.DataFrame],
                                  inputs: DimensionInputs | None, as_of: date | None,
-                                 settings: AssessmentSettings, home: str = "") -> dict[str, DimensionMeasurement]:
+                                 settings: AssessmentSettings, home: str = "",
+                                 import_totals: Mapping[str, pd.Series] | None = None,
+                                 ) -> dict[str, DimensionMeasurement]:
     """Every enabled exposure dimension of each of a partition's nodes (node id -> measurement).
 
     The same as :func:`measure_dimensions` node by node, but each indicator (the EU
     strategic-dependency test, the governance-weighted HHI, the unit-value table) runs
     once on all the nodes' groups rather than once per node. ``imports``: node id ->
-    its import flows.
+    its import flows; ``import_totals``: node id -> ``monthly_totals`` of them, where the
+    caller has computed them (the window's part is the same sums as the window's rows would
+    give: each month's total is made of that month's rows only).
     """
     config = settings.dimensions
     months = settings.window_months
@@ -730,8 +738,11 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
                 history=full, export_history=_node_exports(node, inputs), as_of=as_of, bloc=bloc)
         if config.partner_risk.enabled:
             pr = config.partner_risk
+            totals = None if import_totals is None else import_totals.get(node.id)
             measured["partner_risk"] = no_data if as_of is None else _partner_risk(
-                frame, inputs.partner_scores, months, pr.reference_score, pr.min_coverage, pr.anchors, token)
+                frame, inputs.partner_scores, months, pr.reference_score, pr.min_coverage, pr.anchors, token,
+                recent_total=None if totals is None else float(
+                    totals.loc[window_start(as_of, months):pd.Timestamp(as_of)].sum()))
         if config.logistics.enabled and config.logistics.series:
             sid = config.logistics.series.format(chain=chain_id, node=node.id)
             measured["logistics"] = no_data if as_of is None else measure_logistics(

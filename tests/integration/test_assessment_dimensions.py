@@ -29,8 +29,10 @@ from indicators.dimension_scores import (
 from monitor.serve.api import ApiContext
 from monitor.assess.assessment import run_assessment
 from monitor.config.loader import ConfigError, load_config
+from indicators.trade_totals import monthly_totals
 from monitor.assess.dimensions import (
     DIMENSIONS,
+    DimensionInputs,
     PartnerScore,
     measure_dependence,
     measure_logistics,
@@ -135,6 +137,35 @@ def test_a_partner_without_score_never_adds_partner_risk():
                                 PARTNER_RISK_ANCHORS)[0]
     one = measure_partner_risk(m, {"ZMB": _score(9.0)}, AS_OF, 12, 5.0, 0.8, PARTNER_RISK_ANCHORS)[0]
     assert one <= both
+
+
+def test_node_totals_handed_in_give_the_partner_risk_the_window_rows_give(small_config):
+    # The assessment hands each node's monthly totals (World row where given) to the partner-risk
+    # dimension instead of totalling the window's rows again: the same sums, so the same result.
+    nodes = small_config.catalog.chains[0].nodes[:3]
+    months = pd.date_range("2024-01-01", "2025-12-01", freq="MS")  # two years: half outside the window
+    frames = {}
+    for i, node in enumerate(nodes[:2]):
+        rows = [("COD", 60.0 + i), ("ZMB", 25.0), ("WORLD", 100.1 + i)]
+        frames[node.id] = pd.DataFrame([
+            {"reporter": "CHN", "partner": partner, "product": node.hs_codes[0], "flow": "M", "period": period,
+             "value": value + k % 7, "quantity": np.nan}
+            # no World row every fourth month: the partners' sum stands in for it
+            for k, period in enumerate(months) for partner, value in rows if partner != "WORLD" or k % 4])
+    frames[nodes[2].id] = frames[nodes[0].id].iloc[0:0]
+    inputs = DimensionInputs(partner_scores={"COD": _score(8.4), "ZMB": _score(5.2)})
+    assessment = small_config.settings.assessment
+    partner_risk = assessment.dimensions.partner_risk.model_copy(update={"min_coverage": 0.5})
+    settings = assessment.model_copy(update={
+        "dimensions": assessment.dimensions.model_copy(update={"partner_risk": partner_risk})})
+    totals = {node_id: monthly_totals(frame) for node_id, frame in frames.items() if not frame.empty}
+    given = measure_partition_dimensions("c", nodes, frames, inputs, AS_OF, settings, import_totals=totals)
+    counted = measure_partition_dimensions("c", nodes, frames, inputs, AS_OF, settings)
+    for node in nodes:
+        assert (given[node.id].dimensions, given[node.id].details, given[node.id].ranked_drivers) == (
+            counted[node.id].dimensions, counted[node.id].details, counted[node.id].ranked_drivers), node.id
+    # The World rows exceed the partners: the unallocated rest is in the denominator (coverage < 1).
+    assert 0.5 < given[nodes[0].id].details["partner_risk"]["coverage"] < 0.95
 
 
 @pytest.mark.parametrize(("last_period", "value", "score"), [
