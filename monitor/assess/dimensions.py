@@ -130,10 +130,15 @@ def window_start(as_of: date, months: int) -> pd.Timestamp:
     return pd.Timestamp(as_of) - pd.DateOffset(months=months - 1)
 
 
+def _window(as_of: date, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last month of the window (both included)."""
+    return window_start(as_of, months), pd.Timestamp(as_of)
+
+
 def _in_window(frame: pd.DataFrame, as_of: date, months: int) -> pd.DataFrame:
     if frame.empty:
         return frame
-    start, end = window_start(as_of, months), pd.Timestamp(as_of)
+    start, end = _window(as_of, months)
     return frame[(frame["period"] >= start) & (frame["period"] <= end)]
 
 
@@ -529,8 +534,8 @@ def _partner_risk(recent: pd.DataFrame, scores: dict[str, PartnerScore], months:
     by_partner = named.groupby("partner")["value"].sum()
     # The World total where the source gives one: what no named partner accounts for is
     # an unscored remainder (it lowers coverage), never left out of the denominator.
-    if recent_total is None:
-        recent_total = float(monthly_totals(recent).sum()) if len(recent) else 0.0
+    if recent_total is None and len(recent):
+        recent_total = float(monthly_totals(recent).sum())
     unallocated = max(recent_total - float(by_partner.sum()), 0.0) if len(recent) else 0.0
     if unallocated > 0:
         by_partner = pd.concat([by_partner, pd.Series({UNALLOCATED: unallocated})])
@@ -741,8 +746,7 @@ def measure_partition_dimensions(chain_id: str, nodes: Sequence[Node], imports: 
             totals = None if import_totals is None else import_totals.get(node.id)
             measured["partner_risk"] = no_data if as_of is None else _partner_risk(
                 frame, inputs.partner_scores, months, pr.reference_score, pr.min_coverage, pr.anchors, token,
-                recent_total=None if totals is None else float(
-                    totals.loc[window_start(as_of, months):pd.Timestamp(as_of)].sum()))
+                recent_total=None if totals is None else float(totals.loc[slice(*_window(as_of, months))].sum()))
         if config.logistics.enabled and config.logistics.series:
             sid = config.logistics.series.format(chain=chain_id, node=node.id)
             measured["logistics"] = no_data if as_of is None else measure_logistics(
